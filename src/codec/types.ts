@@ -1,0 +1,24 @@
+/**
+ * Block codec: turns the raw bytes of one block slot into the stored object ("frame") and back.
+ * Frame layout is in docs/FORMAT.md. `key` is the object key the frame is stored under: encrypted
+ * frames bind it as AAD, so a frame copied to another key fails to decode.
+ *
+ * decode() never returns wrong bytes: any corruption, truncation, wrong key or moved frame raises
+ * CodecError (which the VFS answers as EIO).
+ */
+export interface BlockCodec {
+  encode(key: string, raw: Buffer): Promise<Buffer>;
+  decode(key: string, frame: Buffer): Promise<Buffer>;
+  /** Cheap check of a frame's integrity without returning plaintext (used by proxies on stored frames). */
+  verify(key: string, frame: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class CodecError extends Error {
+  readonly key?: string;
+  constructor(message: string, options?: { key?: string; cause?: unknown }) {
+    super(message, { cause: options?.cause });
+    this.name = 'CodecError';
+    this.key = options?.key;
+  }
+}
