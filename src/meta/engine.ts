@@ -1,0 +1,84 @@
+import type { MetaStore, VolumeSettings } from './types.js';
+
+/**
+ * MetaEngine: everything a metadata server (or an embedded mount) keeps, across volumes.
+ * `sqlite` and `redis` implement it; meta.flexfs serves it; the admin CLI drives it.
+ * Per-volume namespace operations go through `volume(id)`, a MetaStore.
+ */
+export interface MetaEngine {
+  readonly kind: 'sqlite' | 'redis';
+
+  // --- volumes
+  createVolume(spec: VolumeSpec): Promise<VolumeSettings>;
+  listVolumes(): Promise<VolumeSettings[]>;
+  /** By name or id; null when missing. */
+  getVolume(nameOrId: string): Promise<VolumeSettings | null>;
+  /** Refuses (ENOTEMPTY) a volume that still has files unless `force`. */
+  deleteVolume(nameOrId: string, force?: boolean): Promise<void>;
+  /** The namespace of one volume. Cheap: may be called per session. */
+  volume(volumeId: string): MetaStore;
+
+  // --- tokens (secrets are stored hashed; the plaintext is returned once, at creation)
+  createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }>;
+  listTokens(): Promise<TokenInfo[]>;
+  revokeToken(id: string): Promise<void>;
+  /** The token a secret belongs to, or null when unknown or revoked. */
+  checkToken(secret: string): Promise<TokenInfo | null>;
+
+  // --- mount sessions (holds on open files belong to a session)
+  openSession(volumeId: string, info: { host: string; pid: number; mountpoint?: string }, ttlSeconds: number): Promise<string>;
+  heartbeat(sessionId: string, ttlSeconds: number): Promise<boolean>;
+  closeSession(sessionId: string): Promise<void>;
+  /** Expire sessions past their deadline and release their holds; returns how many expired. */
+  expireSessions(now?: number): Promise<number>;
+  listSessions(volumeId?: string): Promise<SessionInfo[]>;
+
+  // --- garbage collection and consistency
+  /** Block objects no longer referenced, queued at `queuedAt` (ms). */
+  gcQueue(volumeId: string, olderThanMs: number, limit: number): Promise<GcEntry[]>;
+  /** Remove entries from the queue once their objects are deleted. */
+  gcDone(volumeId: string, entries: GcEntry[]): Promise<void>;
+  /** Every block id the volume's metadata references (inodes' block maps + queued), for fsck/orphan scans. */
+  referencedBlocks(volumeId: string): AsyncIterable<{ ino: number; index: number; blockId: number; length: number }>;
+  /** Namespace checks (dangling entries, wrong nlink, orphan inodes); returns problems found. */
+  checkNamespace(volumeId: string): Promise<string[]>;
+
+  close(): Promise<void>;
+}
+
+export interface VolumeSpec {
+  name: string;
+  blockSize?: number;                 // default 4 MiB; 256 KiB … 8 MiB, power of two
+  compression?: 'lz4' | 'none';
+  encryption?: VolumeSettings['encryption'];
+  blockStore: VolumeSettings['blockStore'];
+  retentionSeconds?: number;          // default 86400
+  proxies?: string[];
+  capacityBytes?: number;
+}
+
+export interface TokenInfo {
+  id: string;
+  volumeId?: string;
+  admin: boolean;
+  label?: string;
+  createdAt: number;
+  revoked: boolean;
+}
+
+export interface SessionInfo {
+  id: string;
+  volumeId: string;
+  host: string;
+  pid: number;
+  mountpoint?: string;
+  startedAt: number;
+  expiresAt: number;
+}
+
+export interface GcEntry {
+  blockId: number;
+  ino: number;
+  index: number;
+  queuedAt: number;
+}
