@@ -5,6 +5,9 @@
  *
  * decode() never returns wrong bytes: any corruption, truncation, wrong key or moved frame raises
  * CodecError (which the VFS answers as EIO).
+ *
+ * Buffers: do not modify a buffer passed to encode/decode until the promise settles (large ones are
+ * copied for a worker thread when it picks the job up). Returned buffers are new and owned by the caller.
  */
 export interface BlockCodec {
   encode(key: string, raw: Buffer): Promise<Buffer>;
