@@ -1,0 +1,3 @@
+export { SingleFlight } from './singleflight.js';
+export { MemoryBlockCache, defaultMemoryCacheBytes } from './memory.js';
+export { DiskFrameCache, frameCacheName } from './disk.js';

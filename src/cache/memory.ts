@@ -1,0 +1,48 @@
+import { totalmem } from 'node:os';
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Memory cache of decoded block contents, keyed by block id. Block ids name immutable bytes
+ * (DESIGN §3), so entries never need invalidation; the cache is bounded by bytes, not entries.
+ */
+export class MemoryBlockCache {
+  private readonly lru: LRUCache<number, Buffer>;
+  readonly maxBytes: number;
+
+  constructor(maxBytes: number = defaultMemoryCacheBytes()) {
+    this.maxBytes = Math.max(1, Math.floor(maxBytes));
+    this.lru = new LRUCache<number, Buffer>({
+      maxSize: this.maxBytes,
+      // Empty blocks still take an entry; count them as one byte so maxSize stays meaningful.
+      sizeCalculation: (b) => Math.max(1, b.length),
+    });
+  }
+
+  get(blockId: number): Buffer | undefined {
+    return this.lru.get(blockId);
+  }
+
+  set(blockId: number, data: Buffer): void {
+    // A block larger than the whole cache is simply not cached (lru-cache would throw).
+    if (data.length > this.maxBytes) return;
+    this.lru.set(blockId, data);
+  }
+
+  has(blockId: number): boolean {
+    return this.lru.has(blockId);
+  }
+
+  get bytes(): number {
+    return this.lru.calculatedSize ?? 0;
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+}
+
+/** Default memory cache: 5% of RAM, at least 64 MiB, at most 1 GiB. */
+export function defaultMemoryCacheBytes(): number {
+  const fivePct = Math.floor(totalmem() * 0.05);
+  return Math.min(2 ** 30, Math.max(64 * 2 ** 20, fivePct));
+}

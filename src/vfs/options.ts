@@ -1,0 +1,45 @@
+import type { ObjectStore } from '../store/types.js';
+import type { BlockCodec } from '../codec/types.js';
+import type { MetaStore, VolumeSettings } from '../meta/types.js';
+
+/** What createFileSystem needs. Sizes are bytes, times milliseconds. */
+export interface FileSystemOptions {
+  meta: MetaStore;
+  store: ObjectStore;
+  codec: BlockCodec;
+  settings: VolumeSettings;
+  /** Memory block cache size (default 5% of RAM, 64 MiB … 1 GiB). */
+  memCapacity?: number;
+  /** Folder of the optional disk cache of stored frames. */
+  diskFolder?: string;
+  /** Disk cache quota (default 1 GiB when diskFolder is set). */
+  diskQuota?: number;
+  readOnly?: boolean;
+  noAtime?: boolean;
+  /** Mount session id: open-file holds belong to it. */
+  sessionId?: string;
+  /** Global budget of dirty (not yet uploaded) bytes; writers wait beyond it (default 256 MiB). */
+  dirtyBytes?: number;
+  /** TTL of the entry and attribute caches (default 1000 ms; 0 disables them). */
+  attrTtlMs?: number;
+  /** Deadline for one block PUT including retries (default 60 s). */
+  putDeadlineMs?: number;
+  /** Deadline for one block GET including retries (default 60 s). */
+  getDeadlineMs?: number;
+  /** Deadline for one metadata call (default 60 s). */
+  metaDeadlineMs?: number;
+  /** Largest readahead window for sequential readers (default 8 blocks, at most 64 MiB; below one block: off). */
+  readaheadMax?: number;
+  /** Check permissions in the VFS too (the kernel does with default_permissions). Default true. */
+  checkPermissions?: boolean;
+}
+
+export const VFS_DEFAULTS = {
+  dirtyBytes: 256 * 2 ** 20,
+  diskQuota: 2 ** 30,
+  attrTtlMs: 1000,
+  putDeadlineMs: 60_000,
+  getDeadlineMs: 60_000,
+  metaDeadlineMs: 60_000,
+  idBatch: 64,
+} as const;
