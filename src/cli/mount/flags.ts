@@ -1,0 +1,69 @@
+/** Flags of `mount.flexfs start`, as commander hands them over (sizes still strings). */
+export interface StartFlags {
+  local?: string;
+  sse?: boolean;
+  ro?: boolean;
+  noATime?: boolean;
+  noExec?: boolean;
+  noSUID?: boolean;
+  noDev?: boolean;
+  nonEmpty?: boolean;
+  umask?: string;
+  foreground?: boolean;
+  credsFile?: string;
+  secretFile?: string;
+  memCapacity?: string;
+  diskFolder?: string;
+  diskQuota?: string;
+  verbose?: boolean;
+  /** Internal: fd to report readiness to a daemonizing parent. */
+  readyFd?: string;
+}
+
+/** mount(8) options that mean nothing to flexfs itself (handled by mount/systemd). */
+const IGNORED = new Set(['_netdev', 'nofail', 'auto', 'noauto', 'defaults', 'user', 'users', 'nouser', 'rw', 'x-systemd.automount']);
+
+const BOOLEAN: Record<string, keyof StartFlags> = {
+  sse: 'sse', ro: 'ro', noatime: 'noATime', noexec: 'noExec', nosuid: 'noSUID', nodev: 'noDev',
+  nonempty: 'nonEmpty', foreground: 'foreground', verbose: 'verbose',
+  // mount(8) defaults for these are the opposite flags: nothing to do.
+};
+const NEGATED_DEFAULTS = new Set(['atime', 'relatime', 'exec', 'suid', 'dev', 'async']);
+const VALUED: Record<string, keyof StartFlags> = {
+  credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
+  diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local',
+};
+
+/**
+ * Map a mount(8)/fstab option string ("_netdev,nofail,sse,credsFile=/x") onto start flags.
+ * Ignores what mount/systemd handle; an unknown option is an error naming it.
+ */
+export function parseMountOptions(text: string | undefined): StartFlags {
+  const out: StartFlags = {};
+  for (const raw of (text ?? '').split(',')) {
+    const opt = raw.trim();
+    if (!opt) continue;
+    const eq = opt.indexOf('=');
+    const key = (eq < 0 ? opt : opt.slice(0, eq)).toLowerCase();
+    const value = eq < 0 ? undefined : opt.slice(eq + 1);
+    if (IGNORED.has(key) || key.startsWith('x-') || key.startsWith('comment=')) continue;
+    if (NEGATED_DEFAULTS.has(key) && value === undefined) continue;
+    if (key in BOOLEAN && value === undefined) {
+      (out as Record<string, unknown>)[BOOLEAN[key]] = true;
+      continue;
+    }
+    if (key in VALUED) {
+      if (!value) throw new Error(`mount option "${key}" needs a value (${key}=...)`);
+      (out as Record<string, unknown>)[VALUED[key]] = value;
+      continue;
+    }
+    throw new Error(`unknown mount option "${opt}"`);
+  }
+  return out;
+}
+
+/** Parse an octal umask such as "022" or "0027". */
+export function parseUmask(text: string): number {
+  if (!/^0?[0-7]{1,3}$/.test(text)) throw new Error(`umask "${text}": expected octal like 022`);
+  return parseInt(text, 8);
+}

@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { daemonize } from './daemon.js';
+import type { StartFlags } from './flags.js';
+import { helperInvocation } from './helper.js';
+import { deinitCreds, deinitFstab, initCreds, initFstab } from './init.js';
+import { runStart } from './start.js';
+
+/** mount.flexfs: the mount client CLI and the mount(8) helper (`mount -t flexfs vol /mnt -o opts`). */
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** StartFlags back to argv for the daemon child (only flags that were set). */
+function flagsToArgs(flags: StartFlags): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(flags)) {
+    if (k === 'foreground' || k === 'readyFd' || v === undefined || v === false) continue;
+    out.push(`--${k}`);
+    if (v !== true) out.push(String(v));
+  }
+  return out;
+}
+
+async function start(volume: string, mountpoint: string, flags: StartFlags): Promise<void> {
+  if (!flags.foreground && !process.env.NOTIFY_SOCKET) {
+    await daemonize(volume, ['start', volume, mountpoint, ...flagsToArgs(flags)]);
+  }
+  await runStart(volume, mountpoint, flags);
+}
+
+function fail(e: unknown): never {
+  console.error(`mount.flexfs: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('mount.flexfs').description('flexfs mount client').version(version(), '-V, --version');
+  program.command('start <volume> <mountpoint>').description('mount a volume')
+    .option('--local <dir>', 'embedded metadata (sqlite) and blocks in DIR; the volume is created on first use')
+    .option('--sse', 'request server-side encryption (AES256) on every PUT')
+    .option('--ro', 'mount read-only')
+    .option('--noATime', 'do not update access times')
+    .option('--noExec', 'do not allow executing files')
+    .option('--noSUID', 'ignore setuid/setgid bits')
+    .option('--noDev', 'ignore device files')
+    .option('--nonEmpty', 'allow mounting over a non-empty directory')
+    .option('--umask <octal>', 'mask permission bits of every file (e.g. 022)')
+    .option('--foreground', 'stay in the foreground (default: daemonize once mounted)')
+    .option('--credsFile <path>', 'credentials file (default ~/.flexfs/mount/creds/<volume>)')
+    .option('--secretFile <path>', 'file holding the E2E passphrase (instead of "secret" in the creds file)')
+    .option('--memCapacity <size>', 'memory block cache, e.g. 512M or 5%')
+    .option('--diskFolder <dir>', 'disk block cache folder')
+    .option('--diskQuota <size>', 'disk block cache quota, e.g. 10G or 5%')
+    .option('--verbose', 'log unexpected operation errors')
+    .addOption(new Option('--readyFd <fd>').hideHelp())
+    .action((volume: string, mountpoint: string, flags: StartFlags) => start(volume, mountpoint, flags).catch(fail));
+
+  const init = program.command('init').description('set up credentials or fstab');
+  init.command('creds <volume>').description('write ~/.flexfs/mount/creds/<volume>; token and secret from stdin (key=value lines) or a prompt')
+    .option('--metaAddr <addr>', 'meta.flexfs address host:port')
+    .option('--credsFile <path>', 'write here instead')
+    .action((volume: string, o: { metaAddr?: string; credsFile?: string }) => initCreds(volume, o).catch(fail));
+  init.command('fstab <volume> <mountpoint>').description('add an fstab line for the volume')
+    .option('--mountOptions <opts>', 'extra mount options, e.g. sse,ro')
+    .option('--now', 'mount it right away')
+    .option('--force', 'replace an existing line for this mountpoint')
+    .action((volume: string, mp: string, o: { mountOptions?: string; now?: boolean; force?: boolean }) => initFstab(volume, mp, o).catch(fail));
+
+  const deinit = program.command('deinit').description('undo init');
+  deinit.command('creds <volume>').option('--credsFile <path>').action((v: string, o: { credsFile?: string }) => deinitCreds(v, o).catch(fail));
+  deinit.command('fstab <mountpoint>').action((mp: string) => deinitFstab(mp).catch(fail));
+
+  program.command('version').description('print the version').action(() => console.log(version()));
+  return program;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  let helper: ReturnType<typeof helperInvocation>;
+  try {
+    helper = helperInvocation(argv);
+  } catch (e) {
+    fail(e);
+  }
+  if (helper) {
+    if (helper.fake) process.exit(0);
+    await start(helper.volume, helper.mountpoint, helper.flags);
+    return;
+  }
+  await buildProgram().parseAsync(process.argv);
+}
+
+main().catch(fail);

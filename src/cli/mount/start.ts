@@ -1,0 +1,193 @@
+import { writeSync, closeSync } from 'node:fs';
+import { access, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createCodec, createEncryption, unlockDataKey } from '../../codec/index.js';
+import type { BlockCodec } from '../../codec/types.js';
+import { mountCredsPath, readCreds, requireField, type Creds } from '../../config/creds.js';
+import { parseSize } from '../../config/sizes.js';
+import { findFuseMount, mountFs } from '../../fuse/index.js';
+import type { MetaStore, VolumeSettings } from '../../meta/types.js';
+import { openStore } from '../../store/index.js';
+import { createFileSystem } from '../../vfs/index.js';
+import type { StartFlags } from './flags.js';
+import { parseUmask } from './flags.js';
+
+const log = (msg: string) => console.error(`${new Date().toISOString()} mount.flexfs: ${msg}`);
+
+/** Where the volume's metadata comes from, and how to let go of it. */
+interface MetaSource {
+  meta: MetaStore;
+  settings: VolumeSettings;
+  sessionId?: string;
+  close(): Promise<void>;
+}
+
+/** Checks that give a clear error before anything is opened. */
+export async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<void> {
+  const st = await stat(mountpoint).catch(() => undefined);
+  if (!st) throw new Error(`mountpoint ${mountpoint} does not exist`);
+  if (!st.isDirectory()) throw new Error(`mountpoint ${mountpoint} is not a directory`);
+  if (await findFuseMount(mountpoint)) throw new Error(`${mountpoint} is already mounted (a second mount on it is refused)`);
+  if (!nonEmpty && (await readdir(mountpoint)).length > 0) {
+    throw new Error(`mountpoint ${mountpoint} is not empty (use --nonEmpty to mount over it)`);
+  }
+}
+
+async function readSecret(flags: StartFlags, creds: Creds | undefined): Promise<string | undefined> {
+  if (flags.secretFile) {
+    const text = (await readFile(flags.secretFile, 'utf8').catch(() => {
+      throw new Error(`secret file ${flags.secretFile} cannot be read`);
+    })).trim();
+    if (!text) throw new Error(`secret file ${flags.secretFile} is empty`);
+    return text;
+  }
+  const s = creds?.secret;
+  return typeof s === 'string' && s ? s : undefined;
+}
+
+/** Embedded default: sqlite engine in-process on DIR/meta.db, blocks in DIR/blocks. */
+async function openLocal(volume: string, dir: string, mountpoint: string, secret: string | undefined): Promise<MetaSource> {
+  const { openEngine } = await import('../../meta/engines/index.js');
+  await mkdir(join(dir, 'blocks'), { recursive: true });
+  const engine = await openEngine({ engine: 'sqlite', dbFolder: dir });
+  try {
+    let settings = await engine.getVolume(volume);
+    if (!settings) {
+      const encryption = secret ? (await createEncryption(secret)).params : undefined;
+      settings = await engine.createVolume({ name: volume, blockStore: { url: `file://${resolve(dir, 'blocks')}` }, encryption });
+      log(`created volume ${volume} in ${dir}${encryption ? ' (end-to-end encrypted)' : ''}`);
+    }
+    const ttl = 3600;
+    const sessionId = await engine.openSession(settings.id, { host: hostname(), pid: process.pid, mountpoint }, ttl);
+    const beat = setInterval(() => { engine.heartbeat(sessionId, ttl).catch(() => undefined); }, 60_000);
+    beat.unref();
+    return {
+      meta: engine.volume(settings.id), settings, sessionId,
+      async close() {
+        clearInterval(beat);
+        await engine.closeSession(sessionId).catch(() => undefined);
+        await engine.close();
+      },
+    };
+  } catch (e) {
+    await engine.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function openRemote(volume: string, credsPath: string, creds: Creds, mountpoint: string): Promise<MetaSource> {
+  const { connectMeta } = await import('../../meta/client/index.js');
+  const addr = requireField(creds, 'metaAddr', credsPath);
+  const token = requireField(creds, 'token', credsPath);
+  const tls = {
+    ca: typeof creds.metaCA === 'string' ? creds.metaCA : undefined,
+    fingerprint: typeof creds.metaFingerprint === 'string' ? creds.metaFingerprint : undefined,
+    insecure: creds.metaInsecure === true,
+  };
+  const session = await connectMeta({ addr, token, volume, tls, mountpoint });
+  return { meta: session.store, settings: session.settings, get sessionId() { return session.sessionId; }, close: () => session.close() };
+}
+
+function notifySystemd(): void {
+  if (!process.env.NOTIFY_SOCKET) return;
+  execFile('systemd-notify', ['--ready', `--pid=${process.pid}`], () => undefined);
+}
+
+function reportReady(flags: StartFlags, line: string): void {
+  if (flags.readyFd === undefined) return;
+  const fd = Number(flags.readyFd);
+  try { writeSync(fd, line + '\n'); closeSync(fd); } catch { /* the parent went away */ }
+}
+
+/** Mount the volume and serve it until SIGTERM/SIGINT or an external unmount. */
+export async function runStart(volume: string, mountpointArg: string, flags: StartFlags): Promise<void> {
+  const mountpoint = resolve(mountpointArg);
+  try {
+    await serve(volume, mountpoint, flags);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    reportReady(flags, `ERROR ${msg.replace(/\n/g, ' ')}`);
+    throw e;
+  }
+}
+
+async function serve(volume: string, mountpoint: string, flags: StartFlags): Promise<void> {
+  await checkMountpoint(mountpoint, !!flags.nonEmpty);
+  const umask = flags.umask !== undefined ? parseUmask(flags.umask) : undefined;
+  const memCapacity = flags.memCapacity ? parseSize(flags.memCapacity, (await import('node:os')).totalmem()) : undefined;
+  const diskQuota = flags.diskQuota ? parseSize(flags.diskQuota, await diskSize(flags.diskFolder)) : undefined;
+
+  const credsPath = flags.credsFile ? resolve(flags.credsFile) : mountCredsPath(volume);
+  let creds: Creds | undefined;
+  if (flags.local) {
+    creds = await access(credsPath).then(() => readCreds(credsPath), () => undefined);
+  } else {
+    creds = await readCreds(credsPath);
+  }
+  const secret = await readSecret(flags, creds);
+  const source = flags.local
+    ? await openLocal(volume, resolve(flags.local), mountpoint, secret)
+    : await openRemote(volume, credsPath, creds!, mountpoint);
+
+  let codec: BlockCodec | undefined;
+  try {
+    let dataKey: Buffer | undefined;
+    if (source.settings.encryption) {
+      if (!secret) throw new Error(`volume ${volume} is end-to-end encrypted: put its passphrase as "secret" in ${credsPath} (or use --secretFile)`);
+      dataKey = await unlockDataKey(source.settings.encryption, secret).catch((e: Error) => {
+        throw new Error(e.name === 'WrongPassphraseError' ? `wrong passphrase for volume ${volume}` : `cannot unlock volume ${volume}: ${e.message}`);
+      });
+    }
+    const store = openStore({ ...source.settings.blockStore, sse: flags.sse || source.settings.blockStore.sse });
+    codec = createCodec({ compression: source.settings.compression, dataKey });
+    const fs = createFileSystem({
+      meta: source.meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
+      readOnly: !!flags.ro, noAtime: !!flags.noATime, sessionId: source.sessionId,
+    });
+    const mount = await mountFs(fs, mountpoint, {
+      fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
+      noAtime: !!flags.noATime, nonEmpty: !!flags.nonEmpty, umask,
+      onUnexpectedError: (op, path, err) => { if (flags.verbose) log(`${op} ${path}: ${err instanceof Error ? err.message : String(err)}`); },
+    });
+    log(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`);
+    reportReady(flags, 'READY');
+    notifySystemd();
+
+    let stopping = false;
+    const shutdown = async (why: string, unmount: boolean) => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(watch);
+      log(`${why}: flushing and unmounting ${mountpoint}`);
+      let code = 0;
+      // Unmount first (refused while busy, then lazy) so nothing new arrives, then flush.
+      if (unmount) await mount.unmount().catch((e: Error) => { log(e.message); code = 1; });
+      await fs.destroy().catch((e: Error) => { log(`flush failed: ${e.message}`); code = 1; });
+      await codec?.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      await source.close().catch(() => undefined);
+      log('stopped');
+      process.exit(code);
+    };
+    // Someone ran umount/fusermount -u: flush and leave.
+    const watch = setInterval(() => {
+      findFuseMount(mountpoint).then((m) => { if (!m) void shutdown('unmounted externally', false); }, () => undefined);
+    }, 2000);
+    process.on('SIGTERM', () => void shutdown('SIGTERM', true));
+    process.on('SIGINT', () => void shutdown('SIGINT', true));
+  } catch (e) {
+    await codec?.close().catch(() => undefined);
+    await source.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function diskSize(folder: string | undefined): Promise<number | undefined> {
+  if (!folder) return undefined;
+  const { statfs } = await import('node:fs/promises');
+  await mkdir(folder, { recursive: true });
+  const s = await statfs(folder);
+  return s.blocks * s.bsize;
+}

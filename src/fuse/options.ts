@@ -1,0 +1,81 @@
+/**
+ * FUSE mount options for a flexfs mount, built in one place so the real client and the null
+ * filesystem bench mount with exactly the same settings.
+ */
+export interface FuseMountOptions {
+  /** Shown as the source in mount(8)/df: normally the volume name. */
+  fsname: string;
+  readOnly?: boolean;
+  /** Let other users use the mount; default: true when running as root. */
+  allowOther?: boolean;
+  noExec?: boolean;
+  noSuid?: boolean;
+  noDev?: boolean;
+  noAtime?: boolean;
+  /** Allow mounting over a non-empty directory. */
+  nonEmpty?: boolean;
+  /** Permission bits to mask from every reported mode (libfuse `umask=`), e.g. 0o022. */
+  umask?: number;
+  /** Kernel attribute / entry cache timeouts in seconds (default 1). */
+  attrTimeout?: number;
+  entryTimeout?: number;
+  /** Cache of failed lookups in seconds (default 0: a file created elsewhere shows up at once). */
+  negativeTimeout?: number;
+  /** Keep page cache across opens unless mtime/size changed (default true). */
+  autoCache?: boolean;
+  /** Largest write/read request the kernel sends (default 131072, the FUSE 2.9 maximum). */
+  maxWrite?: number;
+  maxRead?: number;
+  maxReadahead?: number;
+  /** Extra raw options appended last (e.g. ['debug']). */
+  extraOptions?: string[];
+  /** Safety net: an op unanswered after this many ms fails with ETIMEDOUT (default 600000; 0 = none). */
+  opTimeoutMs?: number;
+  /** Called for errors that are not FsError (unexpected failures), for logging. */
+  onUnexpectedError?: (op: string, path: string, err: unknown) => void;
+}
+
+export const DEFAULT_MAX_WRITE = 131072;
+
+/** Raw -o options (without the "-o"), validated: no commas or empty entries. */
+export function buildFuseOptions(opts: FuseMountOptions, isRoot = process.getuid?.() === 0): string[] {
+  if (!opts.fsname || /[,\s]/.test(opts.fsname)) {
+    throw new Error(`invalid fsname "${opts.fsname}": must be non-empty without commas or spaces`);
+  }
+  const maxWrite = opts.maxWrite ?? DEFAULT_MAX_WRITE;
+  const maxRead = opts.maxRead ?? DEFAULT_MAX_WRITE;
+  for (const [name, v] of [['maxWrite', maxWrite], ['maxRead', maxRead]] as const) {
+    if (!Number.isInteger(v) || v < 4096) throw new Error(`${name} must be an integer >= 4096, got ${v}`);
+  }
+  const out = [
+    `fsname=${opts.fsname}`,
+    'subtype=flexfs',
+    'default_permissions',
+    'big_writes',
+    `max_write=${maxWrite}`,
+    `max_read=${maxRead}`,
+    // st_ino carries flexfs inode numbers (hard links share one; du/tar/rsync -H rely on it).
+    'use_ino',
+    `attr_timeout=${opts.attrTimeout ?? 1}`,
+    `entry_timeout=${opts.entryTimeout ?? 1}`,
+    `negative_timeout=${opts.negativeTimeout ?? 0}`,
+  ];
+  if (opts.maxReadahead !== undefined) out.push(`max_readahead=${opts.maxReadahead}`);
+  if (opts.autoCache ?? true) out.push('auto_cache');
+  if (opts.allowOther ?? isRoot) out.push('allow_other');
+  if (opts.readOnly) out.push('ro');
+  if (opts.noExec) out.push('noexec');
+  if (opts.noSuid) out.push('nosuid');
+  if (opts.noDev) out.push('nodev');
+  if (opts.noAtime) out.push('noatime');
+  if (opts.nonEmpty) out.push('nonempty');
+  if (opts.umask !== undefined) {
+    if (!Number.isInteger(opts.umask) || opts.umask < 0 || opts.umask > 0o777) throw new Error(`invalid umask ${opts.umask}`);
+    out.push(`umask=${opts.umask.toString(8).padStart(4, '0')}`);
+  }
+  for (const o of opts.extraOptions ?? []) {
+    if (!o || o.includes(',')) throw new Error(`invalid FUSE option "${o}"`);
+    out.push(o);
+  }
+  return out;
+}
