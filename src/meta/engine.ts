@@ -34,7 +34,11 @@ export interface MetaEngine {
   listSessions(volumeId?: string): Promise<SessionInfo[]>;
 
   // --- garbage collection and consistency
-  /** Block objects no longer referenced, queued at `queuedAt` (ms). */
+  /**
+   * Block objects no longer referenced, queued at `queuedAt` (ms). `olderThanMs` is a cut-off TIME
+   * (ms since the epoch, e.g. `Date.now() - retentionSeconds * 1000`): entries queued at or before it,
+   * oldest first.
+   */
   gcQueue(volumeId: string, olderThanMs: number, limit: number): Promise<GcEntry[]>;
   /** Remove entries from the queue once their objects are deleted. */
   gcDone(volumeId: string, entries: GcEntry[]): Promise<void>;

@@ -1,0 +1,83 @@
+import { constants } from 'node:fs';
+import { FsError } from '../../errors/index.js';
+import type { Attr, InodeType } from '../types.js';
+import type { InodeRec } from './tx.js';
+
+/** Shared namespace rules: names, modes, times. */
+
+export const S_IFMT = constants.S_IFMT;
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const S_ISVTX = 0o1000;
+export const NAME_MAX = 255;
+export const PATH_MAX = 4096;
+export const XATTR_NAME_MAX = 255;
+export const XATTR_SIZE_MAX = 65536;
+
+const TYPE_BITS: Record<InodeType, number> = {
+  file: constants.S_IFREG, dir: constants.S_IFDIR, symlink: constants.S_IFLNK, fifo: constants.S_IFIFO,
+  chr: constants.S_IFCHR, blk: constants.S_IFBLK, sock: constants.S_IFSOCK,
+};
+
+export function typeBits(t: InodeType): number { return TYPE_BITS[t]; }
+
+/** Inode type from st_mode type bits; a mode without type bits means a regular file (mknod(2)). */
+export function typeOfMode(mode: number): InodeType | null {
+  const bits = mode & S_IFMT;
+  if (bits === 0) return 'file';
+  for (const [t, b] of Object.entries(TYPE_BITS)) if (b === bits) return t as InodeType;
+  return null;
+}
+
+/** A directory entry name: non-empty, no '/', no NUL, not '.'/'..' (EINVAL), ≤ 255 bytes (ENAMETOOLONG). */
+export function checkName(name: string): void {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new FsError('EINVAL', `invalid file name ${JSON.stringify(String(name).slice(0, 64))}`);
+  }
+  if (Buffer.byteLength(name, 'utf8') > NAME_MAX) throw new FsError('ENAMETOOLONG', `file name longer than ${NAME_MAX} bytes`);
+}
+
+export function checkXattrName(name: string): void {
+  if (typeof name !== 'string' || name === '' || name.includes('\0')) throw new FsError('ERANGE', 'invalid xattr name');
+  if (Buffer.byteLength(name, 'utf8') > XATTR_NAME_MAX) throw new FsError('ERANGE', `xattr name longer than ${XATTR_NAME_MAX} bytes`);
+}
+
+/** Wall clock in ns (µs resolution). */
+export function nowNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+}
+
+export function toAttr(r: InodeRec): Attr {
+  return {
+    ino: r.ino, type: r.type, mode: r.mode, uid: r.uid, gid: r.gid, nlink: r.nlink, size: r.size, rdev: r.rdev,
+    atime: r.atime, mtime: r.mtime, ctime: r.ctime, btime: r.btime, generation: r.generation,
+  };
+}
+
+/** JSON form of an InodeRec with bigint times as decimal strings (redis values, op results). */
+export function encodeInode(r: InodeRec): string {
+  return JSON.stringify([r.ino, r.type, r.mode, r.uid, r.gid, r.nlink, r.size, r.rdev, String(r.atime), String(r.mtime),
+    String(r.ctime), String(r.btime), r.generation, r.parent ?? null, r.target ?? null]);
+}
+
+export function decodeInode(s: string): InodeRec {
+  const a = JSON.parse(s) as [number, InodeType, number, number, number, number, number, number, string, string, string, string, number, number | null, string | null];
+  const r: InodeRec = {
+    ino: a[0], type: a[1], mode: a[2], uid: a[3], gid: a[4], nlink: a[5], size: a[6], rdev: a[7],
+    atime: BigInt(a[8]), mtime: BigInt(a[9]), ctime: BigInt(a[10]), btime: BigInt(a[11]), generation: a[12],
+  };
+  if (a[13] !== null) r.parent = a[13];
+  if (a[14] !== null) r.target = a[14];
+  return r;
+}
+
+/** Results recorded for operation ids: undefined or an Attr. */
+export function encodeResult(v: unknown): string {
+  if (v === undefined) return 'u';
+  return 'a' + encodeInode(v as InodeRec);
+}
+
+export function decodeResult(s: string): unknown {
+  if (s === 'u') return undefined;
+  return toAttr(decodeInode(s.slice(1)));
+}

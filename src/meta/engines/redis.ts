@@ -1,0 +1,378 @@
+import { Redis } from 'ioredis';
+import { FsError, isFsError } from '../../errors/index.js';
+import { buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
+import { decodeInode, encodeInode } from '../core/rules.js';
+import { CoreMetaStore } from '../core/store.js';
+import type { InodeRec, MetaTx, VolumeInfo } from '../core/tx.js';
+import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
+import { ROOT_INO, type MetaStore, type VolumeSettings } from '../types.js';
+import { Mutex, sleep } from './mutex.js';
+import { packForLua, type LuaValue } from './lua-pack.js';
+import { APPLY_LUA } from './redis-lua.js';
+import { ADMIN, volumeKeys } from './redis-keys.js';
+import { RedisTx } from './redis-tx.js';
+
+/**
+ * The scale-out engine (ioredis). Each MetaStore operation runs core/store.ts optimistically
+ * (RedisTx records reads, buffers writes) and then ONE generic Lua script (redis-lua.ts) that
+ * validates the reads and applies the writes atomically; on conflict the operation re-runs.
+ * The rules therefore stay in core.ts, and several metadata servers may share one Redis.
+ * Keys are hash-tagged per volume (redis-keys.ts) so Redis Cluster keeps a volume in one slot.
+ */
+
+const MAX_ATTEMPTS = 200;
+
+type ApplyFn = (numKeys: number, ...args: (string | Buffer | number)[]) => Promise<number>;
+
+function asFsError(e: unknown): unknown {
+  if (isFsError(e)) return e;
+  return new FsError('EIO', `redis: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+/** Redis URL without its password, for messages. */
+function safeUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+export async function openRedisEngine(opts: { url: string }): Promise<RedisEngine> {
+  if (!opts?.url || !/^rediss?:\/\//.test(opts.url)) throw new Error('redis engine: expected a redis:// or rediss:// URL');
+  const r = new Redis(opts.url, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 5 });
+  r.on('error', () => { /* reconnects on its own; commands fail with their own errors */ });
+  try {
+    await r.connect();
+    await r.ping();
+  } catch (e) {
+    r.disconnect();
+    throw new Error(`cannot reach redis at ${safeUrl(opts.url)}: ${(e as Error).message.replace(opts.url, safeUrl(opts.url))}`);
+  }
+  return new RedisEngine(r);
+}
+
+interface SessionRec extends SessionInfo {}
+interface TokenRec extends TokenInfo { hash: string }
+
+export class RedisEngine implements MetaEngine {
+  readonly kind = 'redis' as const;
+  private readonly apply: ApplyFn;
+  private readonly lanes = new Map<string, { waiting: number; mutex: Mutex }>();
+
+  constructor(private readonly r: Redis) {
+    r.defineCommand('flexfsApply', { lua: APPLY_LUA });
+    this.apply = (r as unknown as { flexfsApply: ApplyFn }).flexfsApply.bind(r);
+  }
+
+  /**
+   * Run fn optimistically, then validate+apply in one script; re-run on conflict. Operations of
+   * this process that conflicted (and any that arrive while others are retrying) re-run one at a
+   * time per volume: optimistic runs alone would livelock when hundreds of calls change one
+   * directory at once, since every create also updates the parent's times.
+   */
+  private async transact<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>, readOnly = false): Promise<T> {
+    if (readOnly) {
+      try { return await fn(new RedisTx(this.r, volumeKeys(volumeId))); } catch (e) { throw asFsError(e); }
+    }
+    let lane = this.lanes.get(volumeId);
+    if (!lane) { lane = { waiting: 0, mutex: new Mutex() }; this.lanes.set(volumeId, lane); }
+    if (lane.waiting === 0) {
+      const first = await this.attempt(volumeId, fn);
+      if (first.done) return first.result as T;
+    }
+    lane.waiting++;
+    try {
+      return await lane.mutex.run(async () => {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+          const r = await this.attempt(volumeId, fn);
+          if (r.done) return r.result as T;
+          await this.backoff(attempt);
+        }
+        throw new FsError('EAGAIN', 'metadata operation kept conflicting with concurrent changes');
+      });
+    } finally {
+      lane.waiting--;
+    }
+  }
+
+  /** One optimistic run: done with a result, thrown error, or not done (conflict). */
+  private async attempt<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>): Promise<{ done: boolean; result?: T }> {
+    const tx = new RedisTx(this.r, volumeKeys(volumeId));
+    let result: T;
+    try {
+      result = await fn(tx);
+    } catch (e) {
+      // An error decided on reads that have since changed may be wrong: re-run in that case.
+      if (!isFsError(e)) throw asFsError(e);
+      if (tx.checks.length === 0 || (await this.submit(tx, false))) throw e;
+      return { done: false };
+    }
+    if (tx.writes.length === 0 || (await this.submit(tx, true))) return { done: true, result };
+    return { done: false };
+  }
+
+  private async submit(tx: RedisTx, withWrites: boolean): Promise<boolean> {
+    const arg = packForLua([tx.checks as LuaValue[], withWrites ? (tx.writes as LuaValue[]) : []]);
+    try {
+      return (await this.apply(tx.keys.length, ...tx.keys, arg)) === 1;
+    } catch (e) {
+      throw asFsError(e);
+    }
+  }
+
+  private backoff(attempt: number): Promise<void> {
+    return sleep(Math.random() * Math.min(50, 1 + attempt * 2));
+  }
+
+  // ------------------------------------------------------------ volumes
+
+  private async stored(nameOrId: string): Promise<StoredVolume | null> {
+    let json = await this.r.hget(ADMIN.volumes, nameOrId);
+    if (json === null) {
+      const id = await this.r.hget(ADMIN.volumeNames, nameOrId);
+      if (id !== null) json = await this.r.hget(ADMIN.volumes, id);
+    }
+    return json === null ? null : (JSON.parse(json) as StoredVolume);
+  }
+
+  async createVolume(spec: VolumeSpec): Promise<VolumeSettings> {
+    const v = buildVolume(spec);
+    const id = v.settings.id;
+    if ((await this.r.hsetnx(ADMIN.volumeNames, v.settings.name, id)) === 0) {
+      throw new FsError('EEXIST', `volume "${spec.name}" already exists`);
+    }
+    const k = volumeKeys(id);
+    await this.r.multi()
+      .set(k.inode(ROOT_INO), encodeInode(rootInode()))
+      .hset(k.counters, 'lastIno', '1', 'lastBlock', '0', 'inodes', '1', 'usedBytes', '0')
+      .exec();
+    await this.r.hset(ADMIN.volumes, id, JSON.stringify(v));
+    return v.settings;
+  }
+
+  async listVolumes(): Promise<VolumeSettings[]> {
+    const all = (await this.r.hvals(ADMIN.volumes)).map((j) => (JSON.parse(j) as StoredVolume).settings);
+    return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async getVolume(nameOrId: string): Promise<VolumeSettings | null> {
+    return (await this.stored(nameOrId))?.settings ?? null;
+  }
+
+  async deleteVolume(nameOrId: string, force = false): Promise<void> {
+    const v = await this.stored(nameOrId);
+    if (!v) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
+    const id = v.settings.id;
+    const k = volumeKeys(id);
+    if (!force && (await this.r.hlen(k.entries(ROOT_INO))) > 0) throw new FsError('ENOTEMPTY', `volume "${v.settings.name}" still has files`);
+    await this.r.hdel(ADMIN.volumes, id);
+    await this.r.hdel(ADMIN.volumeNames, v.settings.name);
+    for await (const batch of this.scan(k.all)) if (batch.length) await this.r.del(...batch);
+    for (const s of await this.listSessions(id)) await this.forgetSession(s.id);
+    for (const t of await this.tokenRecs()) {
+      if (t.volumeId === id) await this.r.multi().hdel(ADMIN.tokens, t.id).hdel(ADMIN.tokenHashes, t.hash).exec();
+    }
+  }
+
+  private async *scan(pattern: string): AsyncIterable<string[]> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      yield keys;
+    } while (cursor !== '0');
+  }
+
+  volume(volumeId: string): MetaStore {
+    return this.volumeStore(volumeId);
+  }
+
+  private volumeStore(volumeId: string): CoreMetaStore {
+    return new CoreMetaStore({
+      transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.transact(volumeId, fn, readOnly),
+      info: async (): Promise<VolumeInfo> => {
+        const json = await this.r.hget(ADMIN.volumes, volumeId).catch((e) => { throw asFsError(e); });
+        if (json === null) throw new FsError('ENOENT', `no volume with id "${volumeId}"`);
+        const v = JSON.parse(json) as StoredVolume;
+        return { settings: v.settings, capacityBytes: v.capacityBytes, inodeLimit: v.inodeLimit };
+      },
+    });
+  }
+
+  // ------------------------------------------------------------ tokens
+
+  async createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
+    let volumeId: string | undefined;
+    if (spec.volume !== undefined) {
+      const v = await this.stored(spec.volume);
+      if (!v) throw new FsError('ENOENT', `no volume "${spec.volume}"`);
+      volumeId = v.settings.id;
+    }
+    if (!spec.admin && volumeId === undefined) throw new FsError('EINVAL', 'a token needs a volume or admin rights');
+    const t = newTokenSecret();
+    const rec: TokenRec = { id: t.id, admin: !!spec.admin, createdAt: Date.now(), revoked: false, hash: t.hash };
+    if (volumeId !== undefined) rec.volumeId = volumeId;
+    if (spec.label !== undefined) rec.label = spec.label;
+    await this.r.multi().hset(ADMIN.tokens, t.id, JSON.stringify(rec)).hset(ADMIN.tokenHashes, t.hash, t.id).exec();
+    return { id: t.id, secret: t.secret };
+  }
+
+  private async tokenRecs(): Promise<TokenRec[]> {
+    return (await this.r.hvals(ADMIN.tokens)).map((j) => JSON.parse(j) as TokenRec);
+  }
+
+  private static info(t: TokenRec): TokenInfo {
+    const { hash: _hash, ...info } = t;
+    return info;
+  }
+
+  async listTokens(): Promise<TokenInfo[]> {
+    return (await this.tokenRecs()).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)).map(RedisEngine.info);
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    const json = await this.r.hget(ADMIN.tokens, id);
+    if (json === null) throw new FsError('ENOENT', `no token "${id}"`);
+    const t = JSON.parse(json) as TokenRec;
+    t.revoked = true;
+    await this.r.hset(ADMIN.tokens, id, JSON.stringify(t));
+  }
+
+  async checkToken(secret: string): Promise<TokenInfo | null> {
+    if (typeof secret !== 'string' || secret === '') return null;
+    const id = await this.r.hget(ADMIN.tokenHashes, hashSecret(secret));
+    if (id === null) return null;
+    const json = await this.r.hget(ADMIN.tokens, id);
+    if (json === null) return null;
+    const t = JSON.parse(json) as TokenRec;
+    return t.revoked ? null : RedisEngine.info(t);
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  async openSession(volumeId: string, info: { host: string; pid: number; mountpoint?: string }, ttlSeconds: number): Promise<string> {
+    if ((await this.r.hexists(ADMIN.volumes, volumeId)) === 0) throw new FsError('ENOENT', `no volume with id "${volumeId}"`);
+    const now = Date.now();
+    const s: SessionRec = { id: newSessionId(), volumeId, host: String(info.host), pid: info.pid | 0, startedAt: now, expiresAt: now + ttlSeconds * 1000 };
+    if (info.mountpoint !== undefined) s.mountpoint = info.mountpoint;
+    await this.r.multi().hset(ADMIN.sessions, s.id, JSON.stringify(s)).zadd(ADMIN.sessionExpiry, String(s.expiresAt), s.id).exec();
+    return s.id;
+  }
+
+  async heartbeat(sessionId: string, ttlSeconds: number): Promise<boolean> {
+    const json = await this.r.hget(ADMIN.sessions, sessionId);
+    if (json === null) return false;
+    const s = JSON.parse(json) as SessionRec;
+    const now = Date.now();
+    if (s.expiresAt < now) return false;
+    s.expiresAt = now + ttlSeconds * 1000;
+    await this.r.multi().hset(ADMIN.sessions, s.id, JSON.stringify(s)).zadd(ADMIN.sessionExpiry, String(s.expiresAt), s.id).exec();
+    return true;
+  }
+
+  /** Release the session's holds through the core (frees unlinked inodes), then forget it. */
+  private async endSession(sessionId: string): Promise<void> {
+    const json = await this.r.hget(ADMIN.sessions, sessionId);
+    if (json !== null) {
+      const s = JSON.parse(json) as SessionRec;
+      const k = volumeKeys(s.volumeId);
+      const held = await this.r.hkeys(k.sessionHolds(sessionId));
+      const store = this.volumeStore(s.volumeId);
+      for (const ino of held) await store.releaseSession(Number(ino), sessionId);
+      await this.r.del(k.sessionHolds(sessionId));
+    }
+    await this.forgetSession(sessionId);
+  }
+
+  private async forgetSession(sessionId: string): Promise<void> {
+    await this.r.multi().hdel(ADMIN.sessions, sessionId).zrem(ADMIN.sessionExpiry, sessionId).exec();
+  }
+
+  async closeSession(sessionId: string): Promise<void> {
+    await this.endSession(sessionId);
+  }
+
+  async expireSessions(now = Date.now()): Promise<number> {
+    const ids = await this.r.zrangebyscore(ADMIN.sessionExpiry, '-inf', `(${now}`);
+    for (const id of ids) await this.endSession(id);
+    return ids.length;
+  }
+
+  async listSessions(volumeId?: string): Promise<SessionInfo[]> {
+    const all = (await this.r.hvals(ADMIN.sessions)).map((j) => JSON.parse(j) as SessionRec);
+    return all.filter((s) => volumeId === undefined || s.volumeId === volumeId).sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  // ------------------------------------------------------------ gc and fsck
+
+  async gcQueue(volumeId: string, olderThanMs: number, limit: number): Promise<GcEntry[]> {
+    const flat = await this.r.zrangebyscore(volumeKeys(volumeId).gc, '-inf', String(olderThanMs), 'WITHSCORES', 'LIMIT', 0, limit);
+    const out: GcEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const [blockId, ino, index] = flat[i].split(':').map(Number);
+      out.push({ blockId, ino, index, queuedAt: Number(flat[i + 1]) });
+    }
+    return out;
+  }
+
+  async gcDone(volumeId: string, entries: GcEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.r.zrem(volumeKeys(volumeId).gc, ...entries.map((e) => `${e.blockId}:${e.ino}:${e.index}`));
+  }
+
+  async *referencedBlocks(volumeId: string): AsyncIterable<{ ino: number; index: number; blockId: number; length: number }> {
+    const k = volumeKeys(volumeId);
+    const prefix = k.slots(0).slice(0, -1);
+    for await (const batch of this.scan(`${prefix}*`)) {
+      for (const key of batch) {
+        const ino = Number(key.slice(prefix.length));
+        const flat = (await this.r.call('HGETALL', key)) as string[];
+        for (let i = 0; i < flat.length; i += 2) {
+          const [blockId, length] = flat[i + 1].split(':').map(Number);
+          yield { ino, index: Number(flat[i]), blockId, length };
+        }
+      }
+    }
+    for (let start = 0; ; start += 1000) {
+      const members = await this.r.zrange(k.gc, String(start), String(start + 999));
+      for (const m of members) {
+        const [blockId, ino, index] = m.split(':').map(Number);
+        yield { ino, index, blockId, length: 0 };
+      }
+      if (members.length < 1000) break;
+    }
+  }
+
+  async checkNamespace(volumeId: string): Promise<string[]> {
+    const k = volumeKeys(volumeId);
+    const inodes: InodeRec[] = [];
+    const iPrefix = k.inode(0).slice(0, -1);
+    for await (const batch of this.scan(`${iPrefix}*`)) {
+      if (batch.length === 0) continue;
+      for (const v of await this.r.mget(...batch)) if (v !== null) inodes.push(decodeInode(v));
+    }
+    const entries: { parent: number; name: string; ino: number }[] = [];
+    const ePrefix = k.entries(0).slice(0, -1);
+    for await (const batch of this.scan(`${ePrefix}*`)) {
+      for (const key of batch) {
+        const parent = Number(key.slice(ePrefix.length));
+        const all = await this.r.hgetall(key);
+        for (const [name, ino] of Object.entries(all)) entries.push({ parent, name, ino: Number(ino) });
+        const names = await this.r.zcard(k.names(parent));
+        if (names !== Object.keys(all).length) entries.push({ parent, name: '(name index differs from entries)', ino: -1 });
+      }
+    }
+    const holds = new Map<number, number>();
+    const hPrefix = k.holds(0).slice(0, -1);
+    for await (const batch of this.scan(`${hPrefix}*`)) {
+      for (const key of batch) {
+        const sum = Object.values(await this.r.hgetall(key)).reduce((a, b) => a + Number(b), 0);
+        holds.set(Number(key.slice(hPrefix.length)), sum);
+      }
+    }
+    const c = await this.r.hmget(k.counters, 'inodes', 'usedBytes');
+    return checkNamespaceSnapshot({ inodes, entries, holds, counters: { inodes: Number(c[0] ?? 0), usedBytes: Number(c[1] ?? 0) } });
+  }
+
+  async close(): Promise<void> {
+    if (this.r.status === 'end') return;
+    await this.r.quit().catch(() => this.r.disconnect());
+  }
+}

@@ -1,0 +1,322 @@
+import Database from 'better-sqlite3';
+import { FsError, isFsError } from '../../errors/index.js';
+import { buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
+import { CoreMetaStore } from '../core/store.js';
+import type { MetaTx, VolumeInfo } from '../core/tx.js';
+import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
+import type { MetaStore, VolumeSettings } from '../types.js';
+import { Mutex, sleep } from './mutex.js';
+import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Statements } from './sqlite-tx.js';
+
+/**
+ * The embedded engine: one sqlite file (WAL) holds every volume. Each MetaStore operation is one
+ * BEGIN IMMEDIATE … COMMIT around core/store.ts's function, serialized per connection by a mutex
+ * (the core awaits between statements, and better-sqlite3 has one transaction per connection).
+ * busy_timeout is 0 so another connection's lock never blocks the event loop: BEGIN is retried
+ * asynchronously instead.
+ */
+
+const BUSY_DEADLINE_MS = 30_000;
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT';
+}
+
+function asFsError(e: unknown): unknown {
+  if (isFsError(e)) return e;
+  return new FsError('EIO', `sqlite: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+export interface SqliteEngineOptions {
+  file: string;
+  /** synchronous=FULL (every commit durable) instead of NORMAL. */
+  sync?: boolean;
+}
+
+export async function openSqliteEngine(opts: SqliteEngineOptions): Promise<SqliteEngine> {
+  return new SqliteEngine(opts);
+}
+
+type VolumeRow = { id: string; name: string; settings: string; capacity: number; inode_limit: number; created_at: number };
+type TokenRow = { id: string; hash: string; volume_id: string | null; admin: number; label: string | null; created_at: number; revoked: number };
+type SessionRow = { id: string; volume_id: string; host: string; pid: number; mountpoint: string | null; started_at: number; expires_at: number };
+
+export class SqliteEngine implements MetaEngine {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly s: Statements;
+  private readonly lock = new Mutex();
+  private readonly txs = new Map<string, SqliteTx>();
+  private closed = false;
+
+  constructor(opts: SqliteEngineOptions) {
+    if (!opts?.file) throw new Error('sqlite engine: no database file given');
+    // Start-up only: opening and schema creation are synchronous by nature of better-sqlite3.
+    this.db = new Database(opts.file, { timeout: 0 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.sync ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('foreign_keys = OFF');
+    this.withBusyRetrySync(() => this.db.exec(SCHEMA));
+    this.s = prepareStatements(this.db);
+  }
+
+  private withBusyRetrySync(fn: () => void): void {
+    const deadline = Date.now() + BUSY_DEADLINE_MS;
+    for (;;) {
+      try { fn(); return; } catch (e) {
+        if (!isBusy(e) || Date.now() > deadline) throw e;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // start-up only
+      }
+    }
+  }
+
+  private async begin(readOnly: boolean): Promise<void> {
+    const deadline = Date.now() + BUSY_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.db.exec(readOnly ? 'BEGIN' : 'BEGIN IMMEDIATE');
+        return;
+      } catch (e) {
+        if (!isBusy(e)) throw asFsError(e);
+        if (Date.now() > deadline) throw new FsError('EIO', 'sqlite database stayed locked by another process');
+        await sleep(Math.min(50, 1 + attempt) * Math.random() + 1);
+      }
+    }
+  }
+
+  private async commit(): Promise<void> {
+    const deadline = Date.now() + BUSY_DEADLINE_MS;
+    for (;;) {
+      try { this.db.exec('COMMIT'); return; } catch (e) {
+        if (!isBusy(e) || Date.now() > deadline) throw asFsError(e);
+        await sleep(2);
+      }
+    }
+  }
+
+  /** One transaction, serialized with every other on this connection. */
+  private run<T>(fn: () => Promise<T> | T, readOnly = false): Promise<T> {
+    if (this.closed) return Promise.reject(new FsError('EIO', 'metadata engine is closed'));
+    return this.lock.run(async () => {
+      await this.begin(readOnly);
+      try {
+        const r = await fn();
+        await this.commit();
+        return r;
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw asFsError(e);
+      }
+    });
+  }
+
+  private tx(vol: string): SqliteTx {
+    let t = this.txs.get(vol);
+    if (!t) { t = new SqliteTx(this.s, vol); this.txs.set(vol, t); }
+    return t;
+  }
+
+  // ------------------------------------------------------------ volumes
+
+  private findVolume(nameOrId: string): VolumeRow | undefined {
+    return this.db.prepare('SELECT * FROM volumes WHERE id = ? OR name = ?').get(nameOrId, nameOrId) as VolumeRow | undefined;
+  }
+
+  async createVolume(spec: VolumeSpec): Promise<VolumeSettings> {
+    const v: StoredVolume = buildVolume(spec);
+    return this.run(() => {
+      if (this.findVolume(spec.name)) throw new FsError('EEXIST', `volume "${spec.name}" already exists`);
+      const id = v.settings.id;
+      this.db.prepare('INSERT INTO volumes (id, name, settings, capacity, inode_limit, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(id, v.settings.name, JSON.stringify(v.settings), v.capacityBytes, v.inodeLimit, v.createdAt);
+      putInode(this.s, id, rootInode());
+      for (const [name, value] of [['nextIno', 2], ['nextBlock', 1], ['inodes', 1], ['usedBytes', 0]] as const) {
+        this.s.counterInit.run(id, name, value);
+      }
+      return v.settings;
+    });
+  }
+
+  async listVolumes(): Promise<VolumeSettings[]> {
+    return this.run(() => (this.db.prepare('SELECT settings FROM volumes ORDER BY name').all() as { settings: string }[])
+      .map((r) => JSON.parse(r.settings) as VolumeSettings), true);
+  }
+
+  async getVolume(nameOrId: string): Promise<VolumeSettings | null> {
+    return this.run(() => {
+      const row = this.findVolume(nameOrId);
+      return row ? (JSON.parse(row.settings) as VolumeSettings) : null;
+    }, true);
+  }
+
+  async deleteVolume(nameOrId: string, force = false): Promise<void> {
+    await this.run(() => {
+      const row = this.findVolume(nameOrId);
+      if (!row) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
+      if (!force && this.s.entryAny.get(row.id, 1) !== undefined) throw new FsError('ENOTEMPTY', `volume "${row.name}" still has files`);
+      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'gc', 'ops']) {
+        this.db.prepare(`DELETE FROM ${t} WHERE vol = ?`).run(row.id);
+      }
+      this.db.prepare('DELETE FROM sessions WHERE volume_id = ?').run(row.id);
+      this.db.prepare('DELETE FROM tokens WHERE volume_id = ?').run(row.id);
+      this.db.prepare('DELETE FROM volumes WHERE id = ?').run(row.id);
+      this.txs.delete(row.id);
+    });
+  }
+
+  volume(volumeId: string): MetaStore {
+    return this.volumeStore(volumeId);
+  }
+
+  private volumeStore(volumeId: string): CoreMetaStore {
+    return new CoreMetaStore({
+      transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.run(() => fn(this.tx(volumeId)), readOnly),
+      info: () => this.run((): VolumeInfo => {
+        const row = this.db.prepare('SELECT * FROM volumes WHERE id = ?').get(volumeId) as VolumeRow | undefined;
+        if (!row) throw new FsError('ENOENT', `no volume with id "${volumeId}"`);
+        return { settings: JSON.parse(row.settings) as VolumeSettings, capacityBytes: row.capacity, inodeLimit: row.inode_limit };
+      }, true),
+    });
+  }
+
+  // ------------------------------------------------------------ tokens
+
+  async createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
+    return this.run(() => {
+      let volumeId: string | null = null;
+      if (spec.volume !== undefined) {
+        const row = this.findVolume(spec.volume);
+        if (!row) throw new FsError('ENOENT', `no volume "${spec.volume}"`);
+        volumeId = row.id;
+      }
+      if (!spec.admin && volumeId === null) throw new FsError('EINVAL', 'a token needs a volume or admin rights');
+      const t = newTokenSecret();
+      this.db.prepare('INSERT INTO tokens (id, hash, volume_id, admin, label, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(t.id, t.hash, volumeId, spec.admin ? 1 : 0, spec.label ?? null, Date.now());
+      return { id: t.id, secret: t.secret };
+    });
+  }
+
+  private tokenInfo(r: TokenRow): TokenInfo {
+    const t: TokenInfo = { id: r.id, admin: r.admin === 1, createdAt: r.created_at, revoked: r.revoked === 1 };
+    if (r.volume_id !== null) t.volumeId = r.volume_id;
+    if (r.label !== null) t.label = r.label;
+    return t;
+  }
+
+  async listTokens(): Promise<TokenInfo[]> {
+    return this.run(() => (this.db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as TokenRow[]).map((r) => this.tokenInfo(r)), true);
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.run(() => {
+      if (this.db.prepare('UPDATE tokens SET revoked = 1 WHERE id = ?').run(id).changes === 0) throw new FsError('ENOENT', `no token "${id}"`);
+    });
+  }
+
+  async checkToken(secret: string): Promise<TokenInfo | null> {
+    if (typeof secret !== 'string' || secret === '') return null;
+    return this.run(() => {
+      const row = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hashSecret(secret)) as TokenRow | undefined;
+      return row && row.revoked === 0 ? this.tokenInfo(row) : null;
+    }, true);
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  async openSession(volumeId: string, info: { host: string; pid: number; mountpoint?: string }, ttlSeconds: number): Promise<string> {
+    return this.run(() => {
+      if (!this.db.prepare('SELECT 1 FROM volumes WHERE id = ?').get(volumeId)) throw new FsError('ENOENT', `no volume with id "${volumeId}"`);
+      const id = newSessionId();
+      const now = Date.now();
+      this.db.prepare('INSERT INTO sessions (id, volume_id, host, pid, mountpoint, started_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, volumeId, String(info.host), info.pid | 0, info.mountpoint ?? null, now, now + ttlSeconds * 1000);
+      return id;
+    });
+  }
+
+  async heartbeat(sessionId: string, ttlSeconds: number): Promise<boolean> {
+    return this.run(() => {
+      const now = Date.now();
+      return this.db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ? AND expires_at >= ?')
+        .run(now + ttlSeconds * 1000, sessionId, now).changes > 0;
+    });
+  }
+
+  /** Release every hold of a session (each through the core, so unlinked inodes get freed), then forget it. */
+  private async endSession(sessionId: string): Promise<void> {
+    const held = await this.run(() => this.s.holdsOfSession.all(sessionId) as { vol: string; ino: number }[], true);
+    for (const h of held) await this.volumeStore(h.vol).releaseSession(h.ino, sessionId);
+    await this.run(() => { this.db.prepare('DELETE FROM sessions WHERE id = ?').run(sessionId); });
+  }
+
+  async closeSession(sessionId: string): Promise<void> {
+    await this.endSession(sessionId);
+  }
+
+  async expireSessions(now = Date.now()): Promise<number> {
+    const ids = await this.run(() => (this.db.prepare('SELECT id FROM sessions WHERE expires_at < ?').all(now) as { id: string }[]).map((r) => r.id), true);
+    for (const id of ids) await this.endSession(id);
+    return ids.length;
+  }
+
+  async listSessions(volumeId?: string): Promise<SessionInfo[]> {
+    return this.run(() => {
+      const rows = (volumeId === undefined
+        ? this.db.prepare('SELECT * FROM sessions ORDER BY started_at').all()
+        : this.db.prepare('SELECT * FROM sessions WHERE volume_id = ? ORDER BY started_at').all(volumeId)) as SessionRow[];
+      return rows.map((r) => {
+        const s: SessionInfo = { id: r.id, volumeId: r.volume_id, host: r.host, pid: r.pid, startedAt: r.started_at, expiresAt: r.expires_at };
+        if (r.mountpoint !== null) s.mountpoint = r.mountpoint;
+        return s;
+      });
+    }, true);
+  }
+
+  // ------------------------------------------------------------ gc and fsck
+
+  async gcQueue(volumeId: string, olderThanMs: number, limit: number): Promise<GcEntry[]> {
+    return this.run(() => this.s.gcList.all(volumeId, olderThanMs, limit) as GcEntry[], true);
+  }
+
+  async gcDone(volumeId: string, entries: GcEntry[]): Promise<void> {
+    await this.run(() => { for (const e of entries) this.s.gcDel.run(volumeId, e.blockId); });
+  }
+
+  async *referencedBlocks(volumeId: string): AsyncIterable<{ ino: number; index: number; blockId: number; length: number }> {
+    let last = { ino: -1, index: -1 };
+    for (;;) {
+      const page = await this.run(() => this.s.slotsPage.all(volumeId, last.ino, last.ino, last.index, 1000) as
+        { ino: number; index: number; blockId: number; length: number }[], true);
+      yield* page;
+      if (page.length < 1000) break;
+      last = page[page.length - 1];
+    }
+    let lastId = 0;
+    for (;;) {
+      const page = await this.run(() => this.s.gcPage.all(volumeId, lastId, 1000) as { ino: number; index: number; blockId: number }[], true);
+      for (const g of page) yield { ...g, length: 0 };
+      if (page.length < 1000) break;
+      lastId = page[page.length - 1].blockId;
+    }
+  }
+
+  async checkNamespace(volumeId: string): Promise<string[]> {
+    return this.run(() => {
+      const inodes = (this.s.allInodes.all(volumeId) as Parameters<typeof rowToInode>[0][]).map(rowToInode);
+      const entries = this.s.allEntries.all(volumeId) as { parent: number; name: string; ino: number }[];
+      const holds = new Map((this.s.holdsOfVolume.all(volumeId) as { ino: number; n: number }[]).map((h) => [h.ino, h.n]));
+      const counter = (name: string) => (this.s.counterGet.get(volumeId, name) as { value: number } | undefined)?.value ?? 0;
+      return checkNamespaceSnapshot({ inodes, entries, holds, counters: { inodes: counter('inodes'), usedBytes: counter('usedBytes') } });
+    }, true);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.lock.run(async () => {
+      this.closed = true;
+      this.db.close();
+    });
+  }
+}

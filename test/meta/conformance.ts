@@ -1,0 +1,556 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { constants } from 'node:fs';
+import { isFsError } from '../../src/errors/index.js';
+import type { MetaEngine } from '../../src/meta/engine.js';
+import { ROOT_INO, XATTR_CREATE, XATTR_REPLACE, type Attr, type MetaStore, type OpContext } from '../../src/meta/types.js';
+
+/**
+ * The MetaStore conformance suite: every operation and errno of the interface. Runs against the
+ * sqlite and redis engines and against RemoteMetaStore over a live meta.flexfs. Uses only the
+ * MetaStore interface (and, when given, the MetaEngine for gc-queue and namespace checks).
+ * Each test works in its own fresh directory, so the suite shares one volume.
+ */
+export interface ConformanceSetup {
+  store: MetaStore;
+  engine?: MetaEngine;
+  cleanup(): Promise<void>;
+}
+
+const ROOT: OpContext = { uid: 0, gid: 0 };
+const USER: OpContext = { uid: 1000, gid: 1000 };
+const OTHER: OpContext = { uid: 1001, gid: 1001 };
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK } = constants;
+
+async function expectErrno(p: Promise<unknown>, code: string): Promise<void> {
+  let err: unknown;
+  try { await p; } catch (e) { err = e; }
+  expect(err, `expected ${code}`).toBeDefined();
+  expect(isFsError(err) ? err.code : String((err as { code?: string }).code ?? err)).toBe(code);
+}
+
+function nowNs(): bigint { return BigInt(Date.now()) * 1_000_000n; }
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+export function runMetaStoreConformance(label: string, setup: () => Promise<ConformanceSetup>): void {
+  describe(`MetaStore conformance: ${label}`, () => {
+    let s: ConformanceSetup;
+    let m: MetaStore;
+    let seq = 0;
+    /** A fresh directory (mode 0777) for one test. */
+    const fresh = async (mode = 0o777): Promise<number> => (await m.mkdir(ROOT_INO, `t${process.pid}-${Date.now()}-${seq++}`, mode, ROOT)).ino;
+    const ino = async (parent: number, name: string) => (await m.lookup(parent, name, ROOT)).ino;
+    const gone = async (i: number) => expectErrno(m.getattr(i, ROOT), 'ENOENT');
+    const gcIds = async (): Promise<number[]> => {
+      if (!s.engine) return [];
+      const vol = (await m.settings()).id;
+      return (await s.engine.gcQueue(vol, Date.now() + 60_000, 100_000)).map((g) => g.blockId);
+    };
+
+    beforeAll(async () => { s = await setup(); m = s.store; });
+    afterAll(async () => { await s?.cleanup(); });
+
+    it('has a root directory and volume settings', async () => {
+      const root = await m.getattr(ROOT_INO, ROOT);
+      expect(root.type).toBe('dir');
+      expect(root.mode & S_IFMT).toBe(S_IFDIR);
+      expect(root.nlink).toBeGreaterThanOrEqual(2);
+      expect((await m.lookup(ROOT_INO, '.', ROOT)).ino).toBe(ROOT_INO);
+      const st = await m.settings();
+      expect(st.blockSize).toBeGreaterThanOrEqual(256 * 1024);
+      expect(typeof st.id).toBe('string');
+      await expectErrno(m.getattr(987654321, ROOT), 'ENOENT');
+    });
+
+    it('create, lookup, getattr: owner, mode, times, parent times', async () => {
+      const d = await fresh();
+      const before = await m.getattr(d, ROOT);
+      await new Promise((r) => setTimeout(r, 2));
+      const t0 = nowNs() - 1_000_000n;
+      const a = await m.create(d, 'f', 0o640, USER);
+      expect(a.type).toBe('file');
+      expect(a.mode).toBe(S_IFREG | 0o640);
+      expect([a.uid, a.gid, a.nlink, a.size, a.rdev]).toEqual([1000, 1000, 1, 0, 0]);
+      expect(typeof a.mtime).toBe('bigint');
+      expect(a.mtime >= t0 && a.mtime <= nowNs() + 1_000_000n).toBe(true);
+      expect(a.ctime).toBe(a.mtime);
+      expect(await m.lookup(d, 'f', ROOT)).toEqual(a);
+      expect(await m.getattr(a.ino, ROOT)).toEqual(a);
+      const after = await m.getattr(d, ROOT);
+      expect(after.mtime > before.mtime).toBe(true);
+      expect(after.ctime > before.ctime).toBe(true);
+      expect(after.nlink).toBe(before.nlink);
+      await expectErrno(m.create(d, 'f', 0o644, USER), 'EEXIST');
+      await expectErrno(m.lookup(d, 'nope', ROOT), 'ENOENT');
+      await expectErrno(m.create(a.ino, 'x', 0o644, USER), 'ENOTDIR');
+      await expectErrno(m.lookup(a.ino, 'x', ROOT), 'ENOTDIR');
+      await expectErrno(m.create(987654321, 'x', 0o644, USER), 'ENOENT');
+    });
+
+    it('rejects bad names: EINVAL, ENAMETOOLONG', async () => {
+      const d = await fresh();
+      for (const bad of ['', '.', '..', 'a/b', 'a\0b']) {
+        await expectErrno(m.create(d, bad, 0o644, USER), 'EINVAL');
+        await expectErrno(m.mkdir(d, bad, 0o755, USER), 'EINVAL');
+      }
+      await expectErrno(m.create(d, 'x'.repeat(256), 0o644, USER), 'ENAMETOOLONG');
+      await expectErrno(m.create(d, 'é'.repeat(128), 0o644, USER), 'ENAMETOOLONG'); // 256 bytes in UTF-8
+      await expectErrno(m.lookup(d, 'y'.repeat(300), ROOT), 'ENAMETOOLONG');
+      await expectErrno(m.rename(d, 'x', d, 'z'.repeat(256), USER), 'ENAMETOOLONG');
+      const ok = await m.create(d, 'x'.repeat(255), 0o644, USER);
+      expect((await m.lookup(d, 'x'.repeat(255), ROOT)).ino).toBe(ok.ino);
+      const uni = await m.create(d, 'ü'.repeat(127), 0o644, USER);
+      expect((await m.lookup(d, 'ü'.repeat(127), ROOT)).ino).toBe(uni.ino);
+    });
+
+    it('mkdir, rmdir: nlink accounting, "..", ENOTEMPTY, ENOTDIR, EISDIR', async () => {
+      const d = await fresh();
+      const sub = await m.mkdir(d, 'sub', 0o750, USER);
+      expect(sub.type).toBe('dir');
+      expect(sub.mode).toBe(S_IFDIR | 0o750);
+      expect(sub.nlink).toBe(2);
+      expect((await m.getattr(d, ROOT)).nlink).toBe(3);
+      expect((await m.lookup(sub.ino, '..', ROOT)).ino).toBe(d);
+      expect((await m.lookup(sub.ino, '.', ROOT)).ino).toBe(sub.ino);
+      await m.mkdir(sub.ino, 'inner', 0o755, USER);
+      expect((await m.getattr(sub.ino, ROOT)).nlink).toBe(3);
+      await expectErrno(m.mkdir(d, 'sub', 0o755, USER), 'EEXIST');
+      await expectErrno(m.rmdir(d, 'sub', USER), 'ENOTEMPTY');
+      await expectErrno(m.unlink(d, 'sub', USER), 'EISDIR');
+      const f = await m.create(d, 'file', 0o644, USER);
+      await expectErrno(m.rmdir(d, 'file', USER), 'ENOTDIR');
+      await expectErrno(m.rmdir(d, 'missing', USER), 'ENOENT');
+      await expectErrno(m.rmdir(d, '.', USER), 'EINVAL');
+      await expectErrno(m.mkdir(f.ino, 'x', 0o755, USER), 'ENOTDIR');
+      await m.rmdir(sub.ino, 'inner', USER);
+      await m.rmdir(d, 'sub', USER);
+      await gone(sub.ino);
+      expect((await m.getattr(d, ROOT)).nlink).toBe(2);
+      await expectErrno(m.lookup(d, 'sub', ROOT), 'ENOENT');
+    });
+
+    it('mknod: regular, FIFO, char/block devices, sockets', async () => {
+      const d = await fresh();
+      const fifo = await m.mknod(d, 'fifo', S_IFIFO | 0o600, 0, USER);
+      expect([fifo.type, fifo.mode & S_IFMT]).toEqual(['fifo', S_IFIFO]);
+      const chr = await m.mknod(d, 'chr', S_IFCHR | 0o600, 0x0103, ROOT);
+      expect([chr.type, chr.rdev, chr.mode]).toEqual(['chr', 0x0103, S_IFCHR | 0o600]);
+      const blk = await m.mknod(d, 'blk', S_IFBLK | 0o600, 0x0801, ROOT);
+      expect([blk.type, blk.rdev]).toEqual(['blk', 0x0801]);
+      const sock = await m.mknod(d, 'sock', S_IFSOCK | 0o755, 0, USER);
+      expect(sock.type).toBe('sock');
+      const reg = await m.mknod(d, 'reg', 0o644, 0, USER);
+      expect([reg.type, reg.mode]).toEqual(['file', S_IFREG | 0o644]);
+      const reg2 = await m.mknod(d, 'reg2', S_IFREG | 0o600, 0, USER);
+      expect(reg2.type).toBe('file');
+      await expectErrno(m.mknod(d, 'dir', S_IFDIR | 0o755, 0, USER), 'EINVAL');
+      await expectErrno(m.mknod(d, 'fifo', S_IFIFO | 0o600, 0, USER), 'EEXIST');
+      expect((await m.readdir(d, ROOT)).entries.map((e) => e.name)).toEqual(['blk', 'chr', 'fifo', 'reg', 'reg2', 'sock']);
+    });
+
+    it('symlink and readlink', async () => {
+      const d = await fresh();
+      const target = '../some/where/ünïcode';
+      const l = await m.symlink(d, 'link', target, USER);
+      expect(l.type).toBe('symlink');
+      expect(l.mode & S_IFMT).toBe(S_IFLNK);
+      expect(l.size).toBe(Buffer.byteLength(target));
+      expect(l.uid).toBe(1000);
+      expect(await m.readlink(l.ino, ROOT)).toBe(target);
+      const f = await m.create(d, 'f', 0o644, USER);
+      await expectErrno(m.readlink(f.ino, ROOT), 'EINVAL');
+      await expectErrno(m.symlink(d, 'empty', '', USER), 'ENOENT');
+      await expectErrno(m.symlink(d, 'link', 'x', USER), 'EEXIST');
+      await expectErrno(m.symlink(d, 'long', 'a'.repeat(5000), USER), 'ENAMETOOLONG');
+      await m.unlink(d, 'link', USER);
+      await gone(l.ino);
+    });
+
+    it('link: nlink, ctime, EPERM on directories, EEXIST', async () => {
+      const d = await fresh();
+      const f = await m.create(d, 'a', 0o644, USER);
+      await new Promise((r) => setTimeout(r, 2));
+      const l = await m.link(f.ino, d, 'b', USER);
+      expect(l.ino).toBe(f.ino);
+      expect(l.nlink).toBe(2);
+      expect(l.ctime > f.ctime).toBe(true);
+      expect((await m.lookup(d, 'b', ROOT)).nlink).toBe(2);
+      const sub = await m.mkdir(d, 'sub', 0o755, USER);
+      await m.link(f.ino, sub.ino, 'c', USER);
+      expect((await m.getattr(f.ino, ROOT)).nlink).toBe(3);
+      await expectErrno(m.link(sub.ino, d, 'dirlink', USER), 'EPERM');
+      await expectErrno(m.link(f.ino, d, 'b', USER), 'EEXIST');
+      await expectErrno(m.link(987654321, d, 'x', USER), 'ENOENT');
+      await expectErrno(m.link(f.ino, f.ino, 'x', USER), 'ENOTDIR');
+      await m.unlink(d, 'a', USER);
+      expect((await m.lookup(d, 'b', ROOT)).nlink).toBe(2);
+      await m.unlink(sub.ino, 'c', USER);
+      await m.unlink(d, 'b', USER);
+      await gone(f.ino);
+      await expectErrno(m.unlink(d, 'b', USER), 'ENOENT');
+    });
+
+    it('setattr: chmod, chown, times, truncate rules, ctime', async () => {
+      const d = await fresh();
+      const f = await m.create(d, 'f', 0o644, USER);
+      await new Promise((r) => setTimeout(r, 2));
+      const a = await m.setattr(f.ino, { mode: S_IFDIR | 0o4755 }, USER);
+      expect(a.mode).toBe(S_IFREG | 0o4755); // type bits are ignored
+      expect(a.ctime > f.ctime).toBe(true);
+      expect(a.mtime).toBe(f.mtime);
+      const b = await m.setattr(f.ino, { uid: 2000, gid: 3000 }, ROOT);
+      expect([b.uid, b.gid]).toEqual([2000, 3000]);
+      expect(b.mode & 0o4000).toBe(0); // chown drops setuid
+      const t = 1_234_567_890_123_456_789n;
+      const c = await m.setattr(f.ino, { atime: t, mtime: t + 1n }, ROOT);
+      expect([c.atime, c.mtime]).toEqual([t, t + 1n]);
+      expect(c.ctime > t).toBe(true);
+      const n0 = nowNs() - 1_000_000_000n;
+      const e = await m.setattr(f.ino, { atime: 'now', mtime: 'now' }, ROOT);
+      expect(e.atime >= n0 && e.mtime >= n0).toBe(true);
+      expect(await m.getattr(f.ino, ROOT)).toEqual(e);
+      const sub = await m.mkdir(d, 'sub', 0o755, USER);
+      await expectErrno(m.setattr(sub.ino, { size: 0 }, ROOT), 'EISDIR');
+      const l = await m.symlink(d, 'l', 'f', USER);
+      await expectErrno(m.setattr(l.ino, { size: 0 }, ROOT), 'EINVAL');
+      await expectErrno(m.setattr(f.ino, { size: -1 }, ROOT), 'EINVAL');
+      await expectErrno(m.setattr(987654321, { mode: 0o600 }, ROOT), 'ENOENT');
+      const g = await m.setattr(f.ino, { size: 12345 }, ROOT);
+      expect(g.size).toBe(12345);
+      const dm = await m.setattr(sub.ino, { mode: 0o1777 }, ROOT);
+      expect(dm.mode).toBe(S_IFDIR | 0o1777);
+    });
+
+    it('sticky directories: only entry owner, dir owner or root remove or rename', async () => {
+      const d = await fresh(0o1777);
+      await m.setattr(d, { uid: 1002, gid: 1002 }, ROOT);
+      await m.create(d, 'mine', 0o644, USER);
+      await expectErrno(m.unlink(d, 'mine', OTHER), 'EPERM');
+      await expectErrno(m.rename(d, 'mine', d, 'stolen', OTHER), 'EPERM');
+      await m.create(d, 'theirs', 0o644, OTHER);
+      await expectErrno(m.rename(d, 'theirs', d, 'mine', OTHER), 'EPERM'); // may not replace USER's entry
+      await m.rename(d, 'mine', d, 'mine2', USER);
+      await m.mkdir(d, 'udir', 0o777, USER);
+      await expectErrno(m.rmdir(d, 'udir', OTHER), 'EPERM');
+      await m.unlink(d, 'mine2', { uid: 1002, gid: 1002 }); // owner of the directory
+      await m.unlink(d, 'theirs', ROOT);
+      await m.rmdir(d, 'udir', USER);
+      expect((await m.readdir(d, ROOT)).entries).toEqual([]);
+      // Without the sticky bit anyone (the kernel checks write permission) may remove.
+      const open = await fresh(0o777);
+      await m.create(open, 'x', 0o644, USER);
+      await m.unlink(open, 'x', OTHER);
+    });
+
+    it('setgid directories: group inherited, subdirectories stay setgid', async () => {
+      const d = await fresh(0o2777);
+      await m.setattr(d, { gid: 500 }, ROOT);
+      const f = await m.create(d, 'f', 0o644, USER);
+      expect(f.gid).toBe(500);
+      const sub = await m.mkdir(d, 'sub', 0o755, USER);
+      expect(sub.gid).toBe(500);
+      expect(sub.mode & 0o2000).toBe(0o2000);
+      const n = await m.mknod(sub.ino, 'fifo', S_IFIFO | 0o600, 0, USER);
+      expect(n.gid).toBe(500);
+      const plain = await fresh(0o777);
+      expect((await m.create(plain, 'g', 0o644, USER)).gid).toBe(1000);
+    });
+
+    it('rename: move, replace files and empty dirs, type errors, ENOTEMPTY', async () => {
+      const d = await fresh();
+      const a = await m.create(d, 'a', 0o644, USER);
+      await m.rename(d, 'a', d, 'b', USER);
+      await expectErrno(m.lookup(d, 'a', ROOT), 'ENOENT');
+      expect((await m.lookup(d, 'b', ROOT)).ino).toBe(a.ino);
+      // replace a file: the old target loses its name (and is freed)
+      const c = await m.create(d, 'c', 0o644, USER);
+      await m.rename(d, 'b', d, 'c', USER);
+      expect((await m.lookup(d, 'c', ROOT)).ino).toBe(a.ino);
+      await gone(c.ino);
+      // replace a hard-linked target: it survives under its other name
+      const h = await m.create(d, 'h', 0o644, USER);
+      await m.link(h.ino, d, 'h2', USER);
+      await m.rename(d, 'c', d, 'h', USER);
+      expect((await m.getattr(h.ino, ROOT)).nlink).toBe(1);
+      // directories
+      const x = await m.mkdir(d, 'x', 0o755, USER);
+      const y = await m.mkdir(d, 'y', 0o755, USER);
+      expect((await m.getattr(d, ROOT)).nlink).toBe(4);
+      await expectErrno(m.rename(d, 'x', d, 'h', USER), 'ENOTDIR');
+      await expectErrno(m.rename(d, 'h', d, 'x', USER), 'EISDIR');
+      await m.rename(d, 'x', d, 'y', USER); // replaces the empty dir y
+      await gone(y.ino);
+      expect((await m.lookup(d, 'y', ROOT)).ino).toBe(x.ino);
+      expect((await m.getattr(d, ROOT)).nlink).toBe(3);
+      const z = await m.mkdir(d, 'z', 0o755, USER);
+      await m.create(z.ino, 'inside', 0o644, USER);
+      await expectErrno(m.rename(d, 'y', d, 'z', USER), 'ENOTEMPTY');
+      await expectErrno(m.rename(d, 'missing', d, 'q', USER), 'ENOENT');
+      await expectErrno(m.rename(d, 'h', 987654321, 'q', USER), 'ENOENT');
+      await expectErrno(m.rename(d, 'h', a.ino, 'q', USER), 'ENOTDIR');
+    });
+
+    it('rename: directories across parents, subtree loops, no-ops, noReplace, exchange', async () => {
+      const d = await fresh();
+      const p1 = await m.mkdir(d, 'p1', 0o755, USER);
+      const p2 = await m.mkdir(d, 'p2', 0o755, USER);
+      const c = await m.mkdir(p1.ino, 'c', 0o755, USER);
+      const gc = await m.mkdir(c.ino, 'gc', 0o755, USER);
+      await expectErrno(m.rename(p1.ino, 'c', c.ino, 'self', USER), 'EINVAL');
+      await expectErrno(m.rename(p1.ino, 'c', gc.ino, 'deeper', USER), 'EINVAL');
+      await expectErrno(m.rename(d, 'p1', gc.ino, 'loop', USER), 'EINVAL');
+      await m.rename(p1.ino, 'c', p2.ino, 'c2', USER);
+      expect((await m.getattr(p1.ino, ROOT)).nlink).toBe(2);
+      expect((await m.getattr(p2.ino, ROOT)).nlink).toBe(3);
+      expect((await m.lookup(c.ino, '..', ROOT)).ino).toBe(p2.ino);
+      expect((await m.getattr(c.ino, ROOT)).nlink).toBe(3);
+      // no-ops: onto itself, onto a hard link of itself
+      const f = await m.create(d, 'f', 0o644, USER);
+      await m.link(f.ino, d, 'f2', USER);
+      await m.rename(d, 'f', d, 'f', USER);
+      await m.rename(d, 'f', d, 'f2', USER);
+      expect((await m.lookup(d, 'f', ROOT)).ino).toBe(f.ino);
+      expect((await m.lookup(d, 'f2', ROOT)).nlink).toBe(2);
+      // noReplace
+      const g = await m.create(d, 'g', 0o644, USER);
+      await expectErrno(m.rename(d, 'f', d, 'g', USER, { noReplace: true }), 'EEXIST');
+      await m.rename(d, 'g', d, 'g-new', USER, { noReplace: true });
+      expect((await m.lookup(d, 'g-new', ROOT)).ino).toBe(g.ino);
+      // exchange a file with a directory across parents
+      await m.rename(d, 'g-new', p1.ino, 'swap', USER);
+      await m.rename(p1.ino, 'swap', p2.ino, 'c2', USER, { exchange: true });
+      expect((await m.lookup(p1.ino, 'swap', ROOT)).ino).toBe(c.ino);
+      expect((await m.lookup(p2.ino, 'c2', ROOT)).ino).toBe(g.ino);
+      expect((await m.getattr(p1.ino, ROOT)).nlink).toBe(3);
+      expect((await m.getattr(p2.ino, ROOT)).nlink).toBe(2);
+      expect((await m.lookup(c.ino, '..', ROOT)).ino).toBe(p1.ino);
+      await expectErrno(m.rename(d, 'f', d, 'nothing', USER, { exchange: true }), 'ENOENT');
+      await expectErrno(m.rename(d, 'p1', p1.ino, 'x', USER, { exchange: true }), 'ENOENT');
+      await expectErrno(m.rename(d, 'p1', c.ino, 'gc', USER, { exchange: true }), 'EINVAL');
+    });
+
+    it('readdir: sorted by name with attributes, resumable cursor, default limit', async () => {
+      const d = await fresh();
+      const names = ['b', 'a', 'Z', 'é', 'aa', '0', 'file.txt'];
+      for (const n of names) await m.create(d, n, 0o644, USER);
+      await m.mkdir(d, 'dir', 0o755, USER);
+      const all = [...names, 'dir'].sort(byBytes);
+      const page = await m.readdir(d, ROOT);
+      expect(page.entries.map((e) => e.name)).toEqual(all);
+      expect(page.next).toBeUndefined();
+      for (const e of page.entries) expect(e.attr).toEqual(await m.lookup(d, e.name, ROOT));
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const p = await m.readdir(d, ROOT, cursor, 3);
+        expect(p.entries.length).toBeLessThanOrEqual(3);
+        seen.push(...p.entries.map((e) => e.name));
+        cursor = p.next;
+        pages++;
+      } while (cursor !== undefined && pages < 10);
+      expect(seen).toEqual(all);
+      expect(pages).toBe(3);
+      // a cursor stays valid when the entry it names is removed meanwhile
+      const p1 = await m.readdir(d, ROOT, undefined, 2);
+      await m.unlink(d, p1.entries[1].name, USER);
+      const p2 = await m.readdir(d, ROOT, p1.next, 100);
+      expect(p2.entries.map((e) => e.name)).toEqual(all.slice(2));
+      const f = await m.lookup(d, 'a', ROOT);
+      await expectErrno(m.readdir(f.ino, ROOT), 'ENOTDIR');
+      await expectErrno(m.readdir(987654321, ROOT), 'ENOENT');
+      expect((await m.readdir(await fresh(), ROOT)).entries).toEqual([]);
+    });
+
+    it('readdir: default page of 1000', async () => {
+      const d = await fresh();
+      const names = Array.from({ length: 1003 }, (_, i) => `n${String(i).padStart(5, '0')}`);
+      for (let i = 0; i < names.length; i += 50) {
+        await Promise.all(names.slice(i, i + 50).map((n) => m.create(d, n, 0o644, USER)));
+      }
+      const p = await m.readdir(d, ROOT);
+      expect(p.entries.length).toBe(1000);
+      expect(p.next).toBeDefined();
+      const rest = await m.readdir(d, ROOT, p.next);
+      expect([...p.entries, ...rest.entries].map((e) => e.name)).toEqual(names);
+      expect(rest.next).toBeUndefined();
+    });
+
+    it('xattrs: get/set/list/remove, create/replace flags, binary values, ctime', async () => {
+      const d = await fresh();
+      const f = await m.create(d, 'f', 0o644, USER);
+      const bin = Buffer.from([0, 1, 2, 255, 0, 10, 13]);
+      await new Promise((r) => setTimeout(r, 2));
+      await m.setxattr(f.ino, 'user.b', bin, 0, USER);
+      expect((await m.getattr(f.ino, ROOT)).ctime > f.ctime).toBe(true);
+      expect(Buffer.compare(await m.getxattr(f.ino, 'user.b', ROOT), bin)).toBe(0);
+      await m.setxattr(f.ino, 'user.a', Buffer.alloc(0), XATTR_CREATE, USER);
+      expect((await m.getxattr(f.ino, 'user.a', ROOT)).length).toBe(0);
+      expect(await m.listxattr(f.ino, ROOT)).toEqual(['user.a', 'user.b']);
+      await expectErrno(m.setxattr(f.ino, 'user.a', Buffer.from('x'), XATTR_CREATE, USER), 'EEXIST');
+      await expectErrno(m.setxattr(f.ino, 'user.none', Buffer.from('x'), XATTR_REPLACE, USER), 'ENODATA');
+      await m.setxattr(f.ino, 'user.a', Buffer.from('new'), XATTR_REPLACE, USER);
+      expect((await m.getxattr(f.ino, 'user.a', ROOT)).toString()).toBe('new');
+      await expectErrno(m.getxattr(f.ino, 'user.none', ROOT), 'ENODATA');
+      await expectErrno(m.removexattr(f.ino, 'user.none', USER), 'ENODATA');
+      await m.removexattr(f.ino, 'user.a', USER);
+      expect(await m.listxattr(f.ino, ROOT)).toEqual(['user.b']);
+      const big = Buffer.alloc(60_000, 7);
+      await m.setxattr(d, 'user.big', big, 0, ROOT);
+      expect((await m.getxattr(d, 'user.big', ROOT)).equals(big)).toBe(true);
+      await expectErrno(m.getxattr(987654321, 'user.a', ROOT), 'ENOENT');
+      await expectErrno(m.setxattr(987654321, 'user.a', bin, 0, ROOT), 'ENOENT');
+      expect(await m.listxattr((await fresh()), ROOT)).toEqual([]);
+      // gone with the inode
+      await m.unlink(d, 'f', USER);
+      await expectErrno(m.getxattr(f.ino, 'user.b', ROOT), 'ENOENT');
+    });
+
+    it('commit, blocks, allocIds: slots, holes, supersede → gc queue, size and times', async () => {
+      const bs = (await m.settings()).blockSize;
+      const d = await fresh();
+      const f = await m.create(d, 'data', 0o644, USER);
+      const first = await m.allocIds(4, USER);
+      expect(first).toBeGreaterThan(0);
+      const mtime = 1_700_000_000_000_000_000n;
+      const a = await m.commit({ ino: f.ino, size: 2 * bs + 100, mtime, writes: [
+        { index: 2, blockId: first + 2, length: 100 }, { index: 0, blockId: first, length: bs },
+      ] }, USER);
+      expect(a.size).toBe(2 * bs + 100);
+      expect(a.mtime).toBe(mtime);
+      expect(a.ctime > mtime).toBe(true);
+      expect(await m.blocks(f.ino, 0, 10, ROOT)).toEqual([
+        { index: 0, blockId: first, length: bs }, { index: 2, blockId: first + 2, length: 100 },
+      ]);
+      expect(await m.blocks(f.ino, 1, 1, ROOT)).toEqual([]); // hole
+      expect(await m.blocks(f.ino, 2, 5, ROOT)).toEqual([{ index: 2, blockId: first + 2, length: 100 }]);
+      // supersede slot 0
+      await m.commit({ ino: f.ino, size: 2 * bs + 100, mtime: mtime + 1n, writes: [{ index: 0, blockId: first + 3, length: bs }] }, USER);
+      expect((await m.blocks(f.ino, 0, 1, ROOT))[0].blockId).toBe(first + 3);
+      if (s.engine) expect(await gcIds()).toContain(first);
+      // shrink: slot 2 dropped to gc, slot 0 keeps its block with a shorter length
+      const t = await m.setattr(f.ino, { size: 1000 }, USER);
+      expect(t.size).toBe(1000);
+      expect(await m.blocks(f.ino, 0, 10, ROOT)).toEqual([{ index: 0, blockId: first + 3, length: 1000 }]);
+      if (s.engine) expect(await gcIds()).toContain(first + 2);
+      // a commit with a smaller size also clips
+      await m.commit({ ino: f.ino, size: 10, mtime, writes: [] }, USER);
+      expect(await m.blocks(f.ino, 0, 10, ROOT)).toEqual([{ index: 0, blockId: first + 3, length: 10 }]);
+      // sparse extend keeps the map
+      expect((await m.setattr(f.ino, { size: 10 * bs }, USER)).size).toBe(10 * bs);
+      expect((await m.blocks(f.ino, 0, 100, ROOT)).length).toBe(1);
+      // errors
+      const dir = await m.mkdir(d, 'sub', 0o755, USER);
+      await expectErrno(m.commit({ ino: dir.ino, size: 1, mtime, writes: [] }, USER), 'EISDIR');
+      await expectErrno(m.commit({ ino: f.ino, size: 1, mtime, writes: [{ index: 0, blockId: first, length: bs + 1 }] }, USER), 'EINVAL');
+      await expectErrno(m.commit({ ino: f.ino, size: 1, mtime, writes: [{ index: -1, blockId: first, length: 1 }] }, USER), 'EINVAL');
+      await expectErrno(m.commit({ ino: 987654321, size: 1, mtime, writes: [] }, USER), 'ENOENT');
+      await expectErrno(m.blocks(987654321, 0, 1, ROOT), 'ENOENT');
+      await expectErrno(m.allocIds(0, USER), 'EINVAL');
+      // unlink frees: remaining blocks are queued
+      await m.unlink(d, 'data', USER);
+      if (s.engine) expect(await gcIds()).toContain(first + 3);
+    });
+
+    it('allocIds: ranges never overlap, even concurrently', async () => {
+      const ranges = await Promise.all(Array.from({ length: 20 }, (_, i) => m.allocIds(1 + i * 10, USER).then((f) => [f, f + i * 10] as const)));
+      ranges.sort((x, y) => x[0] - y[0]);
+      for (let i = 1; i < ranges.length; i++) expect(ranges[i][0]).toBeGreaterThan(ranges[i - 1][1]);
+    });
+
+    it('holds: an unlinked open file lives until the last release', async () => {
+      const d = await fresh();
+      const bs = (await m.settings()).blockSize;
+      const f = await m.create(d, 'open', 0o644, USER, true);
+      const id = await m.allocIds(1, USER);
+      await m.commit({ ino: f.ino, size: 5, mtime: nowNs(), writes: [{ index: 0, blockId: id, length: 5 }] }, USER);
+      await m.open(f.ino, USER); // second hold
+      await m.unlink(d, 'open', USER);
+      await expectErrno(m.lookup(d, 'open', ROOT), 'ENOENT');
+      expect((await m.readdir(d, ROOT)).entries).toEqual([]);
+      const a = await m.getattr(f.ino, ROOT);
+      expect(a.nlink).toBe(0);
+      expect(await m.blocks(f.ino, 0, 1, ROOT)).toEqual([{ index: 0, blockId: id, length: 5 }]);
+      // still writable while open
+      await m.commit({ ino: f.ino, size: bs, mtime: nowNs(), writes: [] }, USER);
+      await expectErrno(m.link(f.ino, d, 'revive', USER), 'ENOENT');
+      if (s.engine) expect(await gcIds()).not.toContain(id);
+      await m.release(f.ino, USER);
+      expect((await m.getattr(f.ino, ROOT)).nlink).toBe(0);
+      await m.release(f.ino, USER);
+      await gone(f.ino);
+      if (s.engine) expect(await gcIds()).toContain(id);
+      await m.release(f.ino, USER); // releasing a gone inode is harmless
+      // open/release of a linked file changes nothing visible
+      const g = await m.create(d, 'g', 0o644, USER);
+      expect((await m.open(g.ino, USER)).ino).toBe(g.ino);
+      await m.release(g.ino, USER);
+      expect((await m.getattr(g.ino, ROOT)).nlink).toBe(1);
+      await expectErrno(m.open(987654321, USER), 'ENOENT');
+      // replacing an open file by rename keeps it alive too
+      const h = await m.create(d, 'h', 0o644, USER, true);
+      await m.rename(d, 'g', d, 'h', USER);
+      expect((await m.getattr(h.ino, ROOT)).nlink).toBe(0);
+      await m.release(h.ino, USER);
+      await gone(h.ino);
+    });
+
+    it('operation ids: a retried non-idempotent call applies once', async () => {
+      const d = await fresh();
+      const op = (id: string): OpContext => ({ ...USER, opId: `${process.pid}-${Date.now()}-${id}` });
+      const c1 = op('create');
+      const a = await m.create(d, 'once', 0o644, c1);
+      const b = await m.create(d, 'once', 0o644, c1);
+      expect(b).toEqual(a);
+      await expectErrno(m.create(d, 'once', 0o644, op('other')), 'EEXIST');
+      const mk = op('mkdir');
+      const d1 = await m.mkdir(d, 'dir', 0o755, mk);
+      expect((await m.mkdir(d, 'dir', 0o755, mk)).ino).toBe(d1.ino);
+      const u = op('unlink');
+      await m.unlink(d, 'once', u);
+      await m.unlink(d, 'once', u); // no ENOENT: same operation
+      await expectErrno(m.unlink(d, 'once', op('unlink2')), 'ENOENT');
+      const r = op('rename');
+      await m.rename(d, 'dir', d, 'dir2', r);
+      await m.rename(d, 'dir', d, 'dir2', r);
+      expect((await m.lookup(d, 'dir2', ROOT)).ino).toBe(d1.ino);
+      const l = await m.create(d, 'l', 0o644, USER);
+      const lk = op('link');
+      await m.link(l.ino, d, 'l2', lk);
+      expect((await m.link(l.ino, d, 'l2', lk)).nlink).toBe(2);
+      expect((await m.getattr(l.ino, ROOT)).nlink).toBe(2);
+      const x = op('xattr');
+      await m.setxattr(l.ino, 'user.k', Buffer.from('v'), XATTR_CREATE, x);
+      await m.setxattr(l.ino, 'user.k', Buffer.from('v'), XATTR_CREATE, x);
+    });
+
+    it('statfs: counters follow creates, writes and removals', async () => {
+      const d = await fresh();
+      const s0 = await m.statfs(ROOT);
+      expect(s0.blockSize).toBe((await m.settings()).blockSize);
+      expect(s0.inodes).toBeGreaterThanOrEqual(2);
+      const f = await m.create(d, 'f', 0o644, USER);
+      const g = await m.mkdir(d, 'g', 0o755, USER);
+      const id = await m.allocIds(1, USER);
+      await m.commit({ ino: f.ino, size: 5000, mtime: nowNs(), writes: [{ index: 0, blockId: id, length: 5000 }] }, USER);
+      const s1 = await m.statfs(ROOT);
+      expect(s1.inodes - s0.inodes).toBe(2);
+      expect(s1.usedBytes - s0.usedBytes).toBe(5000);
+      await m.setattr(f.ino, { size: 1000 }, USER);
+      expect((await m.statfs(ROOT)).usedBytes - s0.usedBytes).toBe(1000);
+      await m.unlink(d, 'f', USER);
+      await m.rmdir(d, 'g', USER);
+      const s2 = await m.statfs(ROOT);
+      expect(s2.inodes).toBe(s0.inodes);
+      expect(s2.usedBytes).toBe(s0.usedBytes);
+      void g;
+    });
+
+    it('leaves a consistent namespace (engine check)', async () => {
+      if (!s.engine) return;
+      const vol = (await m.settings()).id;
+      expect(await s.engine.checkNamespace(vol)).toEqual([]);
+    });
+  });
+}
+
+export type { Attr };

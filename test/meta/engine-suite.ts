@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFsError } from '../../src/errors/index.js';
+import type { MetaEngine } from '../../src/meta/engine.js';
+import { ROOT_INO, type OpContext } from '../../src/meta/types.js';
+
+/** MetaEngine behaviour beyond one volume's namespace: volumes, tokens, sessions, gc, fsck. */
+export interface EngineSetup {
+  engine: MetaEngine;
+  /** Break the namespace behind the engine's back (drop inode `ino`'s record) for the fsck test. */
+  dropInodeRecord(volumeId: string, ino: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const USER: OpContext = { uid: 1000, gid: 1000 };
+const store = { url: 'file:///tmp/flexfs-unused' };
+
+async function errno(p: Promise<unknown>): Promise<string> {
+  try { await p; } catch (e) { return isFsError(e) ? e.code : `non-FsError: ${String(e)}`; }
+  return 'no error';
+}
+
+export function runEngineSuite(label: string, setup: () => Promise<EngineSetup>): void {
+  describe(`MetaEngine: ${label}`, () => {
+    let s: EngineSetup;
+    let e: MetaEngine;
+    beforeAll(async () => { s = await setup(); e = s.engine; });
+    afterAll(async () => { await s?.cleanup(); });
+
+    it('creates volumes with validated specs and defaults', async () => {
+      const v = await e.createVolume({ name: 'vol-a', blockStore: store });
+      expect(v).toMatchObject({ name: 'vol-a', blockSize: 4 * 1024 * 1024, compression: 'lz4', retentionSeconds: 86400, blockStore: store });
+      expect(v.id).toMatch(/^[0-9a-f]{16}$/);
+      expect(await e.getVolume('vol-a')).toEqual(v);
+      expect(await e.getVolume(v.id)).toEqual(v);
+      expect(await e.getVolume('nope')).toBeNull();
+      expect(await errno(e.createVolume({ name: 'vol-a', blockStore: store }))).toBe('EEXIST');
+      for (const bad of [{ name: '../x' }, { name: '' }, { name: 'ok', blockSize: 3 * 1024 * 1024 }, { name: 'ok', blockSize: 128 * 1024 },
+        { name: 'ok', blockSize: 16 * 1024 * 1024 }, { name: 'ok', compression: 'zip' }]) {
+        expect(await errno(e.createVolume({ blockStore: store, ...bad } as never))).toBe('EINVAL');
+      }
+      expect(await errno(e.createVolume({ name: 'ok', blockStore: { url: 'ftp://x' } }))).toBe('EINVAL');
+      const b = await e.createVolume({ name: 'vol-b', blockSize: 256 * 1024, compression: 'none', retentionSeconds: 0, blockStore: { url: 's3://bucket/prefix', endpoint: 'http://127.0.0.1:1' } });
+      expect([b.blockSize, b.compression, b.retentionSeconds]).toEqual([256 * 1024, 'none', 0]);
+      expect((await e.listVolumes()).map((x) => x.name)).toEqual(['vol-a', 'vol-b']);
+      expect((await e.volume(b.id).settings()).blockSize).toBe(256 * 1024);
+      // volumes are separate namespaces
+      await e.volume(v.id).create(ROOT_INO, 'only-in-a', 0o644, USER);
+      expect(await errno(e.volume(b.id).lookup(ROOT_INO, 'only-in-a', USER))).toBe('ENOENT');
+    });
+
+    it('deletes volumes: ENOTEMPTY unless forced', async () => {
+      const v = await e.createVolume({ name: 'doomed', blockStore: store });
+      const m = e.volume(v.id);
+      await m.create(ROOT_INO, 'f', 0o644, USER);
+      expect(await errno(e.deleteVolume('doomed'))).toBe('ENOTEMPTY');
+      await e.deleteVolume('doomed', true);
+      expect(await e.getVolume(v.id)).toBeNull();
+      expect(await errno(e.volume(v.id).getattr(ROOT_INO, USER))).toBe('ENOENT');
+      expect(await errno(e.deleteVolume('doomed'))).toBe('ENOENT');
+      const empty = await e.createVolume({ name: 'empty', blockStore: store });
+      await e.deleteVolume(empty.id);
+      expect((await e.listVolumes()).map((x) => x.name)).not.toContain('empty');
+    });
+
+    it('tokens: secret returned once, stored hashed, revocable', async () => {
+      const t = await e.createToken({ volume: 'vol-a', label: 'laptop' });
+      expect(t.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const vol = await e.getVolume('vol-a');
+      const info = await e.checkToken(t.secret);
+      expect(info).toMatchObject({ id: t.id, volumeId: vol!.id, admin: false, label: 'laptop', revoked: false });
+      const admin = await e.createToken({ admin: true });
+      expect((await e.checkToken(admin.secret))?.admin).toBe(true);
+      const listed = await e.listTokens();
+      expect(listed.map((x) => x.id)).toEqual(expect.arrayContaining([t.id, admin.id]));
+      expect(JSON.stringify(listed)).not.toContain(t.secret);
+      expect(await e.checkToken(t.secret.slice(0, -1) + (t.secret.endsWith('A') ? 'B' : 'A'))).toBeNull();
+      expect(await e.checkToken('')).toBeNull();
+      await e.revokeToken(t.id);
+      expect(await e.checkToken(t.secret)).toBeNull();
+      expect((await e.listTokens()).find((x) => x.id === t.id)?.revoked).toBe(true);
+      expect(await errno(e.revokeToken('nope'))).toBe('ENOENT');
+      expect(await errno(e.createToken({ volume: 'no-such-volume' }))).toBe('ENOENT');
+      expect(await errno(e.createToken({}))).toBe('EINVAL');
+    });
+
+    it('sessions: heartbeat, expiry releases holds and frees unlinked inodes', async () => {
+      const v = (await e.getVolume('vol-a'))!;
+      const m = e.volume(v.id);
+      const sid = await e.openSession(v.id, { host: 'h1', pid: 42, mountpoint: '/mnt/a' }, 30);
+      const ctx = { ...USER, sessionId: sid };
+      expect((await e.listSessions(v.id)).map((x) => x.id)).toContain(sid);
+      expect(await e.heartbeat(sid, 30)).toBe(true);
+      const f = await m.create(ROOT_INO, 'held', 0o644, ctx, true);
+      const id = await m.allocIds(1, ctx);
+      await m.commit({ ino: f.ino, size: 10, mtime: 1n, writes: [{ index: 0, blockId: id, length: 10 }] }, ctx);
+      await m.unlink(ROOT_INO, 'held', ctx);
+      expect((await m.getattr(f.ino, USER)).nlink).toBe(0);
+      expect(await e.expireSessions(Date.now())).toBe(0);
+      expect((await m.getattr(f.ino, USER)).nlink).toBe(0);
+      expect(await e.expireSessions(Date.now() + 31_000)).toBe(1);
+      expect(await errno(m.getattr(f.ino, USER))).toBe('ENOENT');
+      expect((await e.gcQueue(v.id, Date.now() + 1000, 1000)).map((g) => g.blockId)).toContain(id);
+      expect(await e.heartbeat(sid, 30)).toBe(false);
+      expect((await e.listSessions()).map((x) => x.id)).not.toContain(sid);
+      // closeSession does the same at once
+      const sid2 = await e.openSession(v.id, { host: 'h2', pid: 7 }, 30);
+      const g = await m.create(ROOT_INO, 'held2', 0o644, { ...USER, sessionId: sid2 }, true);
+      await m.unlink(ROOT_INO, 'held2', USER);
+      await e.closeSession(sid2);
+      expect(await errno(m.getattr(g.ino, USER))).toBe('ENOENT');
+      expect(await errno(e.openSession('no-such-volume', { host: 'h', pid: 1 }, 30))).toBe('ENOENT');
+      expect(await e.checkNamespace(v.id)).toEqual([]);
+    });
+
+    it('gc queue and referenced blocks', async () => {
+      const v = await e.createVolume({ name: 'gc', blockSize: 256 * 1024, blockStore: store });
+      const m = e.volume(v.id);
+      const f = await m.create(ROOT_INO, 'f', 0o644, USER);
+      const id = await m.allocIds(3, USER);
+      await m.commit({ ino: f.ino, size: 300_000, mtime: 1n, writes: [{ index: 0, blockId: id, length: 262144 }, { index: 1, blockId: id + 1, length: 37856 }] }, USER);
+      const t0 = Date.now();
+      await m.commit({ ino: f.ino, size: 300_000, mtime: 2n, writes: [{ index: 1, blockId: id + 2, length: 37856 }] }, USER);
+      const q = await e.gcQueue(v.id, Date.now() + 1000, 100);
+      expect(q).toHaveLength(1);
+      expect(q[0]).toMatchObject({ blockId: id + 1, ino: f.ino, index: 1 });
+      expect(q[0].queuedAt).toBeGreaterThanOrEqual(t0 - 1000);
+      expect(await e.gcQueue(v.id, t0 - 60_000, 100)).toEqual([]); // not old enough
+      const refs = [];
+      for await (const r of e.referencedBlocks(v.id)) refs.push(r);
+      expect(refs.map((r) => r.blockId).sort()).toEqual([id, id + 1, id + 2].sort());
+      expect(refs.find((r) => r.blockId === id)).toEqual({ ino: f.ino, index: 0, blockId: id, length: 262144 });
+      await e.gcDone(v.id, q);
+      expect(await e.gcQueue(v.id, Date.now() + 1000, 100)).toEqual([]);
+    });
+
+    it('checkNamespace finds damage', async () => {
+      const v = await e.createVolume({ name: 'fsck', blockStore: store });
+      const m = e.volume(v.id);
+      const d = await m.mkdir(ROOT_INO, 'd', 0o755, USER);
+      const f = await m.create(d.ino, 'f', 0o644, USER);
+      expect(await e.checkNamespace(v.id)).toEqual([]);
+      await s.dropInodeRecord(v.id, f.ino);
+      const problems = await e.checkNamespace(v.id);
+      expect(problems.some((p) => p.includes('dangling entry "f"'))).toBe(true);
+      expect(problems.some((p) => p.includes('inode counter'))).toBe(true);
+    });
+  });
+}

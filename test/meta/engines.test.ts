@@ -1,0 +1,56 @@
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import { join } from 'node:path';
+import { openRedisEngine } from '../../src/meta/engines/redis.js';
+import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
+import { openEngine } from '../../src/meta/engines/index.js';
+import { tempDir } from '../harness/ports.js';
+import { startRedis } from '../harness/redis.js';
+import { runEngineSuite } from './engine-suite.js';
+import { describe, expect, it } from 'vitest';
+
+runEngineSuite('sqlite', async () => {
+  const dir = await tempDir('flexfs-engine-sqlite-');
+  const file = join(dir.path, 'meta.db');
+  const engine = await openSqliteEngine({ file, sync: true });
+  return {
+    engine,
+    dropInodeRecord: async (vol, ino) => {
+      const raw = new Database(file);
+      try { raw.prepare('DELETE FROM inodes WHERE vol = ? AND ino = ?').run(vol, ino); } finally { raw.close(); }
+    },
+    cleanup: async () => { await engine.close(); await dir.cleanup(); },
+  };
+});
+
+runEngineSuite('redis', async () => {
+  const server = await startRedis();
+  const engine = await openRedisEngine({ url: server.url }).catch(async (e) => { await server.stop(); throw e; });
+  return {
+    engine,
+    dropInodeRecord: async (vol, ino) => {
+      const raw = new Redis(server.url);
+      try { await raw.del(`{v:${vol}}:i:${ino}`); } finally { raw.disconnect(); }
+    },
+    cleanup: async () => { await engine.close(); await server.stop(); },
+  };
+});
+
+describe('openEngine', () => {
+  it('opens sqlite in a folder and refuses unknown engines without leaking passwords', async () => {
+    const dir = await tempDir();
+    try {
+      const e = await openEngine({ engine: 'sqlite', dbFolder: dir.path });
+      expect(e.kind).toBe('sqlite');
+      await e.createVolume({ name: 'x', blockStore: { url: 'file:///tmp/x' } });
+      await e.close();
+      const again = await openEngine({ engine: 'sqlite', dbFolder: dir.path });
+      expect((await again.listVolumes()).map((v) => v.name)).toEqual(['x']);
+      await again.close();
+      await expect(openEngine({ engine: 'mongo://u:hunter2@h' })).rejects.toThrow(/unknown metadata engine/);
+      await expect(openEngine({ engine: 'mongo://u:hunter2@h' })).rejects.not.toThrow(/hunter2/);
+      await expect(openRedisEngine({ url: 'redis://:hunter2@127.0.0.1:1' })).rejects.toThrow(/cannot reach redis/);
+      await expect(openRedisEngine({ url: 'redis://:hunter2@127.0.0.1:1' })).rejects.not.toThrow(/hunter2/);
+    } finally { await dir.cleanup(); }
+  });
+});
