@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     maxWorkers: 2,
+    // One Ceph RGW cluster for the whole run (~15-20 s to start); FLEXFS_RGW_PER_FILE=1 turns it off.
+    globalSetup: ['test/harness/rgw-global.ts'],
     reporters: ['default', './test/harness/summary-reporter.ts'],
   },
 });
