@@ -1,0 +1,21 @@
+import { Command } from 'commander';
+import { PROTOCOL_VERSION, SERVER_VERSION } from '../../meta/protocol/index.js';
+import { registerStart } from './start.js';
+import { registerInit } from './init.js';
+import { registerVolume } from './volume.js';
+import { registerToken } from './token.js';
+
+/** meta.flexfs: the metadata server daemon and its admin commands. */
+const program = new Command('meta.flexfs')
+  .description('flexfs metadata server')
+  .version(`${SERVER_VERSION} (protocol ${PROTOCOL_VERSION})`, '-V, --version')
+  .showHelpAfterError();
+registerStart(program);
+registerInit(program);
+registerVolume(program);
+registerToken(program);
+program.command('version').description('print the version').action(() => {
+  process.stdout.write(`meta.flexfs ${SERVER_VERSION} (protocol ${PROTOCOL_VERSION})\n`);
+});
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { mkdir } from 'node:fs/promises';
+import { pino } from 'pino';
+import { metaCredsPath, readCreds } from '../../config/creds.js';
+import { openEngine } from '../../meta/engines/index.js';
+import { loadTls, startMetaServer } from '../../meta/server/index.js';
+import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
+import { defaultDbFolder, defaultTlsDir, fail } from './common.js';
+
+interface StartFlags {
+  bindAddr: string; dbFolder?: string; engine: string; sync?: boolean; noSSL?: boolean; ssl?: boolean;
+  sslCert?: string; sslKey?: string; credsFile?: string; verbose?: boolean; sessionTtl: string;
+}
+
+export function registerStart(program: Command): void {
+  program.command('start')
+    .description('run the metadata server (HTTPS REST + WebSocket RPC on one port)')
+    .option('--bindAddr <host:port>', 'listen address', `0.0.0.0:${DEFAULT_META_PORT}`)
+    .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
+    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', 'sqlite')
+    .option('--sync', 'fsync every metadata commit (sqlite synchronous=FULL)')
+    .option('--noSSL', 'plain HTTP/WebSocket instead of TLS')
+    .option('--sslCert <file>', 'PEM certificate (default: self-signed, made on first start)')
+    .option('--sslKey <file>', 'PEM private key for --sslCert')
+    .option('--credsFile <path>', 'creds file with adminToken, blockUser, blockPass (default ~/.flexfs/meta/creds)')
+    .option('--sessionTtl <seconds>', 'session lifetime without heartbeats', '60')
+    .option('--verbose', 'debug logging')
+    .action((flags: StartFlags) => runStart(flags).catch(fail));
+}
+
+async function runStart(flags: StartFlags): Promise<void> {
+  const log = pino({ name: 'meta.flexfs', level: flags.verbose ? 'debug' : 'info' });
+  const credsPath = flags.credsFile ?? metaCredsPath();
+  const creds = await readCreds(credsPath);
+  const str = (k: string) => (typeof creds[k] === 'string' && creds[k] !== '' ? (creds[k] as string) : undefined);
+  if (!str('adminToken')) log.warn({ credsFile: credsPath }, 'creds file has no adminToken: admin routes accept only admin tokens made with "token create"');
+  const ttl = Number(flags.sessionTtl);
+  if (!Number.isFinite(ttl) || ttl < 1) throw new Error(`--sessionTtl "${flags.sessionTtl}" must be a number of seconds ≥ 1`);
+  // commander turns --noSSL into ssl=false for "no" options
+  const noSSL = flags.noSSL === true || flags.ssl === false;
+  const tls = noSSL ? null : await loadTls({ dir: defaultTlsDir(), certFile: flags.sslCert, keyFile: flags.sslKey });
+  const dbFolder = flags.dbFolder ?? defaultDbFolder();
+  if (!/^rediss?:\/\//.test(flags.engine)) await mkdir(dbFolder, { recursive: true, mode: 0o700 });
+  const engine = await openEngine({ engine: flags.engine, dbFolder, sync: flags.sync === true });
+  const server = await startMetaServer({
+    engine, bindAddr: flags.bindAddr, tls, adminToken: str('adminToken'), blockUser: str('blockUser'),
+    blockPass: str('blockPass'), sessionTtlSeconds: ttl, logger: log, processMetrics: true,
+  });
+  if (tls) log.info({ fingerprint: tls.fingerprint }, 'clients pin this certificate fingerprint (or ~/.flexfs/meta/tls/cert.pem)');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    server.close().then(() => engine.close()).then(() => process.exit(0), (e) => { log.error({ err: String(e) }, 'stop failed'); process.exit(1); });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { parseSize, formatSize } from '../../config/sizes.js';
+import { createEncryption } from '../../codec/index.js';
+import type { VolumeSpec } from '../../meta/engine.js';
+import type { VolumeSettings } from '../../meta/types.js';
+import { readNewPassphrase } from '../shared/secrets.js';
+import { formatPairs, formatTable, parseDuration } from '../shared/table.js';
+import { addAdminOptions, adminClient, fail, type AdminFlags } from './common.js';
+
+interface CreateFlags extends AdminFlags {
+  store: string; blockSize: string; compression: string; encrypt?: boolean; endpoint?: string; region?: string;
+  pathStyle?: boolean; sse?: boolean; ambientCredentials?: boolean; retention: string; proxies?: string; capacity?: string;
+}
+
+/** Map `volume create` flags onto a VolumeSpec; errors name the flag. */
+export function volumeSpecFromFlags(name: string, f: CreateFlags): VolumeSpec {
+  const blockSize = parseSize(f.blockSize);
+  if (blockSize < 256 * 1024 || blockSize > 8 * 1024 * 1024 || (blockSize & (blockSize - 1)) !== 0) {
+    throw new Error(`--blockSize ${f.blockSize}: must be a power of two from 256K to 8M`);
+  }
+  if (f.compression !== 'lz4' && f.compression !== 'none') throw new Error(`--compression ${f.compression}: expected lz4 or none`);
+  if (!/^(file:\/\/\/|s3:\/\/[^/]+)/.test(f.store)) throw new Error(`--store ${f.store}: expected file:///dir or s3://bucket[/prefix]`);
+  const proxies = f.proxies ? f.proxies.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  for (const p of proxies ?? []) if (!/^[^\s:]+:\d{1,5}$|^https?:\/\//.test(p)) throw new Error(`--proxies: "${p}" is not host:port`);
+  return {
+    name,
+    blockSize,
+    compression: f.compression,
+    blockStore: {
+      url: f.store,
+      endpoint: f.endpoint,
+      region: f.region,
+      pathStyle: f.pathStyle,
+      sse: f.sse,
+      credentials: f.ambientCredentials ? 'ambient' : 'static',
+    },
+    retentionSeconds: parseDuration(f.retention),
+    proxies,
+    capacityBytes: f.capacity ? parseSize(f.capacity) : undefined,
+  };
+}
+
+export function describeVolume(v: VolumeSettings): string {
+  const bs = v.blockStore;
+  return formatPairs([
+    ['name', v.name], ['id', v.id], ['block size', formatSize(v.blockSize)], ['compression', v.compression],
+    ['encryption', v.encryption ? `AES-256-GCM (kdf ${v.encryption.kdf} N=${v.encryption.N} r=${v.encryption.r} p=${v.encryption.p})` : 'none'],
+    ['store', bs.url], ['endpoint', bs.endpoint], ['region', bs.region], ['path style', bs.pathStyle ?? false],
+    ['sse', bs.sse ?? false], ['credentials', bs.credentials ?? 'static'], ['retention', `${v.retentionSeconds} s`],
+    ['proxies', v.proxies?.join(',')],
+  ]);
+}
+
+export function registerVolume(program: Command): void {
+  const volume = program.command('volume').description('create, list, show and delete volumes');
+
+  addAdminOptions(volume.command('create <name>')
+    .description('create a volume (--encrypt reads the passphrase twice from the TTY or stdin)')
+    .requiredOption('--store <url>', 'block store: file:///dir or s3://bucket/prefix')
+    .option('--blockSize <size>', 'block size, 256K…8M', '4M')
+    .option('--compression <codec>', 'lz4 or none', 'lz4')
+    .option('--encrypt', 'end-to-end encryption with a passphrase')
+    .option('--endpoint <url>', 'S3 endpoint (non-AWS)')
+    .option('--region <region>', 'S3 region')
+    .option('--pathStyle', 'path-style S3 addressing')
+    .option('--sse', 'request server-side encryption on every PUT')
+    .option('--ambientCredentials', 'mounts use their own instance role / AWS chain instead of the server\'s blockUser/blockPass')
+    .option('--retention <duration>', 'keep superseded blocks this long before gc (e.g. 24h)', '24h')
+    .option('--proxies <list>', 'proxy group host:port,host:port')
+    .option('--capacity <size>', 'capacity reported by statfs'))
+    .action((name: string, f: CreateFlags) => (async () => {
+      const spec = volumeSpecFromFlags(name, f);
+      const admin = await adminClient(f);
+      if (f.encrypt) spec.encryption = (await createEncryption(await readNewPassphrase('volume passphrase'))).params;
+      const v = await admin.createVolume(spec);
+      process.stdout.write(describeVolume(v));
+    })().catch(fail));
+
+  addAdminOptions(volume.command('list').description('list volumes').option('--json', 'JSON output'))
+    .action((f: AdminFlags & { json?: boolean }) => (async () => {
+      const vols = await (await adminClient(f)).listVolumes();
+      if (f.json) { process.stdout.write(JSON.stringify(vols, null, 2) + '\n'); return; }
+      process.stdout.write(formatTable(['NAME', 'ID', 'BLOCK', 'COMPRESSION', 'ENCRYPTED', 'STORE'],
+        vols.map((v) => [v.name, v.id, formatSize(v.blockSize), v.compression, v.encryption ? 'yes' : 'no', v.blockStore.url])));
+    })().catch(fail));
+
+  addAdminOptions(volume.command('show <name>').description('show a volume\'s settings (no secrets)').option('--json', 'JSON output'))
+    .action((name: string, f: AdminFlags & { json?: boolean }) => (async () => {
+      const v = await (await adminClient(f)).getVolume(name);
+      process.stdout.write(f.json ? JSON.stringify(v, null, 2) + '\n' : describeVolume(v));
+    })().catch(fail));
+
+  addAdminOptions(volume.command('delete <name>').description('delete a volume (refused while it has files unless --force)')
+    .option('--force', 'delete even if the volume still has files'))
+    .action((name: string, f: AdminFlags & { force?: boolean }) => (async () => {
+      await (await adminClient(f)).deleteVolume(name, f.force);
+      process.stdout.write(`deleted volume ${name}\n`);
+    })().catch(fail));
+}

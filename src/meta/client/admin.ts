@@ -1,0 +1,75 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
+import type { VolumeSettings } from '../types.js';
+import { parseMetaAddr, type MetaAddress } from './address.js';
+import { resolveTls, type MetaTlsOptions, type ResolvedTls } from './tls.js';
+
+export class AdminError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) { super(message); this.name = 'AdminError'; }
+}
+
+/** REST client for meta.flexfs admin routes (used by the CLI). */
+export class AdminClient {
+  private readonly addr: MetaAddress;
+  private resolved: ResolvedTls | null = null;
+
+  constructor(addr: string, private readonly token: string, private readonly tlsOpts?: MetaTlsOptions, private readonly timeoutMs = 30_000) {
+    this.addr = parseMetaAddr(addr);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    // resolved at first use: the certificate file may appear only once the server has started
+    const tls = this.resolved ??= await resolveTls(this.addr.secure ? this.tlsOpts : undefined);
+    if (tls.pin) throw new Error('admin calls need the server certificate (--ca) or --insecure, not a fingerprint');
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const url = new URL(path, this.addr.httpBase);
+    const send = this.addr.secure ? httpsRequest : httpRequest;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, {
+        method,
+        timeout: this.timeoutMs,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+        },
+        ...(this.addr.secure ? {
+          rejectUnauthorized: tls.rejectUnauthorized,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          ...(tls.checkServerIdentity ? { checkServerIdentity: tls.checkServerIdentity } : {}),
+        } : {}),
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+          if ((res.statusCode ?? 500) >= 400) {
+            const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+            reject(new AdminError(res.statusCode ?? 500, err?.code ?? 'EIO', err?.message ?? `HTTP ${res.statusCode}`));
+          } else resolve(json as T);
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`meta server ${this.addr.httpBase} did not answer within ${this.timeoutMs} ms`)));
+      req.on('error', (e) => reject(new Error(`cannot reach meta server ${this.addr.httpBase}: ${e.message}`)));
+      req.end(payload);
+    });
+  }
+
+  createVolume(spec: VolumeSpec): Promise<VolumeSettings> { return this.request('POST', '/v1/volumes', spec); }
+  listVolumes(): Promise<VolumeSettings[]> { return this.request('GET', '/v1/volumes'); }
+  getVolume(name: string): Promise<VolumeSettings> { return this.request('GET', `/v1/volumes/${encodeURIComponent(name)}`); }
+  deleteVolume(name: string, force = false): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/volumes/${encodeURIComponent(name)}${force ? '?force=1' : ''}`);
+  }
+  createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
+    return this.request('POST', '/v1/tokens', spec);
+  }
+  listTokens(): Promise<TokenInfo[]> { return this.request('GET', '/v1/tokens'); }
+  revokeToken(id: string): Promise<{ revoked: string }> { return this.request('DELETE', `/v1/tokens/${encodeURIComponent(id)}`); }
+  listSessions(volume?: string): Promise<SessionInfo[]> {
+    return this.request('GET', `/v1/sessions${volume ? `?volume=${encodeURIComponent(volume)}` : ''}`);
+  }
+}

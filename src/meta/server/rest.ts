@@ -1,0 +1,170 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { isFsError, type ErrnoName } from '../../errors/index.js';
+import type { MetaEngine, VolumeSpec } from '../engine.js';
+import type { VolumeSettings } from '../types.js';
+import { PROTOCOL_VERSION, SERVER_VERSION } from '../protocol/index.js';
+import type { Authenticator } from './auth.js';
+import type { ServerMetrics } from './metrics.js';
+
+/**
+ * REST routes on the same listener as the RPC socket:
+ *   GET  /health, /version, /metrics                       (no auth)
+ *   GET  /v1/volumes              POST /v1/volumes          (admin token)
+ *   GET  /v1/volumes/:nameOrId    DELETE /v1/volumes/:nameOrId[?force=1]
+ *   GET  /v1/tokens               POST /v1/tokens           DELETE /v1/tokens/:id
+ *   GET  /v1/sessions[?volume=…]
+ * Admin routes take `Authorization: Bearer <admin token>`. Errors are JSON {error:{code,message}}.
+ */
+export interface RestDeps {
+  engine: MetaEngine;
+  auth: Authenticator;
+  metrics: ServerMetrics;
+  log: Logger;
+}
+
+const MAX_BODY = 64 * 1024;
+
+const STATUS: Partial<Record<ErrnoName, number>> = {
+  ENOENT: 404, EEXIST: 409, ENOTEMPTY: 409, EINVAL: 400, EACCES: 403, EPERM: 403, ENAMETOOLONG: 400, ERANGE: 400,
+};
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+}
+
+/** What admins see of a volume: everything but bucket secrets. */
+export function publicSettings(v: VolumeSettings): VolumeSettings {
+  const { blockPass: _p, ...blockStore } = v.blockStore;
+  return { ...v, blockStore };
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, 'E2BIG', `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error();
+    return v;
+  } catch {
+    throw new HttpError(400, 'EINVAL', 'request body is not a JSON object');
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = type === 'application/json' ? JSON.stringify(body) + '\n' : String(body);
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function bearer(req: IncomingMessage): string {
+  const h = req.headers.authorization ?? '';
+  return h.startsWith('Bearer ') ? h.slice(7).trim() : '';
+}
+
+export function createRestHandler(deps: RestDeps) {
+  const { engine, auth, metrics } = deps;
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<string> {
+    const method = req.method ?? 'GET';
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (method === 'GET' && url.pathname === '/health') { send(res, 200, { status: 'ok' }); return 'health'; }
+    if (method === 'GET' && url.pathname === '/version') {
+      send(res, 200, { name: 'meta.flexfs', version: SERVER_VERSION, protocol: PROTOCOL_VERSION, engine: engine.kind });
+      return 'version';
+    }
+    if (method === 'GET' && url.pathname === '/metrics') {
+      send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+      return 'metrics';
+    }
+    if (parts[0] !== 'v1' || parts.length < 2) throw new HttpError(404, 'ENOENT', `no route ${method} ${url.pathname}`);
+    if (!(await auth.isAdmin(bearer(req)))) {
+      metrics.errors.inc({ kind: 'auth' });
+      throw new HttpError(401, 'EACCES', 'admin token required (Authorization: Bearer …)');
+    }
+    const [, coll, id] = parts;
+    const key = `${method} ${coll}${id !== undefined ? '/:id' : ''}`;
+    switch (key) {
+      case 'GET volumes': send(res, 200, (await engine.listVolumes()).map(publicSettings)); break;
+      case 'POST volumes': {
+        const spec = (await readJson(req)) as unknown as VolumeSpec;
+        if (typeof spec.name !== 'string' || !spec.blockStore || typeof spec.blockStore.url !== 'string') {
+          throw new HttpError(400, 'EINVAL', 'volume spec needs "name" and "blockStore.url"');
+        }
+        send(res, 201, publicSettings(await engine.createVolume(spec)));
+        break;
+      }
+      case 'GET volumes/:id': {
+        const v = await engine.getVolume(id);
+        if (!v) throw new HttpError(404, 'ENOENT', `volume "${id}" does not exist`);
+        send(res, 200, publicSettings(v));
+        break;
+      }
+      case 'DELETE volumes/:id': {
+        const v = await engine.getVolume(id);
+        if (!v) throw new HttpError(404, 'ENOENT', `volume "${id}" does not exist`);
+        const force = url.searchParams.get('force');
+        await engine.deleteVolume(id, force === '1' || force === 'true');
+        send(res, 200, { deleted: v.name });
+        break;
+      }
+      case 'GET tokens': send(res, 200, await engine.listTokens()); break;
+      case 'POST tokens': {
+        const body = await readJson(req);
+        const volume = body.volume;
+        if (volume !== undefined && typeof volume !== 'string') throw new HttpError(400, 'EINVAL', '"volume" must be a string');
+        if (!volume && body.admin !== true) throw new HttpError(400, 'EINVAL', 'a token needs a "volume" or "admin": true');
+        let volumeId: string | undefined;
+        if (volume) {
+          const v = await engine.getVolume(volume);
+          if (!v) throw new HttpError(404, 'ENOENT', `volume "${volume}" does not exist`);
+          volumeId = v.id;
+        }
+        const label = typeof body.label === 'string' ? body.label.slice(0, 200) : undefined;
+        send(res, 201, await engine.createToken({ volume: volumeId, admin: body.admin === true, label }));
+        break;
+      }
+      case 'DELETE tokens/:id': await engine.revokeToken(id); send(res, 200, { revoked: id }); break;
+      case 'GET sessions': {
+        const volume = url.searchParams.get('volume');
+        let volumeId: string | undefined;
+        if (volume) {
+          const v = await engine.getVolume(volume);
+          if (!v) throw new HttpError(404, 'ENOENT', `volume "${volume}" does not exist`);
+          volumeId = v.id;
+        }
+        send(res, 200, await engine.listSessions(volumeId));
+        break;
+      }
+      default: throw new HttpError(404, 'ENOENT', `no route ${method} ${url.pathname}`);
+    }
+    return `${method} /v1/${coll}${id !== undefined ? '/:id' : ''}`;
+  }
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let routeName = 'unknown';
+    let status = 200;
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      routeName = await route(req, res, url);
+      status = res.statusCode;
+    } catch (e) {
+      if (e instanceof HttpError) status = e.status;
+      else if (isFsError(e)) status = STATUS[e.code] ?? 500;
+      else status = 500;
+      const code = e instanceof HttpError ? e.code : isFsError(e) ? e.code : 'EIO';
+      const message = e instanceof Error ? e.message : String(e);
+      if (status >= 500) deps.log.error({ url: req.url, err: message }, 'admin request failed');
+      if (!res.headersSent) send(res, status, { error: { code, message } });
+      else res.destroy();
+    } finally {
+      metrics.rest.inc({ route: routeName, status: String(status) });
+    }
+  };
+}

@@ -1,0 +1,218 @@
+import type { WebSocket, RawData } from 'ws';
+import type { Logger } from 'pino';
+import { FsError, isFsError } from '../../errors/index.js';
+import type { MetaEngine } from '../engine.js';
+import type { MetaStore, VolumeSettings } from '../types.js';
+import {
+  CloseCode, PROTOCOL_VERSION, SERVER_VERSION, META_OPS, SESSION_OPS,
+  packFrame, unpackFrame, parseHello, parseRequest, validateArgs,
+  type Hello, type Refused, type Welcome, type WireError, type RefusedReason,
+} from '../protocol/index.js';
+import type { Authenticator } from './auth.js';
+import type { ServerMetrics } from './metrics.js';
+
+export interface SessionDeps {
+  engine: MetaEngine;
+  auth: Authenticator;
+  metrics: ServerMetrics;
+  log: Logger;
+  ttlSeconds: number;
+  heartbeatMs: number;
+  handshakeTimeoutMs: number;
+  /** Volume settings as handed to a mount (bucket credentials filled in unless ambient). */
+  mountSettings(volume: VolumeSettings): VolumeSettings;
+}
+
+/** Turn any error into what goes on the wire: errno name + message without the "CODE: " prefix. */
+export function toWireError(e: unknown): WireError {
+  if (isFsError(e)) {
+    const prefix = `${e.code}: `;
+    const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message === e.code ? undefined : e.message;
+    return { code: e.code, message };
+  }
+  return { code: 'EIO', message: e instanceof Error ? e.message : String(e) };
+}
+
+/**
+ * One mount session's WebSocket: handshake (version, token, volume, resume), then multiplexed
+ * requests dispatched to the volume's MetaStore. The session id in every call's context is the
+ * authenticated one; whatever the client put there is overwritten. A bad frame closes this socket
+ * only; an unknown op or bad arguments get an error reply and the session goes on.
+ */
+export class RpcSession {
+  private state: 'hello' | 'serving' | 'closed' = 'hello';
+  private sessionId = '';
+  private tokenSecret = '';
+  private volume: VolumeSettings | null = null;
+  private store: MetaStore | null = null;
+  private readonly helloTimer: NodeJS.Timeout;
+  /** The handshake in progress; requests that arrive meanwhile wait for it. */
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly ws: WebSocket, private readonly deps: SessionDeps, private readonly remote: string) {
+    this.helloTimer = setTimeout(() => this.close(CloseCode.policy, 'no hello within the handshake timeout'), deps.handshakeTimeoutMs);
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', () => this.onClose());
+    ws.on('error', (err) => {
+      // ws reports oversized frames here and then closes with 1009
+      deps.metrics.errors.inc({ kind: /max payload/i.test(err.message) ? 'oversized' : 'socket' });
+      deps.log.warn({ remote, err: err.message }, 'rpc socket error');
+    });
+  }
+
+  get id(): string { return this.sessionId; }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    try { this.ws.close(code, reason.slice(0, 120)); } catch { this.ws.terminate(); }
+  }
+
+  private onClose(): void {
+    clearTimeout(this.helloTimer);
+    if (this.state === 'serving') this.deps.metrics.sessions.dec();
+    this.state = 'closed';
+    // The session itself lives on until its TTL so a reconnecting client can resume it.
+  }
+
+  private send(frame: unknown): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(packFrame(frame));
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    if (!isBinary) {
+      this.deps.metrics.errors.inc({ kind: 'malformed' });
+      return this.close(CloseCode.unsupportedData, 'text frames are not supported; send msgpack binary frames');
+    }
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    let value: unknown;
+    try {
+      value = unpackFrame(buf);
+    } catch {
+      this.deps.metrics.errors.inc({ kind: 'malformed' });
+      return this.close(CloseCode.malformed, 'malformed frame: not a msgpack value');
+    }
+    if (this.state === 'hello') {
+      this.state = 'serving'; // further frames wait for the handshake through the queue below
+      this.pending = this.handshake(value).catch((e) => {
+        this.deps.log.error({ remote: this.remote, err: String(e) }, 'handshake failed');
+        this.refuse('unavailable', 'server could not open the session');
+      });
+      return;
+    }
+    const req = parseRequest(value);
+    if (typeof req === 'string') {
+      this.deps.metrics.errors.inc({ kind: 'malformed' });
+      return this.close(CloseCode.malformed, `malformed frame: ${req}`);
+    }
+    // Requests that arrive while the handshake is still running wait for it.
+    void this.pending.then(() => { if (this.store) return this.dispatch(req.id, req.op, req.args); });
+  }
+
+  private refuse(reason: RefusedReason, message: string): void {
+    const frame: Refused = { t: 'refused', v: PROTOCOL_VERSION, reason, message };
+    this.send(frame);
+    const code = reason === 'version' ? CloseCode.version : reason === 'auth' || reason === 'volume' ? CloseCode.auth
+      : reason === 'bad-hello' ? CloseCode.badHello : CloseCode.shutdown;
+    this.deps.metrics.errors.inc({ kind: reason === 'version' ? 'version' : reason === 'bad-hello' ? 'malformed' : 'auth' });
+    this.close(code, message);
+  }
+
+  private async handshake(value: unknown): Promise<void> {
+    clearTimeout(this.helloTimer);
+    const hello = parseHello(value);
+    if (typeof hello === 'string') return this.refuse('bad-hello', hello);
+    if (hello.v !== PROTOCOL_VERSION) {
+      return this.refuse('version', `protocol version mismatch: client speaks ${hello.v}, server speaks ${PROTOCOL_VERSION}`);
+    }
+    const { engine, auth, ttlSeconds } = this.deps;
+    const token = await auth.check(hello.token);
+    if (!token) return this.refuse('auth', 'invalid or revoked token');
+    const wanted = hello.volume ?? token.volumeId;
+    if (!wanted) return this.refuse('volume', 'token is not bound to a volume; name one');
+    const volume = await engine.getVolume(wanted);
+    if (!volume) return this.refuse('volume', `volume "${wanted}" does not exist`);
+    if (!token.admin && token.volumeId !== volume.id) return this.refuse('auth', `token is not valid for volume "${wanted}"`);
+
+    let resumed = false;
+    if (hello.resume) {
+      const known = (await engine.listSessions(volume.id)).some((s) => s.id === hello.resume);
+      if (known && await engine.heartbeat(hello.resume, ttlSeconds)) { this.sessionId = hello.resume; resumed = true; }
+    }
+    if (!resumed) {
+      this.sessionId = await engine.openSession(volume.id, { host: hello.host, pid: hello.pid, mountpoint: hello.mountpoint }, ttlSeconds);
+    }
+    if (this.ws.readyState !== this.ws.OPEN) return; // client went away meanwhile; the session expires
+    this.tokenSecret = hello.token;
+    this.volume = volume;
+    this.store = engine.volume(volume.id);
+    this.deps.metrics.sessions.inc();
+    const welcome: Welcome = {
+      t: 'welcome', v: PROTOCOL_VERSION, sessionId: this.sessionId, resumed,
+      settings: this.deps.mountSettings(volume), heartbeatMs: this.deps.heartbeatMs, ttlSeconds,
+      serverVersion: SERVER_VERSION,
+    };
+    this.send(welcome);
+    this.deps.log.info({ remote: this.remote, session: this.sessionId, volume: volume.name, resumed, host: hello.host }, 'session open');
+  }
+
+  private async dispatch(id: number, op: string, args: unknown[]): Promise<void> {
+    const { metrics } = this.deps;
+    const end = metrics.latency.startTimer({ op: META_OPS[op] || SESSION_OPS.has(op) ? op : 'unknown' });
+    try {
+      const result = await this.call(op, args);
+      if (this.state === 'closed') return;
+      this.send({ id, ok: result === undefined ? null : result });
+      metrics.requests.inc({ op, result: 'ok' });
+    } catch (e) {
+      const err = toWireError(e);
+      if (!isFsError(e)) {
+        metrics.errors.inc({ kind: 'engine' });
+        this.deps.log.error({ session: this.sessionId, op, err: err.message }, 'request failed');
+      } else if (err.code === 'ENOSYS' || err.code === 'EINVAL') {
+        metrics.errors.inc({ kind: 'request' });
+      }
+      metrics.requests.inc({ op: META_OPS[op] || SESSION_OPS.has(op) ? op : 'unknown', result: err.code });
+      this.send({ id, err });
+    } finally {
+      const seconds = end();
+      if (this.deps.log.isLevelEnabled('debug')) this.deps.log.debug({ session: this.sessionId, op, ms: seconds * 1000 }, 'rpc');
+    }
+  }
+
+  private async call(op: string, args: unknown[]): Promise<unknown> {
+    const store = this.store!;
+    const spec = META_OPS[op];
+    if (spec) {
+      const ci = validateArgs(op, spec, args);
+      (args[ci] as { sessionId?: string }).sessionId = this.sessionId;
+      const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[op];
+      return fn.apply(store, args);
+    }
+    switch (op) {
+      case 'heartbeat': return this.heartbeat();
+      case 'settings': return this.deps.mountSettings(this.volume!);
+      case 'bye':
+        await this.deps.engine.closeSession(this.sessionId);
+        setImmediate(() => this.close(CloseCode.normal, 'bye'));
+        return true;
+      default:
+        throw new FsError('ENOSYS', `unknown op "${op}"`);
+    }
+  }
+
+  /** Keep the session alive; a revoked token ends it. Returns false when the session expired. */
+  private async heartbeat(): Promise<{ alive: boolean }> {
+    const token = await this.deps.auth.check(this.tokenSecret);
+    if (!token) {
+      setImmediate(() => this.close(CloseCode.auth, 'token revoked'));
+      throw new FsError('EACCES', 'token revoked');
+    }
+    const alive = await this.deps.engine.heartbeat(this.sessionId, this.deps.ttlSeconds);
+    if (!alive) setImmediate(() => this.close(CloseCode.sessionExpired, 'session expired'));
+    return { alive };
+  }
+}

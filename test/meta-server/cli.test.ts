@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readCreds } from '../../src/config/creds.js';
+import { connectMeta } from '../../src/meta/client/index.js';
+import { ROOT_INO } from '../../src/meta/types.js';
+import { tempDir } from '../harness/ports.js';
+import { runCli } from './harness.js';
+import { startDaemonEnv, type DaemonEnv } from './daemon-setup.js';
+
+describe('meta.flexfs CLI against a live server', () => {
+  let env: DaemonEnv;
+  let cli: (args: string[], stdin?: string) => ReturnType<typeof runCli>;
+  beforeAll(async () => {
+    env = await startDaemonEnv();
+    cli = (args, stdin = '') => runCli([...args, '--addr', `127.0.0.1:${env.daemon.port}`], { FLEXFS_HOME: env.home }, stdin);
+  });
+  afterAll(async () => { await env?.daemon.stop(); await env?.cleanup(); });
+
+  it('init creds reads secrets from stdin, generates the admin token, writes 0600, prints no secret', async () => {
+    const dir = await tempDir();
+    try {
+      const r = await runCli(['init', 'creds'], { FLEXFS_HOME: dir.path }, 'blockUser=AKIDCLI\nblockPass=cli-bucket-secret\n');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain('cli-bucket-secret');
+      const path = join(dir.path, 'meta', 'creds');
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      const creds = await readCreds(path);
+      expect(creds.blockPass).toBe('cli-bucket-secret');
+      expect(String(creds.adminToken)).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+      expect(r.stdout + r.stderr).not.toContain(String(creds.adminToken));
+      const bad = await runCli(['init', 'creds'], { FLEXFS_HOME: dir.path }, 'password=x\n');
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/unknown key "password"/);
+    } finally { await dir.cleanup(); }
+  });
+
+  it('volume create/list/show/delete and token create/list/revoke', async () => {
+    const c = await cli(['volume', 'create', 'cli1', '--store', 's3://bucket/pfx', '--endpoint', 'http://127.0.0.1:9000',
+      '--region', 'us-east-1', '--pathStyle', '--sse', '--blockSize', '1M', '--compression', 'none', '--retention', '2h', '--proxies', 'p1:9443,p2:9443']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/block size:\s+1\.0 MiB/);
+    const bad = await cli(['volume', 'create', 'cli2', '--store', 's3://b', '--blockSize', '3M']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--blockSize 3M: must be a power of two/);
+    const list = await cli(['volume', 'list']);
+    expect(list.stdout).toMatch(/cli1\s+\S+\s+1\.0 MiB\s+none\s+no\s+s3:\/\/bucket\/pfx/);
+    const show = await cli(['volume', 'show', 'cli1', '--json']);
+    const v = JSON.parse(show.stdout);
+    expect(v.blockStore).toMatchObject({ url: 's3://bucket/pfx', pathStyle: true, sse: true, credentials: 'static' });
+    expect(v.retentionSeconds).toBe(7200);
+    expect(v.proxies).toEqual(['p1:9443', 'p2:9443']);
+    expect(show.stdout).not.toContain('daemon-bucket-secret');
+
+    const t = await cli(['token', 'create', '--volume', 'cli1', '--label', 'host-a']);
+    expect(t.code, t.stderr).toBe(0);
+    const secret = t.stdout.trim();
+    expect(secret.length).toBeGreaterThan(20);
+    const session = await connectMeta({ addr: `127.0.0.1:${env.daemon.port}`, token: secret, tls: { ca: env.certPath } });
+    expect(session.settings.blockStore.blockPass).toBe('daemon-bucket-secret'); // from the server creds file
+    expect((await session.store.getattr(ROOT_INO, { uid: 0, gid: 0 })).type).toBe('dir');
+    await session.close();
+    const tl = await cli(['token', 'list', '--json']);
+    const tokens = JSON.parse(tl.stdout) as Array<{ id: string; label?: string }>;
+    const mine = tokens.find((x) => x.label === 'host-a')!;
+    expect(tl.stdout).not.toContain(secret);
+    expect((await cli(['token', 'revoke', mine.id])).code).toBe(0);
+    await expect(connectMeta({ addr: `127.0.0.1:${env.daemon.port}`, token: secret, tls: { ca: env.certPath } }))
+      .rejects.toThrow(/invalid or revoked token/);
+
+    expect((await cli(['volume', 'delete', 'cli1'])).code).toBe(0);
+    const gone = await cli(['volume', 'show', 'cli1']);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toMatch(/does not exist/);
+  });
+
+  it('volume create --encrypt stores KDF params and the wrapped key, never the passphrase', async () => {
+    const r = await cli(['volume', 'create', 'enc1', '--store', 'file:///tmp/enc1', '--encrypt'], 'correct horse battery\ncorrect horse battery\n');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/encryption:\s+AES-256-GCM \(kdf scrypt/);
+    const v = JSON.parse((await cli(['volume', 'show', 'enc1', '--json'])).stdout);
+    expect(v.encryption.wrappedKey).toMatch(/^[A-Za-z0-9+/=]+$/);
+    expect(JSON.stringify(v)).not.toContain('correct horse');
+    const mismatch = await cli(['volume', 'create', 'enc2', '--store', 'file:///tmp/enc2', '--encrypt'], 'correct horse battery\nwrong horse battery\n');
+    expect(mismatch.code).not.toBe(0);
+    expect(mismatch.stderr).toMatch(/do not match/);
+  });
+
+  it('admin commands refuse a wrong admin token', async () => {
+    const dir = await tempDir();
+    try {
+      await runCli(['init', 'creds'], { FLEXFS_HOME: dir.path }, 'adminToken=not-the-admin-token\n');
+      const r = await runCli(['volume', 'list', '--addr', `127.0.0.1:${env.daemon.port}`, '--ca', env.certPath], { FLEXFS_HOME: dir.path });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/admin token required/);
+      expect(r.stderr).not.toContain('not-the-admin-token');
+    } finally { await dir.cleanup(); }
+  });
+
+  it('init systemd prints a unit and --now writes it', async () => {
+    const r = await runCli(['init', 'systemd', '--engine', 'redis://10.0.0.5:6379', '--sync'], { FLEXFS_HOME: env.home });
+    expect(r.stdout).toMatch(/^ExecStart=\/usr\/sbin\/meta\.flexfs start --bindAddr 0\.0\.0\.0:8443 --engine redis:\/\/10\.0\.0\.5:6379 --sync$/m);
+    expect(r.stdout).toMatch(/^Restart=always$/m);
+    expect(r.stdout).toMatch(/^After=network-online\.target$/m);
+    const dir = await tempDir();
+    try {
+      const w = await runCli(['init', 'systemd', '--now', '--unitDir', dir.path], { FLEXFS_HOME: env.home });
+      expect(w.code, w.stderr).toBe(0);
+      expect(await readFile(join(dir.path, 'flexfs-meta.service'), 'utf8')).toMatch(/WantedBy=multi-user\.target/);
+    } finally { await dir.cleanup(); }
+  });
+});
