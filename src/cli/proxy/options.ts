@@ -1,0 +1,46 @@
+import { Command, Option } from 'commander';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { flexfsHome, proxyCredsPath } from '../../config/creds.js';
+
+/** Flags of `start`, shared with `init systemd` (which writes them into the unit's ExecStart). */
+export interface StartFlags {
+  store: string;
+  endpoint?: string;
+  region?: string;
+  pathStyle?: boolean;
+  bindAddr: string;
+  diskFolder: string;
+  diskQuota: string;
+  keyPrefix?: string;
+  sse?: boolean;
+  noSSL?: boolean;
+  sslCert?: string;
+  sslKey?: string;
+  credsFile: string;
+  verbose?: boolean;
+}
+
+export const DEFAULT_PORT = 9450;
+
+export function defaultDiskFolder(): string {
+  return process.getuid?.() === 0 ? '/var/cache/flexfs/proxy' : join(process.env.FLEXFS_HOME ? flexfsHome() : join(homedir(), '.flexfs'), 'proxy', 'cache');
+}
+
+export function addStartOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--store <url>', 'bucket the blocks live in: s3://bucket[/prefix] or file:///dir')
+    .option('--endpoint <url>', 'S3 endpoint URL (default: AWS for the region)')
+    .option('--region <region>', 'S3 region')
+    .option('--pathStyle', 'path-style S3 addressing (default for endpoints not ending in amazonaws.com)')
+    .option('--bindAddr <host:port>', 'address to listen on', `0.0.0.0:${DEFAULT_PORT}`)
+    .option('--diskFolder <dir>', 'folder of the disk cache', defaultDiskFolder())
+    .option('--diskQuota <size>', 'disk cache quota: bytes, a size like 50G, or a percentage of the filesystem', '50%')
+    .option('--keyPrefix <prefix>', 'serve only keys under this prefix (e.g. a volume id)')
+    .option('--sse', 'add x-amz-server-side-encryption: AES256 to every PUT to the bucket')
+    .addOption(new Option('--noSSL', 'serve plain HTTP instead of HTTPS').conflicts(['sslCert', 'sslKey']))
+    .option('--sslCert <file>', 'TLS certificate (PEM); default: a self-signed one in ~/.flexfs/proxy/')
+    .option('--sslKey <file>', 'TLS private key (PEM) for --sslCert')
+    .option('--credsFile <file>', 'credentials file with blockUser, blockPass, token', proxyCredsPath())
+    .option('--verbose', 'log every request');
+}

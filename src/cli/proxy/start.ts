@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import { mkdir, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import pino from 'pino';
+import { createCodec } from '../../codec/index.js';
+import { credsTooOpen, readCreds, requireField } from '../../config/creds.js';
+import { parseSize, formatSize } from '../../config/sizes.js';
+import type { BlockStoreSettings } from '../../meta/types.js';
+import { DiskCache } from '../../proxy/disk-cache.js';
+import { createProxyServer } from '../../proxy/server.js';
+import { loadOrCreateTls } from '../../proxy/tls.js';
+import { openStore } from '../../store/index.js';
+import { addStartOptions, DEFAULT_PORT, type StartFlags } from './options.js';
+
+export function registerStart(program: Command): void {
+  addStartOptions(program.command('start').description('run the caching block proxy'))
+    .action(async (flags: StartFlags) => {
+      try {
+        await startProxy(flags);
+      } catch (e) {
+        process.stderr.write(`proxy.flexfs: ${(e as Error).message}\n`);
+        process.exit(1);
+      }
+    });
+}
+
+export function parseBindAddr(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]*)):(\d{1,5})$/.exec(addr) ?? /^()()(\d{1,5})$/.exec(addr);
+  if (!m) throw new Error(`--bindAddr "${addr}" is not host:port`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`--bindAddr "${addr}": port out of range`);
+  return { host: m[1] || m[2] || '0.0.0.0', port: Number.isFinite(port) ? port : DEFAULT_PORT };
+}
+
+async function startProxy(flags: StartFlags): Promise<void> {
+  const log = pino({ name: 'proxy.flexfs', level: flags.verbose ? 'debug' : 'info' }, pino.destination(2));
+  const { host, port } = parseBindAddr(flags.bindAddr);
+
+  const creds = await readCreds(flags.credsFile);
+  if (await credsTooOpen(flags.credsFile)) log.warn({ file: flags.credsFile }, 'credentials file is readable by others; chmod 600 it');
+  const token = requireField(creds, 'token', flags.credsFile);
+  const blockPass = typeof creds.blockPass === 'string' ? creds.blockPass : '';
+  const blockUser = typeof creds.blockUser === 'string' ? creds.blockUser : '';
+
+  await mkdir(flags.diskFolder, { recursive: true, mode: 0o700 });
+  const fsStat = await statfs(flags.diskFolder);
+  const quotaBytes = parseSize(flags.diskQuota, fsStat.blocks * fsStat.bsize);
+  const cache = await DiskCache.open({ folder: flags.diskFolder, quotaBytes });
+
+  const settings: BlockStoreSettings = {
+    url: flags.store,
+    endpoint: flags.endpoint,
+    region: flags.region,
+    pathStyle: flags.pathStyle,
+    sse: !!flags.sse,
+    credentials: blockPass ? 'static' : 'ambient',
+    blockUser: blockUser || undefined,
+    blockPass: blockPass || undefined,
+  };
+  const upstream = openStore(settings);
+  // Stored frames are verified without the data key (E2E volumes stay ciphertext here).
+  const codec = createCodec({ compression: 'lz4', workers: 0 });
+
+  const tls = flags.noSSL ? null : await loadOrCreateTls({ certFile: flags.sslCert, keyFile: flags.sslKey, folder: dirname(flags.credsFile) });
+  const server = createProxyServer({
+    upstream, cache, token, tls, log,
+    verify: (key, frame) => codec.verify(key, frame),
+    prefix: flags.keyPrefix,
+  });
+  const addr = await server.listen(host, port);
+  log.info({
+    addr: `${addr.address}:${addr.port}`, tls: !!tls, certFile: tls?.certFile, fingerprint256: tls?.fingerprint256,
+    store: upstream.description, sse: !!flags.sse, diskFolder: flags.diskFolder,
+    quota: formatSize(quotaBytes), cached: formatSize(cache.bytes), cachedObjects: cache.count,
+  }, 'proxy.flexfs listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await server.close(5000);
+    await Promise.allSettled([upstream.close(), codec.close()]);
+    log.flush?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one proxy server, on its own registry (served at GET /metrics). */
+export interface ProxyMetrics {
+  registry: Registry;
+  hits: Counter;
+  misses: Counter;
+  bytesServed: Counter;
+  upstreamSeconds: Histogram<'op'>;
+  upstreamErrors: Counter<'op'>;
+  evictions: Counter;
+  verifyFailures: Counter<'source'>;
+  requests: Counter<'method' | 'status'>;
+  cacheBytes: Gauge;
+  cacheObjects: Gauge;
+  cacheQuota: Gauge;
+}
+
+export function createProxyMetrics(cacheStats: () => { bytes: number; count: number; quota: number }, withDefaults = true): ProxyMetrics {
+  const registry = new Registry();
+  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'flexfs_proxy_' });
+  const registers = [registry];
+  return {
+    registry,
+    hits: new Counter({ name: 'flexfs_proxy_cache_hits_total', help: 'GETs answered from the disk cache', registers }),
+    misses: new Counter({ name: 'flexfs_proxy_cache_misses_total', help: 'GETs not in the disk cache (joined or started an upstream fetch)', registers }),
+    bytesServed: new Counter({ name: 'flexfs_proxy_bytes_served_total', help: 'Body bytes sent to clients by GET', registers }),
+    upstreamSeconds: new Histogram({
+      name: 'flexfs_proxy_upstream_seconds', help: 'Latency of requests to the bucket', labelNames: ['op'], registers,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    }),
+    upstreamErrors: new Counter({ name: 'flexfs_proxy_upstream_errors_total', help: 'Failed requests to the bucket (not counting not-found)', labelNames: ['op'], registers }),
+    evictions: new Counter({ name: 'flexfs_proxy_cache_evictions_total', help: 'Objects evicted from the disk cache to keep the quota', registers }),
+    verifyFailures: new Counter({ name: 'flexfs_proxy_verify_failures_total', help: 'Frames that failed verification, by where they came from (cache, upstream, client)', labelNames: ['source'], registers }),
+    requests: new Counter({ name: 'flexfs_proxy_requests_total', help: 'HTTP requests by method and status', labelNames: ['method', 'status'], registers }),
+    cacheBytes: new Gauge({ name: 'flexfs_proxy_cache_bytes', help: 'Bytes held in the disk cache', registers, collect() { this.set(cacheStats().bytes); } }),
+    cacheObjects: new Gauge({ name: 'flexfs_proxy_cache_objects', help: 'Objects held in the disk cache', registers, collect() { this.set(cacheStats().count); } }),
+    cacheQuota: new Gauge({ name: 'flexfs_proxy_cache_quota_bytes', help: 'Disk cache quota in bytes', registers, collect() { this.set(cacheStats().quota); } }),
+  };
+}

@@ -1,0 +1,70 @@
+/** proxy.flexfs command line: init creds, init systemd, version, start's errors. Real child processes. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../harness/ports.js';
+import { ensureBuilt, runCli } from './harness.js';
+
+describe('proxy.flexfs CLI', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  beforeAll(async () => {
+    await ensureBuilt();
+    dir = await tempDir('flexfs-proxy-cli-');
+  });
+  afterAll(async () => {
+    await dir?.cleanup();
+  });
+
+  it('version prints the package version', async () => {
+    const r = await runCli(['version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^proxy\.flexfs \d+\.\d+\.\d+/);
+  });
+
+  it('init creds reads secrets from stdin, writes 0600 TOML, and generates a token when none is given', async () => {
+    const home = join(dir.path, 'h1');
+    const r = await runCli(['init', 'creds', '--blockUser', 'AKIDEXAMPLE'], { env: { FLEXFS_HOME: home }, stdin: 'blockPass=s3cretPass\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('s3cretPass');
+    const file = join(home, 'proxy', 'creds');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const text = await readFile(file, 'utf8');
+    expect(text).toMatch(/blockUser = "AKIDEXAMPLE"/);
+    expect(text).toMatch(/blockPass = "s3cretPass"/);
+    const token = /generated proxy token \(give it to mount clients\): (\S+)/.exec(r.stdout)?.[1];
+    expect(token && token.length).toBeGreaterThanOrEqual(32);
+    expect(text).toContain(`token = "${token}"`);
+    const bad = await runCli(['init', 'creds'], { env: { FLEXFS_HOME: home }, stdin: 'password=x\n' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/unknown field "password"/);
+  });
+
+  it('init systemd --print writes the start flags into ExecStart, never secrets', async () => {
+    const r = await runCli(['init', 'systemd', '--print', '--store', 's3://bkt/pfx', '--endpoint', 'http://10.0.0.1:7480',
+      '--diskQuota', '20%', '--sse', '--bindAddr', '0.0.0.0:9450', '--credsFile', '/etc/flexfs/proxy/creds']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\[Unit\]/);
+    const exec = r.stdout.split('\n').find((l) => l.startsWith('ExecStart='))!;
+    expect(exec).toContain('start --store s3://bkt/pfx --bindAddr 0.0.0.0:9450');
+    expect(exec).toContain('--diskQuota 20%');
+    expect(exec).toContain('--sse');
+    expect(exec).toContain('--endpoint http://10.0.0.1:7480');
+    expect(exec).toContain('--credsFile /etc/flexfs/proxy/creds');
+  });
+
+  it('start fails clearly on missing credentials and on a bad quota or address', async () => {
+    const home = join(dir.path, 'h2');
+    const base = ['start', '--store', `file://${dir.path}/bucket`, '--diskFolder', join(dir.path, 'cache'), '--bindAddr', '127.0.0.1:0'];
+    const missing = await runCli(base, { env: { FLEXFS_HOME: home } });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/credentials file .*proxy\/creds does not exist/);
+    await runCli(['init', 'creds'], { env: { FLEXFS_HOME: home }, stdin: 'token=tok-123456\n' });
+    const quota = await runCli([...base, '--diskQuota', 'lots'], { env: { FLEXFS_HOME: home } });
+    expect(quota.code).toBe(1);
+    expect(quota.stderr).toMatch(/size "lots"/);
+    const addr = await runCli([...base.slice(0, -1), 'nonsense'], { env: { FLEXFS_HOME: home } });
+    expect(addr.code).toBe(1);
+    expect(addr.stderr).toMatch(/--bindAddr "nonsense" is not host:port/);
+    expect(quota.stderr + addr.stderr).not.toContain('tok-123456');
+  });
+});
