@@ -4,7 +4,7 @@
 // loads in a fresh process. Run from package.json "postinstall" or by hand:
 //   node scripts/patch-fuse-native.mjs [--force-rebuild]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,19 +34,35 @@ try {
 const version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
 if (version !== '2.2.6') die(`fuse-native ${version} found; the patch is for 2.2.6`);
 
-const patched = (f) => readFileSync(join(dir, f), 'utf8').includes(MARKER);
-const cApplied = patched('fuse-native.c');
-const jsApplied = patched('index.js');
-if (cApplied !== jsApplied) die(`${dir} is half patched; reinstall fuse-native (npm ci) and rerun`);
+// The level the patch file brings, and the level (if any) already applied to the sources.
+const WANT = Number(/flexfs_patch_level = (\d+)/.exec(readFileSync(patchFile, 'utf8'))?.[1]);
+if (!WANT) die(`${patchFile} has no ${MARKER}`);
+const levelIn = (f) => Number(new RegExp(`${MARKER} = (\\d+)`).exec(readFileSync(join(dir, f), 'utf8'))?.[1] ?? 0);
+const FILES = ['fuse-native.c', 'index.js'];
+let applied = levelIn('fuse-native.c');
+if (applied && applied !== WANT) {
+  // An older (or newer) flexfs patch: go back to the pristine sources patch -b kept, then reapply.
+  if (!FILES.every((f) => existsSync(join(dir, `${f}.orig`)))) {
+    die(`${dir} carries flexfs patch level ${applied}, not ${WANT}, and no pristine copy; reinstall fuse-native (rm -rf node_modules/fuse-native && npm ci)`);
+  }
+  for (const f of FILES) copyFileSync(join(dir, `${f}.orig`), join(dir, f));
+  console.log(`patch-fuse-native: removed patch level ${applied}`);
+  applied = 0;
+}
+const cApplied = applied === WANT;
+if (!cApplied && readFileSync(join(dir, 'index.js'), 'utf8').includes(MARKER)) {
+  die(`${dir} is half patched; reinstall fuse-native (npm ci) and rerun`);
+}
 
 if (!cApplied) {
   if (!run('patch', ['-p1', '--forward', '--batch', '--dry-run', '--silent', '-i', patchFile], { cwd: dir })) {
     die(`the patch does not apply cleanly to ${dir}`);
   }
-  if (!run('patch', ['-p1', '--forward', '--batch', '-i', patchFile], { cwd: dir })) die('patch failed');
-  console.log('patch-fuse-native: patch applied');
+  // -b keeps the pristine files as *.orig so a later patch level can be applied over them.
+  if (!run('patch', ['-p1', '--forward', '--batch', '-b', '-i', patchFile], { cwd: dir })) die('patch failed');
+  console.log(`patch-fuse-native: patch level ${WANT} applied`);
 } else {
-  console.log('patch-fuse-native: patch already applied');
+  console.log(`patch-fuse-native: patch level ${WANT} already applied`);
 }
 
 // Does a fresh process load the patched binding (build/Release wins over the stock prebuilds)?
@@ -56,7 +72,7 @@ function bindingLevel() {
   return r.status === 0 ? Number(r.stdout) : 0;
 }
 
-if (forceRebuild || !cApplied || bindingLevel() < 1) {
+if (forceRebuild || !cApplied || bindingLevel() !== WANT) {
   // node-gyp: the project's, else the one bundled with npm, else npx.
   const candidates = [
     join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
@@ -74,5 +90,5 @@ if (forceRebuild || !cApplied || bindingLevel() < 1) {
 }
 
 const level = bindingLevel();
-if (level < 1) die('the rebuilt binding does not load or is not the patched one');
+if (level !== WANT) die(`the rebuilt binding does not load or is not patch level ${WANT} (got ${level})`);
 console.log(`patch-fuse-native: fuse-native binding ok (flexfs patch level ${level})`);

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-PACKAGES=(patch make g++ python3 fuse libfuse2 libfuse-dev redis-server ceph-mon ceph-osd ceph-common radosgw fio attr util-linux)
+PACKAGES=(patch make g++ python3 systemd fuse libfuse2 libfuse-dev redis-server ceph-mon ceph-osd ceph-common radosgw fio attr util-linux)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -31,7 +31,7 @@ export interface FuseClass {
 }
 
 /** Lowest patch level with everything src/fuse relies on (caller context, ns times, extraOptions). */
-export const REQUIRED_PATCH_LEVEL = 1;
+export const REQUIRED_PATCH_LEVEL = 2;
 
 let cached: FuseClass | undefined;
 

@@ -97,16 +97,18 @@ describe('meta.flexfs CLI against a live server', () => {
     } finally { await dir.cleanup(); }
   });
 
-  it('init systemd prints a unit and --now writes it', async () => {
+  it('init systemd prints the packaged unit and the env file; --now writes both', async () => {
+    const packaged = await readFile(new URL('../../packaging/systemd/flexfs-meta.service', import.meta.url), 'utf8');
     const r = await runCli(['init', 'systemd', '--engine', 'redis://10.0.0.5:6379', '--sync'], { FLEXFS_HOME: env.home });
-    expect(r.stdout).toMatch(/^ExecStart=\/usr\/sbin\/meta\.flexfs start --bindAddr 0\.0\.0\.0:8443 --engine redis:\/\/10\.0\.0\.5:6379 --sync$/m);
-    expect(r.stdout).toMatch(/^Restart=always$/m);
-    expect(r.stdout).toMatch(/^After=network-online\.target$/m);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.startsWith(packaged)).toBe(true);
+    expect(r.stdout).toMatch(/^# FLEXFS_META_ARGS="--engine redis:\/\/10\.0\.0\.5:6379 --sync"$/m);
     const dir = await tempDir();
     try {
-      const w = await runCli(['init', 'systemd', '--now', '--unitDir', dir.path], { FLEXFS_HOME: env.home });
+      const w = await runCli(['init', 'systemd', '--now', '--unitDir', dir.path, '--envDir', dir.path, '--dbFolder', '/var/lib/flexfs/meta'], { FLEXFS_HOME: env.home });
       expect(w.code, w.stderr).toBe(0);
-      expect(await readFile(join(dir.path, 'flexfs-meta.service'), 'utf8')).toMatch(/WantedBy=multi-user\.target/);
+      expect(await readFile(join(dir.path, 'flexfs-meta.service'), 'utf8')).toBe(packaged);
+      expect(await readFile(join(dir.path, 'meta.env'), 'utf8')).toBe('FLEXFS_META_ARGS="--dbFolder /var/lib/flexfs/meta"\n');
     } finally { await dir.cleanup(); }
   });
 });

@@ -39,17 +39,25 @@ describe('proxy.flexfs CLI', () => {
     expect(bad.stderr).toMatch(/unknown field "password"/);
   });
 
-  it('init systemd --print writes the start flags into ExecStart, never secrets', async () => {
-    const r = await runCli(['init', 'systemd', '--print', '--store', 's3://bkt/pfx', '--endpoint', 'http://10.0.0.1:7480',
+  it('init systemd prints the packaged unit and the env file with the start flags, never secrets', async () => {
+    const r = await runCli(['init', 'systemd', '--store', 's3://bkt/pfx', '--endpoint', 'http://10.0.0.1:7480',
       '--diskQuota', '20%', '--sse', '--bindAddr', '0.0.0.0:9450', '--credsFile', '/etc/flexfs/proxy/creds']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^\[Unit\]/);
-    const exec = r.stdout.split('\n').find((l) => l.startsWith('ExecStart='))!;
-    expect(exec).toContain('start --store s3://bkt/pfx --bindAddr 0.0.0.0:9450');
-    expect(exec).toContain('--diskQuota 20%');
-    expect(exec).toContain('--sse');
-    expect(exec).toContain('--endpoint http://10.0.0.1:7480');
-    expect(exec).toContain('--credsFile /etc/flexfs/proxy/creds');
+    const packaged = await readFile(new URL('../../packaging/systemd/flexfs-proxy.service', import.meta.url), 'utf8');
+    expect(r.stdout.startsWith(packaged)).toBe(true);
+    const env = r.stdout.split('\n').find((l) => l.startsWith('# FLEXFS_PROXY_ARGS='))!;
+    expect(env).toContain('--store s3://bkt/pfx --bindAddr 0.0.0.0:9450');
+    expect(env).toContain('--diskQuota 20%');
+    expect(env).toContain('--sse');
+    expect(env).toContain('--endpoint http://10.0.0.1:7480');
+    expect(env).toContain('--credsFile /etc/flexfs/proxy/creds');
+    const dir = await tempDir();
+    try {
+      const w = await runCli(['init', 'systemd', '--now', '--store', 's3://bkt', '--unitDir', dir.path, '--envDir', dir.path]);
+      expect(w.code, w.stderr).toBe(0);
+      expect(await readFile(join(dir.path, 'flexfs-proxy.service'), 'utf8')).toBe(packaged);
+      expect(await readFile(join(dir.path, 'proxy.env'), 'utf8')).toMatch(/^FLEXFS_PROXY_ARGS="--store s3:\/\/bkt /);
+    } finally { await dir.cleanup(); }
   });
 
   it('start fails clearly on missing credentials and on a bad quota or address', async () => {

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { access } from 'node:fs/promises';
 import { metaCredsPath, readCreds, writeCreds, type Creds } from '../../config/creds.js';
 import { readSecrets } from '../shared/secrets.js';
 import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
 import { fail } from './common.js';
+import { initSystemdUnit } from '../../ops/units.js';
 
 const CRED_KEYS = ['adminToken', 'blockUser', 'blockPass'];
 
@@ -19,16 +18,16 @@ export function registerInit(program: Command): void {
     .action((flags: { credsFile?: string }) => initCreds(flags).catch(fail));
 
   init.command('systemd')
-    .description('print a systemd unit for meta.flexfs (--now installs it)')
-    .option('--bindAddr <host:port>', 'listen address', `0.0.0.0:${DEFAULT_META_PORT}`)
+    .description('print the packaged systemd unit and the env file carrying these flags (--now installs both)')
+    .option('--bindAddr <host:port>', `listen address (default 0.0.0.0:${DEFAULT_META_PORT})`)
     .option('--dbFolder <dir>', 'database folder')
-    .option('--engine <engine>', 'sqlite or redis://…', 'sqlite')
+    .option('--engine <engine>', 'sqlite or redis://… (default sqlite)')
     .option('--sync', 'fsync every metadata commit')
     .option('--noSSL', 'plain HTTP')
     .option('--credsFile <path>', 'creds file')
-    .option('--binPath <path>', 'meta.flexfs executable', '/usr/sbin/meta.flexfs')
-    .option('--now', 'write the unit to /etc/systemd/system and reload systemd')
+    .option('--now', 'write the packaged unit and /etc/flexfs/meta.env (these flags), then reload systemd')
     .option('--unitDir <dir>', 'where --now writes the unit', '/etc/systemd/system')
+    .option('--envDir <dir>', 'where --now writes meta.env', '/etc/flexfs')
     .action((flags: SystemdFlags) => initSystemd(flags).catch(fail));
 }
 
@@ -46,49 +45,23 @@ async function initCreds(flags: { credsFile?: string }): Promise<void> {
 }
 
 interface SystemdFlags {
-  bindAddr: string; dbFolder?: string; engine: string; sync?: boolean; noSSL?: boolean; credsFile?: string;
-  binPath: string; now?: boolean; unitDir: string;
+  bindAddr?: string; dbFolder?: string; engine?: string; sync?: boolean; noSSL?: boolean; credsFile?: string;
+  now?: boolean; unitDir: string; envDir: string;
 }
 
-export function systemdUnit(flags: Omit<SystemdFlags, 'now' | 'unitDir'>): string {
-  const args = ['start', '--bindAddr', flags.bindAddr, '--engine', flags.engine];
+/** `start` flags for /etc/flexfs/meta.env (the packaged unit passes them to meta.flexfs start). */
+export function startArgs(flags: SystemdFlags): string[] {
+  const args: string[] = [];
+  if (flags.bindAddr) args.push('--bindAddr', flags.bindAddr);
+  if (flags.engine) args.push('--engine', flags.engine);
   if (flags.dbFolder) args.push('--dbFolder', flags.dbFolder);
   if (flags.sync) args.push('--sync');
   if (flags.noSSL) args.push('--noSSL');
   if (flags.credsFile) args.push('--credsFile', flags.credsFile);
-  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `"${a.replace(/(["\\])/g, '\\$1')}"`);
-  return [
-    '[Unit]',
-    'Description=flexfs metadata server (meta.flexfs)',
-    'Documentation=https://github.com/flexfs/flexfs/blob/main/docs/METADATA.md',
-    'Wants=network-online.target',
-    'After=network-online.target',
-    '',
-    '[Service]',
-    'Type=simple',
-    `ExecStart=${flags.binPath} ${args.map(quote).join(' ')}`,
-    'Restart=always',
-    'RestartSec=2',
-    'LimitNOFILE=1048576',
-    'KillSignal=SIGTERM',
-    'TimeoutStopSec=20',
-    '',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    '',
-  ].join('\n');
+  return args;
 }
 
 async function initSystemd(flags: SystemdFlags): Promise<void> {
-  const unit = systemdUnit(flags);
-  if (!flags.now) { process.stdout.write(unit); return; }
-  await mkdir(flags.unitDir, { recursive: true });
-  const path = join(flags.unitDir, 'flexfs-meta.service');
-  await writeFile(path, unit, { mode: 0o644 });
-  process.stdout.write(`wrote ${path}\n`);
-  const reloaded = await new Promise<boolean>((resolve) => {
-    execFile('systemctl', ['daemon-reload'], (err) => resolve(!err));
-  });
-  process.stdout.write(reloaded ? 'systemd reloaded; enable with: systemctl enable --now flexfs-meta\n'
-    : 'systemctl not available or failed; reload systemd yourself\n');
+  await initSystemdUnit({ unit: 'flexfs-meta.service', daemon: 'meta', args: startArgs(flags), now: flags.now,
+    unitDir: flags.unitDir, envDir: flags.envDir }, (t) => process.stdout.write(t));
 }

@@ -4,6 +4,8 @@ import { registerStart } from './start.js';
 import { registerInit } from './init.js';
 import { registerVolume } from './volume.js';
 import { registerToken } from './token.js';
+import { registerGcCommands } from './gc.js';
+import { registerFsckCommands } from './fsck.js';
 
 /** meta.flexfs: the metadata server daemon and its admin commands. */
 const program = new Command('meta.flexfs')
@@ -14,6 +16,8 @@ registerStart(program);
 registerInit(program);
 registerVolume(program);
 registerToken(program);
+registerGcCommands(program);
+registerFsckCommands(program);
 program.command('version').description('print the version').action(() => {
   process.stdout.write(`meta.flexfs ${SERVER_VERSION} (protocol ${PROTOCOL_VERSION})\n`);
 });

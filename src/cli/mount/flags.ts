@@ -16,6 +16,8 @@ export interface StartFlags {
   diskFolder?: string;
   diskQuota?: string;
   verbose?: boolean;
+  /** Opt-in Prometheus endpoint `[host:]port` (src/ops/mount-telemetry.ts). */
+  metricsPort?: string;
   /** Internal: fd to report readiness to a daemonizing parent. */
   readyFd?: string;
 }
@@ -31,7 +33,7 @@ const BOOLEAN: Record<string, keyof StartFlags> = {
 const NEGATED_DEFAULTS = new Set(['atime', 'relatime', 'exec', 'suid', 'dev', 'async']);
 const VALUED: Record<string, keyof StartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
-  diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local',
+  diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
 };
 
 /**

@@ -55,6 +55,7 @@ export function buildProgram(): Command {
     .option('--diskFolder <dir>', 'disk block cache folder')
     .option('--diskQuota <size>', 'disk block cache quota, e.g. 10G or 5%')
     .option('--verbose', 'log unexpected operation errors')
+    .option('--metricsPort <[host:]port>', 'serve Prometheus metrics on this address (default host 127.0.0.1)')
     .addOption(new Option('--readyFd <fd>').hideHelp())
     .action((volume: string, mountpoint: string, flags: StartFlags) => start(volume, mountpoint, flags).catch(fail));
 

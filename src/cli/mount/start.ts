@@ -10,9 +10,11 @@ import { parseSize } from '../../config/sizes.js';
 import { findFuseMount, mountFs } from '../../fuse/index.js';
 import type { MetaStore, VolumeSettings } from '../../meta/types.js';
 import { openStore } from '../../store/index.js';
-import { createFileSystem } from '../../vfs/index.js';
+import { createFileSystem, type FlexFileSystem } from '../../vfs/index.js';
+import { startMountTelemetry } from '../../ops/mount-telemetry.js';
 import type { StartFlags } from './flags.js';
 import { parseUmask } from './flags.js';
+import { testFaultsFromEnv } from './test-faults.js';
 
 const log = (msg: string) => console.error(`${new Date().toISOString()} mount.flexfs: ${msg}`);
 
@@ -59,9 +61,12 @@ async function openLocal(volume: string, dir: string, mountpoint: string, secret
       settings = await engine.createVolume({ name: volume, blockStore: { url: `file://${resolve(dir, 'blocks')}` }, encryption });
       log(`created volume ${volume} in ${dir}${encryption ? ' (end-to-end encrypted)' : ''}`);
     }
-    const ttl = 3600;
+    // Sessions of crashed local mounts expire (their holds on unlinked files are released) once
+    // they stop heartbeating; a local mount is the only one that can collect them.
+    const ttl = 600;
+    await engine.expireSessions().catch(() => 0);
     const sessionId = await engine.openSession(settings.id, { host: hostname(), pid: process.pid, mountpoint }, ttl);
-    const beat = setInterval(() => { engine.heartbeat(sessionId, ttl).catch(() => undefined); }, 60_000);
+    const beat = setInterval(() => { engine.heartbeat(sessionId, ttl).then(() => engine.expireSessions()).catch(() => undefined); }, 60_000);
     beat.unref();
     return {
       meta: engine.volume(settings.id), settings, sessionId,
@@ -140,17 +145,25 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
         throw new Error(e.name === 'WrongPassphraseError' ? `wrong passphrase for volume ${volume}` : `cannot unlock volume ${volume}: ${e.message}`);
       });
     }
-    const store = openStore({ ...source.settings.blockStore, sse: flags.sse || source.settings.blockStore.sse });
+    const blockStore = { ...source.settings.blockStore, sse: flags.sse || source.settings.blockStore.sse };
+    // Test-only fault injection (see test-faults.ts); unset in every real deployment.
+    const testFaults = await testFaultsFromEnv(process.env.FLEXFS_TEST_FAULTS);
+    if (testFaults) log('TEST-ONLY fault injection is on (FLEXFS_TEST_FAULTS)');
+    const store = testFaults ? testFaults.wrap(openStore(blockStore, { retry: false })) : openStore(blockStore);
     codec = createCodec({ compression: source.settings.compression, dataKey });
     const fs = createFileSystem({
       meta: source.meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
-      readOnly: !!flags.ro, noAtime: !!flags.noATime, sessionId: source.sessionId,
+      readOnly: !!flags.ro, noAtime: !!flags.noATime, sessionId: source.sessionId, ...testFaults?.deadlines,
     });
     const mount = await mountFs(fs, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, nonEmpty: !!flags.nonEmpty, umask,
       onUnexpectedError: (op, path, err) => { if (flags.verbose) log(`${op} ${path}: ${err instanceof Error ? err.message : String(err)}`); },
     });
+    // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
+    const telemetry = await startMountTelemetry(fs as FlexFileSystem, { volume, mountpoint, metricsAddr: flags.metricsPort })
+      .catch((e: Error) => { log(`status/metrics disabled: ${e.message}`); return undefined; });
+    if (telemetry?.metricsAddr) log(`metrics on http://${telemetry.metricsAddr}/metrics`);
     log(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`);
     reportReady(flags, 'READY');
     notifySystemd();
@@ -160,6 +173,7 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
       if (stopping) return;
       stopping = true;
       clearInterval(watch);
+      await telemetry?.stop().catch(() => undefined);
       log(`${why}: flushing and unmounting ${mountpoint}`);
       let code = 0;
       // Unmount first (refused while busy, then lazy) so nothing new arrives, then flush.

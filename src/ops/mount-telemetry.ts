@@ -1,0 +1,128 @@
+import { createServer, type Server } from 'node:http';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { flexfsHome } from '../config/creds.js';
+
+/** What a mount exposes about itself (read from the VFS: fs.io.stats, fs.dirtyBytes, caches). */
+export interface MountCounters {
+  io: { stats: { gets: number; puts: number; memHits: number; diskHits: number } };
+  dirtyBytes: number;
+  memory?: { bytes: number };
+  disk?: { bytes: number };
+}
+
+/** The status file a mount keeps under ~/.flexfs/mount/run/<pid>.json (read by `flexfs status`). */
+export interface MountStatus {
+  pid: number;
+  volume: string;
+  mountpoint: string;
+  startedAt: number;
+  updatedAt: number;
+  blockGets: number;
+  blockPuts: number;
+  memHits: number;
+  diskHits: number;
+  dirtyBytes: number;
+  memCacheBytes: number;
+  diskCacheBytes: number;
+  metricsAddr?: string;
+}
+
+export function mountRunDir(): string { return join(flexfsHome(), 'mount', 'run'); }
+
+export function snapshot(c: MountCounters, base: Pick<MountStatus, 'pid' | 'volume' | 'mountpoint' | 'startedAt' | 'metricsAddr'>): MountStatus {
+  return {
+    ...base, updatedAt: Date.now(), blockGets: c.io.stats.gets, blockPuts: c.io.stats.puts, memHits: c.io.stats.memHits,
+    diskHits: c.io.stats.diskHits, dirtyBytes: c.dirtyBytes, memCacheBytes: c.memory?.bytes ?? 0, diskCacheBytes: c.disk?.bytes ?? 0,
+  };
+}
+
+export interface MountTelemetryOptions {
+  volume: string;
+  mountpoint: string;
+  /** Opt-in Prometheus endpoint, `port` or `host:port` (host defaults to 127.0.0.1). */
+  metricsAddr?: string;
+  /** Status file refresh period (default 5 s). */
+  intervalMs?: number;
+  runDir?: string;
+}
+
+/**
+ * A mount's self-report: a status file refreshed every few seconds (async writes, tmp + rename)
+ * and, when asked for, a Prometheus /metrics endpoint. stop() removes the file and closes the port.
+ */
+export async function startMountTelemetry(fs: MountCounters, o: MountTelemetryOptions): Promise<{ stop(): Promise<void>; metricsAddr?: string }> {
+  const runDir = o.runDir ?? mountRunDir();
+  await mkdir(runDir, { recursive: true, mode: 0o700 });
+  const file = join(runDir, `${process.pid}.json`);
+  const startedAt = Date.now();
+  let server: Server | undefined;
+  let metricsAddr: string | undefined;
+  if (o.metricsAddr) {
+    const { host, port } = parseListenAddr(o.metricsAddr);
+    const registry = metricsRegistry(fs, o.volume);
+    server = createServer((req, res) => {
+      if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+        registry.metrics().then((text) => { res.writeHead(200, { 'content-type': registry.contentType }); res.end(text); },
+          () => { res.writeHead(500); res.end(); });
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found: try GET /metrics\n');
+      }
+    });
+    await new Promise<void>((ok, fail) => { server!.once('error', fail); server!.listen(port, host, () => ok()); });
+    const a = server.address();
+    metricsAddr = typeof a === 'object' && a ? `${host}:${a.port}` : o.metricsAddr;
+  }
+  const write = async () => {
+    const tmp = `${file}.tmp`;
+    const s = snapshot(fs, { pid: process.pid, volume: o.volume, mountpoint: o.mountpoint, startedAt, metricsAddr });
+    await writeFile(tmp, JSON.stringify(s) + '\n', { mode: 0o600 });
+    await rename(tmp, file);
+  };
+  await write();
+  let writing = Promise.resolve();
+  const timer = setInterval(() => { writing = writing.then(write).catch(() => undefined); }, o.intervalMs ?? 5000);
+  timer.unref();
+  return {
+    metricsAddr,
+    async stop() {
+      clearInterval(timer);
+      await writing;
+      await rm(file, { force: true });
+      if (server) await new Promise<void>((ok) => server!.close(() => ok()));
+    },
+  };
+}
+
+export function parseListenAddr(text: string): { host: string; port: number } {
+  const m = /^(?:(.+):)?(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`metrics address "${text}": expected PORT or HOST:PORT`);
+  return { host: m[1] ?? '127.0.0.1', port };
+}
+
+/** Prometheus view of the counters, read at scrape time. */
+function metricsRegistry(fs: MountCounters, volume: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ volume });
+  let last = { gets: 0, puts: 0, memHits: 0, diskHits: 0 };
+  // Registered first: its collect() moves the counters below before they are serialized
+  // (the VFS keeps plain numbers; counters advance by the difference since the last scrape).
+  new Gauge({ name: 'flexfs_mount_up', help: '1 while the mount serves', registers: [registry], collect() {
+    const s = fs.io.stats;
+    blocks.inc({ op: 'get' }, s.gets - last.gets);
+    blocks.inc({ op: 'put' }, s.puts - last.puts);
+    hits.inc({ tier: 'memory' }, s.memHits - last.memHits);
+    hits.inc({ tier: 'disk' }, s.diskHits - last.diskHits);
+    last = { ...s };
+    this.set(1);
+  } });
+  const blocks = new Counter({ name: 'flexfs_mount_block_requests_total', help: 'block objects fetched from (get) or stored to (put) the store', labelNames: ['op'], registers: [registry] });
+  const hits = new Counter({ name: 'flexfs_mount_cache_hits_total', help: 'block reads served from a cache tier', labelNames: ['tier'], registers: [registry] });
+  new Gauge({ name: 'flexfs_mount_dirty_bytes', help: 'bytes written but not yet uploaded', registers: [registry], collect() { this.set(fs.dirtyBytes); } });
+  new Gauge({ name: 'flexfs_mount_cache_bytes', help: 'bytes held by a cache tier', labelNames: ['tier'], registers: [registry],
+    collect() { this.set({ tier: 'memory' }, fs.memory?.bytes ?? 0); this.set({ tier: 'disk' }, fs.disk?.bytes ?? 0); } });
+  return registry;
+}

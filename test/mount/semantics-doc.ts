@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { REPO_ROOT } from '../harness/mount.js';
+
+/**
+ * Pins docs/SEMANTICS.md to tests. The doc's bullets are its claims; CLAIMS maps each bullet (by a
+ * phrase it contains) to the test that exercises it:
+ *  - `id` alone: a test in test/mount/semantics.test.ts calls covers(id) while it runs;
+ *  - `file` + `id`: a test in that file calls covers(id) (checked statically, the suite runs apart);
+ *  - `file` + `test`: a named test elsewhere (VFS-level suites for cache internals).
+ * checkDocCoverage fails when a bullet matches no claim (new doc text without a test), when a claim
+ * matches no bullet (the doc changed), or when a claimed test does not exist / did not run.
+ */
+interface Claim {
+  match: RegExp;
+  id?: string;
+  file?: string;
+  test?: string;
+}
+
+const MOUNT = 'test/mount';
+const CLAIMS: Claim[] = [
+  // Consistency: close-to-open
+  { match: /^Writes land in the writing client's memory/, id: 'close-to-open' },
+  { match: /^Opening a file revalidates its attributes/, id: 'close-to-open' },
+  { match: /^Within one client, every handle of a file shares one open-file state/, id: 'shared-handles' },
+  { match: /^Attribute and directory-entry caches have a short TTL/, id: 'attr-ttl' },
+  { match: /^Concurrent writers on different clients: last commit wins/, id: 'last-commit-wins' },
+  // Durability
+  { match: /^`fsync\(\)` \(and `fdatasync\(\)`\) return only after/, file: `${MOUNT}/crash.test.ts`, id: 'fsync-durable' },
+  { match: /^A failed upload makes `close\(\)`\/`fsync\(\)` fail with \*\*EIO\*\*/, file: `${MOUNT}/faults.test.ts`, id: 'upload-eio-retry' },
+  { match: /^Unmount \(SIGTERM\/SIGINT, `destroy\(\)`\) flushes/, file: `${MOUNT}/integrity.test.ts`, id: 'unmount-flushes' },
+  { match: /^A client crash loses writes that were not yet flushed/, file: `${MOUNT}/crash.test.ts`, id: 'fsync-durable' },
+  { match: /^Directory operations .* are\s+committed by the metadata server/s, file: `${MOUNT}/crash.test.ts`, id: 'dirops-durable' },
+  // Failures and deadlines
+  { match: /^Object store requests retry with backoff and jitter/, file: `${MOUNT}/faults.test.ts`, id: 'deadline-eio' },
+  { match: /^A block that fails verification/, file: `${MOUNT}/integrity.test.ts`, id: 'corrupt-eio' },
+  // Files
+  { match: /^Max file size: 2\^50 bytes/, id: 'max-file-size' },
+  { match: /^Sparse files: holes/, id: 'sparse' },
+  { match: /^`O_APPEND`/, id: 'append' },
+  { match: /^`O_TRUNC` on open/, id: 'truncate' },
+  { match: /^Writes by an unprivileged caller clear setuid/, id: 'killpriv' },
+  { match: /^`O_DIRECT`/, id: 'odirect' },
+  { match: /^`fallocate`, `copy_file_range`/, id: 'fallocate' },
+  { match: /^Shared writable `mmap`/, id: 'mmap' },
+  { match: /^Unlinking an open file/, id: 'unlink-open' },
+  // Names and directories
+  { match: /^Names: at most 255 bytes/, id: 'names-limits' },
+  { match: /^`rename` is atomic and replaces/, id: 'rename' },
+  { match: /^Hard links: regular files/, id: 'hardlinks' },
+  { match: /^FIFOs, character\/block devices and sockets/, id: 'special-files' },
+  { match: /^`readdir` returns entries sorted by name/, id: 'readdir-sorted' },
+  // Ownership, permissions, times
+  { match: /^Mounts use `default_permissions`/, id: 'perm-default' },
+  { match: /^`chmod`: owner or root/, id: 'chmod' },
+  { match: /^`chown`: only root changes the owner/, id: 'chown' },
+  { match: /^`utimens`: explicit times need owner or root/, id: 'utimens' },
+  { match: /^atime: `relatime`/, id: 'atime' },
+  { match: /^Read-only mounts/, id: 'readonly' },
+  // Extended attributes
+  { match: /^Stored by the metadata server per inode/, id: 'xattrs' },
+  { match: /^`user\.\*` needs read/, id: 'xattrs' },
+  // Locks
+  { match: /^`flock`\/`fcntl` locks are not implemented by flexfs/, id: 'locks-local' },
+  // Caching and memory: internals, exercised below the kernel by the VFS suites.
+  { match: /^Memory block cache: decoded blocks by block id/, file: 'test/vfs/readpath.test.ts', test: 'concurrent reads of one block share one GET' },
+  { match: /^Optional disk cache/, file: 'test/vfs/readpath.test.ts', test: 'the disk cache serves a second client' },
+  { match: /^Sequential readers get readahead/, file: 'test/vfs/readpath.test.ts', test: 'sequential reads prefetch ahead' },
+  { match: /^Dirty data is bounded by a global budget/, file: 'test/vfs/faults.test.ts', test: 'the dirty budget holds writers back' },
+];
+
+const covered = new Set<string>();
+
+/** Mark doc claims as exercised by the running test (call it inside the test body). */
+export function covers(...ids: string[]): void {
+  for (const id of ids) covered.add(id);
+}
+
+/** Top-level bullets of the doc (continuation lines joined), with their section. */
+export function docBullets(text: string): { section: string; text: string }[] {
+  const out: { section: string; text: string }[] = [];
+  let section = '';
+  let cur: { section: string; text: string } | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('## ')) { section = line.slice(3).trim(); cur = undefined; continue; }
+    if (line.startsWith('- ')) { cur = { section, text: line.slice(2).trim() }; out.push(cur); continue; }
+    if (cur && /^\s+\S/.test(line)) { cur.text += ' ' + line.trim(); continue; }
+    cur = undefined;
+  }
+  return out;
+}
+
+export async function checkDocCoverage(): Promise<void> {
+  const doc = await readFile(join(REPO_ROOT, 'docs', 'SEMANTICS.md'), 'utf8');
+  const bullets = docBullets(doc);
+  expect(bullets.length).toBeGreaterThan(30);
+  const unclaimed = bullets.filter((b) => !CLAIMS.some((c) => c.match.test(b.text))).map((b) => `[${b.section}] ${b.text.slice(0, 80)}`);
+  expect(unclaimed, 'doc bullets without a test').toEqual([]);
+  const stale = CLAIMS.filter((c) => !bullets.some((b) => c.match.test(b.text))).map((c) => String(c.match));
+  expect(stale, 'claims whose doc bullet is gone').toEqual([]);
+  const problems: string[] = [];
+  for (const c of CLAIMS) {
+    if (!c.file) {
+      if (!covered.has(c.id!)) problems.push(`no test in semantics.test.ts covered "${c.id}"`);
+      continue;
+    }
+    const src = await readFile(join(REPO_ROOT, c.file), 'utf8').catch(() => '');
+    const needle = c.id ? `covers('${c.id}'` : `it('${c.test}`;
+    if (!src.includes(needle) && !(c.id && new RegExp(`covers\\([^)]*'${c.id}'`).test(src))) problems.push(`${c.file} has no ${needle}`);
+  }
+  expect(problems).toEqual([]);
+}

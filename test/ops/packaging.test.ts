@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { access, cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ensureBuilt, REPO_ROOT } from '../harness/mount.js';
+import { tempDir } from '../harness/ports.js';
+
+const run = promisify(execFile);
+const UNITS = ['flexfs-meta.service', 'flexfs-proxy.service', 'flexfs-mount@.service'];
+const ENTRIES = ['dist/src/cli/meta/main.js', 'dist/src/cli/mount/main.js', 'dist/src/cli/flexfs/main.js', 'dist/src/cli/proxy/index.js'];
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(() => true, () => false);
+}
+
+describe('packaging/install.sh into a temporary root (DESTDIR)', () => {
+  let root: { path: string; cleanup: () => Promise<void> };
+  const install = (...args: string[]) => run('sh', [join(REPO_ROOT, 'packaging/install.sh'), ...args],
+    { env: { ...process.env, DESTDIR: root.path }, timeout: 120_000 });
+
+  beforeAll(async () => {
+    await ensureBuilt(ENTRIES);
+    root = await tempDir('flexfs-destdir-');
+  });
+  afterAll(async () => { await root?.cleanup(); });
+
+  it('installs every file, keeps operator settings on re-install, and the staged package runs', async () => {
+    const first = await install();
+    expect(first.stdout).toMatch(/installed flexfs into/);
+    const R = root.path;
+    const pkg = join(R, 'opt/flexfs');
+    for (const f of [...ENTRIES, 'package.json', 'fstab.example', 'node_modules/commander/package.json',
+      'node_modules/better-sqlite3/package.json', 'docs/OPERATIONS.md', 'packaging/install.sh', ...UNITS.map((u) => `packaging/systemd/${u}`)]) {
+      expect(await exists(join(pkg, f)), f).toBe(true);
+    }
+    for (const b of ['mount.flexfs', 'meta.flexfs', 'proxy.flexfs', 'flexfs']) {
+      expect((await stat(join(pkg, 'bin', b))).mode & 0o111, `bin/${b} executable`).toBe(0o111);
+    }
+    const launchers: Array<[string, string]> = [['usr/sbin/meta.flexfs', 'meta.flexfs'], ['usr/sbin/proxy.flexfs', 'proxy.flexfs'],
+      ['usr/bin/flexfs', 'flexfs'], ['sbin/mount.flexfs', 'mount.flexfs']];
+    for (const [path, bin] of launchers) {
+      const st = await stat(join(R, path));
+      expect(st.mode & 0o777, path).toBe(0o755);
+      expect(await readFile(join(R, path), 'utf8')).toContain(`exec /opt/flexfs/bin/${bin} "$@"`);
+    }
+    for (const u of UNITS) {
+      expect(await readFile(join(R, 'etc/systemd/system', u), 'utf8')).toBe(await readFile(join(REPO_ROOT, 'packaging/systemd', u), 'utf8'));
+    }
+    expect(await readFile(join(R, 'etc/flexfs/proxy.env'), 'utf8')).toMatch(/FLEXFS_PROXY_ARGS/);
+
+    // The staged copy is complete: its launchers find dist/ and node_modules/ inside the package.
+    for (const bin of ['meta.flexfs', 'flexfs']) {
+      const v = await run(join(pkg, 'bin', bin), ['version'], { timeout: 60_000 });
+      expect(v.stdout).toMatch(/\d+\.\d+\.\d+/);
+    }
+
+    // Idempotent: a second run replaces the package, leaves operator settings and no debris.
+    await writeFile(join(R, 'etc/flexfs/meta.env'), 'FLEXFS_META_ARGS="--sync"\n');
+    await install();
+    expect(await readFile(join(R, 'etc/flexfs/meta.env'), 'utf8')).toBe('FLEXFS_META_ARGS="--sync"\n');
+    const { stdout: debris } = await run('find', [join(R, 'opt'), '-maxdepth', '1', '-name', 'flexfs.*']);
+    expect(debris).toBe('');
+  });
+
+  it('units pass systemd-analyze verify inside the root', async () => {
+    const has = await run('systemd-analyze', ['--version']).then(() => true, () => false);
+    expect(has, 'systemd-analyze is missing: install the Debian package "systemd"').toBe(true);
+    const R = root.path;
+    // verify --root needs the system's own targets and the binaries the units start.
+    await mkdir(join(R, 'usr/lib/systemd'), { recursive: true });
+    await cp('/usr/lib/systemd/system', join(R, 'usr/lib/systemd/system'), { recursive: true });
+    await mkdir(join(R, 'bin'), { recursive: true });
+    await cp('/bin/mkdir', join(R, 'bin/mkdir'));
+    const r = await run('systemd-analyze', ['verify', `--root=${R}`, 'flexfs-meta.service', 'flexfs-proxy.service', 'flexfs-mount@data.service'],
+      { cwd: join(R, 'etc/systemd/system'), timeout: 60_000 }).then((x) => ({ code: 0, ...x }), (e: { code: number; stdout: string; stderr: string }) => e);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const u of ['flexfs-meta.service', 'flexfs-proxy.service']) {
+      const text = await readFile(join(R, 'etc/systemd/system', u), 'utf8');
+      expect(text).toMatch(/^Restart=always$/m);
+      expect(text).toMatch(/^After=network-online.target$/m);
+      expect(text).toMatch(/^User=flexfs$/m);
+    }
+  });
+
+  it('uninstall keeps settings and data unless --purge', async () => {
+    const R = root.path;
+    await mkdir(join(R, 'var/lib/flexfs/meta/db'), { recursive: true });
+    await writeFile(join(R, 'var/lib/flexfs/meta/db/meta.db'), 'x');
+    // The copy shipped in the package uninstalls (the operator may no longer have the checkout).
+    await run('sh', [join(R, 'opt/flexfs/packaging/install.sh'), '--uninstall'], { env: { ...process.env, DESTDIR: R }, timeout: 60_000 });
+    for (const f of ['opt/flexfs', 'usr/sbin/meta.flexfs', 'usr/bin/flexfs', 'sbin/mount.flexfs', ...UNITS.map((u) => `etc/systemd/system/${u}`)]) {
+      expect(await exists(join(R, f)), f).toBe(false);
+    }
+    expect(await exists(join(R, 'var/lib/flexfs/meta/db/meta.db'))).toBe(true);
+    expect(await exists(join(R, 'etc/flexfs/meta.env'))).toBe(true);
+    await install('--uninstall', '--purge');
+    expect(await exists(join(R, 'var/lib/flexfs'))).toBe(false);
+    expect(await exists(join(R, 'etc/flexfs'))).toBe(false);
+    await expect(install('--bogus')).rejects.toMatchObject({ stderr: expect.stringMatching(/unknown argument "--bogus"/) });
+  });
+});
+
+describe('packagedUnit (what `init systemd` prints)', () => {
+  it('returns the packaged unit files byte for byte', async () => {
+    const { packagedUnit } = await import('../../src/ops/units.js');
+    for (const u of UNITS) {
+      expect(await packagedUnit(u as 'flexfs-meta.service')).toBe(await readFile(join(REPO_ROOT, 'packaging/systemd', u), 'utf8'));
+    }
+  });
+});
+
+describe('unitEnvFile (flags for the packaged units)', () => {
+  it('writes the args variable and refuses what systemd would split', async () => {
+    const { unitEnvFile } = await import('../../src/ops/units.js');
+    expect(unitEnvFile('meta', ['--engine', 'redis://10.0.0.5:6379/0', '--sync'])).toBe('FLEXFS_META_ARGS="--engine redis://10.0.0.5:6379/0 --sync"\n');
+    expect(() => unitEnvFile('proxy', ['--store', 's3://b/has space'])).toThrow(/cannot go into a unit env file/);
+  });
+});
