@@ -40,7 +40,7 @@ describe('faults: injected store errors, latency and hangs through a real mount 
     home = join(dir.path, 'home');
     mp = join(dir.path, 'mnt');
     faultFile = join(dir.path, 'faults.json');
-    await fsp.writeFile(faultFile, JSON.stringify({ ...BASE, errorRate: 0.2, latencyMs: [0, 20] }));
+    await fsp.writeFile(faultFile, JSON.stringify({ ...BASE, errorRate: 0.3, latencyMs: [0, 20] }));
     m = await mount();
   });
   afterAll(async () => {
@@ -48,12 +48,19 @@ describe('faults: injected store errors, latency and hangs through a real mount 
     await dir?.cleanup();
   });
 
-  it('with 20% failing requests and latency, data written and read back (also after a remount) is intact', async () => {
+  it('with 30% failing requests and latency, data written and read back (also after a remount) is intact', async () => {
     const files = new Map<string, Buffer>();
     for (const [i, size] of [0, 1000, MiB, 4 * MiB, 4 * MiB + 1, 13 * MiB + 77].entries()) {
       const data = patternBytes(100 + i, size);
       await fsp.writeFile(join(mp, `f${i}`), data);
       files.set(`f${i}`, data);
+    }
+    // Many small files: enough store calls (one PUT each) that "no fault was injected" cannot
+    // happen by chance (0.7^50 < 1e-7), while 12 attempts at 30% never run out (0.3^12 < 1e-6).
+    for (let i = 0; i < 40; i++) {
+      const data = patternBytes(1000 + i, 10_000 + i);
+      await fsp.writeFile(join(mp, `small${i}`), data);
+      files.set(`small${i}`, data);
     }
     // Overwrite in the middle (read-modify-write of a partial block under faults).
     const f5 = files.get('f5')!;
