@@ -176,6 +176,30 @@ describe('remote: meta.flexfs + RGW through real mounts', () => {
     await again.stop();
   });
 
+  it('a wrong token or a wrong passphrase is a clear error naming the problem, never the secret', async () => {
+    const mp = join(dir.path, 'refused');
+    await fsp.mkdir(mp, { recursive: true });
+    const cases = [
+      { volume: 'rvol', creds: { token: 'not-a-valid-token-4711' }, expect: /token/i, secret: 'not-a-valid-token-4711' },
+      { volume: 'rsec', creds: { secret: 'a wrong passphrase 0815' }, expect: /wrong passphrase/i, secret: 'a wrong passphrase 0815' },
+    ];
+    for (const c of cases) {
+      const good = await fsp.readFile(join(home, 'mount', 'creds', c.volume), 'utf8');
+      const credsFile = join(dir.path, `bad-${c.volume}.creds`);
+      const token = /token = "([^"]+)"/.exec(good)![1];
+      await writeCreds(credsFile, {
+        metaAddr: `127.0.0.1:${meta!.port}`, token, metaCA: join(home, 'meta', 'tls', 'cert.pem'),
+        ...(c.volume === 'rsec' ? { secret: 'placeholder' } : {}), ...c.creds,
+      });
+      const r = await run(process.execPath, [MOUNT_ENTRY, 'start', c.volume, mp, '--foreground', '--credsFile', credsFile],
+        { timeoutMs: 60_000, env: { FLEXFS_HOME: home, NOTIFY_SOCKET: '', FLEXFS_TEST_FAULTS: '' } });
+      expect(r.code, r.stderr).not.toBe(0);
+      expect(r.stderr).toMatch(c.expect);
+      expect(r.stderr + r.stdout).not.toContain(c.secret);
+    }
+    expect(await fsp.readdir(mp)).toEqual([]); // nothing was mounted there
+  });
+
   it('meta.flexfs killed and restarted mid-run: fsyncs succeed or fail with EIO, nothing acknowledged is lost, the mount reconnects', async () => {
     const m = await mount('rvol', 'restart');
     const work = join(m.mountpoint, 'run');

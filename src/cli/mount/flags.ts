@@ -18,6 +18,8 @@ export interface StartFlags {
   verbose?: boolean;
   /** Opt-in Prometheus endpoint `[host:]port` (src/ops/mount-telemetry.ts). */
   metricsPort?: string;
+  /** Proxy group `host:port,host:port` (`+` also separates, for mount -o); overrides the volume's `proxies`. */
+  proxy?: string;
   /** Internal: fd to report readiness to a daemonizing parent. */
   readyFd?: string;
 }
@@ -34,6 +36,7 @@ const NEGATED_DEFAULTS = new Set(['atime', 'relatime', 'exec', 'suid', 'dev', 'a
 const VALUED: Record<string, keyof StartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
   diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
+  proxy: 'proxy',
 };
 
 /**
@@ -62,6 +65,17 @@ export function parseMountOptions(text: string | undefined): StartFlags {
     throw new Error(`unknown mount option "${opt}"`);
   }
   return out;
+}
+
+/**
+ * The proxy list of `--proxy` / `-o proxy=`: host:port items separated by `,` or `+` (mount -o
+ * splits its options on commas, so fstab lines write `proxy=p1:9450+p2:9450`). Duplicates and
+ * items that are not host:port are refused later by parseProxyList, with the item named.
+ */
+export function splitProxyList(text: string): string[] {
+  const items = text.split(/[,+]/).map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new Error(`proxy list "${text}" names no proxy (expected host:port[+host:port…])`);
+  return items;
 }
 
 /** Parse an octal umask such as "022" or "0027". */

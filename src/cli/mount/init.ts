@@ -7,14 +7,28 @@ import { readSecrets } from '../shared/secrets.js';
 /** fstab to edit; FLEXFS_FSTAB overrides (tests). */
 export function fstabPath(): string { return process.env.FLEXFS_FSTAB || '/etc/fstab'; }
 
-/** `init creds <volume>`: metaAddr from a flag, token and secret from stdin or a TTY prompt. */
-export async function initCreds(volume: string, opts: { metaAddr?: string; credsFile?: string }): Promise<void> {
+/** Non-secret proxy settings of `init creds` (the proxy token itself comes from stdin). */
+export interface InitProxyFlags {
+  proxyCA?: string;
+  proxyFingerprint?: string;
+  proxyInsecure?: boolean;
+  proxyNoSSL?: boolean;
+}
+
+/** `init creds <volume>`: metaAddr from a flag, token, secret and proxyToken from stdin or a TTY prompt. */
+export async function initCreds(volume: string, opts: { metaAddr?: string; credsFile?: string } & InitProxyFlags): Promise<void> {
   if (!opts.metaAddr) throw new Error('--metaAddr is required (host:port of meta.flexfs)');
   const path = opts.credsFile ? resolve(opts.credsFile) : mountCredsPath(volume);
-  const s = await readSecrets(['token', 'secret'], { token: 'volume token', secret: 'E2E passphrase (empty: none)' });
+  const s = await readSecrets(['token', 'secret', 'proxyToken'],
+    { token: 'volume token', secret: 'E2E passphrase (empty: none)', proxyToken: 'proxy token (empty: no proxies)' });
   if (!s.token) throw new Error('no token given (on stdin: token=..., or at the prompt)');
   const creds: Creds = { metaAddr: opts.metaAddr, token: s.token };
   if (s.secret) creds.secret = s.secret;
+  if (s.proxyToken) creds.proxyToken = s.proxyToken;
+  if (opts.proxyCA) creds.proxyCA = resolve(opts.proxyCA);
+  if (opts.proxyFingerprint) creds.proxyFingerprint = opts.proxyFingerprint;
+  if (opts.proxyInsecure) creds.proxyInsecure = true;
+  if (opts.proxyNoSSL) creds.proxyNoSSL = true;
   await writeCreds(path, creds);
   console.log(`wrote ${path}`);
 }

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { daemonize } from './daemon.js';
 import type { StartFlags } from './flags.js';
 import { helperInvocation } from './helper.js';
-import { deinitCreds, deinitFstab, initCreds, initFstab } from './init.js';
+import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
 import { runStart } from './start.js';
 
 /** mount.flexfs: the mount client CLI and the mount(8) helper (`mount -t flexfs vol /mnt -o opts`). */
@@ -56,14 +56,19 @@ export function buildProgram(): Command {
     .option('--diskQuota <size>', 'disk block cache quota, e.g. 10G or 5%')
     .option('--verbose', 'log unexpected operation errors')
     .option('--metricsPort <[host:]port>', 'serve Prometheus metrics on this address (default host 127.0.0.1)')
+    .option('--proxy <list>', 'read and write blocks through proxy.flexfs: host:port[,host:port…] (default: the volume\'s proxies setting)')
     .addOption(new Option('--readyFd <fd>').hideHelp())
     .action((volume: string, mountpoint: string, flags: StartFlags) => start(volume, mountpoint, flags).catch(fail));
 
   const init = program.command('init').description('set up credentials or fstab');
-  init.command('creds <volume>').description('write ~/.flexfs/mount/creds/<volume>; token and secret from stdin (key=value lines) or a prompt')
+  init.command('creds <volume>').description('write ~/.flexfs/mount/creds/<volume>; token, secret and proxyToken from stdin (key=value lines) or a prompt')
     .option('--metaAddr <addr>', 'meta.flexfs address host:port')
     .option('--credsFile <path>', 'write here instead')
-    .action((volume: string, o: { metaAddr?: string; credsFile?: string }) => initCreds(volume, o).catch(fail));
+    .option('--proxyCA <file>', 'PEM bundle of the proxies\' certificates')
+    .option('--proxyFingerprint <list>', 'pin the proxies\' certificates by SHA-256 fingerprint (comma-separated)')
+    .option('--proxyInsecure', 'do not check the proxies\' certificates (tests only)')
+    .option('--proxyNoSSL', 'the proxies run with --noSSL (plain HTTP)')
+    .action((volume: string, o: { metaAddr?: string; credsFile?: string } & InitProxyFlags) => initCreds(volume, o).catch(fail));
   init.command('fstab <volume> <mountpoint>').description('add an fstab line for the volume')
     .option('--mountOptions <opts>', 'extra mount options, e.g. sse,ro')
     .option('--now', 'mount it right away')

@@ -10,10 +10,11 @@ import { parseSize } from '../../config/sizes.js';
 import { findFuseMount, mountFs } from '../../fuse/index.js';
 import type { MetaStore, VolumeSettings } from '../../meta/types.js';
 import { openStore } from '../../store/index.js';
+import type { ObjectStore } from '../../store/types.js';
 import { createFileSystem, type FlexFileSystem } from '../../vfs/index.js';
 import { startMountTelemetry } from '../../ops/mount-telemetry.js';
 import type { StartFlags } from './flags.js';
-import { parseUmask } from './flags.js';
+import { parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
 
 const log = (msg: string) => console.error(`${new Date().toISOString()} mount.flexfs: ${msg}`);
@@ -149,7 +150,8 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     // Test-only fault injection (see test-faults.ts); unset in every real deployment.
     const testFaults = await testFaultsFromEnv(process.env.FLEXFS_TEST_FAULTS);
     if (testFaults) log('TEST-ONLY fault injection is on (FLEXFS_TEST_FAULTS)');
-    const store = testFaults ? testFaults.wrap(openStore(blockStore, { retry: false })) : openStore(blockStore);
+    const direct = testFaults ? testFaults.wrap(openStore(blockStore, { retry: false })) : openStore(blockStore);
+    const store = await withProxies(direct, flags, source.settings, creds, credsPath);
     codec = createCodec({ compression: source.settings.compression, dataKey });
     const fs = createFileSystem({
       meta: source.meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
@@ -194,6 +196,31 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
   } catch (e) {
     await codec?.close().catch(() => undefined);
     await source.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * The proxy group in front of the bucket store when `--proxy` (or `-o proxy=`) or the volume's
+ * `proxies` setting names proxies; otherwise the bucket store itself. The group owns `direct`
+ * (closes it) and falls back to it when proxies fail (docs/PROXY.md).
+ */
+async function withProxies(direct: ObjectStore, flags: StartFlags, settings: VolumeSettings, creds: Creds | undefined,
+  credsPath: string): Promise<ObjectStore> {
+  const proxies = flags.proxy !== undefined ? splitProxyList(flags.proxy) : settings.proxies ?? [];
+  if (proxies.length === 0) return direct;
+  const { openProxyGroup } = await import('../../proxy/index.js');
+  try {
+    return await openProxyGroup({
+      proxies, direct, creds: creds ?? {}, credsFile: credsPath,
+      onProxyEvent: ({ proxy, state, reason }) => {
+        // A 401 means this mount's proxyToken is wrong: reads go on via the bucket, but say why.
+        const hint = reason && / 401\b/.test(reason) ? ` (the proxy refused proxyToken from ${credsPath})` : '';
+        log(state === 'down' ? `proxy ${proxy} failed, using the next proxy or the bucket: ${reason ?? 'error'}${hint}` : `proxy ${proxy} is back`);
+      },
+    });
+  } catch (e) {
+    await direct.close().catch(() => undefined);
     throw e;
   }
 }
