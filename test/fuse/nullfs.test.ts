@@ -4,7 +4,8 @@ import { promises as fsp } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureBuilt, startMount, type StartedMount } from '../harness/mount.js';
+import { ensureBuilt } from '../harness/build.js';
+import { startMount, type StartedMount } from '../harness/mount.js';
 import { tempDir } from '../harness/ports.js';
 import { findFuseMount } from '../../src/fuse/mountinfo.js';
 

@@ -1,17 +1,18 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { findFuseMount, readMounts } from '../../src/fuse/mountinfo.js';
+import { REPO_ROOT } from './build.js';
 import { waitFor } from './ports.js';
+
+export { ensureBuilt, REPO_ROOT } from './build.js';
 
 /**
  * Real FUSE mounts for tests: the mount is served by a CHILD process (never by the test process,
  * which drives it: a process touching its own mount deadlocks). Children run the compiled code
- * under dist/ (ensureBuilt compiles when sources are newer).
+ * under dist/ (ensureBuilt, from ./build.ts, compiles when sources are newer).
  */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface StartedMount {
   mountpoint: string;
@@ -93,54 +94,4 @@ export async function startMount(opts: StartMountOptions): Promise<StartedMount>
     throw new Error(`${(e as Error).message}\n--- mount output ---\n${out}`);
   }
   return { mountpoint, pid, stop, output: () => out, exited };
-}
-
-async function newestMtime(dir: string): Promise<number> {
-  let newest = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, await newestMtime(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) newest = Math.max(newest, (await stat(p)).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * Make sure the compiled `entries` (e.g. 'dist/bench/nullfs-main.js') exist and are newer than
- * every source file; otherwise run `tsc -p .` once (serialized across test workers by a lock
- * folder). Type errors elsewhere do not stop emission; a missing entry afterwards does.
- */
-export async function ensureBuilt(entries: string[]): Promise<void> {
-  const srcNewest = Math.max(await newestMtime(join(REPO_ROOT, 'src')), await newestMtime(join(REPO_ROOT, 'bench')));
-  const fresh = async () => {
-    for (const e of entries) {
-      const st = await stat(join(REPO_ROOT, e)).catch(() => undefined);
-      if (!st || st.mtimeMs < srcNewest) return false;
-    }
-    return true;
-  };
-  if (await fresh()) return;
-  const lock = join(REPO_ROOT, 'dist', '.build-lock');
-  await mkdir(dirname(lock), { recursive: true });
-  await waitFor(async () => {
-    try {
-      await mkdir(lock);
-      return true;
-    } catch {
-      // A lock older than 3 minutes belongs to a crashed build.
-      const st = await stat(lock).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > 180_000) await rmdir(lock).catch(() => undefined);
-      return false;
-    }
-  }, 240_000, 'the dist/ build lock', 250);
-  try {
-    if (await fresh()) return;
-    const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    await new Promise<void>((ok) => execFile(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: REPO_ROOT, timeout: 240_000 }, () => ok()));
-  } finally {
-    await rmdir(lock).catch(() => undefined);
-  }
-  for (const e of entries) {
-    await stat(join(REPO_ROOT, e)).catch(() => { throw new Error(`${e} was not built by tsc -p .`); });
-  }
 }

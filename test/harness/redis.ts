@@ -9,6 +9,11 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** SIGKILL at once (crash simulation); the data folder stays until stop(). */
   kill9(): Promise<void>;
+  /**
+   * Start redis-server again on the same port and data folder, so it replays its append-only file
+   * (after kill9() for crash recovery; a still running server is stopped with SIGTERM first).
+   */
+  restart(): Promise<void>;
 }
 
 const live = new Set<ChildProcess>();
@@ -33,17 +38,18 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
-/** A real redis-server on 127.0.0.1 and a free port, data in a temp folder, AOF on. */
-export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisServer> {
-  const dir = await tempDir('flexfs-redis-');
-  const port = await freePort();
-  const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '',
-    '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--protected-mode', 'no',
-    '--daemonize', 'no', '--loglevel', 'warning',
-  ];
-  // A shell watchdog: when this process dies (even by SIGKILL, as vitest may do to a worker) its
-  // stdin pipe closes and the watchdog kills redis-server, so no server outlives the tests.
+/** A running redis-server under its shell watchdog; `signal` reaches redis-server itself. */
+interface RedisProcess {
+  child: ChildProcess;
+  signal(sig: NodeJS.Signals): void;
+}
+
+/**
+ * Start redis-server with `args` and wait until it answers PING on `port`. A shell watchdog: when
+ * this process dies (even by SIGKILL, as vitest may do to a worker) its stdin pipe closes and the
+ * watchdog kills redis-server, so no server outlives the tests.
+ */
+async function launch(args: string[], port: number): Promise<RedisProcess> {
   const script = 'exec 3<&0; redis-server "$@" </dev/null & pid=$!; echo "$pid"; '
     + '( while read -r _; do :; done; kill -9 "$pid" 2>/dev/null ) <&3 & wait "$pid"';
   const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -57,7 +63,11 @@ export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' } =
   });
   child.stderr!.on('data', (d) => { log = (log + d).slice(-4000); });
   child.once('exit', () => { live.delete(child); child.stdin!.destroy(); });
-  const signal = (sig: NodeJS.Signals) => { try { if (redisPid) process.kill(redisPid, sig); } catch { /* gone */ } };
+  // The watchdog shell exits with redis-server: once it has, the pid may belong to someone else.
+  const signal = (sig: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try { if (redisPid) process.kill(redisPid, sig); } catch { /* gone */ }
+  };
   try {
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${log}`);
@@ -67,21 +77,40 @@ export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' } =
     signal('SIGKILL');
     child.stdin!.end();
     await exited(child, 5_000);
-    await dir.cleanup();
     throw e;
   }
+  return { child, signal };
+}
+
+/** A real redis-server on 127.0.0.1 and a free port, data in a temp folder, AOF on. */
+export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisServer> {
+  const dir = await tempDir('flexfs-redis-');
+  const port = await freePort();
+  const args = [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '',
+    '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--protected-mode', 'no',
+    '--daemonize', 'no', '--loglevel', 'warning',
+  ];
+  let proc = await launch(args, port).catch(async (e) => { await dir.cleanup(); throw e; });
   const kill9 = async () => {
-    signal('SIGKILL');
-    await exited(child, 10_000);
+    proc.signal('SIGKILL');
+    await exited(proc.child, 10_000);
+  };
+  const shutdown = async () => {
+    proc.signal('SIGTERM');
+    if (!(await exited(proc.child, 10_000))) await kill9();
+    proc.child.stdin!.end();
   };
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     kill9,
+    restart: async () => {
+      await shutdown();
+      proc = await launch(args, port);
+    },
     stop: async () => {
-      signal('SIGTERM');
-      if (!(await exited(child, 10_000))) await kill9();
-      child.stdin!.end();
+      await shutdown();
       await dir.cleanup();
     },
   };

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connectMeta, type MetaSession } from '../../src/meta/client/index.js';
 import { ROOT_INO, type MetaStore } from '../../src/meta/types.js';
 import { waitFor } from '../harness/ports.js';
+import { startRedis } from '../harness/redis.js';
 import { startDaemonEnv, type DaemonEnv } from './daemon-setup.js';
-import { restartableRedis, type RestartableRedis } from './redis-restartable.js';
 
 const ctx = { uid: 0, gid: 0 };
 const WORKERS = 6;
@@ -88,7 +88,7 @@ describe('durability: kill -9 meta.flexfs mid-stream loses no acknowledged mutat
   });
 
   it('redis with appendfsync always: kill -9 the server, then kill -9 redis', async () => {
-    const redis: RestartableRedis = await restartableRedis();
+    const redis = await startRedis({ appendfsync: 'always' });
     cleanups.push(() => redis.stop());
     const env = await startDaemonEnv(['--engine', redis.url]);
     cleanups.push(() => env.cleanup());
@@ -97,7 +97,7 @@ describe('durability: kill -9 meta.flexfs mid-stream loses no acknowledged mutat
       await env.restart();
       await new Promise((r) => setTimeout(r, 300));
       await redis.kill9();
-      await redis.start();
+      await redis.restart();
     });
   });
 });

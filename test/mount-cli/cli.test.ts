@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { parseMountOptions } from '../../src/cli/mount/flags.js';
 import { helperInvocation } from '../../src/cli/mount/helper.js';
 import { findFuseMount } from '../../src/fuse/mountinfo.js';
-import { ensureBuilt, REPO_ROOT } from '../harness/mount.js';
+import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
 import { tempDir, waitFor } from '../harness/ports.js';
 
 const ENTRY = 'dist/src/cli/mount/main.js';

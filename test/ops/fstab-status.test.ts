@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { findFuseMount } from '../../src/fuse/mountinfo.js';
 import { fsckCommand } from '../../src/cli/meta/fsck.js';
 import { liveMountStatuses } from '../../src/ops/status.js';
-import { ensureBuilt, REPO_ROOT } from '../harness/mount.js';
+import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
 import { freePort, tempDir, waitFor } from '../harness/ports.js';
 
 const run = promisify(execFile);

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { access, cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureBuilt, REPO_ROOT } from '../harness/mount.js';
+import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
 import { tempDir } from '../harness/ports.js';
 
 const run = promisify(execFile);

@@ -6,17 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensureBuilt as ensureBuiltOutputs, REPO_ROOT } from '../harness/build.js';
 import { freePort, waitFor } from '../harness/ports.js';
+import { runCommand, type CommandResult } from '../harness/run-command.js';
 
-/** The repository root, from test/proxy/ (vitest) or dist/test/proxy/ (compiled bench). */
-export const REPO = ((): string => {
-  const up2 = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-  return basename(up2) === 'dist' && existsSync(join(up2, '..', 'package.json')) ? resolve(up2, '..') : up2;
-})();
+/** The repository root (also right when compiled under dist/ for bench/proxy.ts). */
+export const REPO = REPO_ROOT;
 const ENTRY = join(REPO, 'dist/src/cli/proxy/index.js');
 
 const children = new Set<ChildProcess>();
@@ -24,44 +21,14 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-async function newestSource(dir: string): Promise<number> {
-  let newest = 0;
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith('.ts') || e.name.endsWith('.test.ts')) continue;
-    newest = Math.max(newest, (await stat(join(e.parentPath ?? e.path, e.name))).mtimeMs);
-  }
-  return newest;
-}
-
-/** Compile with tsc when dist/ is missing or older than src/ (other people's type errors are ignored: tsc still emits). */
-export async function ensureBuilt(): Promise<void> {
-  const built = await stat(ENTRY).then((s) => s.mtimeMs, () => 0);
-  if (built > 0 && built >= (await newestSource(join(REPO, 'src')))) return;
-  await new Promise<void>((resolveRun, reject) => {
-    const p = spawn(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', REPO], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 300_000);
-    p.on('exit', () => { clearTimeout(timer); resolveRun(); });
-    p.on('error', reject);
-    void out;
-  });
-  if (!(await stat(ENTRY).then(() => true, () => false))) throw new Error(`build did not produce ${ENTRY}`);
+/** The proxy runs from the compiled output; compile first when dist/ is missing or stale. */
+export function ensureBuilt(): Promise<void> {
+  return ensureBuiltOutputs([ENTRY]);
 }
 
 /** Run the proxy CLI to completion (stdin piped in); resolves with exit code and output. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolveRun, reject) => {
-    const p = spawn(process.execPath, [ENTRY, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('error', reject);
-    p.on('exit', (code) => { clearTimeout(timer); resolveRun({ code, stdout, stderr }); });
-    p.stdin.end(opts.stdin ?? '');
-  });
+export function runCli(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<CommandResult> {
+  return runCommand(process.execPath, [ENTRY, ...args], { ...opts, timeoutMs: 30_000 });
 }
 
 export interface ProxyStartOptions {
