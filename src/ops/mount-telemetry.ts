@@ -46,6 +46,8 @@ export interface MountTelemetryOptions {
   /** Status file refresh period (default 5 s). */
   intervalMs?: number;
   runDir?: string;
+  /** Adds more metrics (e.g. per-operation latencies) to the endpoint's registry. */
+  registerMetrics?: (registry: Registry) => void;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function startMountTelemetry(fs: MountCounters, o: MountTelemetryOp
   if (o.metricsAddr) {
     const { host, port } = parseListenAddr(o.metricsAddr);
     const registry = metricsRegistry(fs, o.volume);
+    o.registerMetrics?.(registry);
     server = createServer((req, res) => {
       if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
         registry.metrics().then((text) => { res.writeHead(200, { 'content-type': registry.contentType }); res.end(text); },

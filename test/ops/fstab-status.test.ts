@@ -95,6 +95,22 @@ describe('fstab mount with mount -T, flexfs status, mount metrics', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(/flexfs_mount_block_requests_total\{op="put",volume="opsvol"\} [1-9]/);
     expect(metrics).toMatch(/flexfs_mount_dirty_bytes\{volume="opsvol"\} 0/);
+    // Per-operation latencies, bytes through the mount, and errors by errno.
+    await expect(readFile(join(mp, 'no-such-file'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const ops = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    /** The value of a metric whose labels include all of `labels` (label order is prom-client's). */
+    const value = (name: string, labels: Record<string, string>): number | undefined => {
+      for (const line of ops.split('\n')) {
+        const m = /^(\w+)\{(.*)\} (\S+)$/.exec(line);
+        if (!m || m[1] !== name) continue;
+        if (Object.entries(labels).every(([k, v]) => m[2].includes(`${k}="${v}"`))) return Number(m[3]);
+      }
+      return undefined;
+    };
+    expect(value('flexfs_mount_op_seconds_count', { op: 'write', volume: 'opsvol' })).toBeGreaterThan(0);
+    expect(value('flexfs_mount_op_seconds_count', { op: 'create' })).toBe(1);
+    expect(value('flexfs_mount_bytes_total', { direction: 'written' })).toBe(data.length);
+    expect(value('flexfs_mount_op_errors_total', { op: 'getattr', errno: 'ENOENT' })).toBeGreaterThan(0);
 
     // Status by volume (embedded engine), while mounted: one session, the file's bytes.
     const vol = await flexfsCli(['status', 'opsvol', '--local', local, '--json'], env);

@@ -13,6 +13,7 @@ import { openStore } from '../../store/index.js';
 import type { ObjectStore } from '../../store/types.js';
 import { createFileSystem, type FlexFileSystem } from '../../vfs/index.js';
 import { startMountTelemetry } from '../../ops/mount-telemetry.js';
+import { instrumentPosixFs } from '../../ops/op-metrics.js';
 import type { StartFlags } from './flags.js';
 import { parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
@@ -157,13 +158,17 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
       meta: source.meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
       readOnly: !!flags.ro, noAtime: !!flags.noATime, sessionId: source.sessionId, ...testFaults?.deadlines,
     });
-    const mount = await mountFs(fs, mountpoint, {
+    // With --metricsPort every operation is timed and its errors counted (src/ops/op-metrics.ts).
+    const opMetrics = flags.metricsPort ? instrumentPosixFs(fs) : undefined;
+    const mount = await mountFs(opMetrics?.fs ?? fs, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, nonEmpty: !!flags.nonEmpty, umask,
       onUnexpectedError: (op, path, err) => { if (flags.verbose) log(`${op} ${path}: ${err instanceof Error ? err.message : String(err)}`); },
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
-    const telemetry = await startMountTelemetry(fs as FlexFileSystem, { volume, mountpoint, metricsAddr: flags.metricsPort })
+    const telemetry = await startMountTelemetry(fs as FlexFileSystem, {
+      volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register,
+    })
       .catch((e: Error) => { log(`status/metrics disabled: ${e.message}`); return undefined; });
     if (telemetry?.metricsAddr) log(`metrics on http://${telemetry.metricsAddr}/metrics`);
     log(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`);
