@@ -99,6 +99,41 @@ async function raceAndCheck(a: MetaEngine, b: MetaEngine): Promise<void> {
   expect(dirs).toBe((await ma.getattr(x, root)).nlink - 2 + (await ma.getattr(y, root)).nlink - 2);
 }
 
+/**
+ * POSIX rename: a name that exists before and after a rename that replaces it never looks
+ * absent. Client b keeps renaming fresh files over "target" while client a looks it up (and
+ * stats it by name) as fast as it can.
+ */
+async function renameOverNeverHidesTarget(a: MetaEngine, b: MetaEngine): Promise<void> {
+  const vol = await a.createVolume({ name: 'rename-race', blockStore: { url: 'file:///tmp/unused' } });
+  const ma = a.volume(vol.id);
+  const mb = b.volume(vol.id);
+  const root: OpContext = { uid: 0, gid: 0 };
+  const first = (await ma.create(ROOT_INO, 'target', 0o644, root)).ino;
+  let renaming = true;
+  const seen = new Set<number>([first]);
+  const renamer = (async () => {
+    try {
+      for (let i = 0; i < 300; i++) {
+        const f = await mb.create(ROOT_INO, `tmp${i}`, 0o644, root);
+        seen.add(f.ino);
+        await mb.rename(ROOT_INO, `tmp${i}`, ROOT_INO, 'target', root);
+      }
+    } finally { renaming = false; }
+  })();
+  let lookups = 0;
+  const looker = async () => {
+    while (renaming) {
+      const attr = await ma.lookup(ROOT_INO, 'target', root);
+      expect(seen.has(attr.ino)).toBe(true);
+      lookups++;
+    }
+  };
+  await Promise.all([renamer, looker(), looker(), looker()]);
+  expect(lookups).toBeGreaterThan(100);
+  expect(await a.checkNamespace(vol.id)).toEqual([]);
+}
+
 describe('concurrent clients keep the namespace consistent', () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); });
@@ -112,6 +147,7 @@ describe('concurrent clients keep the namespace consistent', () => {
     const b = await openSqliteEngine({ file });
     cleanups.push(() => b.close());
     await raceAndCheck(a, b);
+    await renameOverNeverHidesTarget(a, b);
   });
 
   it('redis: two clients on one server', async () => {
@@ -122,5 +158,6 @@ describe('concurrent clients keep the namespace consistent', () => {
     const b = await openRedisEngine({ url: server.url });
     cleanups.push(() => b.close());
     await raceAndCheck(a, b);
+    await renameOverNeverHidesTarget(a, b);
   });
 });

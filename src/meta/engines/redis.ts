@@ -21,6 +21,8 @@ import { RedisTx } from './redis-tx.js';
  */
 
 const MAX_ATTEMPTS = 200;
+/** Read-only operations with more checks than this are listings, left unvalidated (see read()). */
+const MAX_VALIDATED_READS = 32;
 
 type ApplyFn = (numKeys: number, ...args: (string | Buffer | number)[]) => Promise<number>;
 
@@ -34,16 +36,21 @@ function safeUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-export async function openRedisEngine(opts: { url: string }): Promise<RedisEngine> {
+export async function openRedisEngine(opts: { url: string; password?: string }): Promise<RedisEngine> {
   if (!opts?.url || !/^rediss?:\/\//.test(opts.url)) throw new Error('redis engine: expected a redis:// or rediss:// URL');
-  const r = new Redis(opts.url, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 5 });
+  const r = new Redis(opts.url, {
+    lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 5,
+    ...(opts.password ? { password: opts.password } : {}),
+  });
   r.on('error', () => { /* reconnects on its own; commands fail with their own errors */ });
   try {
     await r.connect();
     await r.ping();
   } catch (e) {
     r.disconnect();
-    throw new Error(`cannot reach redis at ${safeUrl(opts.url)}: ${(e as Error).message.replace(opts.url, safeUrl(opts.url))}`);
+    let why = (e as Error).message.replace(opts.url, safeUrl(opts.url));
+    if (opts.password) why = why.split(opts.password).join('***');
+    throw new Error(`cannot reach redis at ${safeUrl(opts.url)}: ${why}`);
   }
   return new RedisEngine(r);
 }
@@ -68,9 +75,7 @@ export class RedisEngine implements MetaEngine {
    * directory at once, since every create also updates the parent's times.
    */
   private async transact<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>, readOnly = false): Promise<T> {
-    if (readOnly) {
-      try { return await fn(new RedisTx(this.r, volumeKeys(volumeId))); } catch (e) { throw asFsError(e); }
-    }
+    if (readOnly) return this.read(volumeId, fn);
     let lane = this.lanes.get(volumeId);
     if (!lane) { lane = { waiting: 0, mutex: new Mutex() }; this.lanes.set(volumeId, lane); }
     if (lane.waiting === 0) {
@@ -92,6 +97,30 @@ export class RedisEngine implements MetaEngine {
     }
   }
 
+  /**
+   * A read-only operation. A read of one key is atomic by itself; a read of several (lookup
+   * reads the entry, then the inode) is validated by the script with no writes, so a rename in
+   * between cannot make an existing name look absent. Listings (readdir pages read hundreds of
+   * keys) are not validated: POSIX leaves readdir under concurrent change unspecified.
+   */
+  private async read<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>): Promise<T> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const tx = new RedisTx(this.r, volumeKeys(volumeId));
+      let result: T | undefined;
+      let error: unknown;
+      try { result = await fn(tx); } catch (e) {
+        if (!isFsError(e)) throw asFsError(e);
+        error = e;
+      }
+      if (tx.checks.length <= 1 || tx.checks.length > MAX_VALIDATED_READS || (await this.submit(tx, false))) {
+        if (error !== undefined) throw error;
+        return result as T;
+      }
+      await this.backoff(attempt);
+    }
+    throw new FsError('EAGAIN', 'metadata read kept conflicting with concurrent changes');
+  }
+
   /** One optimistic run: done with a result, thrown error, or not done (conflict). */
   private async attempt<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>): Promise<{ done: boolean; result?: T }> {
     const tx = new RedisTx(this.r, volumeKeys(volumeId));
@@ -104,7 +133,8 @@ export class RedisEngine implements MetaEngine {
       if (tx.checks.length === 0 || (await this.submit(tx, false))) throw e;
       return { done: false };
     }
-    if (tx.writes.length === 0 || (await this.submit(tx, true))) return { done: true, result };
+    if (tx.writes.length === 0 && tx.checks.length <= 1) return { done: true, result };
+    if (await this.submit(tx, tx.writes.length > 0)) return { done: true, result };
     return { done: false };
   }
 
