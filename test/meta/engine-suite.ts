@@ -112,6 +112,36 @@ export function runEngineSuite(label: string, setup: () => Promise<EngineSetup>)
       expect(await e.checkNamespace(v.id)).toEqual([]);
     });
 
+    it('a retried open that arrives on a new session takes its hold there', async () => {
+      const v = (await e.getVolume('vol-a'))!;
+      const m = e.volume(v.id);
+      const old = await e.openSession(v.id, { host: 'h1', pid: 1 }, 30);
+      const f = await m.create(ROOT_INO, 'retried', 0o644, USER);
+      const g = { ...USER, opId: `open-retry-${Date.now()}` };
+      const c = { ...USER, opId: `create-open-retry-${Date.now()}` };
+      // Applied on the old session; the client never saw the answers.
+      await m.open(f.ino, { ...g, sessionId: old });
+      const created = await m.create(ROOT_INO, 'retried2', 0o644, { ...c, sessionId: old }, true);
+      expect(await e.expireSessions(Date.now() + 31_000)).toBeGreaterThanOrEqual(1);
+      // The client reconnects on a new session and re-sends both calls with their op ids.
+      const fresh = await e.openSession(v.id, { host: 'h1', pid: 1 }, 30);
+      expect((await m.open(f.ino, { ...g, sessionId: fresh })).ino).toBe(f.ino);
+      expect((await m.create(ROOT_INO, 'retried2', 0o644, { ...c, sessionId: fresh }, true)).ino).toBe(created.ino);
+      // Re-sent again on the same session: still one hold each, not two.
+      await m.open(f.ino, { ...g, sessionId: fresh });
+      // Both files stay alive while the new session holds them, and go when it releases.
+      await m.unlink(ROOT_INO, 'retried', USER);
+      await m.unlink(ROOT_INO, 'retried2', USER);
+      expect((await m.getattr(f.ino, USER)).nlink).toBe(0);
+      expect((await m.getattr(created.ino, USER)).nlink).toBe(0);
+      await m.release(f.ino, { ...USER, sessionId: fresh });
+      await m.release(created.ino, { ...USER, sessionId: fresh });
+      expect(await errno(m.getattr(f.ino, USER))).toBe('ENOENT');
+      expect(await errno(m.getattr(created.ino, USER))).toBe('ENOENT');
+      await e.closeSession(fresh);
+      expect(await e.checkNamespace(v.id)).toEqual([]);
+    });
+
     it('gc queue and referenced blocks', async () => {
       const v = await e.createVolume({ name: 'gc', blockSize: 256 * 1024, blockStore: store });
       const m = e.volume(v.id);

@@ -81,3 +81,15 @@ export function decodeResult(s: string): unknown {
   if (s === 'u') return undefined;
   return toAttr(decodeInode(s.slice(1)));
 }
+
+/** An operation-id record: the session that applied the operation, and its result. */
+export function encodeOpRecord(sessionId: string, result: unknown): string {
+  return `${sessionId}\n${encodeResult(result)}`;
+}
+
+export function decodeOpRecord(s: string): { sessionId: string; result: unknown } {
+  const cut = s.indexOf('\n');
+  // Records written before the session was part of them hold only the result.
+  if (cut < 0) return { sessionId: '', result: decodeResult(s) };
+  return { sessionId: s.slice(0, cut), result: decodeResult(s.slice(cut + 1)) };
+}

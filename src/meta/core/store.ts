@@ -5,8 +5,8 @@ import {
   type SetAttrChanges, type StatFs, type VolumeSettings,
 } from '../types.js';
 import {
-  PATH_MAX, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, XATTR_SIZE_MAX, checkName, checkXattrName, decodeResult,
-  encodeResult, nowNs, toAttr, typeBits, typeOfMode,
+  PATH_MAX, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, XATTR_SIZE_MAX, checkName, checkXattrName, decodeOpRecord,
+  encodeOpRecord, nowNs, toAttr, typeBits, typeOfMode,
 } from './rules.js';
 import type { InodeRec, MetaTx, TxRunner, VolumeInfo } from './tx.js';
 
@@ -88,18 +88,33 @@ export class CoreMetaStore implements MetaStore {
     return this.infoCache;
   }
 
-  /** A mutating operation: one transaction, op-id dedupe, dirty inodes written at the end. */
-  private async mutate<T>(ctx: OpContext, fn: (op: Op) => Promise<T>): Promise<T> {
+  /**
+   * A mutating operation: one transaction, op-id dedupe, dirty inodes written at the end.
+   * `holdOf` names the inode an operation takes a hold on (open, create-and-open): a retry of
+   * such an operation that arrives on a new session (the one that applied it expired, and its
+   * holds went with it) takes the hold again for the new session, else the client would count a
+   * hold the server does not have.
+   */
+  private async mutate<T>(ctx: OpContext, fn: (op: Op) => Promise<T>, holdOf?: (result: T) => number | undefined): Promise<T> {
     const { settings } = await this.info();
     return this.runner.transact(async (tx) => {
       if (ctx.opId) {
         const prev = await tx.getOp(ctx.opId);
-        if (prev !== null) return decodeResult(prev) as T;
+        if (prev !== null) {
+          const { sessionId, result } = decodeOpRecord(prev);
+          const ino = holdOf?.(result as T);
+          if (ino !== undefined && sessionId !== session(ctx)) {
+            if ((await tx.getInode(ino)) === null) throw new FsError('ENOENT', 'the file was removed while this client\'s session was lost');
+            tx.addHold(ino, session(ctx), 1);
+            tx.putOp(ctx.opId, encodeOpRecord(session(ctx), result), OP_RESULT_TTL_MS);
+          }
+          return result as T;
+        }
       }
       const op = new Op(tx, nowNs(), settings.blockSize);
       const result = await fn(op);
       op.flush();
-      if (ctx.opId) tx.putOp(ctx.opId, encodeResult(result), OP_RESULT_TTL_MS);
+      if (ctx.opId) tx.putOp(ctx.opId, encodeOpRecord(session(ctx), result), OP_RESULT_TTL_MS);
       return result;
     });
   }
@@ -242,7 +257,7 @@ export class CoreMetaStore implements MetaStore {
       const rec = await this.makeNode(op, ctx, parent, name, 'file', checkInt(mode, 'mode'));
       if (open) op.tx.addHold(rec.ino, session(ctx), 1);
       return toAttr(rec);
-    });
+    }, open ? (attr) => attr.ino : undefined);
   }
 
   mkdir(parent: number, name: string, mode: number, ctx: OpContext): Promise<Attr> {
@@ -454,7 +469,7 @@ export class CoreMetaStore implements MetaStore {
       const r = await op.must(ino);
       op.tx.addHold(ino, session(ctx), 1);
       return toAttr(r);
-    });
+    }, (attr) => attr.ino);
   }
 
   release(ino: number, ctx: OpContext): Promise<void> {
