@@ -211,6 +211,58 @@ describe('bad input is refused and other sessions keep working', () => {
   });
 });
 
+describe('the server, not the client, enforces tokens and session expiry', () => {
+  // ttl 2 s → the server re-checks a session at most every 500 ms, heartbeats or not.
+  let srv: InProc;
+  const hello = (token: string) => packFrame({ t: 'hello', v: PROTOCOL_VERSION, token, host: 'test', pid: 1 });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  beforeAll(async () => { srv = await startInProcess({ ttlSeconds: 2 }); });
+  afterAll(async () => { await srv?.cleanup(); });
+
+  it('a client that never heartbeats loses access once its token is revoked', async () => {
+    const t = await srv.engine.createToken({ volume: (await srv.engine.getVolume('vol1'))!.id });
+    const s = await rawSocket(srv.server.url);
+    s.ws.send(hello(t.secret));
+    expect(await s.next()).toMatchObject({ t: 'welcome' });
+    s.ws.send(packFrame({ id: 1, op: 'getattr', args: [ROOT_INO, ctx] }));
+    expect(await s.next()).toMatchObject({ id: 1, ok: { ino: ROOT_INO } });
+    await srv.engine.revokeToken(t.id);
+    await sleep(700);
+    s.ws.send(packFrame({ id: 2, op: 'mkdir', args: [ROOT_INO, 'after-revoke', 0o755, ctx] }));
+    expect((await s.closed).code).toBe(CloseCode.auth);
+    await expect(srv.engine.volume((await srv.engine.getVolume('vol1'))!.id).lookup(ROOT_INO, 'after-revoke', ctx)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('a request on a session the server expired closes the socket unanswered (the client starts anew)', async () => {
+    const s = await rawSocket(srv.server.url);
+    s.ws.send(hello(srv.volumeToken));
+    const welcome = await s.next() as { sessionId: string };
+    await srv.engine.expireSessions(Date.now() + 60_000);
+    expect((await srv.engine.listSessions()).map((x) => x.id)).not.toContain(welcome.sessionId);
+    await sleep(700);
+    s.ws.send(packFrame({ id: 1, op: 'open', args: [ROOT_INO, ctx] }));
+    expect((await s.closed).code).toBe(CloseCode.sessionExpired);
+    // no hold was taken for the dead session
+    expect(await srv.engine.checkNamespace((await srv.engine.getVolume('vol1'))!.id)).toEqual([]);
+  });
+
+  it('names of Object.prototype are unknown ops, not crashes', async () => {
+    const s = await rawSocket(srv.server.url);
+    s.ws.send(hello(srv.volumeToken));
+    await s.next();
+    for (const [i, op] of ['constructor', '__proto__', 'toString', 'hasOwnProperty'].entries()) {
+      s.ws.send(packFrame({ id: i + 1, op, args: [] }));
+      expect(await s.next()).toMatchObject({ id: i + 1, err: { code: 'ENOSYS' } });
+    }
+    s.ws.close();
+  });
+
+  it('a volume token cannot use the admin routes', async () => {
+    const r = await probe(`${srv.server.url}/v1/volumes`, { authorization: `Bearer ${srv.volumeToken}` });
+    expect(r.status).toBe(401);
+  });
+});
+
 describe('reconnect, resume and deadlines', () => {
   let srv: InProc;
   beforeAll(async () => { srv = await startInProcess({ ttlSeconds: 4 }); });

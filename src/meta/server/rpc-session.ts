@@ -33,6 +33,9 @@ export function toWireError(e: unknown): WireError {
   return { code: 'EIO', message: e instanceof Error ? e.message : String(e) };
 }
 
+/** Thrown for a request on a session that has just been closed: it gets no answer. */
+class SessionEnded extends Error {}
+
 /**
  * One mount session's WebSocket: handshake (version, token, volume, resume), then multiplexed
  * requests dispatched to the volume's MetaStore. The session id in every call's context is the
@@ -48,6 +51,9 @@ export class RpcSession {
   private readonly helloTimer: NodeJS.Timeout;
   /** The handshake in progress; requests that arrive meanwhile wait for it. */
   private pending: Promise<void> = Promise.resolve();
+  /** Token and session were last found valid until then (see ensureValid). */
+  private validUntil = 0;
+  private validating: Promise<void> | undefined;
 
   constructor(private readonly ws: WebSocket, private readonly deps: SessionDeps, private readonly remote: string) {
     this.helloTimer = setTimeout(() => this.close(CloseCode.policy, 'no hello within the handshake timeout'), deps.handshakeTimeoutMs);
@@ -147,6 +153,7 @@ export class RpcSession {
     }
     if (this.ws.readyState !== this.ws.OPEN) return; // client went away meanwhile; the session expires
     this.tokenSecret = hello.token;
+    this.validUntil = Date.now() + this.deps.heartbeatMs;
     this.volume = volume;
     this.store = engine.volume(volume.id);
     this.deps.metrics.sessions.inc();
@@ -161,13 +168,15 @@ export class RpcSession {
 
   private async dispatch(id: number, op: string, args: unknown[]): Promise<void> {
     const { metrics } = this.deps;
-    const end = metrics.latency.startTimer({ op: META_OPS[op] || SESSION_OPS.has(op) ? op : 'unknown' });
+    const known = Object.hasOwn(META_OPS, op) || SESSION_OPS.has(op);
+    const end = metrics.latency.startTimer({ op: known ? op : 'unknown' });
     try {
       const result = await this.call(op, args);
       if (this.state === 'closed') return;
       this.send({ id, ok: result === undefined ? null : result });
-      metrics.requests.inc({ op, result: 'ok' });
+      metrics.requests.inc({ op: known ? op : 'unknown', result: 'ok' });
     } catch (e) {
+      if (e instanceof SessionEnded) return;
       const err = toWireError(e);
       if (!isFsError(e)) {
         metrics.errors.inc({ kind: 'engine' });
@@ -175,7 +184,7 @@ export class RpcSession {
       } else if (err.code === 'ENOSYS' || err.code === 'EINVAL') {
         metrics.errors.inc({ kind: 'request' });
       }
-      metrics.requests.inc({ op: META_OPS[op] || SESSION_OPS.has(op) ? op : 'unknown', result: err.code });
+      metrics.requests.inc({ op: known ? op : 'unknown', result: err.code });
       this.send({ id, err });
     } finally {
       const seconds = end();
@@ -185,8 +194,9 @@ export class RpcSession {
 
   private async call(op: string, args: unknown[]): Promise<unknown> {
     const store = this.store!;
-    const spec = META_OPS[op];
+    const spec = Object.hasOwn(META_OPS, op) ? META_OPS[op] : undefined;
     if (spec) {
+      await this.ensureValid();
       const ci = validateArgs(op, spec, args);
       (args[ci] as { sessionId?: string }).sessionId = this.sessionId;
       const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[op];
@@ -202,6 +212,33 @@ export class RpcSession {
       default:
         throw new FsError('ENOSYS', `unknown op "${op}"`);
     }
+  }
+
+  /**
+   * The server, not the client's good manners, decides whether a session may still be served:
+   * at most one heartbeat interval after the last check, the token is checked again and the
+   * session extended (a request is a sign of life). A revoked token closes the socket (the client
+   * fails with EACCES); an expired session closes it unanswered, so the client re-sends the call
+   * on a new session after taking its holds again.
+   */
+  private async ensureValid(): Promise<void> {
+    if (Date.now() < this.validUntil) return;
+    this.validating ??= (async () => {
+      try {
+        if (!(await this.deps.auth.check(this.tokenSecret))) {
+          this.close(CloseCode.auth, 'token revoked');
+          throw new SessionEnded();
+        }
+        if (!(await this.deps.engine.heartbeat(this.sessionId, this.deps.ttlSeconds))) {
+          this.close(CloseCode.sessionExpired, 'session expired');
+          throw new SessionEnded();
+        }
+        this.validUntil = Date.now() + this.deps.heartbeatMs;
+      } finally {
+        this.validating = undefined;
+      }
+    })();
+    return this.validating;
   }
 
   /** Keep the session alive; a revoked token ends it. Returns false when the session expired. */
