@@ -19,14 +19,19 @@ export interface RedisServer {
 const live = new Set<ChildProcess>();
 process.once('exit', () => { for (const c of live) c.stdin?.destroy(); });
 
-function ping(port: number): Promise<boolean> {
+function ping(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createConnection({ host: '127.0.0.1', port });
     const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
+    let got = '';
     sock.setTimeout(1000, () => done(false));
     sock.on('error', () => done(false));
-    sock.on('connect', () => sock.write('PING\r\n'));
-    sock.on('data', (d) => done(d.toString().startsWith('+PONG')));
+    sock.on('connect', () => sock.write(`${password ? `AUTH ${password}\r\n` : ''}PING\r\n`));
+    sock.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('+PONG')) done(true);
+      else if (got.startsWith('-') || (password && got.includes('\r\n-'))) done(false);
+    });
   });
 }
 
@@ -49,7 +54,7 @@ interface RedisProcess {
  * this process dies (even by SIGKILL, as vitest may do to a worker) its stdin pipe closes and the
  * watchdog kills redis-server, so no server outlives the tests.
  */
-async function launch(args: string[], port: number): Promise<RedisProcess> {
+async function launch(args: string[], port: number, password?: string): Promise<RedisProcess> {
   const script = 'exec 3<&0; redis-server "$@" </dev/null & pid=$!; echo "$pid"; '
     + '( while read -r _; do :; done; kill -9 "$pid" 2>/dev/null ) <&3 & wait "$pid"';
   const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -71,7 +76,7 @@ async function launch(args: string[], port: number): Promise<RedisProcess> {
   try {
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${log}`);
-      return ping(port);
+      return ping(port, password);
     }, 20_000, `redis-server on port ${port}`, 50);
   } catch (e) {
     signal('SIGKILL');
@@ -82,16 +87,20 @@ async function launch(args: string[], port: number): Promise<RedisProcess> {
   return { child, signal };
 }
 
-/** A real redis-server on 127.0.0.1 and a free port, data in a temp folder, AOF on. */
-export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisServer> {
+/**
+ * A real redis-server on 127.0.0.1 and a free port, data in a temp folder, AOF on. With
+ * `password` it requires AUTH (the url stays without it: clients are given it separately).
+ */
+export async function startRedis(opts: { appendfsync?: 'always' | 'everysec'; password?: string } = {}): Promise<RedisServer> {
   const dir = await tempDir('flexfs-redis-');
   const port = await freePort();
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '',
     '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'everysec', '--protected-mode', 'no',
     '--daemonize', 'no', '--loglevel', 'warning',
+    ...(opts.password ? ['--requirepass', opts.password] : []),
   ];
-  let proc = await launch(args, port).catch(async (e) => { await dir.cleanup(); throw e; });
+  let proc = await launch(args, port, opts.password).catch(async (e) => { await dir.cleanup(); throw e; });
   const kill9 = async () => {
     proc.signal('SIGKILL');
     await exited(proc.child, 10_000);
@@ -107,7 +116,7 @@ export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' } =
     kill9,
     restart: async () => {
       await shutdown();
-      proc = await launch(args, port);
+      proc = await launch(args, port, opts.password);
     },
     stop: async () => {
       await shutdown();

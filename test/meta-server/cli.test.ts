@@ -111,4 +111,13 @@ describe('meta.flexfs CLI against a live server', () => {
       expect(await readFile(join(dir.path, 'meta.env'), 'utf8')).toBe('FLEXFS_META_ARGS="--dbFolder /var/lib/flexfs/meta"\n');
     } finally { await dir.cleanup(); }
   });
+
+  it('a redis password in --engine is refused (it would be in argv and meta.env), naming where it goes instead', async () => {
+    for (const cmd of [['init', 'systemd'], ['start']]) {
+      const r = await runCli([...cmd, '--engine', 'redis://:hunter2-secret@127.0.0.1:6379'], { FLEXFS_HOME: env.home });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/redisPassword/);
+      expect(r.stdout + r.stderr).not.toContain('hunter2-secret');
+    }
+  });
 });

@@ -18,12 +18,12 @@ export interface DaemonEnv {
 }
 
 /** Build if needed, write server creds, start meta.flexfs (child process) with TLS. */
-export async function startDaemonEnv(args: string[] = []): Promise<DaemonEnv> {
+export async function startDaemonEnv(args: string[] = [], extraCreds: Record<string, string> = {}): Promise<DaemonEnv> {
   await ensureBuilt();
   const dir = await tempDir('flexfs-metad-');
   const home = dir.path;
   const dbFolder = join(home, 'db');
-  await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: 'AKIDDAEMON', blockPass: 'daemon-bucket-secret' });
+  await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: 'AKIDDAEMON', blockPass: 'daemon-bucket-secret', ...extraCreds });
   const launch = (port?: number, extra: string[] = []) => startDaemon({ home, port, args: ['--dbFolder', dbFolder, ...args, ...extra] });
   let daemon = await launch();
   const certPath = join(home, 'meta', 'tls', 'cert.pem');

@@ -88,9 +88,10 @@ describe('durability: kill -9 meta.flexfs mid-stream loses no acknowledged mutat
   });
 
   it('redis with appendfsync always: kill -9 the server, then kill -9 redis', async () => {
-    const redis = await startRedis({ appendfsync: 'always' });
+    // A password-protected redis: the password reaches meta.flexfs through its creds file only.
+    const redis = await startRedis({ appendfsync: 'always', password: 'redis-pw-for-durability' });
     cleanups.push(() => redis.stop());
-    const env = await startDaemonEnv(['--engine', redis.url]);
+    const env = await startDaemonEnv(['--engine', redis.url], { redisPassword: 'redis-pw-for-durability' });
     cleanups.push(() => env.cleanup());
     await run(env, async () => {
       await env.daemon.kill9();

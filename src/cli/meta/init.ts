@@ -6,14 +6,15 @@ import { readSecrets } from '../shared/secrets.js';
 import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
 import { fail } from './common.js';
 import { initSystemdUnit } from '../../ops/units.js';
+import { urlHasPassword } from '../../meta/engines/index.js';
 
-const CRED_KEYS = ['adminToken', 'blockUser', 'blockPass'];
+const CRED_KEYS = ['adminToken', 'blockUser', 'blockPass', 'redisPassword'];
 
 export function registerInit(program: Command): void {
   const init = program.command('init').description('set up credentials or a systemd unit');
 
   init.command('creds')
-    .description('write the server creds file; reads adminToken, blockUser, blockPass as key=value lines on stdin (or prompts on a TTY); generates adminToken when none is given')
+    .description('write the server creds file; reads adminToken, blockUser, blockPass, redisPassword as key=value lines on stdin (or prompts on a TTY); generates adminToken when none is given')
     .option('--credsFile <path>', 'creds file (default ~/.flexfs/meta/creds)')
     .action((flags: { credsFile?: string }) => initCreds(flags).catch(fail));
 
@@ -33,7 +34,7 @@ export function registerInit(program: Command): void {
 
 async function initCreds(flags: { credsFile?: string }): Promise<void> {
   const path = flags.credsFile ?? metaCredsPath();
-  const given = await readSecrets(CRED_KEYS, { adminToken: 'admin token (empty: generate)', blockUser: 'bucket access key (empty: ambient)', blockPass: 'bucket secret key' });
+  const given = await readSecrets(CRED_KEYS, { adminToken: 'admin token (empty: generate)', blockUser: 'bucket access key (empty: ambient)', blockPass: 'bucket secret key', redisPassword: 'redis password (empty: none)' });
   let existing: Creds = {};
   if (await access(path).then(() => true, () => false)) existing = await readCreds(path);
   const creds: Creds = { ...existing, ...given };
@@ -62,6 +63,10 @@ export function startArgs(flags: SystemdFlags): string[] {
 }
 
 async function initSystemd(flags: SystemdFlags): Promise<void> {
+  // meta.env is world-readable and its flags end up in argv: no password may go there.
+  if (flags.engine && urlHasPassword(flags.engine)) {
+    throw new Error('--engine: the redis URL carries a password; put it in the server creds file as redisPassword instead');
+  }
   await initSystemdUnit({ unit: 'flexfs-meta.service', daemon: 'meta', args: startArgs(flags), now: flags.now,
     unitDir: flags.unitDir, envDir: flags.envDir }, (t) => process.stdout.write(t));
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { pino } from 'pino';
 import { metaCredsPath, readCreds } from '../../config/creds.js';
-import { openEngine } from '../../meta/engines/index.js';
+import { openEngine, urlHasPassword } from '../../meta/engines/index.js';
 import { loadTls, startMetaServer } from '../../meta/server/index.js';
 import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
 import { defaultDbFolder, defaultTlsDir, fail } from './common.js';
@@ -17,12 +17,12 @@ export function registerStart(program: Command): void {
     .description('run the metadata server (HTTPS REST + WebSocket RPC on one port)')
     .option('--bindAddr <host:port>', 'listen address', `0.0.0.0:${DEFAULT_META_PORT}`)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
-    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', 'sqlite')
+    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db] (password: redisPassword in the creds file)', 'sqlite')
     .option('--sync', 'fsync every metadata commit (sqlite synchronous=FULL)')
     .option('--noSSL', 'plain HTTP/WebSocket instead of TLS')
     .option('--sslCert <file>', 'PEM certificate (default: self-signed, made on first start)')
     .option('--sslKey <file>', 'PEM private key for --sslCert')
-    .option('--credsFile <path>', 'creds file with adminToken, blockUser, blockPass (default ~/.flexfs/meta/creds)')
+    .option('--credsFile <path>', 'creds file with adminToken, blockUser, blockPass, redisPassword (default ~/.flexfs/meta/creds)')
     .option('--sessionTtl <seconds>', 'session lifetime without heartbeats', '60')
     .option('--verbose', 'debug logging')
     .action((flags: StartFlags) => runStart(flags).catch(fail));
@@ -41,7 +41,11 @@ async function runStart(flags: StartFlags): Promise<void> {
   const tls = noSSL ? null : await loadTls({ dir: defaultTlsDir(), certFile: flags.sslCert, keyFile: flags.sslKey });
   const dbFolder = flags.dbFolder ?? defaultDbFolder();
   if (!/^rediss?:\/\//.test(flags.engine)) await mkdir(dbFolder, { recursive: true, mode: 0o700 });
-  const engine = await openEngine({ engine: flags.engine, dbFolder, sync: flags.sync === true });
+  if (urlHasPassword(flags.engine)) {
+    throw new Error('--engine: the redis URL carries a password, which every user of this host can read in the process list; '
+      + `drop it from the URL and put it in ${credsPath} as redisPassword (meta.flexfs init creds reads it from stdin)`);
+  }
+  const engine = await openEngine({ engine: flags.engine, dbFolder, sync: flags.sync === true, redisPassword: str('redisPassword') });
   const server = await startMetaServer({
     engine, bindAddr: flags.bindAddr, tls, adminToken: str('adminToken'), blockUser: str('blockUser'),
     blockPass: str('blockPass'), sessionTtlSeconds: ttl, logger: log, processMetrics: true,

@@ -6,15 +6,21 @@ import { openRedisEngine } from './redis.js';
 export { openSqliteEngine } from './sqlite.js';
 export { openRedisEngine } from './redis.js';
 
+/** True when a redis URL carries a password (`redis://:pw@host` or `redis://user:pw@host`). */
+export function urlHasPassword(url: string): boolean {
+  return /^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url);
+}
+
 /**
  * Open the engine a spec names: 'sqlite' (file `meta.db` in dbFolder) or a redis URL
- * (`redis://`, `rediss://`, or `redis+sentinel://` forms that ioredis understands).
+ * (`redis://` or `rediss://`; one server or a primary). The redis password comes separately
+ * (`redisPassword` in the creds file), never in the URL, which ends up in argv.
  */
-export async function openEngine(spec: { engine: string; dbFolder?: string; sync?: boolean }): Promise<MetaEngine> {
+export async function openEngine(spec: { engine: string; dbFolder?: string; sync?: boolean; redisPassword?: string }): Promise<MetaEngine> {
   const engine = String(spec?.engine ?? '');
   if (engine === 'sqlite' || engine === '') {
     return openSqliteEngine({ file: join(spec.dbFolder ?? '.', 'meta.db'), sync: spec.sync });
   }
-  if (/^rediss?:\/\//.test(engine)) return openRedisEngine({ url: engine });
+  if (/^rediss?:\/\//.test(engine)) return openRedisEngine({ url: engine, password: spec.redisPassword });
   throw new Error(`unknown metadata engine "${engine.replace(/\/\/[^@/]*@/, '//***@')}": use "sqlite" or a redis:// URL`);
 }
