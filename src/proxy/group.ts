@@ -28,6 +28,8 @@ export interface ProxyGroupOptions {
   direct: ObjectStore;
   tls?: { ca?: string | string[]; fingerprint256?: string | string[]; insecure?: boolean };
   noSSL?: boolean;
+  /** Ask the proxies for SSE-S3 on every PUT (the mount's or volume's sse setting). */
+  sse?: boolean;
   /** How long a failed proxy is skipped (default 30 s). */
   coolDownMs?: number;
   /** Deadline of one request to a proxy (default 30 s). */
@@ -121,7 +123,8 @@ export class ProxyGroupStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer, options?: PutOptions): Promise<void> {
-    await this.viaProxies(key, options, async (proxy, signal) => { await this.request(proxy, 'PUT', key, signal, body); },
+    const sse = !!this.opts.sse || !!options?.sse;
+    await this.viaProxies(key, options, async (proxy, signal) => { await this.request(proxy, 'PUT', key, signal, body, undefined, sse); },
       () => this.opts.direct.put(key, body, options));
   }
 
@@ -174,10 +177,11 @@ export class ProxyGroupStore implements ObjectStore {
   }
 
   private request(proxy: string, method: 'GET' | 'PUT', key: string, signal: AbortSignal, body?: Buffer,
-    range?: { start: number; end: number }): Promise<Buffer> {
+    range?: { start: number; end: number }, sse = false): Promise<Buffer> {
     const [host, port] = splitHostPort(proxy);
     const headers: Record<string, string | number> = { authorization: `Bearer ${this.opts.token}` };
     if (body) headers['content-length'] = body.length;
+    if (sse) headers[SSE_HEADER] = 'AES256';
     if (range) {
       if (range.end <= range.start) return Promise.resolve(Buffer.alloc(0));
       headers.range = `bytes=${range.start}-${range.end - 1}`;
@@ -199,6 +203,11 @@ export class ProxyGroupStore implements ObjectStore {
           }
           if (status === 200 || status === 206 || status === 204) resolve(Buffer.concat(chunks, size));
           else if (status === 404) reject(new StoreError('NotFound', `no object ${key}`, { key, status }));
+          // The bucket refused the SSE the proxy asked for: definitive, never retried around the
+          // proxy (writing the block directly would drop the proxy's --sse policy).
+          else if (status === 400 && res.headers[REFUSED_HEADER] === 'sse') {
+            reject(new StoreError('InvalidRequest', `${proxy}: ${Buffer.concat(chunks, size).toString('utf8', 0, 500).trim()}`, { key, status }));
+          }
           else if (status === 400) reject(new ProxyAttemptError(`${proxy}: refused the request (400)`, false, true));
           else if (status === 502 || status === 504) reject(new ProxyAttemptError(`${proxy}: bucket error via proxy (${status})`, false));
           else reject(new ProxyAttemptError(`${proxy}: HTTP ${status}`, true));
@@ -209,6 +218,11 @@ export class ProxyGroupStore implements ObjectStore {
     });
   }
 }
+
+/** Request header a proxy honours on PUT: store this object with SSE-S3 (as in S3 itself). */
+export const SSE_HEADER = 'x-amz-server-side-encryption';
+/** Response header of a proxy's 400 when the bucket refused server-side encryption. */
+export const REFUSED_HEADER = 'x-flexfs-refused';
 
 function splitHostPort(addr: string): [string, number] {
   const i = addr.lastIndexOf(':');

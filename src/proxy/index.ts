@@ -39,6 +39,8 @@ export async function openProxyGroup(opts: {
   credsFile?: string;
   coolDownMs?: number;
   timeoutMs?: number;
+  /** Ask for SSE-S3 on every PUT through the proxies (the mount's or volume's sse). */
+  sse?: boolean;
   onProxyEvent?: ProxyGroupOptions['onProxyEvent'];
 }): Promise<ProxyGroupStore> {
   const where = opts.credsFile ? ` in ${opts.credsFile}` : '';
@@ -57,6 +59,6 @@ export async function openProxyGroup(opts: {
   if (opts.creds.proxyInsecure === true) tls.insecure = true;
   return new ProxyGroupStore({
     proxies, token, direct: opts.direct, tls, noSSL: opts.creds.proxyNoSSL === true,
-    coolDownMs: opts.coolDownMs, timeoutMs: opts.timeoutMs, onProxyEvent: opts.onProxyEvent,
+    coolDownMs: opts.coolDownMs, timeoutMs: opts.timeoutMs, sse: opts.sse, onProxyEvent: opts.onProxyEvent,
   });
 }

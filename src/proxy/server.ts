@@ -3,6 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { StoreError, type ObjectStore } from '../store/types.js';
+import { REFUSED_HEADER, SSE_HEADER } from './group.js';
 import type { DiskCache } from './disk-cache.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
@@ -26,6 +27,8 @@ export interface ProxyServerOptions {
   token: string;
   /** Only keys under this prefix are served ('' = any well-formed key). */
   prefix?: string;
+  /** The upstream store adds SSE to every PUT (--sse); only used to explain a refusal. */
+  sse?: boolean;
   /** Serve any well-formed key, not only block object keys (default false). */
   anyKey?: boolean;
   /** PEM cert and key for HTTPS; null serves plain HTTP (--noSSL). */
@@ -157,7 +160,17 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       metrics.verifyFailures.inc({ source: 'client' });
       throw new HttpError(400, 'body is not a valid block frame for this key');
     }
-    await timedUpstream('put', (signal) => upstream.put(key, body, { signal }));
+    // SSE when the proxy runs with --sse (its upstream store adds it) or the client asks for it.
+    const sse = req.headers[SSE_HEADER] === 'AES256';
+    try {
+      await timedUpstream('put', (signal) => upstream.put(key, body, { signal, sse }));
+    } catch (e) {
+      if (e instanceof StoreError && e.kind === 'InvalidRequest' && (sse || opts.sse)) {
+        res.setHeader(REFUSED_HEADER, 'sse');
+        throw new HttpError(400, e.message);
+      }
+      throw e;
+    }
     await cache.put(key, body).catch((e) => log.warn({ err: errText(e) }, 'caching a written block failed'));
     res.writeHead(204);
     res.end();

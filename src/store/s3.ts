@@ -122,10 +122,11 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer, options?: PutOptions): Promise<void> {
     validateKey(key);
+    const sse = this.sse || !!options?.sse;
     await this.run('put', key, options, (abortSignal) => this.client.send(new PutObjectCommand({
       Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length,
-      ...(this.sse ? { ServerSideEncryption: 'AES256' as const } : {}),
-    }), { abortSignal }));
+      ...(sse ? { ServerSideEncryption: 'AES256' as const } : {}),
+    }), { abortSignal }), sse);
   }
 
   async get(key: string, options?: GetOptions): Promise<Buffer> {
@@ -206,13 +207,13 @@ export class S3ObjectStore implements ObjectStore {
     this.client.destroy();
   }
 
-  private ctx(op: S3ErrorContext['op'], key: string | undefined, timedOut = false, callerAborted = false): S3ErrorContext {
-    return { op, key, bucket: this.bucket, endpoint: this.endpoint, sse: this.sse, timedOut, callerAborted };
+  private ctx(op: S3ErrorContext['op'], key: string | undefined, timedOut = false, callerAborted = false, sse = this.sse): S3ErrorContext {
+    return { op, key, bucket: this.bucket, endpoint: this.endpoint, sse, timedOut, callerAborted };
   }
 
   /** One request: wait for a slot, run under caller signal + deadline, map failures. */
   private async run<T>(op: S3ErrorContext['op'], key: string | undefined, options: RequestOptions | undefined,
-    fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    fn: (signal: AbortSignal) => Promise<T>, sse = this.sse): Promise<T> {
     const caller = options?.signal;
     const deadline = AbortSignal.timeout(this.requestTimeoutMs);
     const signal = caller ? AbortSignal.any([caller, deadline]) : deadline;
@@ -221,7 +222,7 @@ export class S3ObjectStore implements ObjectStore {
       release = await this.slots.acquire(signal);
       return await fn(signal);
     } catch (e) {
-      throw mapS3Error(e, this.ctx(op, key, deadline.aborted && !caller?.aborted, !!caller?.aborted));
+      throw mapS3Error(e, this.ctx(op, key, deadline.aborted && !caller?.aborted, !!caller?.aborted, sse));
     } finally {
       release?.();
     }

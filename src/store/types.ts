@@ -26,7 +26,14 @@ export interface RequestOptions {
   /** Abort the request when this signal fires (deadlines are built from it). */
   signal?: AbortSignal;
 }
-export interface PutOptions extends RequestOptions {}
+export interface PutOptions extends RequestOptions {
+  /**
+   * Ask for server-side encryption (SSE-S3) of this object even when the store was opened
+   * without `sse` (a proxy passing on what the mount asked for). Stores without server-side
+   * encryption (file://) ignore it.
+   */
+  sse?: boolean;
+}
 export interface GetOptions extends RequestOptions {
   range?: { start: number; end: number };
 }

@@ -111,6 +111,15 @@ describe('mount.flexfs CLI (real processes, real FUSE mounts with --local)', () 
     await stopDaemon(pid, mp);
     const log = await fsp.readFile(join(dir.path, 'home', 'mount', 'logs', 'vol1.log'), 'utf8');
     expect(log).toMatch(/SIGTERM: flushing and unmounting/);
+    // Structured: every line of the log file is a pino JSON record with a level and a message.
+    const records = log.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; name: string });
+    expect(records.length).toBeGreaterThanOrEqual(3);
+    for (const r of records) {
+      expect(r.name).toBe('mount.flexfs');
+      expect(typeof r.level).toBe('number');
+      expect(typeof r.msg).toBe('string');
+    }
+    expect(records.map((r) => r.msg)).toContain('stopped');
     const pid2 = await startLocal('vol1', mp);
     expect((await fsp.readFile(join(mp, 'file'))).equals(data)).toBe(true);
     await stopDaemon(pid2, mp);

@@ -56,7 +56,13 @@ describe('proxy.flexfs CLI', () => {
       const w = await runCli(['init', 'systemd', '--now', '--store', 's3://bkt', '--unitDir', dir.path, '--envDir', dir.path]);
       expect(w.code, w.stderr).toBe(0);
       expect(await readFile(join(dir.path, 'flexfs-proxy.service'), 'utf8')).toBe(packaged);
-      expect(await readFile(join(dir.path, 'proxy.env'), 'utf8')).toMatch(/^FLEXFS_PROXY_ARGS="--store s3:\/\/bkt /);
+      const written = await readFile(join(dir.path, 'proxy.env'), 'utf8');
+      expect(written).toMatch(/^FLEXFS_PROXY_ARGS="--store s3:\/\/bkt /);
+      // Not given: the unit's own creds file and cache folder apply, not the caller's home.
+      expect(written).not.toMatch(/--credsFile|--diskFolder/);
+      const home = await runCli(['init', 'systemd', '--store', 's3://bkt', '--credsFile', '/root/.flexfs/proxy/creds']);
+      expect(home.code).not.toBe(0);
+      expect(home.stderr).toMatch(/--credsFile \/root\/\.flexfs\/proxy\/creds is under a home folder.*ProtectHome/);
     } finally { await dir.cleanup(); }
   });
 

@@ -205,7 +205,10 @@ describe('proxy.flexfs with a real RGW', () => {
         expect(res.status).toBe(204);
         expect((await direct.get(key)).equals(frame)).toBe(true);
       } else {
-        expect(res.status).toBe(502);
+        // A refusal of SSE is a 400 the client must not route around (x-flexfs-refused: sse).
+        expect(res.status).toBe(400);
+        expect(res.headers['x-flexfs-refused']).toBe('sse');
+        expect(res.body.toString()).toMatch(/refused server-side encryption/);
         expect((await get(S, key)).status).toBe(404);
       }
     } finally {
@@ -318,6 +321,33 @@ describe('proxy.flexfs with a real RGW', () => {
       const r = await group.get(written[0].key, { range: { start: 5, end: 105 } });
       expect(r.equals(written[0].frame.subarray(5, 105))).toBe(true);
       await expect(group.get(blockKey(VOL, 10, 999, 424242))).rejects.toMatchObject({ kind: 'NotFound' });
+    });
+
+    it('sse on the mount reaches the bucket through proxies without --sse; a refusal is not written around them', async () => {
+      const sseGroup = new ProxyGroupStore({
+        proxies: [A.addr, B.addr], token: TOKEN, sse: true, tls: { ca: [A.certPem, B.certPem] }, coolDownMs: 1500, timeoutMs: 10_000,
+        // The fallback store has no sse of its own: a block written around the proxies would lack it.
+        direct: openStore({ url: bucketUrl, endpoint: rgw.endpoint, region: rgw.region, pathStyle: true, blockUser: rgw.accessKey, blockPass: rgw.secretKey }),
+      });
+      try {
+        const key = blockKey(VOL, 12, 0, nextBlockId++);
+        const frame = await codec.encode(key, randomBytes(5000));
+        const err = await sseGroup.put(key, frame).then(() => null, (e: Error) => e);
+        const upstreamPut = capture.requests.find((r) => r.method === 'PUT' && r.url.split('?')[0].endsWith(`/pfx/${key}`));
+        expect(upstreamPut, 'the proxy sent the PUT upstream').toBeDefined();
+        expect(upstreamPut!.headers['x-amz-server-side-encryption']).toBe('AES256');
+        expect(sseGroup.stats.direct).toBe(0);
+        if (upstreamPut!.status === 200) {
+          expect(err).toBeNull();
+        } else {
+          expect(err).toMatchObject({ kind: 'InvalidRequest' });
+          expect(err!.message).toMatch(/refused server-side encryption/);
+          expect(err!.message).not.toContain(rgw.secretKey);
+          expect(await direct.head(key)).toBeNull();
+        }
+      } finally {
+        await sseGroup.close();
+      }
     });
 
     it('E2E volume: the proxies\' disks hold the ciphertext only', async () => {

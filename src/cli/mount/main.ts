@@ -4,7 +4,7 @@ import { daemonize } from './daemon.js';
 import type { StartFlags } from './flags.js';
 import { helperInvocation } from './helper.js';
 import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
-import { runStart } from './start.js';
+import { LoggedError, runStart } from './start.js';
 
 /** mount.flexfs: the mount client CLI and the mount(8) helper (`mount -t flexfs vol /mnt -o opts`). */
 
@@ -32,6 +32,7 @@ async function start(volume: string, mountpoint: string, flags: StartFlags): Pro
 }
 
 function fail(e: unknown): never {
+  if (e instanceof LoggedError) process.exit(1);
   console.error(`mount.flexfs: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 }

@@ -14,11 +14,25 @@ import type { ObjectStore } from '../../store/types.js';
 import { createFileSystem, type FlexFileSystem } from '../../vfs/index.js';
 import { startMountTelemetry } from '../../ops/mount-telemetry.js';
 import { instrumentPosixFs } from '../../ops/op-metrics.js';
+import { pino, type Logger } from 'pino';
 import type { StartFlags } from './flags.js';
 import { parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
 
-const log = (msg: string) => console.error(`${new Date().toISOString()} mount.flexfs: ${msg}`);
+/**
+ * Structured log (pino, one JSON object per line) on stderr, which is the log file once the mount
+ * has daemonized. Levels: info by default, debug with --verbose. Messages never carry secrets.
+ */
+const logger: Logger = pino({ name: 'mount.flexfs', level: 'info' }, pino.destination(2));
+const log = {
+  info: (msg: string, fields: Record<string, unknown> = {}) => logger.info(fields, msg),
+  warn: (msg: string, fields: Record<string, unknown> = {}) => logger.warn(fields, msg),
+  error: (msg: string, fields: Record<string, unknown> = {}) => logger.error(fields, msg),
+  debug: (msg: string, fields: Record<string, unknown> = {}) => logger.debug(fields, msg),
+};
+
+/** A failure already written to the structured log (main exits without printing it again). */
+export class LoggedError extends Error {}
 
 /** Where the volume's metadata comes from, and how to let go of it. */
 interface MetaSource {
@@ -61,7 +75,7 @@ async function openLocal(volume: string, dir: string, mountpoint: string, secret
     if (!settings) {
       const encryption = secret ? (await createEncryption(secret)).params : undefined;
       settings = await engine.createVolume({ name: volume, blockStore: { url: `file://${resolve(dir, 'blocks')}` }, encryption });
-      log(`created volume ${volume} in ${dir}${encryption ? ' (end-to-end encrypted)' : ''}`);
+      log.info(`created volume ${volume} in ${dir}${encryption ? ' (end-to-end encrypted)' : ''}`, { volume, dir });
     }
     // Sessions of crashed local mounts expire (their holds on unlinked files are released) once
     // they stop heartbeating; a local mount is the only one that can collect them.
@@ -116,11 +130,19 @@ export async function runStart(volume: string, mountpointArg: string, flags: Sta
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     reportReady(flags, `ERROR ${msg.replace(/\n/g, ' ')}`);
+    // A daemonized mount's stderr is its structured log: the failure goes there as a record too
+    // (the parent prints it to the user from the ready pipe).
+    if (flags.readyFd !== undefined) {
+      log.error(`mount failed: ${msg}`, { volume, mountpoint });
+      logger.flush();
+      throw new LoggedError(msg);
+    }
     throw e;
   }
 }
 
 async function serve(volume: string, mountpoint: string, flags: StartFlags): Promise<void> {
+  if (flags.verbose) logger.level = 'debug';
   await checkMountpoint(mountpoint, !!flags.nonEmpty);
   const umask = flags.umask !== undefined ? parseUmask(flags.umask) : undefined;
   const memCapacity = flags.memCapacity ? parseSize(flags.memCapacity, (await import('node:os')).totalmem()) : undefined;
@@ -150,9 +172,9 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     const blockStore = { ...source.settings.blockStore, sse: flags.sse || source.settings.blockStore.sse };
     // Test-only fault injection (see test-faults.ts); unset in every real deployment.
     const testFaults = await testFaultsFromEnv(process.env.FLEXFS_TEST_FAULTS);
-    if (testFaults) log('TEST-ONLY fault injection is on (FLEXFS_TEST_FAULTS)');
+    if (testFaults) log.warn('TEST-ONLY fault injection is on (FLEXFS_TEST_FAULTS)');
     const direct = testFaults ? testFaults.wrap(openStore(blockStore, { retry: false })) : openStore(blockStore);
-    const store = await withProxies(direct, flags, source.settings, creds, credsPath);
+    const store = await withProxies(direct, flags, source.settings, creds, credsPath, !!blockStore.sse);
     codec = createCodec({ compression: source.settings.compression, dataKey });
     const fs = createFileSystem({
       meta: source.meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
@@ -163,15 +185,15 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     const mount = await mountFs(opMetrics?.fs ?? fs, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, nonEmpty: !!flags.nonEmpty, umask,
-      onUnexpectedError: (op, path, err) => { if (flags.verbose) log(`${op} ${path}: ${err instanceof Error ? err.message : String(err)}`); },
+      onUnexpectedError: (op, path, err) => log.debug(`${op} ${path}: ${err instanceof Error ? err.message : String(err)}`, { op, path }),
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
     const telemetry = await startMountTelemetry(fs as FlexFileSystem, {
       volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register,
     })
-      .catch((e: Error) => { log(`status/metrics disabled: ${e.message}`); return undefined; });
-    if (telemetry?.metricsAddr) log(`metrics on http://${telemetry.metricsAddr}/metrics`);
-    log(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`);
+      .catch((e: Error) => { log.warn(`status/metrics disabled: ${e.message}`); return undefined; });
+    if (telemetry?.metricsAddr) log.info(`metrics on http://${telemetry.metricsAddr}/metrics`, { metricsAddr: telemetry.metricsAddr });
+    log.info(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`, { volume, mountpoint, blocks: store.description });
     reportReady(flags, 'READY');
     notifySystemd();
 
@@ -181,15 +203,16 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
       stopping = true;
       clearInterval(watch);
       await telemetry?.stop().catch(() => undefined);
-      log(`${why}: flushing and unmounting ${mountpoint}`);
+      log.info(`${why}: flushing and unmounting ${mountpoint}`, { mountpoint });
       let code = 0;
       // Unmount first (refused while busy, then lazy) so nothing new arrives, then flush.
-      if (unmount) await mount.unmount().catch((e: Error) => { log(e.message); code = 1; });
-      await fs.destroy().catch((e: Error) => { log(`flush failed: ${e.message}`); code = 1; });
+      if (unmount) await mount.unmount().catch((e: Error) => { log.error(e.message); code = 1; });
+      await fs.destroy().catch((e: Error) => { log.error(`flush failed: ${e.message}`); code = 1; });
       await codec?.close().catch(() => undefined);
       await store.close().catch(() => undefined);
       await source.close().catch(() => undefined);
-      log('stopped');
+      log.info('stopped');
+      logger.flush();
       process.exit(code);
     };
     // Someone ran umount/fusermount -u: flush and leave.
@@ -211,17 +234,18 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
  * (closes it) and falls back to it when proxies fail (docs/PROXY.md).
  */
 async function withProxies(direct: ObjectStore, flags: StartFlags, settings: VolumeSettings, creds: Creds | undefined,
-  credsPath: string): Promise<ObjectStore> {
+  credsPath: string, sse: boolean): Promise<ObjectStore> {
   const proxies = flags.proxy !== undefined ? splitProxyList(flags.proxy) : settings.proxies ?? [];
   if (proxies.length === 0) return direct;
   const { openProxyGroup } = await import('../../proxy/index.js');
   try {
     return await openProxyGroup({
-      proxies, direct, creds: creds ?? {}, credsFile: credsPath,
+      proxies, direct, creds: creds ?? {}, credsFile: credsPath, sse,
       onProxyEvent: ({ proxy, state, reason }) => {
         // A 401 means this mount's proxyToken is wrong: reads go on via the bucket, but say why.
         const hint = reason && / 401\b/.test(reason) ? ` (the proxy refused proxyToken from ${credsPath})` : '';
-        log(state === 'down' ? `proxy ${proxy} failed, using the next proxy or the bucket: ${reason ?? 'error'}${hint}` : `proxy ${proxy} is back`);
+        if (state === 'down') log.warn(`proxy ${proxy} failed, using the next proxy or the bucket: ${reason ?? 'error'}${hint}`, { proxy });
+        else log.info(`proxy ${proxy} is back`, { proxy });
       },
     });
   } catch (e) {

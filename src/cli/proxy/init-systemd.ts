@@ -13,9 +13,10 @@ export function registerInitSystemd(init: Command): void {
     .option('--unitDir <dir>', 'where --now writes the unit', '/etc/systemd/system')
     .option('--envDir <dir>', 'where --now writes proxy.env', '/etc/flexfs')
     .option('--print', 'print only (the default without --now; kept for scripts)')
-    .action(async (flags: StartFlags & { now?: boolean; unitDir: string; envDir: string }) => {
+    .action(async (flags: StartFlags & { now?: boolean; unitDir: string; envDir: string }, cmd: Command) => {
       try {
-        await initSystemdUnit({ unit: 'flexfs-proxy.service', daemon: 'proxy', args: startArgs(flags), now: flags.now,
+        const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+        await initSystemdUnit({ unit: 'flexfs-proxy.service', daemon: 'proxy', args: startArgs(flags, given), now: flags.now,
           unitDir: flags.unitDir, envDir: flags.envDir }, (t) => process.stdout.write(t));
       } catch (e) {
         process.stderr.write(`proxy.flexfs: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
@@ -24,18 +25,28 @@ export function registerInitSystemd(init: Command): void {
     });
 }
 
-/** `start` flags for /etc/flexfs/proxy.env. */
-export function startArgs(flags: StartFlags): string[] {
-  const args: string[] = ['--store', flags.store, '--bindAddr', flags.bindAddr, '--diskFolder', resolve(flags.diskFolder),
-    '--diskQuota', flags.diskQuota, '--credsFile', resolve(flags.credsFile)];
+/**
+ * `start` flags for /etc/flexfs/proxy.env. The unit runs as user flexfs with FLEXFS_HOME=
+ * /var/lib/flexfs and its own cache folder, so the creds file and disk folder are passed only when
+ * given on this command line (the defaults of whoever runs `init systemd` would be their own home),
+ * and never from under /root or /home, which the unit cannot read (ProtectHome=yes).
+ */
+export function startArgs(flags: StartFlags, given: (flag: string) => boolean = () => true): string[] {
+  const args: string[] = ['--store', flags.store, '--bindAddr', flags.bindAddr, '--diskQuota', flags.diskQuota];
+  for (const [flag, value] of [['diskFolder', flags.diskFolder], ['credsFile', flags.credsFile], ['sslCert', flags.sslCert], ['sslKey', flags.sslKey]] as const) {
+    if (!value || !given(flag)) continue;
+    const path = resolve(value);
+    if (/^\/(root|home)(\/|$)/.test(path)) {
+      throw new Error(`--${flag} ${path} is under a home folder, which the unit cannot read (ProtectHome=yes); use a path under /var/lib/flexfs or /etc/flexfs`);
+    }
+    args.push(`--${flag}`, path);
+  }
   if (flags.endpoint) args.push('--endpoint', flags.endpoint);
   if (flags.region) args.push('--region', flags.region);
   if (flags.pathStyle) args.push('--pathStyle');
   if (flags.keyPrefix) args.push('--keyPrefix', flags.keyPrefix);
   if (flags.sse) args.push('--sse');
   if (flags.noSSL) args.push('--noSSL');
-  if (flags.sslCert) args.push('--sslCert', resolve(flags.sslCert));
-  if (flags.sslKey) args.push('--sslKey', resolve(flags.sslKey));
   if (flags.verbose) args.push('--verbose');
   return args;
 }

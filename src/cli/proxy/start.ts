@@ -65,7 +65,7 @@ async function startProxy(flags: StartFlags): Promise<void> {
   const server = createProxyServer({
     upstream, cache, token, tls, log,
     verify: (key, frame) => codec.verify(key, frame),
-    prefix: flags.keyPrefix,
+    prefix: flags.keyPrefix, sse: !!flags.sse,
   });
   const addr = await server.listen(host, port);
   log.info({
