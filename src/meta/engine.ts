@@ -58,7 +58,10 @@ export interface VolumeSpec {
   blockStore: VolumeSettings['blockStore'];
   retentionSeconds?: number;          // default 86400
   proxies?: string[];
+  /** Bytes the files may hold in all (sum of sizes, as statfs counts them); writes past it get ENOSPC. 0 = unlimited. */
   capacityBytes?: number;
+  /** Inodes the volume may hold, the root included; creating past it gets ENOSPC. 0 = unlimited. */
+  inodeLimit?: number;
 }
 
 export interface TokenInfo {

@@ -64,14 +64,62 @@ describe('meta.flexfs CLI against a live server', () => {
     const tokens = JSON.parse(tl.stdout) as Array<{ id: string; label?: string }>;
     const mine = tokens.find((x) => x.label === 'host-a')!;
     expect(tl.stdout).not.toContain(secret);
-    expect((await cli(['token', 'revoke', mine.id])).code).toBe(0);
+    const revoke = await cli(['token', 'revoke', mine.id]);
+    expect(revoke.code, revoke.stderr).toBe(0);
     await expect(connectMeta({ addr: `127.0.0.1:${env.daemon.port}`, token: secret, tls: { ca: env.certPath } }))
       .rejects.toThrow(/invalid or revoked token/);
 
-    expect((await cli(['volume', 'delete', 'cli1'])).code).toBe(0);
+    const del = await cli(['volume', 'delete', 'cli1']);
+    expect(del.code, del.stderr).toBe(0);
     const gone = await cli(['volume', 'show', 'cli1']);
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toMatch(/does not exist/);
+  });
+
+  it('volume create --ambientCredentials --assumeRoleArn --stsEndpoint land in volume show; mounts get no bucket secret', async () => {
+    const arn = 'arn:aws:iam::123456789012:role/flexfs-mount';
+    const c = await cli(['volume', 'create', 'role1', '--store', 's3://bucket/role', '--ambientCredentials',
+      '--assumeRoleArn', arn, '--stsEndpoint', 'https://sts.example.test']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(new RegExp(`assume role:\\s+${arn}`));
+    expect(c.stdout).toMatch(/sts endpoint:\s+https:\/\/sts\.example\.test/);
+    const v = JSON.parse((await cli(['volume', 'show', 'role1', '--json'])).stdout);
+    expect(v.blockStore).toMatchObject({ credentials: 'ambient', assumeRoleArn: arn, stsEndpoint: 'https://sts.example.test' });
+    const { secret } = await env.admin.createToken({ volume: 'role1' });
+    const session = await connectMeta({ addr: `127.0.0.1:${env.daemon.port}`, token: secret, tls: { ca: env.certPath } });
+    try {
+      expect(session.settings.blockStore).toMatchObject({ credentials: 'ambient', assumeRoleArn: arn });
+      expect(session.settings.blockStore.blockUser).toBeUndefined();
+      expect(session.settings.blockStore.blockPass).toBeUndefined();
+    } finally { await session.close(); }
+    for (const [flag, value, msg] of [['--assumeRoleArn', 'my-role', /--assumeRoleArn my-role: expected a role ARN/],
+      ['--stsEndpoint', 'sts.example.test', /--stsEndpoint sts\.example\.test: expected an http\(s\):\/\/ URL/]] as const) {
+      const bad = await cli(['volume', 'create', 'role2', '--store', 's3://b', flag, value]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(msg);
+    }
+  });
+
+  it('volume create --inodeLimit and --capacity: statfs reports them and the server answers ENOSPC past them', async () => {
+    const c = await cli(['volume', 'create', 'small1', '--store', 'file:///tmp/small1', '--blockSize', '256K', '--capacity', '1M', '--inodeLimit', '3']);
+    expect(c.code, c.stderr).toBe(0);
+    const { secret } = await env.admin.createToken({ volume: 'small1' });
+    const session = await connectMeta({ addr: `127.0.0.1:${env.daemon.port}`, token: secret, tls: { ca: env.certPath } });
+    const root = { uid: 0, gid: 0 };
+    try {
+      const m = session.store;
+      expect(await m.statfs(root)).toMatchObject({ inodeLimit: 3, capacityBytes: 1024 * 1024, inodes: 1 });
+      const f = await m.create(ROOT_INO, 'f', 0o644, root);
+      await m.mkdir(ROOT_INO, 'd', 0o755, root);
+      await expect(m.create(ROOT_INO, 'g', 0o644, root)).rejects.toMatchObject({ code: 'ENOSPC' });
+      const id = await m.allocIds(1, root);
+      await m.commit({ ino: f.ino, size: 1024 * 1024, mtime: 1n, writes: [{ index: 0, blockId: id, length: 100 }] }, root);
+      await expect(m.setattr(f.ino, { size: 1024 * 1024 + 1 }, root)).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect((await m.statfs(root)).usedBytes).toBe(1024 * 1024);
+    } finally { await session.close(); }
+    const bad = await cli(['volume', 'create', 'small2', '--store', 'file:///tmp/small2', '--inodeLimit', 'lots']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--inodeLimit lots: expected a whole number/);
   });
 
   it('volume create --encrypt stores KDF params and the wrapped key, never the passphrase', async () => {

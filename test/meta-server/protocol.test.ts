@@ -142,6 +142,46 @@ async function rawSocket(url: string): Promise<{ ws: WebSocket; closed: Promise<
   };
 }
 
+describe('settings handed to a mount', () => {
+  let srv: InProc;
+  beforeAll(async () => { srv = await startInProcess(); });
+  afterAll(async () => { await srv?.cleanup(); });
+
+  it('hands bucket credentials only to volumes that use static ones', async () => {
+    let ambientToken = '';
+    const connect = async (name: string, blockStore: Record<string, unknown>) => {
+      const v = await srv.engine.createVolume({ name, blockStore: { url: `file://${srv.dir}/${name}`, ...blockStore } });
+      const { secret } = await srv.engine.createToken({ volume: v.id });
+      if (name === 'ambient1') ambientToken = secret;
+      return connectMeta({ addr: srv.server.url, token: secret, tls: { ca: srv.certPath } });
+    };
+    const ambient = await connect('ambient1', { credentials: 'ambient', assumeRoleArn: 'arn:aws:iam::1:role/r' });
+    const fixed = await connect('static1', { credentials: 'static' });
+    const own = await connect('own1', { credentials: 'static', blockUser: 'AKIDOWN', blockPass: 'own-secret' });
+    try {
+      expect(ambient.settings.blockStore.credentials).toBe('ambient');
+      expect(ambient.settings.blockStore.assumeRoleArn).toBe('arn:aws:iam::1:role/r');
+      expect(ambient.settings.blockStore).not.toHaveProperty('blockUser');
+      expect(ambient.settings.blockStore).not.toHaveProperty('blockPass');
+      expect(JSON.stringify(ambient.settings)).not.toContain('bucket-secret');
+      // the "settings" op follows the same rule
+      const raw = await rawSocket(srv.server.url);
+      raw.ws.send(packFrame({ t: 'hello', v: PROTOCOL_VERSION, token: ambientToken, host: 'test', pid: 1 }));
+      expect(await raw.next()).toMatchObject({ t: 'welcome', settings: { name: 'ambient1' } });
+      raw.ws.send(packFrame({ id: 1, op: 'settings', args: [] }));
+      const again = (await raw.next()) as { id: number; ok: { blockStore: Record<string, unknown> } };
+      expect(again.ok.blockStore.credentials).toBe('ambient');
+      expect(again.ok.blockStore).not.toHaveProperty('blockPass');
+      expect(again.ok.blockStore).not.toHaveProperty('blockUser');
+      raw.ws.close();
+      expect(fixed.settings.blockStore).toMatchObject({ blockUser: 'AKIDTEST', blockPass: 'bucket-secret' });
+      expect(own.settings.blockStore).toMatchObject({ blockUser: 'AKIDOWN', blockPass: 'own-secret' });
+    } finally {
+      await Promise.all([ambient.close(), fixed.close(), own.close()]);
+    }
+  });
+});
+
 describe('bad input is refused and other sessions keep working', () => {
   let srv: InProc;
   let good: MetaSession;

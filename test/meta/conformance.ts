@@ -143,6 +143,8 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       const reg2 = await m.mknod(d, 'reg2', S_IFREG | 0o600, 0, USER);
       expect(reg2.type).toBe('file');
       await expectErrno(m.mknod(d, 'dir', S_IFDIR | 0o755, 0, USER), 'EINVAL');
+      await expectErrno(m.mknod(d, 'lnk', S_IFLNK | 0o777, 0, USER), 'EINVAL'); // symlinks need a target: symlink()
+      await expectErrno(m.mknod(d, 'odd', S_IFMT | 0o644, 0, USER), 'EINVAL'); // no such file type
       await expectErrno(m.mknod(d, 'fifo', S_IFIFO | 0o600, 0, USER), 'EEXIST');
       expect((await m.readdir(d, ROOT)).entries.map((e) => e.name)).toEqual(['blk', 'chr', 'fifo', 'reg', 'reg2', 'sock']);
     });
@@ -218,6 +220,55 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       expect(g.size).toBe(12345);
       const dm = await m.setattr(sub.ino, { mode: 0o1777 }, ROOT);
       expect(dm.mode).toBe(S_IFDIR | 0o1777);
+    });
+
+    it('setattr: truncate sets mtime and ctime; an explicit ctime is kept', async () => {
+      const d = await fresh();
+      const f = await m.create(d, 'f', 0o644, USER);
+      await new Promise((r) => setTimeout(r, 2));
+      const grown = await m.setattr(f.ino, { size: 100 }, USER);
+      expect(grown.size).toBe(100);
+      expect(grown.mtime > f.mtime).toBe(true);
+      expect(grown.ctime > f.ctime).toBe(true);
+      await new Promise((r) => setTimeout(r, 2));
+      const shrunk = await m.setattr(f.ino, { size: 10 }, USER);
+      expect(shrunk.mtime > grown.mtime).toBe(true);
+      expect(shrunk.ctime > grown.ctime).toBe(true);
+      expect(shrunk.mtime).toBe(shrunk.ctime);
+      expect(await m.getattr(f.ino, ROOT)).toEqual(shrunk);
+      // an explicit mtime given with the truncate wins (utimensat after ftruncate in one call)
+      const t = 1_111_111_111_000_000_000n;
+      const pinned = await m.setattr(f.ino, { size: 20, mtime: t }, USER);
+      expect([pinned.size, pinned.mtime]).toEqual([20, t]);
+      // an explicit ctime (restores, replication) is stored as given
+      const c = await m.setattr(f.ino, { ctime: t + 7n }, ROOT);
+      expect(c.ctime).toBe(t + 7n);
+      const both = await m.setattr(f.ino, { mode: 0o600, ctime: t + 9n }, ROOT);
+      expect([both.mode, both.ctime]).toEqual([S_IFREG | 0o600, t + 9n]);
+      expect(await m.getattr(f.ino, ROOT)).toEqual(both);
+    });
+
+    it('creating, linking or renaming into a removed directory: ENOENT', async () => {
+      const d = await fresh();
+      const sub = await m.mkdir(d, 'sub', 0o777, USER);
+      const f = await m.create(d, 'f', 0o644, USER);
+      const g = await m.mkdir(d, 'g', 0o755, USER);
+      await m.rmdir(d, 'sub', USER);
+      await expectErrno(m.create(sub.ino, 'x', 0o644, USER), 'ENOENT');
+      await expectErrno(m.create(sub.ino, 'x', 0o644, USER, true), 'ENOENT');
+      await expectErrno(m.mkdir(sub.ino, 'x', 0o755, USER), 'ENOENT');
+      await expectErrno(m.mknod(sub.ino, 'x', S_IFIFO | 0o600, 0, USER), 'ENOENT');
+      await expectErrno(m.symlink(sub.ino, 'x', 'target', USER), 'ENOENT');
+      await expectErrno(m.link(f.ino, sub.ino, 'x', USER), 'ENOENT');
+      await expectErrno(m.rename(d, 'f', sub.ino, 'x', USER), 'ENOENT');
+      await expectErrno(m.rename(d, 'g', sub.ino, 'x', USER), 'ENOENT');
+      await expectErrno(m.lookup(sub.ino, 'x', ROOT), 'ENOENT');
+      await expectErrno(m.readdir(sub.ino, ROOT), 'ENOENT');
+      // nothing moved or changed
+      expect((await m.lookup(d, 'f', ROOT)).nlink).toBe(1);
+      expect((await m.lookup(d, 'g', ROOT)).ino).toBe(g.ino);
+      expect((await m.getattr(d, ROOT)).nlink).toBe(3);
+      expect((await m.readdir(d, ROOT)).entries.map((e) => e.name)).toEqual(['f', 'g']);
     });
 
     it('sticky directories: only entry owner, dir owner or root remove or rename', async () => {
@@ -403,6 +454,31 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       // gone with the inode
       await m.unlink(d, 'f', USER);
       await expectErrno(m.getxattr(f.ino, 'user.b', ROOT), 'ENOENT');
+    });
+
+    it('xattrs: E2BIG for large values, ERANGE for bad names, EINVAL for bad flags', async () => {
+      const d = await fresh();
+      const f = await m.create(d, 'f', 0o644, USER);
+      await m.setxattr(f.ino, 'user.keep', Buffer.from('v'), 0, USER);
+      const max = Buffer.alloc(65536, 1);
+      await m.setxattr(f.ino, 'user.max', max, 0, USER);
+      expect((await m.getxattr(f.ino, 'user.max', ROOT)).length).toBe(65536);
+      await expectErrno(m.setxattr(f.ino, 'user.huge', Buffer.alloc(65537, 1), 0, USER), 'E2BIG');
+      await expectErrno(m.setxattr(f.ino, 'user.max', Buffer.alloc(65537, 2), XATTR_REPLACE, USER), 'E2BIG');
+      expect((await m.getxattr(f.ino, 'user.max', ROOT)).equals(max)).toBe(true);
+      const long = 'user.' + 'n'.repeat(251); // 256 bytes
+      const longest = 'user.' + 'n'.repeat(250); // 255 bytes
+      await m.setxattr(f.ino, longest, Buffer.from('x'), 0, USER);
+      for (const bad of ['', long, 'user.a\0b']) {
+        await expectErrno(m.setxattr(f.ino, bad, Buffer.from('x'), 0, USER), 'ERANGE');
+        await expectErrno(m.getxattr(f.ino, bad, ROOT), 'ERANGE');
+        await expectErrno(m.removexattr(f.ino, bad, USER), 'ERANGE');
+      }
+      await expectErrno(m.setxattr(f.ino, 'user.flags', Buffer.from('x'), XATTR_CREATE | XATTR_REPLACE, USER), 'EINVAL');
+      await expectErrno(m.setxattr(f.ino, 'user.flags', Buffer.from('x'), 4, USER), 'EINVAL');
+      await expectErrno(m.setxattr(f.ino, 'user.keep', Buffer.from('y'), 8 | XATTR_REPLACE, USER), 'EINVAL');
+      expect(await m.listxattr(f.ino, ROOT)).toEqual([longest, 'user.keep', 'user.max'].sort(byBytes));
+      expect((await m.getxattr(f.ino, 'user.keep', ROOT)).toString()).toBe('v');
     });
 
     it('commit, blocks, allocIds: slots, holes, supersede → gc queue, size and times', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFsError } from '../../src/errors/index.js';
 import type { MetaEngine } from '../../src/meta/engine.js';
+import { LINK_MAX } from '../../src/meta/core/rules.js';
 import { ROOT_INO, type OpContext } from '../../src/meta/types.js';
 
 /** MetaEngine behaviour beyond one volume's namespace: volumes, tokens, sessions, gc, fsck. */
@@ -8,6 +9,8 @@ export interface EngineSetup {
   engine: MetaEngine;
   /** Break the namespace behind the engine's back (drop inode `ino`'s record) for the fsck test. */
   dropInodeRecord(volumeId: string, ino: number): Promise<void>;
+  /** Set inode `ino`'s link count behind the engine's back (reaching LINK_MAX by linking takes too long). */
+  setNlink(volumeId: string, ino: number, nlink: number): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -161,6 +164,61 @@ export function runEngineSuite(label: string, setup: () => Promise<EngineSetup>)
       expect(refs.find((r) => r.blockId === id)).toEqual({ ino: f.ino, index: 0, blockId: id, length: 262144 });
       await e.gcDone(v.id, q);
       expect(await e.gcQueue(v.id, Date.now() + 1000, 100)).toEqual([]);
+    });
+
+    it('limits: creating past the inode limit and growing past the capacity get ENOSPC', async () => {
+      for (const bad of [{ inodeLimit: -1 }, { inodeLimit: 1.5 }, { capacityBytes: -1 }]) {
+        expect(await errno(e.createVolume({ name: 'bad-limits', blockStore: store, ...bad }))).toBe('EINVAL');
+      }
+      const cap = 1_000_000;
+      const v = await e.createVolume({ name: 'limits', blockSize: 256 * 1024, blockStore: store, inodeLimit: 4, capacityBytes: cap });
+      const m = e.volume(v.id);
+      expect(await m.statfs(USER)).toMatchObject({ inodeLimit: 4, capacityBytes: cap, inodes: 1, usedBytes: 0 });
+      // the root counts: three more inodes fit
+      const d = await m.mkdir(ROOT_INO, 'd', 0o755, USER);
+      const f = await m.create(d.ino, 'f', 0o644, USER);
+      await m.symlink(ROOT_INO, 'l', 'd/f', USER);
+      expect(await errno(m.create(ROOT_INO, 'x', 0o644, USER))).toBe('ENOSPC');
+      expect(await errno(m.create(ROOT_INO, 'x', 0o644, USER, true))).toBe('ENOSPC');
+      expect(await errno(m.mkdir(d.ino, 'x', 0o755, USER))).toBe('ENOSPC');
+      expect(await errno(m.mknod(d.ino, 'x', 0o010600, 0, USER))).toBe('ENOSPC');
+      expect(await errno(m.symlink(d.ino, 'x', 'f', USER))).toBe('ENOSPC');
+      expect(await errno(m.lookup(ROOT_INO, 'x', USER))).toBe('ENOENT');
+      await m.link(f.ino, ROOT_INO, 'f2', USER); // a name, not an inode
+      expect((await m.statfs(USER)).inodes).toBe(4);
+      await m.unlink(ROOT_INO, 'l', USER);
+      const x = await m.create(ROOT_INO, 'x', 0o644, USER); // room again
+      // capacity counts file sizes, holes included
+      const id = await m.allocIds(2, USER);
+      await m.commit({ ino: f.ino, size: cap, mtime: 1n, writes: [{ index: 0, blockId: id, length: 1000 }] }, USER);
+      expect(await errno(m.commit({ ino: f.ino, size: cap + 1, mtime: 2n, writes: [] }, USER))).toBe('ENOSPC');
+      expect(await errno(m.commit({ ino: x.ino, size: 1, mtime: 2n, writes: [{ index: 0, blockId: id + 1, length: 1 }] }, USER))).toBe('ENOSPC');
+      expect(await errno(m.setattr(x.ino, { size: 1 }, USER))).toBe('ENOSPC');
+      expect((await m.getattr(f.ino, USER)).size).toBe(cap);
+      expect((await m.getattr(x.ino, USER)).size).toBe(0);
+      expect(await m.blocks(x.ino, 0, 10, USER)).toEqual([]);
+      expect((await m.statfs(USER)).usedBytes).toBe(cap);
+      // shrinking one file makes room for another
+      await m.setattr(f.ino, { size: cap - 10 }, USER);
+      expect((await m.setattr(x.ino, { size: 10 }, USER)).size).toBe(10);
+      expect(await errno(m.setattr(x.ino, { size: 11 }, USER))).toBe('ENOSPC');
+      expect(await e.checkNamespace(v.id)).toEqual([]);
+      // 0 means unlimited
+      const free = e.volume((await e.getVolume('vol-a'))!.id);
+      expect(await free.statfs(USER)).toMatchObject({ inodeLimit: 0, capacityBytes: 0 });
+    });
+
+    it('link: EMLINK at the link limit', async () => {
+      const v = await e.createVolume({ name: 'links', blockStore: store });
+      const m = e.volume(v.id);
+      const f = await m.create(ROOT_INO, 'f', 0o644, USER);
+      await s.setNlink(v.id, f.ino, LINK_MAX - 1);
+      expect((await m.link(f.ino, ROOT_INO, 'g', USER)).nlink).toBe(LINK_MAX);
+      expect(await errno(m.link(f.ino, ROOT_INO, 'h', USER))).toBe('EMLINK');
+      expect(await errno(m.lookup(ROOT_INO, 'h', USER))).toBe('ENOENT');
+      expect((await m.getattr(f.ino, USER)).nlink).toBe(LINK_MAX);
+      await m.unlink(ROOT_INO, 'g', USER);
+      expect((await m.link(f.ino, ROOT_INO, 'h', USER)).nlink).toBe(LINK_MAX);
     });
 
     it('checkNamespace finds damage', async () => {

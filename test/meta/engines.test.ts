@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { openRedisEngine } from '../../src/meta/engines/redis.js';
 import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
 import { openEngine } from '../../src/meta/engines/index.js';
+import { decodeInode, encodeInode } from '../../src/meta/core/rules.js';
 import { tempDir } from '../harness/ports.js';
 import { startRedis } from '../harness/redis.js';
 import { runEngineSuite } from './engine-suite.js';
@@ -19,6 +20,10 @@ runEngineSuite('sqlite', async () => {
       const raw = new Database(file);
       try { raw.prepare('DELETE FROM inodes WHERE vol = ? AND ino = ?').run(vol, ino); } finally { raw.close(); }
     },
+    setNlink: async (vol, ino, nlink) => {
+      const raw = new Database(file);
+      try { raw.prepare('UPDATE inodes SET nlink = ? WHERE vol = ? AND ino = ?').run(nlink, vol, ino); } finally { raw.close(); }
+    },
     cleanup: async () => { await engine.close(); await dir.cleanup(); },
   };
 });
@@ -31,6 +36,14 @@ runEngineSuite('redis', async () => {
     dropInodeRecord: async (vol, ino) => {
       const raw = new Redis(server.url);
       try { await raw.del(`{v:${vol}}:i:${ino}`); } finally { raw.disconnect(); }
+    },
+    setNlink: async (vol, ino, nlink) => {
+      const raw = new Redis(server.url);
+      try {
+        const key = `{v:${vol}}:i:${ino}`;
+        const rec = decodeInode((await raw.get(key))!);
+        await raw.set(key, encodeInode({ ...rec, nlink }));
+      } finally { raw.disconnect(); }
     },
     cleanup: async () => { await engine.close(); await server.stop(); },
   };
@@ -52,5 +65,11 @@ describe('openEngine', () => {
       await expect(openRedisEngine({ url: 'redis://:hunter2@127.0.0.1:1' })).rejects.toThrow(/cannot reach redis/);
       await expect(openRedisEngine({ url: 'redis://:hunter2@127.0.0.1:1' })).rejects.not.toThrow(/hunter2/);
     } finally { await dir.cleanup(); }
+  });
+
+  it('says plainly that Redis Sentinel and Cluster URLs are not supported yet', async () => {
+    for (const url of ['redis+sentinel://10.0.0.1:26379/mymaster', 'redis+cluster://10.0.0.1:7000', 'rediss+sentinel://h:26379/m']) {
+      await expect(openEngine({ engine: url })).rejects.toThrow(/Sentinel and Redis Cluster are not supported yet/);
+    }
   });
 });

@@ -9,7 +9,8 @@ import { addAdminOptions, adminClient, fail, type AdminFlags } from './common.js
 
 interface CreateFlags extends AdminFlags {
   store: string; blockSize: string; compression: string; encrypt?: boolean; endpoint?: string; region?: string;
-  pathStyle?: boolean; sse?: boolean; ambientCredentials?: boolean; retention: string; proxies?: string; capacity?: string;
+  pathStyle?: boolean; sse?: boolean; ambientCredentials?: boolean; assumeRoleArn?: string; stsEndpoint?: string;
+  retention: string; proxies?: string; capacity?: string; inodeLimit?: string;
 }
 
 /** Map `volume create` flags onto a VolumeSpec; errors name the flag. */
@@ -22,6 +23,15 @@ export function volumeSpecFromFlags(name: string, f: CreateFlags): VolumeSpec {
   if (!/^(file:\/\/\/|s3:\/\/[^/]+)/.test(f.store)) throw new Error(`--store ${f.store}: expected file:///dir or s3://bucket[/prefix]`);
   const proxies = f.proxies ? f.proxies.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   for (const p of proxies ?? []) if (!/^[^\s:]+:\d{1,5}$|^https?:\/\//.test(p)) throw new Error(`--proxies: "${p}" is not host:port`);
+  if (f.assumeRoleArn !== undefined && !/^arn:[^\s:]*:[^\s]+$/.test(f.assumeRoleArn)) {
+    throw new Error(`--assumeRoleArn ${f.assumeRoleArn}: expected a role ARN like arn:aws:iam::<account>:role/<name>`);
+  }
+  if (f.stsEndpoint !== undefined && !/^https?:\/\/\S+$/.test(f.stsEndpoint)) throw new Error(`--stsEndpoint ${f.stsEndpoint}: expected an http(s):// URL`);
+  let inodeLimit: number | undefined;
+  if (f.inodeLimit !== undefined) {
+    inodeLimit = /^\d+$/.test(f.inodeLimit) ? Number(f.inodeLimit) : NaN;
+    if (!Number.isSafeInteger(inodeLimit)) throw new Error(`--inodeLimit ${f.inodeLimit}: expected a whole number of inodes (0 = unlimited)`);
+  }
   return {
     name,
     blockSize,
@@ -33,10 +43,13 @@ export function volumeSpecFromFlags(name: string, f: CreateFlags): VolumeSpec {
       pathStyle: f.pathStyle,
       sse: f.sse,
       credentials: f.ambientCredentials ? 'ambient' : 'static',
+      assumeRoleArn: f.assumeRoleArn,
+      stsEndpoint: f.stsEndpoint,
     },
     retentionSeconds: parseDuration(f.retention),
     proxies,
     capacityBytes: f.capacity ? parseSize(f.capacity) : undefined,
+    inodeLimit,
   };
 }
 
@@ -46,7 +59,8 @@ export function describeVolume(v: VolumeSettings): string {
     ['name', v.name], ['id', v.id], ['block size', formatSize(v.blockSize)], ['compression', v.compression],
     ['encryption', v.encryption ? `AES-256-GCM (kdf ${v.encryption.kdf} N=${v.encryption.N} r=${v.encryption.r} p=${v.encryption.p})` : 'none'],
     ['store', bs.url], ['endpoint', bs.endpoint], ['region', bs.region], ['path style', bs.pathStyle ?? false],
-    ['sse', bs.sse ?? false], ['credentials', bs.credentials ?? 'static'], ['retention', `${v.retentionSeconds} s`],
+    ['sse', bs.sse ?? false], ['credentials', bs.credentials ?? 'static'], ['assume role', bs.assumeRoleArn],
+    ['sts endpoint', bs.stsEndpoint], ['retention', `${v.retentionSeconds} s`],
     ['proxies', v.proxies?.join(',')],
   ]);
 }
@@ -65,9 +79,12 @@ export function registerVolume(program: Command): void {
     .option('--pathStyle', 'path-style S3 addressing')
     .option('--sse', 'request server-side encryption on every PUT')
     .option('--ambientCredentials', 'mounts use their own instance role / AWS chain instead of the server\'s blockUser/blockPass')
+    .option('--assumeRoleArn <arn>', 'mounts assume this IAM role (STS AssumeRole) for bucket access')
+    .option('--stsEndpoint <url>', 'STS endpoint for --assumeRoleArn (non-AWS or regional)')
     .option('--retention <duration>', 'keep superseded blocks this long before gc (e.g. 24h)', '24h')
     .option('--proxies <list>', 'proxy group host:port,host:port')
-    .option('--capacity <size>', 'capacity reported by statfs'))
+    .option('--capacity <size>', 'capacity: writes past it fail with ENOSPC; statfs reports it (default unlimited)')
+    .option('--inodeLimit <n>', 'most inodes the volume may hold: creates past it fail with ENOSPC (default unlimited)'))
     .action((name: string, f: CreateFlags) => (async () => {
       const spec = volumeSpecFromFlags(name, f);
       const admin = await adminClient(f);

@@ -38,6 +38,8 @@ export function buildVolume(spec: VolumeSpec): StoredVolume {
   if (!Number.isInteger(retentionSeconds) || retentionSeconds < 0) throw new FsError('EINVAL', 'retentionSeconds must be an integer ≥ 0');
   const capacityBytes = spec.capacityBytes ?? 0;
   if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 0) throw new FsError('EINVAL', 'capacityBytes must be an integer ≥ 0');
+  const inodeLimit = spec.inodeLimit ?? 0;
+  if (!Number.isSafeInteger(inodeLimit) || inodeLimit < 0) throw new FsError('EINVAL', 'inodeLimit must be an integer ≥ 0');
   if (spec.proxies !== undefined && (!Array.isArray(spec.proxies) || spec.proxies.some((p) => typeof p !== 'string' || !/^[^\s/]+:\d+$/.test(p)))) {
     throw new FsError('EINVAL', 'proxies must be a list of host:port');
   }
@@ -51,7 +53,7 @@ export function buildVolume(spec: VolumeSpec): StoredVolume {
   };
   if (spec.encryption) settings.encryption = { ...spec.encryption };
   if (spec.proxies) settings.proxies = [...spec.proxies];
-  return { settings, capacityBytes, inodeLimit: 0, createdAt: Date.now() };
+  return { settings, capacityBytes, inodeLimit, createdAt: Date.now() };
 }
 
 export function rootInode(): InodeRec {

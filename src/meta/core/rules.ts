@@ -13,6 +13,8 @@ export const NAME_MAX = 255;
 export const PATH_MAX = 4096;
 export const XATTR_NAME_MAX = 255;
 export const XATTR_SIZE_MAX = 65536;
+/** Most names (hard links) one inode may have; link() past it gets EMLINK. */
+export const LINK_MAX = 65_000;
 
 const TYPE_BITS: Record<InodeType, number> = {
   file: constants.S_IFREG, dir: constants.S_IFDIR, symlink: constants.S_IFLNK, fifo: constants.S_IFIFO,

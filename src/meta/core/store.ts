@@ -5,7 +5,7 @@ import {
   type SetAttrChanges, type StatFs, type VolumeSettings,
 } from '../types.js';
 import {
-  PATH_MAX, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, XATTR_SIZE_MAX, checkName, checkXattrName, decodeOpRecord,
+  LINK_MAX, PATH_MAX, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, XATTR_SIZE_MAX, checkName, checkXattrName, decodeOpRecord,
   encodeOpRecord, nowNs, toAttr, typeBits, typeOfMode,
 } from './rules.js';
 import type { InodeRec, MetaTx, TxRunner, VolumeInfo } from './tx.js';
@@ -18,7 +18,6 @@ import type { InodeRec, MetaTx, TxRunner, VolumeInfo } from './tx.js';
  */
 
 const OP_RESULT_TTL_MS = 10 * 60_000;
-const LINK_MAX = 65_000;
 const MAX_ALLOC = 1 << 20;
 /** Holds taken without a session (embedded use) belong to this pseudo session. */
 export const LOCAL_SESSION = 'local';

@@ -1,7 +1,9 @@
 /**
- * Redis key layout. Every key of a volume carries the hash tag {v:<volumeId>} so one volume lives
- * in one Redis Cluster slot and a whole operation is one script on one node. Cross-volume admin
- * data (volumes, tokens, sessions) lives under the tag {flexfs}.
+ * Redis key layout. Every key of a volume carries the hash tag {v:<volumeId>} so that under Redis
+ * Cluster one volume would live in one slot and a whole operation would be one script on one node.
+ * Cross-volume admin data (volumes, tokens, sessions) lives under the tag {flexfs}; no script
+ * touches both tags. (The engine itself connects to one server or primary: Cluster and Sentinel
+ * are not supported by the client yet.)
  */
 export function volumeKeys(volumeId: string) {
   const t = `{v:${volumeId}}`;

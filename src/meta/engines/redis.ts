@@ -9,6 +9,7 @@ import { ROOT_INO, type MetaStore, type VolumeSettings } from '../types.js';
 import { Mutex, sleep } from './mutex.js';
 import { packForLua, type LuaValue } from './lua-pack.js';
 import { APPLY_LUA } from './redis-lua.js';
+import { defineAdminScripts, type AdminScripts } from './redis-admin-lua.js';
 import { ADMIN, volumeKeys } from './redis-keys.js';
 import { RedisTx } from './redis-tx.js';
 
@@ -17,10 +18,15 @@ import { RedisTx } from './redis-tx.js';
  * (RedisTx records reads, buffers writes) and then ONE generic Lua script (redis-lua.ts) that
  * validates the reads and applies the writes atomically; on conflict the operation re-runs.
  * The rules therefore stay in core.ts, and several metadata servers may share one Redis.
- * Keys are hash-tagged per volume (redis-keys.ts) so Redis Cluster keeps a volume in one slot.
+ * Admin records (volumes, tokens, sessions) change through one script each (redis-admin-lua.ts).
+ * Keys are hash-tagged per volume (redis-keys.ts) so that Redis Cluster could keep a volume in one
+ * slot, but the client is a plain single-node connection: one redis server or a replication
+ * primary. Cluster and Sentinel are not supported yet (SCAN, for one, walks only one node).
  */
 
 const MAX_ATTEMPTS = 200;
+/** Compare-and-set retries of an admin record that others keep changing. */
+const MAX_ADMIN_ATTEMPTS = 50;
 /** Read-only operations with more checks than this are listings, left unvalidated (see read()). */
 const MAX_VALIDATED_READS = 32;
 
@@ -61,11 +67,13 @@ interface TokenRec extends TokenInfo { hash: string }
 export class RedisEngine implements MetaEngine {
   readonly kind = 'redis' as const;
   private readonly apply: ApplyFn;
+  private readonly admin: AdminScripts;
   private readonly lanes = new Map<string, { waiting: number; mutex: Mutex }>();
 
   constructor(private readonly r: Redis) {
     r.defineCommand('flexfsApply', { lua: APPLY_LUA });
     this.apply = (r as unknown as { flexfsApply: ApplyFn }).flexfsApply.bind(r);
+    this.admin = defineAdminScripts(r);
   }
 
   /**
@@ -162,18 +170,31 @@ export class RedisEngine implements MetaEngine {
     return json === null ? null : (JSON.parse(json) as StoredVolume);
   }
 
+  /**
+   * The volume's own keys first (unreachable until named: a crash here leaves only stray keys
+   * under a fresh id), then one script names it; a taken name removes the keys again.
+   */
   async createVolume(spec: VolumeSpec): Promise<VolumeSettings> {
     const v = buildVolume(spec);
     const id = v.settings.id;
-    if ((await this.r.hsetnx(ADMIN.volumeNames, v.settings.name, id)) === 0) {
-      throw new FsError('EEXIST', `volume "${spec.name}" already exists`);
-    }
     const k = volumeKeys(id);
-    await this.r.multi()
+    const made = await this.r.multi()
       .set(k.inode(ROOT_INO), encodeInode(rootInode()))
       .hset(k.counters, 'lastIno', '1', 'lastBlock', '0', 'inodes', '1', 'usedBytes', '0')
       .exec();
-    await this.r.hset(ADMIN.volumes, id, JSON.stringify(v));
+    const failed = made?.find(([err]) => err)?.[0];
+    if (!made || failed) throw asFsError(failed ?? new Error('transaction aborted'));
+    let named: number;
+    try {
+      named = await this.admin.createVolume(ADMIN.volumeNames, ADMIN.volumes, v.settings.name, id, JSON.stringify(v));
+    } catch (e) {
+      await this.r.del(k.inode(ROOT_INO), k.counters).catch(() => undefined);
+      throw asFsError(e);
+    }
+    if (named !== 1) {
+      await this.r.del(k.inode(ROOT_INO), k.counters);
+      throw new FsError('EEXIST', `volume "${spec.name}" already exists`);
+    }
     return v.settings;
   }
 
@@ -192,13 +213,13 @@ export class RedisEngine implements MetaEngine {
     const id = v.settings.id;
     const k = volumeKeys(id);
     if (!force && (await this.r.hlen(k.entries(ROOT_INO))) > 0) throw new FsError('ENOTEMPTY', `volume "${v.settings.name}" still has files`);
-    await this.r.hdel(ADMIN.volumes, id);
-    await this.r.hdel(ADMIN.volumeNames, v.settings.name);
+    // One script forgets the volume, its name, tokens and sessions; its keys go afterwards (a
+    // crash in between leaves unreachable keys, not a half-deleted volume).
+    const tokens = (await this.tokenRecs()).filter((t) => t.volumeId === id).flatMap((t) => [t.id, t.hash]);
+    const sessions = (await this.listSessions(id)).map((s) => s.id);
+    await this.admin.deleteVolume(ADMIN.volumes, ADMIN.volumeNames, ADMIN.tokens, ADMIN.tokenHashes, ADMIN.sessions,
+      ADMIN.sessionExpiry, id, v.settings.name, tokens.length / 2, ...tokens, ...sessions);
     for await (const batch of this.scan(k.all)) if (batch.length) await this.r.del(...batch);
-    for (const s of await this.listSessions(id)) await this.forgetSession(s.id);
-    for (const t of await this.tokenRecs()) {
-      if (t.volumeId === id) await this.r.multi().hdel(ADMIN.tokens, t.id).hdel(ADMIN.tokenHashes, t.hash).exec();
-    }
   }
 
   private async *scan(pattern: string): AsyncIterable<string[]> {
@@ -240,7 +261,10 @@ export class RedisEngine implements MetaEngine {
     const rec: TokenRec = { id: t.id, admin: !!spec.admin, createdAt: Date.now(), revoked: false, hash: t.hash };
     if (volumeId !== undefined) rec.volumeId = volumeId;
     if (spec.label !== undefined) rec.label = spec.label;
-    await this.r.multi().hset(ADMIN.tokens, t.id, JSON.stringify(rec)).hset(ADMIN.tokenHashes, t.hash, t.id).exec();
+    // The volume is checked again in the same step, so a token never outlives a deleted volume.
+    if ((await this.admin.createToken(ADMIN.volumes, ADMIN.tokens, ADMIN.tokenHashes, volumeId ?? '', t.id, JSON.stringify(rec), t.hash)) !== 1) {
+      throw new FsError('ENOENT', `no volume "${spec.volume}"`);
+    }
     return { id: t.id, secret: t.secret };
   }
 
@@ -257,12 +281,20 @@ export class RedisEngine implements MetaEngine {
     return (await this.tokenRecs()).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)).map(RedisEngine.info);
   }
 
+  /** Compare-and-set: a token deleted meanwhile (with its volume) is not written back. */
   async revokeToken(id: string): Promise<void> {
-    const json = await this.r.hget(ADMIN.tokens, id);
-    if (json === null) throw new FsError('ENOENT', `no token "${id}"`);
-    const t = JSON.parse(json) as TokenRec;
-    t.revoked = true;
-    await this.r.hset(ADMIN.tokens, id, JSON.stringify(t));
+    for (let attempt = 0; attempt < MAX_ADMIN_ATTEMPTS; attempt++) {
+      const json = await this.r.hget(ADMIN.tokens, id);
+      if (json === null) break;
+      const t = JSON.parse(json) as TokenRec;
+      if (t.revoked) return;
+      t.revoked = true;
+      const r = await this.admin.replace(ADMIN.tokens, id, json, JSON.stringify(t));
+      if (r === 1) return;
+      if (r === 0) break;
+      await this.backoff(attempt);
+    }
+    throw new FsError('ENOENT', `no token "${id}"`);
   }
 
   async checkToken(secret: string): Promise<TokenInfo | null> {
@@ -278,23 +310,29 @@ export class RedisEngine implements MetaEngine {
   // ------------------------------------------------------------ sessions
 
   async openSession(volumeId: string, info: { host: string; pid: number; mountpoint?: string }, ttlSeconds: number): Promise<string> {
-    if ((await this.r.hexists(ADMIN.volumes, volumeId)) === 0) throw new FsError('ENOENT', `no volume with id "${volumeId}"`);
     const now = Date.now();
     const s: SessionRec = { id: newSessionId(), volumeId, host: String(info.host), pid: info.pid | 0, startedAt: now, expiresAt: now + ttlSeconds * 1000 };
     if (info.mountpoint !== undefined) s.mountpoint = info.mountpoint;
-    await this.r.multi().hset(ADMIN.sessions, s.id, JSON.stringify(s)).zadd(ADMIN.sessionExpiry, String(s.expiresAt), s.id).exec();
+    if ((await this.admin.openSession(ADMIN.volumes, ADMIN.sessions, ADMIN.sessionExpiry, volumeId, s.id, JSON.stringify(s), String(s.expiresAt))) !== 1) {
+      throw new FsError('ENOENT', `no volume with id "${volumeId}"`);
+    }
     return s.id;
   }
 
+  /** One script checks the session is there and unexpired and extends it (record and zset). */
   async heartbeat(sessionId: string, ttlSeconds: number): Promise<boolean> {
-    const json = await this.r.hget(ADMIN.sessions, sessionId);
-    if (json === null) return false;
-    const s = JSON.parse(json) as SessionRec;
-    const now = Date.now();
-    if (s.expiresAt < now) return false;
-    s.expiresAt = now + ttlSeconds * 1000;
-    await this.r.multi().hset(ADMIN.sessions, s.id, JSON.stringify(s)).zadd(ADMIN.sessionExpiry, String(s.expiresAt), s.id).exec();
-    return true;
+    for (let attempt = 0; attempt < MAX_ADMIN_ATTEMPTS; attempt++) {
+      const json = await this.r.hget(ADMIN.sessions, sessionId);
+      if (json === null) return false;
+      const s = JSON.parse(json) as SessionRec;
+      const now = Date.now();
+      if (s.expiresAt < now) return false;
+      s.expiresAt = now + ttlSeconds * 1000;
+      const r = await this.admin.heartbeat(ADMIN.sessions, ADMIN.sessionExpiry, sessionId, json, JSON.stringify(s), String(now), String(s.expiresAt));
+      if (r !== -1) return r === 1;
+      await this.backoff(attempt);
+    }
+    throw new FsError('EAGAIN', 'session record kept changing during the heartbeat');
   }
 
   /** Release the session's holds through the core (frees unlinked inodes), then forget it. */
