@@ -2,6 +2,7 @@ import {
   createCredentialChain, fromInstanceMetadata, fromNodeProviderChain, fromTemporaryCredentials,
 } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { hideUserInfo } from './redact.js';
 
 export interface S3CredentialSettings {
   blockUser?: string;
@@ -54,7 +55,8 @@ export function credentialProvider(s: S3CredentialSettings): AwsCredentialIdenti
       'no bucket credentials found (blockUser/blockPass empty, no EC2 instance role, nothing in the default AWS chain)');
   }
   if (!s.assumeRoleArn) return base;
-  const where = s.stsEndpoint ? `STS at ${s.stsEndpoint}` : 'AWS STS';
+  // The endpoint goes into messages: never with user info (user:secret@) in it.
+  const where = s.stsEndpoint ? `STS at ${hideUserInfo(s.stsEndpoint.trim())}` : 'AWS STS';
   return explained(fromTemporaryCredentials({
     params: { RoleArn: s.assumeRoleArn, RoleSessionName: `flexfs-${process.pid}-${Date.now()}`, DurationSeconds: 3600 },
     masterCredentials: base,

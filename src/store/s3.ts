@@ -7,6 +7,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { credentialProvider, describeCredentialSource } from './s3-credentials.js';
 import { mapS3Error, type S3ErrorContext } from './s3-errors.js';
+import { hideUserInfo } from './redact.js';
 import { Semaphore } from './semaphore.js';
 import { validateKey } from './keys.js';
 import type {
@@ -44,7 +45,7 @@ export interface S3StoreOptions {
 export function normalizeEndpoint(endpoint: string): string {
   const raw = endpoint.trim();
   // Never echo user info (user:secret@) back in a message.
-  const shown = raw.replace(/\/\/[^/@]*@/, '//…@');
+  const shown = hideUserInfo(raw);
   const bad = (why: string) => new Error(`invalid S3 endpoint "${shown}": ${why}`);
   const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
   const withScheme = hasScheme ? raw : `https://${raw}`;
@@ -69,8 +70,9 @@ export function defaultPathStyle(endpoint: string | undefined): boolean {
 
 /**
  * S3 / S3-compatible bucket via @aws-sdk/client-s3. SDK retries are off (maxAttempts 1): the
- * withRetry decorator owns retries. Each request has a deadline (AbortSignal, plus the HTTP
- * handler's connect timeout) and waits for one of `maxConcurrency` slots.
+ * withRetry decorator owns retries. Each request waits for one of `maxConcurrency` slots, then
+ * runs under a deadline (an AbortSignal started once the slot is held, plus the HTTP handler's
+ * connect timeout).
  */
 export class S3ObjectStore implements ObjectStore {
   readonly description: string;
@@ -211,18 +213,22 @@ export class S3ObjectStore implements ObjectStore {
     return { op, key, bucket: this.bucket, endpoint: this.endpoint, sse, timedOut, callerAborted };
   }
 
-  /** One request: wait for a slot, run under caller signal + deadline, map failures. */
+  /**
+   * One request: wait for a slot (the caller's signal can end the wait), then run under caller
+   * signal + deadline, map failures. The deadline starts once the slot is held, so time spent
+   * queued behind other requests never counts against it.
+   */
   private async run<T>(op: S3ErrorContext['op'], key: string | undefined, options: RequestOptions | undefined,
     fn: (signal: AbortSignal) => Promise<T>, sse = this.sse): Promise<T> {
     const caller = options?.signal;
-    const deadline = AbortSignal.timeout(this.requestTimeoutMs);
-    const signal = caller ? AbortSignal.any([caller, deadline]) : deadline;
+    let deadline: AbortSignal | undefined;
     let release: (() => void) | undefined;
     try {
-      release = await this.slots.acquire(signal);
-      return await fn(signal);
+      release = await this.slots.acquire(caller);
+      deadline = AbortSignal.timeout(this.requestTimeoutMs);
+      return await fn(caller ? AbortSignal.any([caller, deadline]) : deadline);
     } catch (e) {
-      throw mapS3Error(e, this.ctx(op, key, deadline.aborted && !caller?.aborted, !!caller?.aborted, sse));
+      throw mapS3Error(e, this.ctx(op, key, !!deadline?.aborted && !caller?.aborted, !!caller?.aborted, sse));
     } finally {
       release?.();
     }

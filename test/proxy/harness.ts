@@ -41,6 +41,10 @@ export interface ProxyStartOptions {
   sse?: boolean;
   keyPrefix?: string;
   port?: number;
+  /** More `start` flags, e.g. ['--sslCert', f, '--sslKey', k]. */
+  args?: string[];
+  /** The certificate the proxy serves (default: the self-signed one in `home`/proxy/cert.pem). */
+  certFile?: string;
 }
 
 export interface ProxyProc {
@@ -64,6 +68,7 @@ export async function startProxyProcess(opts: ProxyStartOptions): Promise<ProxyP
   if (opts.region) args.push('--region', opts.region);
   if (opts.sse) args.push('--sse');
   if (opts.keyPrefix) args.push('--keyPrefix', opts.keyPrefix);
+  args.push(...(opts.args ?? []));
   const child = spawn(process.execPath, [ENTRY, ...args], {
     env: { ...process.env, FLEXFS_HOME: opts.home, AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,7 +78,7 @@ export async function startProxyProcess(opts: ProxyStartOptions): Promise<ProxyP
   child.stdout!.on('data', (d) => { logs += d; });
   child.stderr!.on('data', (d) => { logs += d; });
   const exited = new Promise<void>((r) => child.once('exit', () => { children.delete(child); r(); }));
-  const certFile = join(opts.home, 'proxy', 'cert.pem');
+  const certFile = opts.certFile ?? join(opts.home, 'proxy', 'cert.pem');
   try {
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`proxy exited with ${child.exitCode}: ${logs.slice(-2000)}`);

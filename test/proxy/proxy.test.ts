@@ -382,26 +382,37 @@ describe('proxy.flexfs with a real RGW', () => {
       }
     });
 
-    it('one proxy killed mid-read: reads go on through the other', async () => {
+    it('one proxy killed mid-read: the read in flight on it is answered via the other proxy', async () => {
+      // A cold 4 MiB block whose first choice is B: the read goes to B, and B has to ask the bucket.
+      let key: string;
+      do key = blockKey(VOL, 11, 0, nextBlockId++); while (group.candidates(key)[0] !== B.addr);
+      const frame = await codec.encode(key, randomBytes(4 * 1024 * 1024));
+      await direct.put(key, frame);
+      // The bucket holds B's GET (only the first one), so B is stuck inside the request when it dies.
+      let held = 0;
+      capture.delay = (method, url) => (method === 'GET' && url.split('?')[0].endsWith(`/pfx/${key}`) && held++ === 0 ? 8000 : 0);
       const before = { ...group.stats, byProxy: { ...group.stats.byProxy } };
-      let done = 0;
-      let killed = false;
-      const reader = async () => {
-        for (let round = 0; round < 4; round++) {
-          for (const w of written) {
-            expect((await group.get(w.key)).equals(w.frame)).toBe(true);
-            if (++done === 30 && !killed) {
-              killed = true;
-              await B.kill9();
-            }
-          }
-        }
-      };
-      await Promise.all([reader(), reader(), reader()]);
-      expect(killed).toBe(true);
+      const bMisses = (await metricsOf(B)).get('flexfs_proxy_cache_misses_total') ?? 0;
+      try {
+        let settled = false;
+        const read = group.get(key).finally(() => { settled = true; });
+        await waitFor(() => upstreamGets(key) === 1, 10_000, 'B to ask the bucket for the block', 10);
+        expect(settled, 'the read is still in flight on B').toBe(false);
+        expect((await metricsOf(B)).get('flexfs_proxy_cache_misses_total'), 'B took the read as a miss').toBe(bMisses + 1);
+        await B.kill9();
+        expect(settled).toBe(false);
+        expect((await read).equals(frame)).toBe(true);
+      } finally {
+        capture.delay = undefined;
+      }
       expect(B.alive()).toBe(false);
-      expect(group.stats.failovers).toBeGreaterThan(before.failovers);
-      expect(group.stats.byProxy[A.addr]).toBeGreaterThan(before.byProxy[A.addr]);
+      expect(group.stats.failovers).toBe(before.failovers + 1);
+      expect(group.stats.byProxy[A.addr]).toBe(before.byProxy[A.addr] + 1);
+      expect(group.stats.byProxy[B.addr]).toBe(before.byProxy[B.addr]);
+      expect(upstreamGets(key)).toBe(2); // B's (held) and A's
+      expect(events.some((e) => e.startsWith(`${B.addr} down`)), events.join('\n')).toBe(true);
+      // Reads of the other blocks go on, B's through A (B is cooling down).
+      for (const w of written) expect((await group.get(w.key)).equals(w.frame)).toBe(true);
     });
 
     it('all proxies down: reads go to the bucket; a proxy that returns is used again after the cool-down', async () => {

@@ -9,11 +9,13 @@ import { inspect } from 'node:util';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { startCaptureProxy, type CaptureProxy } from '../harness/capture-proxy.js';
 import { freePort } from '../harness/ports.js';
+import { startCaptureProxy as startDelayingForwarder } from '../proxy/harness.js';
 import {
   openStore, S3ObjectStore, StoreError, withFaults, withPrefix, withRetry,
 } from '../../src/store/index.js';
 import type { BlockStoreSettings } from '../../src/meta/types.js';
 import { runObjectStoreConformance } from './conformance.js';
+import { startImdsStandIn } from './imds-standin.js';
 
 let rgw: Rgw | undefined;
 // This file's own bucket, so a run-wide shared cluster's other users never see our keys.
@@ -115,6 +117,37 @@ describe('s3 request bounds', () => {
     } finally {
       await store.close();
       await proxy.stop();
+    }
+  });
+
+  it('time queued for a slot does not count against the request deadline; the caller can still abort the wait', async () => {
+    const r = need();
+    // A slow bucket: every PUT under queued/ is held 600 ms before it reaches RGW.
+    const slow = await startDelayingForwarder(r.endpoint);
+    slow.delay = (method, url) => (method === 'PUT' && url.includes('/queued/') ? 600 : 0);
+    const store = new S3ObjectStore({
+      bucket: BUCKET, endpoint: slow.endpoint, blockUser: r.accessKey, blockPass: r.secretKey, maxConcurrency: 1, requestTimeoutMs: 1500,
+    });
+    try {
+      // Four through one slot: the last waits ~1.8 s (more than its 1.5 s deadline) before it starts.
+      const t0 = Date.now();
+      const bodies = Array.from({ length: 4 }, () => randomBytes(1000));
+      await Promise.all(bodies.map((b, i) => store.put(`queued/${i}`, b)));
+      expect(Date.now() - t0, 'the PUTs ran one after another').toBeGreaterThanOrEqual(4 * 600);
+      for (const [i, b] of bodies.entries()) expect((await store.get(`queued/${i}`)).equals(b)).toBe(true);
+
+      let holderDone = false;
+      const holder = store.put('queued/holder', Buffer.from('h')).then(() => { holderDone = true; });
+      const ac = new AbortController();
+      const waiting = store.put('queued/aborted', Buffer.from('a'), { signal: ac.signal });
+      setTimeout(() => ac.abort(), 100);
+      expect((await failure(waiting)).kind).toBe('Aborted');
+      expect(holderDone, 'aborted while queued, not after the slot came free').toBe(false);
+      await holder;
+      expect(slow.requests.filter((q) => q.url.includes('queued/aborted')).length).toBe(0);
+    } finally {
+      await store.close();
+      await slow.close();
     }
   });
 });
@@ -277,7 +310,8 @@ describe('SSE-S3 header', () => {
 
 describe('credentials', () => {
   const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_SHARED_CREDENTIALS_FILE',
-    'AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+    'AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_EC2_METADATA_SERVICE_ENDPOINT', 'AWS_EC2_METADATA_V1_DISABLED',
+    'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
     'AWS_CONTAINER_CREDENTIALS_FULL_URI'] as const;
   let saved: Record<string, string | undefined> = {};
   beforeAll(() => {
@@ -295,19 +329,30 @@ describe('credentials', () => {
     }
   });
 
-  it('empty blockPass: tries IMDS (short timeout), then the default chain (env)', async () => {
+  it('empty blockPass: asks IMDS first (token, then the role), then falls back to the default chain (env)', async () => {
     const r = need();
     resetEnv();
+    // EC2's metadata service cannot run here: a recording stand-in for an instance without a role.
+    let seq = 0;
+    const imds = await startImdsStandIn({ seq: () => seq++ });
+    const s3Seq: number[] = [];
+    const fwd = await startCaptureProxy({ target: r.endpoint, respond: () => { s3Seq.push(seq++); return false; } });
+    process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = imds.endpoint;
     process.env.AWS_ACCESS_KEY_ID = r.accessKey;
     process.env.AWS_SECRET_ACCESS_KEY = r.secretKey;
-    const store = openStore(settings(r, { blockUser: '', blockPass: '' }), { imdsTimeoutMs: 500 });
+    const store = openStore(settings(r, { endpoint: fwd.endpoint, blockUser: '', blockPass: '' }), { imdsTimeoutMs: 500 });
     try {
-      const t0 = Date.now();
       await store.put('creds/env', Buffer.from('from env'));
-      expect(Date.now() - t0).toBeLessThan(15_000);
       expect((await store.get('creds/env')).toString()).toBe('from env');
+      expect(imds.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['PUT /latest/api/token', 'GET /latest/meta-data/iam/security-credentials/']);
+      expect(imds.requests[1].token, 'IMDSv2: the role lookup carries the session token').toBeTruthy();
+      // IMDS was asked before the first S3 request, which was signed with the environment's key.
+      expect(Math.max(...imds.requests.map((q) => q.seq))).toBeLessThan(Math.min(...s3Seq));
+      expect(fwd.requests[0].headers.authorization).toContain(`Credential=${r.accessKey}/`);
     } finally {
       await store.close();
+      await fwd.stop();
+      await imds.stop();
       resetEnv();
     }
   });
