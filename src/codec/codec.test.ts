@@ -63,6 +63,27 @@ describe('round trips', () => {
     }
   }
 
+  it('nearly incompressible large blocks are stored as is; a compressible stretch anywhere still gets lz4', async () => {
+    const c = codec({ compression: 'lz4', workers: 0 });
+    // Random data with 8 zero bytes in every 128: lz4 saves ~3%, not worth its CPU.
+    const nearly = randomData(4 * MiB);
+    for (let i = 0; i < nearly.length; i += 128) nearly.fill(0, i, i + 8);
+    const f1 = await c.encode(KEY, nearly);
+    expect(f1[5] & 1).toBe(0);
+    expect((await c.decode(KEY, f1)).equals(nearly)).toBe(true);
+    // The same block with compressible text in the middle: the middle sample sees it.
+    const mixed = Buffer.from(nearly);
+    textLike(MiB).copy(mixed, 1.5 * MiB);
+    const f2 = await c.encode(KEY, mixed);
+    expect(f2[5] & 1).toBe(1);
+    expect(f2.length).toBeLessThan(mixed.length * 0.9);
+    expect((await c.decode(KEY, f2)).equals(mixed)).toBe(true);
+    // Small blocks are not sampled: any saving is taken.
+    const small = nearly.subarray(0, 256 * 1024);
+    const f3 = await c.encode(KEY, small);
+    expect(f3[5] & 1).toBe(1);
+  });
+
   it('frames made inline decode through the pool and back, concurrently', async () => {
     const inline = codec({ compression: 'lz4', dataKey, workers: 0 });
     const pooled = codec({ compression: 'lz4', dataKey, workers: 2, maxQueue: 1 });

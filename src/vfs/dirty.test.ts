@@ -25,6 +25,19 @@ describe('DirtyBlock', () => {
   });
 });
 
+describe('DirtyBlock growth', () => {
+  it('doubles up to 256 KiB, then goes straight to the block size', () => {
+    const bs = 4 * 2 ** 20;
+    const d = new DirtyBlock(bs);
+    expect(d.capacityFor(100)).toBe(4096);
+    expect(d.capacityFor(131072)).toBe(131072);
+    expect(d.capacityFor(262144)).toBe(262144);
+    expect(d.capacityFor(262145)).toBe(bs);
+    const small = new DirtyBlock(256 * 1024);
+    expect(small.capacityFor(200_000)).toBe(256 * 1024);
+  });
+});
+
 describe('DirtyBudget', () => {
   it('admits within the limit, makes others wait, and fails with EIO after the deadline', async () => {
     const b = new DirtyBudget(100);
