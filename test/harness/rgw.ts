@@ -42,12 +42,16 @@ const ROLE_NAME = 'flexfs-test-role';
 const START_TIMEOUT_MS = 120_000;
 
 /** Start a private cluster. Fails loudly (with log tails) when Ceph does not come up. */
-export async function startRgw(opts: { bucket?: string } = {}): Promise<Rgw> {
+/**
+ * `osdBytes`: size of the OSD's (sparse) block file, default 4 GiB. A full OSD makes RGW refuse
+ * writes, so runs that store several GiB (the benchmarks) ask for more.
+ */
+export async function startRgw(opts: { bucket?: string; osdBytes?: number } = {}): Promise<Rgw> {
   let lastErr: unknown;
   // A free port can be taken between probing and binding; a second try with new ports covers that.
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
-      return await startOnce(opts.bucket ?? 'flexfs-test');
+      return await startOnce(opts.bucket ?? 'flexfs-test', opts.osdBytes ?? 4 * 2 ** 30);
     } catch (e) {
       lastErr = e;
       if (!(e instanceof PortRaceError)) break;
@@ -58,7 +62,7 @@ export async function startRgw(opts: { bucket?: string } = {}): Promise<Rgw> {
 
 class PortRaceError extends Error {}
 
-async function startOnce(bucket: string): Promise<Rgw> {
+async function startOnce(bucket: string, osdBytes: number): Promise<Rgw> {
   const dir = await tempDir('flexfs-rgw-');
   const D = dir.path;
   const conf = join(D, 'ceph.conf');
@@ -103,7 +107,7 @@ async function startOnce(bucket: string): Promise<Rgw> {
     const rgwPort = await freePort();
     const fsid = randomUUID();
     for (const sub of ['run', 'log', 'mon', 'osd/ceph-0', 'rgw']) await mkdir(join(D, sub), { recursive: true });
-    await writeFile(conf, cephConf(D, fsid, monPort, rgwPort));
+    await writeFile(conf, cephConf(D, fsid, monPort, rgwPort, osdBytes));
     await run('ceph-authtool', ['--create-keyring', join(D, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
     await run('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', `[v2:127.0.0.1:${monPort}]`, join(D, 'monmap')]);
     await run('ceph-mon', ['-c', conf, '--mkfs', '-i', 'a', '--monmap', join(D, 'monmap')]);
@@ -211,7 +215,7 @@ export async function sharedRgw(): Promise<Rgw> {
   };
 }
 
-function cephConf(D: string, fsid: string, monPort: number, rgwPort: number): string {
+function cephConf(D: string, fsid: string, monPort: number, rgwPort: number, osdBytes: number): string {
   return `[global]
 fsid = ${fsid}
 mon host = [v2:127.0.0.1:${monPort}]
@@ -236,7 +240,7 @@ err to stderr = true
 mon cluster log file = ${D}/log/cluster.log
 osd objectstore = bluestore
 bluestore block create = true
-bluestore block size = 4294967296
+bluestore block size = ${osdBytes}
 bluestore fsck on mkfs = false
 bluestore cache size = 134217728
 osd memory target = 536870912
