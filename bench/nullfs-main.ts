@@ -1,4 +1,5 @@
 import { mountFs, type FuseMountOptions } from '../src/fuse/index.js';
+import { isFsError } from '../src/errors/index.js';
 import { NullFs } from './nullfs.js';
 
 /**
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   const mount = await mountFs(fs, mountpoint, {
     fsname: 'nullfs',
     ...extra,
-    onUnexpectedError: (op, path, err) => console.error(`nullfs: ${op} ${path}: ${String(err)}`),
+    onError: (op, path, err) => { if (!isFsError(err)) console.error(`nullfs: ${op} ${path}: ${String(err)}`); },
   });
   console.log(`nullfs mounted at ${mount.mountpoint}`);
   let stopping = false;

@@ -39,7 +39,9 @@ export class DiskFrameCache {
     if (size === undefined) return undefined;
     try {
       const data = await readFile(this.pathOf(name));
-      this.touch(name, size);
+      // Evicted while the read ran: do not put it back (its bytes are no longer counted, and
+      // its file is gone or going); the caller still gets the bytes it read.
+      if (this.index.get(name) === size) this.touch(name, size);
       return data;
     } catch {
       this.forget(name);

@@ -28,7 +28,7 @@ export async function mountFs(fs: PosixFs, mountpoint: string, opts: FuseMountOp
   await fs.init();
 
   let instance: FuseInstance | undefined;
-  const ops = makeFuseOps(fs, () => instance!, opts.onUnexpectedError);
+  const ops = makeFuseOps(fs, () => instance!, opts.onError, opts.umask);
   const timeout = opts.opTimeoutMs === undefined ? 600_000 : opts.opTimeoutMs || false;
   instance = new Fuse(mnt, ops, { extraOptions, timeout });
   const fuse = instance;

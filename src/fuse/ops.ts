@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { isFsError, toErrno } from '../errors/index.js';
+import { toErrno } from '../errors/index.js';
 import type { Caller, PosixFs } from '../vfs/types.js';
 import type { FuseInstance, FuseOps } from './binding.js';
 import { attrToStat, DIR_ENTRY_STAT, statfsToFuse } from './stat.js';
@@ -15,13 +15,14 @@ type Reply = (...args: unknown[]) => void;
  * Every handler reads the caller synchronously at entry (the context is per dispatched op).
  */
 export function makeFuseOps(fs: PosixFs, fuse: () => FuseInstance,
-  onUnexpectedError?: (op: string, path: string, err: unknown) => void): FuseOps {
+  onError?: (op: string, path: string, err: unknown) => void, umask = 0): FuseOps {
+  const toStat = (a: Parameters<typeof attrToStat>[0]) => attrToStat(a, umask);
   const caller = (): Caller => {
     const c = fuse().getContext();
     return { uid: c.uid, gid: c.gid, pid: c.pid };
   };
   const fail = (op: string, path: string, cb: Reply, e: unknown): void => {
-    if (!isFsError(e) && onUnexpectedError) onUnexpectedError(op, path, e);
+    onError?.(op, path, e);
     cb(-toErrno(e));
   };
   /** An op whose promise resolves to nothing useful: answer 0. */
@@ -33,10 +34,10 @@ export function makeFuseOps(fs: PosixFs, fuse: () => FuseInstance,
     init(cb: Reply) { cb(0); },
 
     getattr(path: string, cb: Reply) {
-      fs.getattr(path, caller()).then((a) => cb(0, attrToStat(a)), (e) => fail('getattr', path, cb, e));
+      fs.getattr(path, caller()).then((a) => cb(0, toStat(a)), (e) => fail('getattr', path, cb, e));
     },
     fgetattr(path: string, fh: number, cb: Reply) {
-      fs.fgetattr(path, fh, caller()).then((a) => cb(0, attrToStat(a)), (e) => fail('fgetattr', path, cb, e));
+      fs.fgetattr(path, fh, caller()).then((a) => cb(0, toStat(a)), (e) => fail('fgetattr', path, cb, e));
     },
     access(path: string, mode: number, cb: Reply) { done('access', path, cb, fs.access(path, mode, caller())); },
     statfs(path: string, cb: Reply) {
@@ -56,7 +57,7 @@ export function makeFuseOps(fs: PosixFs, fuse: () => FuseInstance,
           const stats = [{ ...DIR_ENTRY_STAT, ino: self.ino }, { ...DIR_ENTRY_STAT, ino: up?.ino ?? self.ino }];
           for (const e of entries) {
             names.push(e.name);
-            stats.push(attrToStat(e.attr));
+            stats.push(toStat(e.attr));
           }
           cb(0, names, stats);
         }, (e) => fail('readdir', path, cb, e));

@@ -14,9 +14,17 @@ export interface FuseMountOptions {
   noAtime?: boolean;
   /** Allow mounting over a non-empty directory. */
   nonEmpty?: boolean;
-  /** Permission bits to mask from every reported mode (libfuse `umask=`), e.g. 0o022. */
+  /**
+   * Permission bits to mask from every reported mode, e.g. 0o022 (applied by the adapter:
+   * libfuse's own `umask=` would replace the bits with 0777 & ~umask instead of masking them).
+   */
   umask?: number;
-  /** Kernel attribute / entry cache timeouts in seconds (default 1). */
+  /**
+   * Kernel attribute / entry cache timeouts in seconds (defaults 0 and 1). Attributes are not
+   * cached by the kernel (the VFS caches them for 1 s, refreshed at every open) because the
+   * kernel clamps reads to the size it cached: a reader that stat'ed a file just before another
+   * client grew it would otherwise read the old length after open, breaking close-to-open.
+   */
   attrTimeout?: number;
   entryTimeout?: number;
   /** Cache of failed lookups in seconds (default 0: a file created elsewhere shows up at once). */
@@ -31,8 +39,8 @@ export interface FuseMountOptions {
   extraOptions?: string[];
   /** Safety net: an op unanswered after this many ms fails with ETIMEDOUT (default 600000; 0 = none). */
   opTimeoutMs?: number;
-  /** Called for errors that are not FsError (unexpected failures), for logging. */
-  onUnexpectedError?: (op: string, path: string, err: unknown) => void;
+  /** Called with every error an operation answers with (ENOENT included), for logging. Must be cheap. */
+  onError?: (op: string, path: string, err: unknown) => void;
 }
 
 export const DEFAULT_MAX_WRITE = 131072;
@@ -56,7 +64,7 @@ export function buildFuseOptions(opts: FuseMountOptions, isRoot = process.getuid
     `max_read=${maxRead}`,
     // st_ino carries flexfs inode numbers (hard links share one; du/tar/rsync -H rely on it).
     'use_ino',
-    `attr_timeout=${opts.attrTimeout ?? 1}`,
+    `attr_timeout=${opts.attrTimeout ?? 0}`,
     `entry_timeout=${opts.entryTimeout ?? 1}`,
     `negative_timeout=${opts.negativeTimeout ?? 0}`,
   ];
@@ -71,7 +79,6 @@ export function buildFuseOptions(opts: FuseMountOptions, isRoot = process.getuid
   if (opts.nonEmpty) out.push('nonempty');
   if (opts.umask !== undefined) {
     if (!Number.isInteger(opts.umask) || opts.umask < 0 || opts.umask > 0o777) throw new Error(`invalid umask ${opts.umask}`);
-    out.push(`umask=${opts.umask.toString(8).padStart(4, '0')}`);
   }
   for (const o of opts.extraOptions ?? []) {
     if (!o || o.includes(',')) throw new Error(`invalid FUSE option "${o}"`);

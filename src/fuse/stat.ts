@@ -14,9 +14,10 @@ export interface FuseStat {
   rdev: number; blksize: number; blocks: number; atime: bigint; mtime: bigint; ctime: bigint;
 }
 
-export function attrToStat(a: Attr): FuseStat {
+/** `umask` clears permission bits in what the kernel sees (and checks, under default_permissions). */
+export function attrToStat(a: Attr, umask = 0): FuseStat {
   return {
-    mode: a.mode,
+    mode: a.mode & ~(umask & 0o777),
     uid: a.uid,
     gid: a.gid,
     size: a.size,

@@ -52,15 +52,15 @@ export class BlockIO {
     this.fetch(ino, index, blockId).catch(() => undefined);
   }
 
-  /** Encode and PUT `raw` as block `blockId`; on success the raw bytes join the memory cache. */
-  async upload(ino: number, index: number, blockId: number, raw: Buffer): Promise<void> {
+  /** Encode and PUT `raw` as block `blockId`; on success the raw bytes join the memory cache if `keep`. */
+  async upload(ino: number, index: number, blockId: number, raw: Buffer, keep = true): Promise<void> {
     const key = this.key(ino, index, blockId);
     try {
       const frame = await this.o.codec.encode(key, raw);
       await withDeadline(`put block ${index} of inode ${ino}`, this.o.putDeadlineMs, (signal) =>
         this.o.store.put(key, frame, { signal }));
       this.stats.puts++;
-      this.o.memory.set(blockId, raw);
+      if (keep) this.o.memory.set(blockId, raw);
       if (this.o.disk) void this.o.disk.put(frameCacheName(this.o.volumeId, blockId), frame);
     } catch (e) {
       throw asIoError(`write block ${index} of inode ${ino}`, e);

@@ -62,9 +62,12 @@ export class FlexFileSystem implements PosixFs {
     this.bs = bs;
     this.meta = o.meta;
     this.metaDeadlineMs = o.metaDeadlineMs ?? VFS_DEFAULTS.metaDeadlineMs;
-    this.readaheadMax = o.readaheadMax ?? Math.min(64 * 2 ** 20, 8 * bs);
+    const memCapacity = o.memCapacity ?? defaultMemoryCacheBytes();
+    // Prefetched blocks wait in the memory cache: a window larger than half of it would evict
+    // blocks before they are read and fetch them again (a small --memCapacity thrashed).
+    this.readaheadMax = o.readaheadMax ?? Math.min(64 * 2 ** 20, 8 * bs, Math.floor(memCapacity / 2 / bs) * bs);
     this.checkPerms = o.checkPermissions ?? true;
-    this.memory = new MemoryBlockCache(o.memCapacity ?? defaultMemoryCacheBytes());
+    this.memory = new MemoryBlockCache(memCapacity);
     if (o.diskFolder) this.disk = new DiskFrameCache(o.diskFolder, o.diskQuota ?? VFS_DEFAULTS.diskQuota);
     this.io = new BlockIO({
       volumeId: o.settings.id,
@@ -109,6 +112,13 @@ export class FlexFileSystem implements PosixFs {
 
   private resolve(path: string, c: Caller): Promise<Attr> {
     return this.resolver.resolve(path, this.ctx(c), this.search(c));
+  }
+
+  /** Resolve `path` with its last entry looked up from the metadata server, not the cache. */
+  private async resolveFresh(path: string, c: Caller): Promise<Attr> {
+    const { parent, name } = await this.resolver.resolveParent(path, this.ctx(c), this.search(c));
+    this.resolver.dropEntry(parent.ino, name);
+    return this.resolver.lookup(parent.ino, name, this.ctx(c));
   }
 
   /** Parent directory (which the caller may write and search) and the entry name. */
@@ -294,7 +304,17 @@ export class FlexFileSystem implements PosixFs {
     if (attr.type === 'symlink') throw new FsError('ELOOP');
     if (wantsWrite) this.writable();
     await this.need(attr, (acc === fsc.O_WRONLY ? 0 : R_OK) | (wantsWrite ? W_OK : 0), c);
-    const fresh = await this.metaCall('open', () => this.meta.open(attr.ino, this.ctx(c)));
+    let fresh: Attr;
+    try {
+      fresh = await this.metaCall('open', () => this.meta.open(attr.ino, this.ctx(c)));
+    } catch (e) {
+      // Close-to-open: the name was resolved from the entry cache, but another client has since
+      // replaced or removed the file. Resolve it afresh and open what the name is now.
+      if (!isFsError(e, 'ENOENT')) throw e;
+      const again = await this.resolveFresh(path, c);
+      if (again.ino === attr.ino) throw e;
+      return this.open(path, flags, c);
+    }
     this.resolver.putAttr(fresh);
     let fh: number;
     try {

@@ -166,7 +166,10 @@ export class OpenFile {
       try {
         raw = await rawP;
         const blockId = await this.d.ids.alloc();
-        await this.d.io.upload(this.ino, index, blockId, raw);
+        // Only partial blocks stay in the memory cache: the next flush of an appending writer
+        // merges with them. Full blocks of a streaming write would only push the cache (and the
+        // mount's RSS) to its limit; the kernel's page cache still has what was just written.
+        await this.d.io.upload(this.ino, index, blockId, raw, raw.length < this.d.blockSize);
         if (this.uploads.get(index) === up) {
           this.uploads.delete(index);
           this.uncommitted.set(index, { index, blockId, length: raw.length });

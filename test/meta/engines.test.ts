@@ -73,3 +73,18 @@ describe('openEngine', () => {
     }
   });
 });
+
+describe('sqlite durability', () => {
+  it('sync: true commits with synchronous=FULL (power-loss safe), as --local mounts open it', async () => {
+    const { localEngineSpec } = await import('../../src/cli/mount/start.js');
+    const dir = await tempDir('flexfs-engine-sync-');
+    try {
+      const local = await openEngine(localEngineSpec(dir.path));
+      expect((local as unknown as { durability: string }).durability).toBe('power-loss');
+      await local.close();
+      const plain = await openSqliteEngine({ file: join(dir.path, 'other.db') });
+      expect(plain.durability).toBe('process-crash');
+      await plain.close();
+    } finally { await dir.cleanup(); }
+  });
+});

@@ -129,6 +129,20 @@ describe('integrity through a real mount (--local): sizes 0 B … 200 MiB, remou
     await fsp.writeFile(join(mpA(), 'from-a'), fromA);
     expect(sha256(await fsp.readFile(join(mpB(), 'from-a')))).toBe(sha256(fromA));
     model.set('from-a', expectOf(fromA));
+    // Close-to-open even right after the reader looked: B stats (and reads) a file, A grows it
+    // and closes, B's next open sees all of it — not the length B had cached a moment ago.
+    await fsp.writeFile(join(mpA(), 'grows'), 've');
+    expect((await fsp.stat(join(mpB(), 'grows'))).size).toBe(2);
+    expect((await fsp.readFile(join(mpB(), 'grows'))).toString()).toBe('ve');
+    await fsp.writeFile(join(mpA(), 'grows'), 'version-2 longer');
+    expect((await fsp.readFile(join(mpB(), 'grows'))).toString()).toBe('version-2 longer');
+    // The atomic-save pattern: A writes a temp file and renames it over a name B just opened.
+    await fsp.writeFile(join(mpA(), 'config'), 'old');
+    expect((await fsp.readFile(join(mpB(), 'config'))).toString()).toBe('old');
+    await fsp.writeFile(join(mpA(), 'config.tmp'), 'new contents');
+    await fsp.rename(join(mpA(), 'config.tmp'), join(mpA(), 'config'));
+    expect((await fsp.readFile(join(mpB(), 'config'))).toString()).toBe('new contents');
+    for (const n of ['grows', 'config']) await fsp.rm(join(mpA(), n));
     await b.stop();
     b = undefined;
   });

@@ -11,7 +11,10 @@ import { registerFsckCommands } from './fsck.js';
 const program = new Command('meta.flexfs')
   .description('flexfs metadata server')
   .version(`${SERVER_VERSION} (protocol ${PROTOCOL_VERSION})`, '-V, --version')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A usage error is "could not run": 2, never gc's 1 (deletes failed) or fsck's 1 (damage).
+  // Set before the subcommands are added, so they inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 registerStart(program);
 registerInit(program);
 registerVolume(program);

@@ -63,7 +63,9 @@ export async function initFstab(volume: string, mountpointArg: string, opts: { m
   await writeFile(path, keep.join('\n') + '\n');
   console.log(`${found ? 'replaced' : 'added'} ${volume} ${mountpoint} in ${path}`);
   if (opts.now) {
-    await new Promise<void>((ok, fail) => execFile('mount', [mountpoint], (err, _o, stderr) => (err ? fail(new Error(`mount ${mountpoint} failed: ${stderr.trim()}`)) : ok())));
+    // `-T` names the fstab just edited (FLEXFS_FSTAB may point elsewhere than /etc/fstab).
+    await new Promise<void>((ok, fail) => execFile('mount', ['-T', path, mountpoint], { timeout: 300_000 },
+      (err, _o, stderr) => (err ? fail(new Error(`mount ${mountpoint} failed: ${stderr.trim() || err.message}`)) : ok())));
     console.log(`mounted ${mountpoint}`);
   }
 }

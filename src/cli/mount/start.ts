@@ -3,6 +3,7 @@ import { access, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { FsError } from '../../errors/index.js';
 import { createCodec, createEncryption, unlockDataKey } from '../../codec/index.js';
 import type { BlockCodec } from '../../codec/types.js';
 import { mountCredsPath, readCreds, requireField, type Creds } from '../../config/creds.js';
@@ -65,11 +66,19 @@ async function readSecret(flags: StartFlags, creds: Creds | undefined): Promise<
   return typeof s === 'string' && s ? s : undefined;
 }
 
+/**
+ * The embedded engine: sqlite on DIR/meta.db with synchronous=FULL, so the commit an fsync waits
+ * for survives a power loss, not only a crash of the mount (about 0.2 ms per metadata change here).
+ */
+export function localEngineSpec(dir: string): { engine: 'sqlite'; dbFolder: string; sync: true } {
+  return { engine: 'sqlite', dbFolder: dir, sync: true };
+}
+
 /** Embedded default: sqlite engine in-process on DIR/meta.db, blocks in DIR/blocks. */
 async function openLocal(volume: string, dir: string, mountpoint: string, secret: string | undefined): Promise<MetaSource> {
   const { openEngine } = await import('../../meta/engines/index.js');
   await mkdir(join(dir, 'blocks'), { recursive: true });
-  const engine = await openEngine({ engine: 'sqlite', dbFolder: dir });
+  const engine = await openEngine(localEngineSpec(dir));
   try {
     let settings = await engine.getVolume(volume);
     if (!settings) {
@@ -185,7 +194,7 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     const mount = await mountFs(opMetrics?.fs ?? fs, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, nonEmpty: !!flags.nonEmpty, umask,
-      onUnexpectedError: (op, path, err) => log.debug(`${op} ${path}: ${err instanceof Error ? err.message : String(err)}`, { op, path }),
+      onError: errorReporter(),
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
     const telemetry = await startMountTelemetry(fs as FlexFileSystem, {
@@ -252,6 +261,35 @@ async function withProxies(direct: ObjectStore, flags: StartFlags, settings: Vol
     await direct.close().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Failed operations reach the log: EIO (store, metadata server or a deadline) as warnings,
+ * errors that are not FsErrors (bugs) as errors, at most one record a second per kind with a
+ * count of the others, so a failing bucket cannot flood the log. With --verbose every failed
+ * operation (ENOENT, EACCES… included) is also a debug record.
+ */
+function errorReporter(): (op: string, path: string, err: unknown) => void {
+  const last = new Map<string, { at: number; suppressed: number }>();
+  return (op, path, err) => {
+    const code = (err as { code?: unknown })?.code;
+    const fsError = err instanceof FsError;
+    if (logger.isLevelEnabled('debug')) log.debug(`${op} ${path}: ${fsError ? code : 'unexpected error'}`, { op, path, errno: fsError ? code : undefined });
+    if (fsError && code !== 'EIO') return;
+    const io = code === 'EIO';
+    const kind = io ? 'io' : 'unexpected';
+    const now = Date.now();
+    const seen = last.get(kind);
+    if (seen && now - seen.at < 1000) { seen.suppressed++; return; }
+    const suppressed = seen?.suppressed ?? 0;
+    last.set(kind, { at: now, suppressed: 0 });
+    // Store and codec errors name what failed without secrets (their contract); show the cause.
+    const cause = (err as { cause?: unknown })?.cause;
+    const why = cause instanceof Error ? ` (${cause.message})` : '';
+    const msg = `${op} ${path}: ${err instanceof Error ? err.message : String(err)}${why}${suppressed ? ` (and ${suppressed} more since the last report)` : ''}`;
+    if (io) log.warn(msg, { op, path, errno: 'EIO' });
+    else log.error(msg, { op, path });
+  };
 }
 
 async function diskSize(folder: string | undefined): Promise<number | undefined> {

@@ -61,6 +61,11 @@ export class SqliteEngine implements MetaEngine {
     this.s = prepareStatements(this.db);
   }
 
+  /** What a commit survives: 'power-loss' (synchronous=FULL) or 'process-crash' (NORMAL). */
+  get durability(): 'power-loss' | 'process-crash' {
+    return this.db.pragma('synchronous', { simple: true }) === 2 ? 'power-loss' : 'process-crash';
+  }
+
   private withBusyRetrySync(fn: () => void): void {
     const deadline = Date.now() + BUSY_DEADLINE_MS;
     for (;;) {
