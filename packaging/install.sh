@@ -6,19 +6,24 @@
 #   /sbin/mount.flexfs                mount.flexfs and the mount(8) helper (mount -t flexfs …)
 #   /etc/systemd/system/              flexfs-meta.service, flexfs-proxy.service, flexfs-mount@.service
 #   /etc/flexfs/{meta,proxy}.env      unit settings (only created when missing; never overwritten)
-#   user "flexfs", /var/lib/flexfs    the daemons' user and state
+#   user "flexfs", /var/lib/flexfs    the daemons' user and state folder (flexfs:flexfs, 0700)
+# Debian packages it installs when missing (apt-get update first): fuse, and the tools `npm ci`
+# needs to patch and rebuild fuse-native (patch, make, g++, python3). Run `install.sh --deps-only`
+# on a fresh machine BEFORE `npm ci` to get just those.
 # Idempotent: running it again replaces the package and launchers with the current build.
 #
 # Usage: install.sh [--prefix DIR] [--no-deps] [--no-user]
+#        install.sh --deps-only                only the Debian packages above
 #        install.sh --uninstall [--purge]     (--purge also removes /etc/flexfs, /var/lib/flexfs,
 #                                              /var/cache/flexfs and the user: metadata and caches!)
 # DESTDIR=/some/root install.sh stages everything under that root (package builds, tests); it
-# then skips what only makes sense on the live system: apt-get, useradd, systemctl.
+# then skips what only makes sense on the live system: apt-get, useradd, chown, systemctl.
 set -eu
 
 PREFIX=/opt/flexfs
 DESTDIR=${DESTDIR:-}
 DEPS=1
+DEPS_ONLY=0
 MKUSER=1
 UNINSTALL=0
 PURGE=0
@@ -33,10 +38,11 @@ while [ $# -gt 0 ]; do
     --prefix=*) PREFIX=${1#--prefix=} ;;
     --destdir) [ $# -ge 2 ] || die "--destdir needs a directory"; DESTDIR=$2; shift ;;
     --no-deps) DEPS=0 ;;
+    --deps-only) DEPS_ONLY=1 ;;
     --no-user) MKUSER=0 ;;
     --uninstall) UNINSTALL=1 ;;
     --purge) PURGE=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument \"$1\" (see --help)" ;;
   esac
   shift
@@ -47,6 +53,33 @@ DESTDIR=${DESTDIR%/}
 LIVE=0
 [ -z "$DESTDIR" ] && LIVE=1
 if [ "$LIVE" = 1 ] && [ "$(id -u)" != 0 ]; then die "run as root (or set DESTDIR to stage into a folder)"; fi
+[ "$DEPS_ONLY" = 0 ] || [ "$LIVE" = 1 ] || die "--deps-only installs Debian packages on the live system; not with DESTDIR"
+[ "$DEPS_ONLY" = 0 ] || [ "$DEPS" = 1 ] || die "--deps-only and --no-deps contradict each other"
+
+# Debian packages: fuse at run time (fusermount, /dev/fuse); patch, make, g++ and python3 for the
+# fuse-native patch + node-gyp rebuild that `npm ci` runs (scripts/patch-fuse-native.mjs). Each
+# tool's package has the tool's name. Nothing missing: no apt-get at all (idempotent, offline-safe).
+missing_packages() {
+  pk=""
+  { command -v fusermount >/dev/null 2>&1 && [ -e /dev/fuse ]; } || pk="fuse"
+  for t in patch make g++ python3; do
+    command -v "$t" >/dev/null 2>&1 || pk="${pk:+$pk }$t"
+  done
+  echo "$pk"
+}
+install_deps() {
+  pk=$(missing_packages)
+  if [ -z "$pk" ]; then say "Debian packages: nothing missing"; return 0; fi
+  command -v apt-get >/dev/null 2>&1 || die "missing: $pk; no apt-get here, install them by hand"
+  say "installing Debian packages: $pk"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null || die "apt-get update failed"
+  # shellcheck disable=SC2086 # one word per package
+  DEBIAN_FRONTEND=noninteractive apt-get install -y $pk >/dev/null || die "apt-get install $pk failed"
+}
+if [ "$DEPS_ONLY" = 1 ]; then
+  install_deps
+  exit 0
+fi
 
 UNITS="flexfs-meta.service flexfs-proxy.service flexfs-mount@.service"
 UNIT_DIR=/etc/systemd/system
@@ -83,13 +116,13 @@ if [ "$LIVE" = 1 ]; then
   command -v node >/dev/null 2>&1 || die "node (>= 20) is not installed"
   major=$(node -p 'process.versions.node.split(".")[0]')
   [ "$major" -ge 20 ] || die "node $major is too old: flexfs needs Node 20 or newer"
-  if [ "$DEPS" = 1 ] && { ! command -v fusermount >/dev/null 2>&1 || [ ! -e /dev/fuse ]; }; then
-    say "installing Debian packages: fuse"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y fuse >/dev/null || die "apt-get install fuse failed"
-  fi
+  if [ "$DEPS" = 1 ]; then install_deps; fi
 fi
 
-# The package: staged next to the target, then swapped in, so a failed copy leaves the old one.
+# The package: copied next to the target first, so a failed copy leaves the old one in place.
+# The swap is two renames (old out of the way, new in): NOT atomic; for a moment there is no
+# $PREFIX. Running daemons keep the code they loaded, but restart them afterwards (they may load
+# more modules later, from the new tree).
 pkg="$DESTDIR$PREFIX"
 stage="$pkg.new.$$"
 trap 'rm -rf "$stage"' EXIT
@@ -144,6 +177,15 @@ if [ "$LIVE" = 1 ]; then
     useradd --system --home-dir /var/lib/flexfs --no-create-home --shell /usr/sbin/nologin flexfs
     say "created system user flexfs"
   fi
+fi
+# The state folder exists before the first `sudo -u flexfs meta.flexfs init creds` (systemd's
+# StateDirectory= would only make it at the first start); same owner and mode as the units ask for.
+if [ "$LIVE" = 1 ] && id flexfs >/dev/null 2>&1; then
+  install -d -m 0700 -o flexfs -g "$(id -gn flexfs)" /var/lib/flexfs
+else
+  install -d -m 0700 "$DESTDIR/var/lib/flexfs"
+fi
+if [ "$LIVE" = 1 ]; then
   have_systemd && systemctl daemon-reload || true
 fi
 say "installed flexfs into ${DESTDIR:-/}${DESTDIR:+ }($PREFIX, launchers, units in $UNIT_DIR)"

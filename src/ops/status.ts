@@ -33,20 +33,39 @@ export function hitRate(s: Pick<MountStatus, 'memHits' | 'diskHits' | 'blockGets
   return reads === 0 ? undefined : (s.memHits + s.diskHits) / reads;
 }
 
+/**
+ * Status of a volume. `source` says where it came from: the metadata engine itself (everything),
+ * a meta.flexfs admin API (settings and sessions; no usage or gc queue there), or only the
+ * status files of this host's mounts (a client host without access to the metadata).
+ */
 export interface VolumeStatus {
+  source: 'engine' | 'meta server' | 'local mounts';
   name: string;
-  id: string;
-  blockSize: number;
-  compression: string;
-  encrypted: boolean;
-  store: string;
-  retentionSeconds: number;
-  usage: StatFs;
-  sessions: SessionInfo[];
+  id?: string;
+  blockSize?: number;
+  compression?: string;
+  encrypted?: boolean;
+  store?: string;
+  retentionSeconds?: number;
+  usage?: StatFs;
+  sessions?: SessionInfo[];
   /** Blocks waiting for gc. */
-  queuedBlocks: number;
+  queuedBlocks?: number;
   /** Mounts of this volume on this host (from their status files). */
   localMounts: MountStatus[];
+}
+
+/** Live mounts on this host whose volume is `name` (or `id`). */
+export async function localMountsOf(name: string, id?: string, runDir?: string): Promise<MountStatus[]> {
+  return (await liveMountStatuses(runDir)).filter((m) => m.volume === name || (id !== undefined && m.volume === id));
+}
+
+/** The settings part of a status, from a volume's settings. */
+export function settingsPart(v: VolumeSettings): Pick<VolumeStatus, 'name' | 'id' | 'blockSize' | 'compression' | 'encrypted' | 'store' | 'retentionSeconds'> {
+  return {
+    name: v.name, id: v.id, blockSize: v.blockSize, compression: v.compression, encrypted: !!v.encryption,
+    store: v.blockStore.url, retentionSeconds: v.retentionSeconds,
+  };
 }
 
 export async function volumeStatus(engine: MetaEngine, nameOrId: string, runDir?: string): Promise<VolumeStatus> {
@@ -55,11 +74,8 @@ export async function volumeStatus(engine: MetaEngine, nameOrId: string, runDir?
   const usage = await engine.volume(v.id).statfs({ uid: 0, gid: 0 });
   const sessions = await engine.listSessions(v.id);
   const queuedBlocks = (await engine.gcQueue(v.id, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
-  const localMounts = (await liveMountStatuses(runDir)).filter((m) => m.volume === v.name || m.volume === v.id);
-  return {
-    name: v.name, id: v.id, blockSize: v.blockSize, compression: v.compression, encrypted: !!v.encryption,
-    store: v.blockStore.url, retentionSeconds: v.retentionSeconds, usage, sessions, queuedBlocks, localMounts,
-  };
+  const localMounts = await localMountsOf(v.name, v.id, runDir);
+  return { source: 'engine', ...settingsPart(v), usage, sessions, queuedBlocks, localMounts };
 }
 
 export function formatBytes(n: number): string {
@@ -85,14 +101,22 @@ export function formatMountStatus(m: MountStatus, now = Date.now()): string {
 }
 
 export function formatVolumeStatus(s: VolumeStatus, now = Date.now()): string {
-  const lines = [
-    `volume ${s.name} (${s.id})`,
-    `  store:      ${s.store}, block size ${formatBytes(s.blockSize)}, ${s.compression}${s.encrypted ? ', end-to-end encrypted' : ''}`,
-    `  usage:      ${formatBytes(s.usage.usedBytes)} in ${s.usage.inodes} inodes${s.usage.capacityBytes ? ` of ${formatBytes(s.usage.capacityBytes)}` : ''}`,
-    `  gc queue:   ${s.queuedBlocks} blocks (retention ${s.retentionSeconds} s)`,
-    `  sessions:   ${s.sessions.length}`,
-    ...s.sessions.map((x) => `    ${x.host} pid ${x.pid} ${x.mountpoint ?? '-'} (since ${new Date(x.startedAt).toISOString()}, expires in ${Math.round((x.expiresAt - now) / 1000)} s)`),
-  ];
+  const lines: string[] = [];
+  if (s.source === 'local mounts') {
+    lines.push(`volume ${s.name}: no metadata access from this host (use --addr for the meta server); its mounts here:`);
+  } else {
+    lines.push(`volume ${s.name} (${s.id})${s.source === 'meta server' ? ' via the meta server' : ''}`,
+      `  store:      ${s.store}, block size ${formatBytes(s.blockSize ?? 0)}, ${s.compression}${s.encrypted ? ', end-to-end encrypted' : ''}`);
+    lines.push(s.usage
+      ? `  usage:      ${formatBytes(s.usage.usedBytes)} in ${s.usage.inodes} inodes${s.usage.capacityBytes ? ` of ${formatBytes(s.usage.capacityBytes)}` : ''}`
+      : '  usage:      - (not served by the admin API; run status on the metadata host)');
+    lines.push(s.queuedBlocks !== undefined
+      ? `  gc queue:   ${s.queuedBlocks} blocks (retention ${s.retentionSeconds} s)`
+      : `  gc queue:   - (retention ${s.retentionSeconds} s)`);
+    const sessions = s.sessions ?? [];
+    lines.push(`  sessions:   ${sessions.length}`,
+      ...sessions.map((x) => `    ${x.host} pid ${x.pid} ${x.mountpoint ?? '-'} (since ${new Date(x.startedAt).toISOString()}, expires in ${Math.round((x.expiresAt - now) / 1000)} s)`));
+  }
   let out = lines.join('\n') + '\n';
   for (const m of s.localMounts) out += formatMountStatus(m, now);
   return out;

@@ -29,15 +29,18 @@ const CLAIMS: Claim[] = [
   { match: /^Concurrent writers on different clients: last commit wins/, id: 'last-commit-wins' },
   // Durability
   { match: /^`fsync\(\)` \(and `fdatasync\(\)`\) return only after/, file: `${MOUNT}/crash.test.ts`, id: 'fsync-durable' },
+  { match: /^`fsync\(\)` \(and `fdatasync\(\)`\) return only after/, file: `${MOUNT}/sync.test.ts`, id: 'fdatasync' },
   { match: /^A failed upload makes `close\(\)`\/`fsync\(\)` fail with \*\*EIO\*\*/, file: `${MOUNT}/faults.test.ts`, id: 'upload-eio-retry' },
   { match: /^Unmount \(SIGTERM\/SIGINT, `destroy\(\)`\) flushes/, file: `${MOUNT}/integrity.test.ts`, id: 'unmount-flushes' },
   { match: /^A client crash loses writes that were not yet flushed/, file: `${MOUNT}/crash.test.ts`, id: 'fsync-durable' },
   { match: /^Directory operations .* are\s+committed by the metadata server/s, file: `${MOUNT}/crash.test.ts`, id: 'dirops-durable' },
+  { match: /^Directory operations .* `fsyncdir` has nothing to add/s, file: `${MOUNT}/sync.test.ts`, id: 'fsyncdir' },
   // Failures and deadlines
   { match: /^Object store requests retry with backoff and jitter/, file: `${MOUNT}/faults.test.ts`, id: 'deadline-eio' },
   { match: /^A block that fails verification/, file: `${MOUNT}/integrity.test.ts`, id: 'corrupt-eio' },
   // Files
   { match: /^Max file size: 2\^50 bytes/, id: 'max-file-size' },
+  { match: /^Volume capacity \(`capacityBytes`/, file: `${MOUNT}/capacity.test.ts`, id: 'enospc' },
   { match: /^Sparse files: holes/, id: 'sparse' },
   { match: /^`O_APPEND`/, id: 'append' },
   { match: /^`O_TRUNC` on open/, id: 'truncate' },

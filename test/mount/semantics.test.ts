@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants as C, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
 import type { StartedMount } from '../harness/mount.js';
 import { waitFor } from '../harness/ports.js';
 import {
@@ -118,6 +119,73 @@ describe('POSIX semantics through a real mount (--local)', () => {
     await expectCode(fsp.link(p('h1'), p('h2')), 'EEXIST');
     await fsp.unlink(p('h1'));
     await waitFor(async () => (await fsp.stat(p('h2'))).nlink === 1, 3_000, 'h2 nlink 1', 100);
+  });
+
+  it('renameat2: RENAME_NOREPLACE onto an existing name EEXIST, onto a free name EINVAL, RENAME_EXCHANGE EINVAL; mv -n falls back', async () => {
+    covers('rename');
+    await fsp.mkdir(p('r2'));
+    await fsp.writeFile(p('r2', 'src'), 'source');
+    await fsp.writeFile(p('r2', 'dst'), 'target');
+    const out = JSON.parse(await ok('python3', ['-c', RENAMEAT2, p('r2', 'src'), p('r2', 'dst'), p('r2', 'free')]));
+    expect(out).toEqual({ noreplaceExisting: 'EEXIST', noreplaceFree: 'EINVAL', exchange: 'EINVAL' });
+    // Nothing moved, nothing replaced.
+    expect(await fsp.readFile(p('r2', 'src'), 'utf8')).toBe('source');
+    expect(await fsp.readFile(p('r2', 'dst'), 'utf8')).toBe('target');
+    await expectCode(fsp.stat(p('r2', 'free')), 'ENOENT');
+    // Tools that ask for RENAME_NOREPLACE fall back to checking and renaming.
+    await ok('mv', ['-n', p('r2', 'src'), p('r2', 'dst')]);
+    expect(await fsp.readFile(p('r2', 'dst'), 'utf8')).toBe('target');
+    await ok('mv', ['-n', p('r2', 'src'), p('r2', 'free')]);
+    expect(await fsp.readFile(p('r2', 'free'), 'utf8')).toBe('source');
+  });
+
+  it('hard links of a FIFO share its inode; each name is a FIFO of its own in the kernel', async () => {
+    covers('hardlinks');
+    await ok('mkfifo', [p('fifo-a')]);
+    await fsp.link(p('fifo-a'), p('fifo-b'));
+    const [a, b] = [await fsp.lstat(p('fifo-a')), await fsp.lstat(p('fifo-b'))];
+    expect(b.isFIFO()).toBe(true);
+    expect(b.ino).toBe(a.ino);
+    expect(b.nlink).toBe(2);
+    await waitFor(async () => (await fsp.lstat(p('fifo-a'))).nlink === 2, 3_000, 'fifo-a nlink 2', 100);
+    // Each name passes bytes as a FIFO...
+    for (const name of ['fifo-a', 'fifo-b']) {
+      const reader = run('cat', [p(name)], { timeoutMs: 20_000 });
+      await ok('sh', ['-c', `echo through-${name} > '${p(name)}'`], { timeoutMs: 20_000 });
+      expect((await reader).stdout).toBe(`through-${name}\n`);
+    }
+    // ...but not to each other: each name has its own kernel inode, so its own pipe (SEMANTICS.md).
+    const [r, w] = await Promise.all([
+      run('timeout', ['2', 'cat', p('fifo-b')], { timeoutMs: 20_000 }),
+      run('timeout', ['2', 'sh', '-c', `echo across > '${p('fifo-a')}'`], { timeoutMs: 20_000 }),
+    ]);
+    expect([r.code, w.code]).toEqual([124, 124]); // both still waiting for a peer when timed out
+    expect(r.stdout).toBe('');
+  });
+
+  it('a file with 65000 names refuses one more (EMLINK); after an unlink it links again', async () => {
+    covers('hardlinks');
+    await fsp.mkdir(p('many'));
+    await fsp.writeFile(p('many', 'f'), 'x');
+    const ino = (await fsp.stat(p('many', 'f'))).ino;
+    // 64999 more names made straight in the metadata engine (the mount's own sqlite file, next to
+    // the running mount as a second client would) so the test takes seconds, not minutes.
+    const engine = await openSqliteEngine({ file: join(local, 'meta.db') });
+    try {
+      const v = (await engine.getVolume('vol'))!;
+      const meta = engine.volume(v.id);
+      const dir = (await meta.lookup(1, 'many', { uid: 0, gid: 0 })).ino;
+      for (let i = 1; i < 65_000; i++) await meta.link(ino, dir, `l${i}`, { uid: 0, gid: 0 });
+    } finally {
+      await engine.close();
+    }
+    const r = await run('ln', [p('many', 'f'), p('many', 'one-too-many')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Too many links/);
+    await expectCode(fsp.link(p('many', 'f'), p('many', 'one-too-many')), 'EMLINK');
+    await fsp.unlink(p('many', 'l1'));
+    await fsp.link(p('many', 'f'), p('many', 'one-too-many'));
+    await waitFor(async () => (await fsp.stat(p('many', 'one-too-many'))).nlink === 65_000, 3_000, 'nlink 65000', 100);
   });
 
   it('symlinks: readlink, following, EINVAL on a non-link, ELOOP, long targets', async () => {
@@ -430,6 +498,32 @@ describe('POSIX semantics through a real mount (--local)', () => {
     expect(flags.stdout.trim()).toBe('create-existing=EEXIST replace-missing=ENODATA');
   });
 
+  it('xattrs: 255-byte names work, 256 are ERANGE; a buffer smaller than the value is ERANGE, a size probe gets the length', async () => {
+    covers('xattrs');
+    const f = p('xnames');
+    await fsp.writeFile(f, 'x');
+    const out = JSON.parse(await ok('python3', ['-c', XATTR_LIMITS, f]));
+    expect(out).toEqual({
+      name255: 'OK', name255Read: 'v255', name256: 'ERANGE',
+      probe: 4, exact: 'blue', small: 'ERANGE', listProbeCovers: true, listSmall: 'ERANGE',
+    });
+    expect(await ok('getfattr', ['--only-values', '-n', `user.${'n'.repeat(250)}`, f])).toBe('v255');
+  });
+
+  it('ACLs are plain xattrs: stored and read back, never enforced', async () => {
+    covers('xattrs');
+    const f = p('shared', 'acl');
+    await fsp.writeFile(f, 'readable by others', { mode: 0o644 });
+    await fsp.chmod(f, 0o644);
+    // An access ACL that gives user 1000 (alice) no rights at all; mode bits give others r.
+    const out = JSON.parse(await ok('python3', ['-c', ACL_DENY_ALICE, f]));
+    expect(out).toEqual({ set: 'OK', same: true, listed: ['system.posix_acl_access'] });
+    expect(await ok('getfattr', ['-m', '-', '-d', f])).toMatch(/system\.posix_acl_access=0s/);
+    // Not enforced: alice reads through the "other" mode bits as if there were no ACL.
+    expect(await fsAs(ALICE, 'readFile', f)).toEqual({ result: 'OK', value: 'readable by others' });
+    expect((await fsp.stat(f)).mode & 0o777).toBe(0o644);
+  });
+
   it('statfs: df reports the mount with 4 KiB fragments', async () => {
     covers('statfs');
     const out = await ok('stat', ['-f', '-c', '%S %s %l', mp]);
@@ -504,4 +598,55 @@ const py = (flag, name) => {
 };
 execFileSync('setfattr', ['-n', 'user.exists', '-v', '1', f]);
 console.log('create-existing=' + py(1, 'user.exists') + ' replace-missing=' + py(2, 'user.missing'));
+`;
+
+// renameat2(2) with flags, which node:fs does not offer; prints the errno names as JSON.
+const RENAMEAT2 = `
+import ctypes, errno, json, sys
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, NOREPLACE, EXCHANGE = -100, 1, 2
+src, dst, free = (a.encode() for a in sys.argv[1:4])
+def r(a, b, flags):
+    if libc.renameat2(AT_FDCWD, a, AT_FDCWD, b, flags) == 0: return 'OK'
+    return errno.errorcode[ctypes.get_errno()]
+print(json.dumps({'noreplaceExisting': r(src, dst, NOREPLACE), 'noreplaceFree': r(src, free, NOREPLACE), 'exchange': r(src, dst, EXCHANGE)}))
+`;
+
+// getxattr/listxattr(2) with a caller-sized buffer (os.getxattr always sizes it right).
+const XATTR_LIMITS = `
+import ctypes, errno, json, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+f = sys.argv[1]
+def err(fn):
+    try: fn(); return 'OK'
+    except OSError as e: return errno.errorcode[e.errno]
+out = {}
+n255 = 'user.' + 'n' * 250
+out['name255'] = err(lambda: os.setxattr(f, n255, b'v255'))
+out['name255Read'] = os.getxattr(f, n255).decode()
+out['name256'] = err(lambda: os.setxattr(f, n255 + 'x', b'v'))
+os.setxattr(f, 'user.color', b'blue')
+buf = ctypes.create_string_buffer(64)
+out['probe'] = libc.getxattr(f.encode(), b'user.color', None, 0)
+n = libc.getxattr(f.encode(), b'user.color', buf, 4)
+out['exact'] = buf.raw[:n].decode()
+out['small'] = 'OK' if libc.getxattr(f.encode(), b'user.color', buf, 2) >= 0 else errno.errorcode[ctypes.get_errno()]
+need = libc.listxattr(f.encode(), None, 0)
+out['listProbeCovers'] = need == len(b'\\0'.join(x.encode() for x in os.listxattr(f))) + 1
+out['listSmall'] = 'OK' if libc.listxattr(f.encode(), buf, 3) >= 0 else errno.errorcode[ctypes.get_errno()]
+print(json.dumps(out))
+`;
+
+// system.posix_acl_access in the kernel's xattr format (version 2; tag, perm, id entries):
+// USER_OBJ rw-, USER 1000 ---, GROUP_OBJ r--, MASK r--, OTHER r--.
+const ACL_DENY_ALICE = `
+import errno, json, os, struct, sys
+f = sys.argv[1]
+entries = [(0x01, 6, 0xffffffff), (0x02, 0, 1000), (0x04, 4, 0xffffffff), (0x10, 4, 0xffffffff), (0x20, 4, 0xffffffff)]
+value = struct.pack('<I', 2) + b''.join(struct.pack('<HHI', *e) for e in entries)
+try:
+    os.setxattr(f, 'system.posix_acl_access', value); res = 'OK'
+except OSError as e:
+    res = errno.errorcode[e.errno]
+print(json.dumps({'set': res, 'same': os.getxattr(f, 'system.posix_acl_access') == value, 'listed': os.listxattr(f)}))
 `;

@@ -132,4 +132,32 @@ describe('fstab mount with mount -T, flexfs status, mount metrics', () => {
     expect(await fsckCommand(['opsvol'], { engine: 'sqlite', dbFolder: local, orphanAge: '24h' }, { write: (s) => out.push(s) })).toBe(0);
     expect(out.join('')).toMatch(/volume opsvol: OK/);
   });
+
+  it('mount.flexfs init fstab --now adds the line and mounts it through mount(8) and the helper', async () => {
+    const mp2 = join(dir.path, 'mnt-now');
+    await mkdir(mp2);
+    const fstab = join(dir.path, 'fstab-now');
+    await writeFile(fstab, '# other entries\n/dev/sda1 / ext4 defaults 0 1\n');
+    const local = join(dir.path, 'vol-now');
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/cli/mount/main.js'), 'init', 'fstab', 'nowvol', mp2,
+        '--mountOptions', `local=${local}`, '--now'], { env: { ...process.env, ...env, FLEXFS_FSTAB: fstab } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+    try {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`mounted ${mp2}`);
+      expect(await readFile(fstab, 'utf8')).toBe(`# other entries\n/dev/sda1 / ext4 defaults 0 1\nnowvol ${mp2} flexfs _netdev,nofail,local=${local} 0 0\n`);
+      expect(await findFuseMount(mp2)).toMatchObject({ fstype: 'fuse.flexfs', source: 'nowvol' });
+      await writeFile(join(mp2, 'hello'), 'mounted by init fstab --now');
+      expect(await readFile(join(mp2, 'hello'), 'utf8')).toBe('mounted by init fstab --now');
+    } finally {
+      if (await findFuseMount(mp2)) await run('umount', [mp2], { timeout: 60_000 });
+    }
+    expect(await findFuseMount(mp2)).toBeUndefined();
+  });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { access, cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, cp, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
@@ -48,6 +48,10 @@ describe('packaging/install.sh into a temporary root (DESTDIR)', () => {
       expect(await readFile(join(R, 'etc/systemd/system', u), 'utf8')).toBe(await readFile(join(REPO_ROOT, 'packaging/systemd', u), 'utf8'));
     }
     expect(await readFile(join(R, 'etc/flexfs/proxy.env'), 'utf8')).toMatch(/FLEXFS_PROXY_ARGS/);
+    // The state folder exists before the first `sudo -u flexfs meta.flexfs init creds` (OPERATIONS.md §2).
+    const state = await stat(join(R, 'var/lib/flexfs'));
+    expect(state.isDirectory()).toBe(true);
+    expect(state.mode & 0o777).toBe(0o700);
 
     // The staged copy is complete: its launchers find dist/ and node_modules/ inside the package.
     for (const bin of ['meta.flexfs', 'flexfs']) {
@@ -99,6 +103,58 @@ describe('packaging/install.sh into a temporary root (DESTDIR)', () => {
     expect(await exists(join(R, 'var/lib/flexfs'))).toBe(false);
     expect(await exists(join(R, 'etc/flexfs'))).toBe(false);
     await expect(install('--bogus')).rejects.toMatchObject({ stderr: expect.stringMatching(/unknown argument "--bogus"/) });
+  });
+});
+
+describe('packaging/install.sh --deps-only (Debian packages, with a stand-in apt-get)', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  beforeAll(async () => { dir = await tempDir('flexfs-deps-'); });
+  afterAll(async () => { await dir?.cleanup(); });
+
+  /** A PATH holding only what the script needs besides the tools it checks, and a logging apt-get. */
+  async function fakeBin(name: string, tools: string[]): Promise<{ bin: string; log: string }> {
+    const bin = join(dir.path, name);
+    const log = join(dir.path, `${name}.apt.log`);
+    await mkdir(bin);
+    for (const t of ['dirname', 'id']) await symlink((await run('sh', ['-c', `command -v ${t}`])).stdout.trim(), join(bin, t));
+    await writeFile(join(bin, 'apt-get'), `#!/bin/sh\necho "$DEBIAN_FRONTEND $*" >> ${log}\n`);
+    for (const t of tools) await writeFile(join(bin, t), '#!/bin/sh\nexit 0\n');
+    for (const t of ['apt-get', ...tools]) await chmod(join(bin, t), 0o755);
+    return { bin, log };
+  }
+  const deps = (bin: string, extraEnv: NodeJS.ProcessEnv = {}) => run('/bin/sh', [join(REPO_ROOT, 'packaging/install.sh'), '--deps-only'],
+    { env: { PATH: bin, ...extraEnv }, timeout: 30_000 });
+
+  it('runs apt-get update, then installs fuse and the fuse-native build tools that are missing; nothing when all are there', async () => {
+    expect(process.getuid?.(), 'the live-system mode needs root').toBe(0);
+    const bare = await fakeBin('bare', []);
+    const r = await deps(bare.bin);
+    expect(r.stdout).toMatch(/installing Debian packages: fuse patch make g\+\+ python3/);
+    expect((await readFile(bare.log, 'utf8')).split('\n').filter(Boolean)).toEqual([
+      'noninteractive update -q',
+      'noninteractive install -y fuse patch make g++ python3',
+    ]);
+    // Only make missing: only make is asked for. (/dev/fuse exists on a test host with FUSE.)
+    const some = await fakeBin('some', ['fusermount', 'patch', 'g++', 'python3']);
+    await deps(some.bin);
+    expect(await readFile(some.log, 'utf8')).toBe('noninteractive update -q\nnoninteractive install -y make\n');
+    // Idempotent: everything present, no apt-get call at all.
+    const full = await fakeBin('full', ['fusermount', 'patch', 'make', 'g++', 'python3']);
+    const again = await deps(full.bin);
+    expect(again.stdout).toMatch(/nothing missing/);
+    expect(await exists(full.log)).toBe(false);
+    // Staging into a folder never touches the host's packages.
+    await expect(deps(bare.bin, { DESTDIR: join(dir.path, 'root') })).rejects.toMatchObject({ stderr: expect.stringMatching(/--deps-only .* not with DESTDIR/) });
+  });
+});
+
+describe('flexfs-mount@.service', () => {
+  it('its env-file example has no systemd specifiers (systemd does not expand them in EnvironmentFile contents)', async () => {
+    const text = await readFile(join(REPO_ROOT, 'packaging/systemd/flexfs-mount@.service'), 'utf8');
+    const example = text.split('\n').filter((l) => /^#\s+FLEXFS_\w+=/.test(l));
+    expect(example.length).toBeGreaterThanOrEqual(2);
+    for (const l of example) expect(l).not.toMatch(/%[a-zA-Z]/);
+    expect(text).toMatch(/^EnvironmentFile=-\/etc\/flexfs\/mount-%i\.env$/m);
   });
 });
 

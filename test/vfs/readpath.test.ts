@@ -3,6 +3,8 @@ import { constants as C } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseBlockKey } from '../../src/store/keys.js';
+import type { ObjectStore } from '../../src/store/types.js';
 import { makeVolume, ROOT, type TestVolume } from './volume.js';
 
 const BS = 256 * 1024;
@@ -33,18 +35,46 @@ describe('VFS read path: singleflight, readahead, disk cache', () => {
   });
 
   it('sequential reads prefetch ahead with a growing window; random reads do not', async () => {
-    const fs = await vol.mount();
+    // Every GET the store sees, as the block index it asks for, in order.
+    const { store, requested } = recordingStore(vol.store);
+    const fs = await vol.mount({ store }); // readaheadMax: default 8 blocks
     const fh = await fs.open('/big', C.O_RDONLY, ROOT);
-    const buf = Buffer.alloc(128 * 1024);
-    for (let pos = 0; pos < 2 * BS; pos += buf.length) await fs.read('/big', fh, buf, buf.length, pos, ROOT);
-    // After two blocks of sequential reading, blocks beyond them are being fetched already.
-    await expect.poll(() => fs.io.stats.gets, { timeout: 5000 }).toBeGreaterThan(3);
+    const piece = BS / 2;
+    const buf = Buffer.alloc(piece);
+    const lead: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const pos = i * piece;
+      await fs.read('/big', fh, buf, piece, pos, ROOT);
+      expect(buf.equals(data.subarray(pos, pos + piece))).toBe(true);
+      await settled(requested);
+      // How far beyond the block being read the fetches reach once this read's readahead is out.
+      lead.push(Math.max(...requested) - Math.floor(pos / BS));
+    }
+    // The window starts at one block and doubles per sequential read up to readaheadMax (8 blocks),
+    // then stays there: a fixed window (any size) would show a constant lead.
+    expect(lead).toEqual([1, 2, 4, 8, 8, 8, 8, 8, 8, 8]);
+    expect(new Set(requested).size, 'each block fetched once').toBe(requested.length);
     await fs.release('/big', fh, ROOT);
 
-    const rnd = await vol.mount();
+    // A smaller readaheadMax caps the window: 1, 2, then 2 blocks ahead.
+    const capped = recordingStore(vol.store);
+    const small = await vol.mount({ store: capped.store, readaheadMax: 2 * BS });
+    const sh = await small.open('/big', C.O_RDONLY, ROOT);
+    const smallLead: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await small.read('/big', sh, buf, piece, i * piece, ROOT);
+      await settled(capped.requested);
+      smallLead.push(Math.max(...capped.requested) - Math.floor((i * piece) / BS));
+    }
+    expect(smallLead).toEqual([1, 2, 2, 2]);
+    await small.release('/big', sh, ROOT);
+
+    const random = recordingStore(vol.store);
+    const rnd = await vol.mount({ store: random.store });
     const rh = await rnd.open('/big', C.O_RDONLY, ROOT);
     for (const idx of [9, 3, 14, 6]) await rnd.read('/big', rh, buf, 1000, idx * BS + 77, ROOT);
-    await new Promise((r) => setTimeout(r, 200));
+    await settled(random.requested);
+    expect(random.requested).toEqual([9, 3, 14, 6]);
     expect(rnd.io.stats.gets).toBe(4);
     await rnd.release('/big', rh, ROOT);
   });
@@ -77,3 +107,30 @@ describe('VFS read path: singleflight, readahead, disk cache', () => {
     await third.release('/big', fh3, ROOT);
   });
 });
+
+/** The store, with the block index of every GET recorded in call order. */
+function recordingStore(inner: ObjectStore): { store: ObjectStore; requested: number[] } {
+  const requested: number[] = [];
+  const store: ObjectStore = {
+    get description() { return inner.description; },
+    put: (k, b, o) => inner.put(k, b, o),
+    get: (k, o) => {
+      requested.push(parseBlockKey(k)?.index ?? -1);
+      return inner.get(k, o);
+    },
+    head: (k, o) => inner.head(k, o),
+    delete: (k, o) => inner.delete(k, o),
+    list: (p, o) => inner.list(p, o),
+    close: async () => undefined, // the volume's store is shared by the test's mounts
+  };
+  return { store, requested };
+}
+
+/** Wait until no new GET has been issued for a while (readahead is started without awaiting it). */
+async function settled(requested: number[], quietMs = 150): Promise<void> {
+  let seen = -1;
+  while (seen !== requested.length) {
+    seen = requested.length;
+    await new Promise((r) => setTimeout(r, quietMs));
+  }
+}

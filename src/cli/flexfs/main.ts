@@ -8,7 +8,11 @@ function version(): string {
   return pkg.version;
 }
 
-const program = new Command('flexfs').description('flexfs operator CLI').version(version(), '-V, --version').showHelpAfterError();
+const program = new Command('flexfs').description('flexfs operator CLI').version(version(), '-V, --version').showHelpAfterError()
+  // A usage error (unknown option, missing argument) is "could not run": 2, never a status code
+  // with a meaning of its own (status: 1 = nothing mounted there). Set before the subcommands
+  // are added, so they inherit it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 registerStatus(program);
 program.command('version').description('print the version').action(() => { process.stdout.write(`flexfs ${version()}\n`); });
 await program.parseAsync(process.argv);
