@@ -224,6 +224,22 @@ describe('corruption is always CodecError, never wrong bytes', () => {
 });
 
 describe('codec lifecycle and input checks', () => {
+  it('plain blocks stored as is are framed and unframed on the calling thread, the block a view into the frame', async () => {
+    const c = codec({ compression: 'lz4', workers: 1 });
+    const raw = randomData(4 * MiB);
+    const frame = await c.encode(KEY, raw);
+    expect(frame[5] & 3).toBe(0);
+    const back = await c.decode(KEY, frame);
+    expect(back.equals(raw)).toBe(true);
+    expect(back.buffer).toBe(frame.buffer); // no copy
+    // Still verified: one flipped bit is refused.
+    const bad = Buffer.from(frame);
+    bad[2 * MiB] ^= 1;
+    await expect(c.decode(KEY, bad)).rejects.toThrow(/corrupt/);
+    // An encrypted volume refuses such a frame.
+    await expect(codec({ compression: 'lz4', dataKey, workers: 1 }).decode(KEY, frame)).rejects.toThrow(/not encrypted/);
+  });
+
   it('full blocks run off the event loop with workers, on it with workers: 0', async () => {
     const raw = textLike(8 * MiB, 11);
     /** Event-loop turns (setImmediate callbacks) that ran while `op` was pending. */

@@ -5,7 +5,7 @@
  * than the work.
  */
 import { availableParallelism } from 'node:os';
-import { DATA_KEY_LENGTH, decodeFrame, encodeFrame, parseFrame, type Compression, type FrameOptions } from './frame.js';
+import { DATA_KEY_LENGTH, decodeFrame, encodeFrame, parseFrame, worthCompressing, type Compression, type FrameOptions } from './frame.js';
 import { CodecWorkerPool } from './pool.js';
 import { CodecError, type BlockCodec } from './types.js';
 
@@ -20,6 +20,11 @@ export interface CodecOptions {
   workers?: number;
   /** Jobs that may wait for a worker before encode/decode callers wait; default 16 per worker. */
   maxQueue?: number;
+}
+
+/** Header says neither compressed nor encrypted (decodeFrame checks everything else). */
+function storedPlain(frame: Buffer): boolean {
+  return frame.length > 5 && (frame[5] & 0x03) === 0;
 }
 
 export function createCodec(opts: CodecOptions): BlockCodec {
@@ -49,14 +54,22 @@ export function createCodec(opts: CodecOptions): BlockCodec {
     async encode(key: string, raw: Buffer): Promise<Buffer> {
       checkOpen();
       checkKey(key);
-      if (pool && raw.length >= INLINE_LIMIT) return pool.run('encode', key, raw);
+      if (pool && raw.length >= INLINE_LIMIT) {
+        // A plain block that will be stored as is costs one copy and a CRC32C: less on this
+        // thread than the copy into a worker's buffer that handing it over would take.
+        const compress = opts.compression === 'lz4' && worthCompressing(raw);
+        if (dataKey || compress) return pool.run('encode', key, raw);
+        return encodeFrame(key, raw, frameOpts, false);
+      }
       return encodeFrame(key, raw, frameOpts);
     },
     async decode(key: string, frame: Buffer): Promise<Buffer> {
       checkOpen();
       checkKey(key);
-      if (pool && frame.length >= INLINE_LIMIT) return pool.run('decode', key, frame);
-      return decodeFrame(key, frame, dataKey);
+      // Plain stored frames need only their CRC32C checked: done here, and the block is a view
+      // into the frame (no copy). lz4 and AES-GCM run in a worker.
+      if (pool && frame.length >= INLINE_LIMIT && !storedPlain(frame)) return pool.run('decode', key, frame);
+      return decodeFrame(key, frame, dataKey, true);
     },
     async verify(key: string, frame: Buffer): Promise<void> {
       // Structure + CRC32C only: a few ms for 8 MiB, cheaper inline than a copy to a worker.

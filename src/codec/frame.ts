@@ -65,7 +65,7 @@ const SAMPLE_WORTH = 15 / 16;
  * pay for the CPU. Large blocks are first sampled at their start, middle and end (32 KiB each);
  * when no sample shrinks to 15/16 of its size the block is stored as is.
  */
-function worthCompressing(raw: Uint8Array): boolean {
+export function worthCompressing(raw: Uint8Array): boolean {
   if (raw.length < 16 * SAMPLE_BYTES) return true;
   const scratch = Buffer.allocUnsafe(lz4.encodeBound(SAMPLE_BYTES));
   for (const at of [0, (raw.length - SAMPLE_BYTES) >> 1, raw.length - SAMPLE_BYTES]) {
@@ -75,13 +75,14 @@ function worthCompressing(raw: Uint8Array): boolean {
   return false;
 }
 
-export function encodeFrame(key: string, raw: Uint8Array, opts: FrameOptions): Buffer {
+/** `compress`: the caller already decided with worthCompressing() (skips sampling twice). */
+export function encodeFrame(key: string, raw: Uint8Array, opts: FrameOptions, compress?: boolean): Buffer {
   if (raw.length > MAX_RAW_LENGTH) {
     throw new RangeError(`block of ${raw.length} bytes exceeds the frame limit of ${MAX_RAW_LENGTH} bytes`);
   }
   let payload: Uint8Array = raw;
   let codec = CODEC_NONE;
-  if (opts.compression === 'lz4' && raw.length > 0 && worthCompressing(raw)) {
+  if (opts.compression === 'lz4' && raw.length > 0 && (compress ?? worthCompressing(raw))) {
     const scratch = Buffer.allocUnsafe(lz4.encodeBound(raw.length));
     const n = lz4.encodeBlock(raw, scratch);
     // Stored raw unless compression actually shrinks the block.
@@ -160,7 +161,11 @@ export function parseFrame(frame: Uint8Array, key?: string): FrameInfo {
 }
 
 /** Full decode: parse + decrypt (GCM, header and key as AAD) + decompress + raw length check. */
-export function decodeFrame(key: string, frame: Uint8Array, dataKey?: Buffer): Buffer {
+/**
+ * `share`: a plain, uncompressed frame's block is returned as a view into `frame` instead of a
+ * copy (the caller must then not modify the frame).
+ */
+export function decodeFrame(key: string, frame: Uint8Array, dataKey?: Buffer, share = false): Buffer {
   const info = parseFrame(frame, key);
   const bad = (why: string, cause?: unknown): never => {
     throw new CodecError(`corrupt block frame ${key}: ${why}`, { key, cause });
@@ -185,6 +190,7 @@ export function decodeFrame(key: string, frame: Uint8Array, dataKey?: Buffer): B
     // An encrypted volume must not accept plaintext frames: anyone with bucket access could forge them.
     bad('frame is not encrypted but this volume is');
   }
+  if (share && !info.compressed && !info.encrypted) return payload;
   const raw = Buffer.allocUnsafeSlow(info.rawLength);
   if (info.compressed) {
     let n: number;

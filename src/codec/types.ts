@@ -7,7 +7,9 @@
  * CodecError (which the VFS answers as EIO).
  *
  * Buffers: do not modify a buffer passed to encode/decode until the promise settles (large ones are
- * copied for a worker thread when it picks the job up). Returned buffers are new and owned by the caller.
+ * copied for a worker thread when it picks the job up). encode returns a new buffer. decode of a
+ * plain, uncompressed frame returns a view into that frame (no copy): do not modify the frame
+ * afterwards; any other decode returns a new buffer.
  */
 export interface BlockCodec {
   encode(key: string, raw: Buffer): Promise<Buffer>;
