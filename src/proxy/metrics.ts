@@ -6,6 +6,8 @@ export interface ProxyMetrics {
   hits: Counter;
   misses: Counter;
   bytesServed: Counter;
+  bytesReceived: Counter;
+  upstreamBytes: Counter<'op'>;
   upstreamSeconds: Histogram<'op'>;
   upstreamErrors: Counter<'op'>;
   evictions: Counter;
@@ -25,6 +27,8 @@ export function createProxyMetrics(cacheStats: () => { bytes: number; count: num
     hits: new Counter({ name: 'flexfs_proxy_cache_hits_total', help: 'GETs answered from the disk cache', registers }),
     misses: new Counter({ name: 'flexfs_proxy_cache_misses_total', help: 'GETs not in the disk cache (joined or started an upstream fetch)', registers }),
     bytesServed: new Counter({ name: 'flexfs_proxy_bytes_served_total', help: 'Body bytes sent to clients by GET', registers }),
+    bytesReceived: new Counter({ name: 'flexfs_proxy_bytes_received_total', help: 'Body bytes of client PUTs written through to the bucket', registers }),
+    upstreamBytes: new Counter({ name: 'flexfs_proxy_upstream_bytes_total', help: 'Bytes fetched from (get) and stored to (put) the bucket', labelNames: ['op'], registers }),
     upstreamSeconds: new Histogram({
       name: 'flexfs_proxy_upstream_seconds', help: 'Latency of requests to the bucket', labelNames: ['op'], registers,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],

@@ -104,6 +104,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   /** Miss path, shared by concurrent misses on one key: fetch, verify, cache. */
   async function fetchAndCache(key: string): Promise<Buffer> {
     const frame = await timedUpstream('get', (signal) => upstream.get(key, { signal }));
+    metrics.upstreamBytes.inc({ op: 'get' }, frame.length);
     try {
       await verify(key, frame);
     } catch {
@@ -164,6 +165,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const sse = req.headers[SSE_HEADER] === 'AES256';
     try {
       await timedUpstream('put', (signal) => upstream.put(key, body, { signal, sse }));
+      metrics.bytesReceived.inc(body.length);
+      metrics.upstreamBytes.inc({ op: 'put' }, body.length);
     } catch (e) {
       if (e instanceof StoreError && e.kind === 'InvalidRequest' && (sse || opts.sse)) {
         res.setHeader(REFUSED_HEADER, 'sse');

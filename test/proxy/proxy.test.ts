@@ -172,8 +172,14 @@ describe('proxy.flexfs with a real RGW', () => {
     const id = nextBlockId++;
     const key = blockKey(VOL, 3, 0, id);
     const frame = await codec.encode(key, randomBytes(100_000));
+    const before = await metricsOf(A);
     const put = await request({ port: A.port, ca: A.certPem }, 'PUT', pathForKey(key), { token: TOKEN, body: frame });
     expect(put.status).toBe(204);
+    // Bytes in: what clients PUT and what went to the bucket.
+    const after = await metricsOf(A);
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    expect(delta('flexfs_proxy_bytes_received_total')).toBe(frame.length);
+    expect(delta('flexfs_proxy_upstream_bytes_total{op="put"}')).toBe(frame.length);
     expect((await direct.get(key)).equals(frame)).toBe(true);
     const upstreamPut = capture.requests.find((r) => r.method === 'PUT' && r.url.split('?')[0].endsWith(`/pfx/${key}`));
     expect(upstreamPut).toBeDefined();
