@@ -67,10 +67,12 @@ describe('openEngine', () => {
     } finally { await dir.cleanup(); }
   });
 
-  it('says plainly that Redis Sentinel and Cluster URLs are not supported yet', async () => {
-    for (const url of ['redis+sentinel://10.0.0.1:26379/mymaster', 'redis+cluster://10.0.0.1:7000', 'rediss+sentinel://h:26379/m']) {
-      await expect(openEngine({ engine: url })).rejects.toThrow(/Sentinel and Redis Cluster are not supported yet/);
+  it('says plainly that Redis Sentinel and TLS to a cluster are not supported yet (redis+cluster://: redis-cluster.test.ts)', async () => {
+    for (const url of ['redis+sentinel://10.0.0.1:26379/mymaster', 'rediss+sentinel://h:26379/m', 'redis-sentinel://h:26379']) {
+      await expect(openEngine({ engine: url })).rejects.toThrow(/Redis Sentinel is not supported yet.*redis\+cluster:\/\//);
     }
+    await expect(openEngine({ engine: 'rediss+cluster://10.0.0.1:7000' })).rejects.toThrow(/TLS to a Redis Cluster \(rediss\+cluster:\/\/\) is not supported yet/);
+    await expect(openEngine({ engine: 'redis-cluster://10.0.0.1:7000' })).rejects.toThrow(/as redis\+cluster:\/\/host:port/);
   });
 });
 

@@ -17,7 +17,7 @@ export function registerStart(program: Command): void {
     .description('run the metadata server (HTTPS REST + WebSocket RPC on one port)')
     .option('--bindAddr <host:port>', 'listen address', `0.0.0.0:${DEFAULT_META_PORT}`)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
-    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db] (password: redisPassword in the creds file)', 'sqlite')
+    .option('--engine <engine>', 'metadata engine: sqlite, redis://host:port[/db] or redis+cluster://host:port[,host:port…] (password: redisPassword in the creds file)', 'sqlite')
     .option('--sync', 'fsync every metadata commit (sqlite synchronous=FULL)')
     .option('--noSSL', 'plain HTTP/WebSocket instead of TLS')
     .option('--sslCert <file>', 'PEM certificate (default: self-signed, made on first start)')

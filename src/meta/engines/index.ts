@@ -12,21 +12,27 @@ export function urlHasPassword(url: string): boolean {
 }
 
 /**
- * Open the engine a spec names: 'sqlite' (file `meta.db` in dbFolder) or a redis URL
- * (`redis://` or `rediss://`) of ONE redis server or a replication primary. Redis Sentinel and
- * Redis Cluster are not supported yet (the keys are already hash-tagged per volume for Cluster,
- * but the client is a single-node connection); their URLs are refused with a message saying so.
- * The redis password comes separately (`redisPassword` in the creds file), never in the URL,
- * which ends up in argv.
+ * Open the engine a spec names: 'sqlite' (file `meta.db` in dbFolder) or a redis URL:
+ * `redis://host:port[/db]` / `rediss://…` for ONE redis server or a replication primary, or
+ * `redis+cluster://host:port[,host:port…]` for a Redis Cluster (seed nodes; keys are hash-tagged
+ * per volume, so each operation stays in one slot). Redis Sentinel is not supported yet, nor TLS
+ * to a cluster; their URLs are refused with a message saying so. The redis password comes
+ * separately (`redisPassword` in the creds file), never in the URL, which ends up in argv.
  */
 export async function openEngine(spec: { engine: string; dbFolder?: string; sync?: boolean; redisPassword?: string }): Promise<MetaEngine> {
   const engine = String(spec?.engine ?? '');
   if (engine === 'sqlite' || engine === '') {
     return openSqliteEngine({ file: join(spec.dbFolder ?? '.', 'meta.db'), sync: spec.sync });
   }
-  if (/^rediss?:\/\//.test(engine)) return openRedisEngine({ url: engine, password: spec.redisPassword });
-  if (/^redis(s)?\+(sentinel|cluster):\/\//i.test(engine) || /^redis-(sentinel|cluster)s?:\/\//i.test(engine)) {
-    throw new Error('Redis Sentinel and Redis Cluster are not supported yet: point --engine at one redis server or the primary (redis://host:port[/db])');
+  if (/^(rediss?|redis\+cluster):\/\//i.test(engine)) return openRedisEngine({ url: engine, password: spec.redisPassword });
+  if (/^rediss\+cluster:\/\//i.test(engine) || /^redis-clusters:\/\//i.test(engine)) {
+    throw new Error('TLS to a Redis Cluster (rediss+cluster://) is not supported yet: use redis+cluster://host:port[,host:port…]');
   }
-  throw new Error(`unknown metadata engine "${engine.replace(/\/\/[^@/]*@/, '//***@')}": use "sqlite" or a redis:// URL`);
+  if (/^redis-cluster:\/\//i.test(engine)) {
+    throw new Error('write a Redis Cluster URL as redis+cluster://host:port[,host:port…]');
+  }
+  if (/^rediss?\+sentinel:\/\//i.test(engine) || /^redis-sentinels?:\/\//i.test(engine)) {
+    throw new Error('Redis Sentinel is not supported yet: point --engine at the primary (redis://host:port[/db]) or at a Redis Cluster (redis+cluster://host:port[,host:port…])');
+  }
+  throw new Error(`unknown metadata engine "${engine.replace(/\/\/[^@/]*@/, '//***@')}": use "sqlite", a redis:// or a redis+cluster:// URL`);
 }

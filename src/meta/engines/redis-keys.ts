@@ -1,9 +1,8 @@
 /**
- * Redis key layout. Every key of a volume carries the hash tag {v:<volumeId>} so that under Redis
- * Cluster one volume would live in one slot and a whole operation would be one script on one node.
- * Cross-volume admin data (volumes, tokens, sessions) lives under the tag {flexfs}; no script
- * touches both tags. (The engine itself connects to one server or primary: Cluster and Sentinel
- * are not supported by the client yet.)
+ * Redis key layout. Every key of a volume carries the hash tag {v:<volumeId>}, so under Redis
+ * Cluster one volume lives in one slot and a whole operation is one script on one node.
+ * Cross-volume admin data (volumes, tokens, sessions) lives under the tag {flexfs}; no script,
+ * MULTI or multi-key command touches both tags (Cluster would refuse it with CROSSSLOT).
  */
 export function volumeKeys(volumeId: string) {
   const t = `{v:${volumeId}}`;

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { BlockRef } from '../types.js';
 import { decodeInode, encodeInode } from '../core/rules.js';
 import type { CounterName, InodeRec, MetaTx } from '../core/tx.js';
 import type { VolumeKeys } from './redis-keys.js';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * Optimistic MetaTx for redis: reads go to the server and are recorded as checks (what was
@@ -19,7 +19,7 @@ export class RedisTx implements MetaTx {
   private readonly keyIndex = new Map<string, number>();
   private readonly overlay = new Map<string, unknown>();
 
-  constructor(private readonly r: Redis, private readonly k: VolumeKeys) {}
+  constructor(private readonly r: RedisClient, private readonly k: VolumeKeys) {}
 
   private ki(key: string): number {
     let i = this.keyIndex.get(key);

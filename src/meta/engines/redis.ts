@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { FsError, isFsError } from '../../errors/index.js';
 import { buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { decodeInode, encodeInode } from '../core/rules.js';
@@ -12,6 +11,8 @@ import { APPLY_LUA } from './redis-lua.js';
 import { defineAdminScripts, type AdminScripts } from './redis-admin-lua.js';
 import { ADMIN, volumeKeys } from './redis-keys.js';
 import { RedisTx } from './redis-tx.js';
+import { scanKeys, type RedisClient } from './redis-client.js';
+import { connectRedis } from './redis-connect.js';
 
 /**
  * The scale-out engine (ioredis). Each MetaStore operation runs core/store.ts optimistically
@@ -19,9 +20,9 @@ import { RedisTx } from './redis-tx.js';
  * validates the reads and applies the writes atomically; on conflict the operation re-runs.
  * The rules therefore stay in core.ts, and several metadata servers may share one Redis.
  * Admin records (volumes, tokens, sessions) change through one script each (redis-admin-lua.ts).
- * Keys are hash-tagged per volume (redis-keys.ts) so that Redis Cluster could keep a volume in one
- * slot, but the client is a plain single-node connection: one redis server or a replication
- * primary. Cluster and Sentinel are not supported yet (SCAN, for one, walks only one node).
+ * The client is one server (or replication primary) or a Redis Cluster (redis-client.ts): keys are
+ * hash-tagged per volume (redis-keys.ts), so a volume lives in one slot and each script or MULTI
+ * runs on the one node owning it; SCANs walk every primary. Sentinel is not supported yet.
  */
 
 const MAX_ATTEMPTS = 200;
@@ -37,28 +38,16 @@ function asFsError(e: unknown): unknown {
   return new FsError('EIO', `redis: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }
 
-/** Redis URL without its password, for messages. */
-function safeUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
+/**
+ * `redis://host:port[/db]`, `rediss://…` (one server or a primary) or
+ * `redis+cluster://host:port[,host:port…]` (a Redis Cluster's seed nodes). The password comes
+ * separately, never in a cluster URL.
+ */
 export async function openRedisEngine(opts: { url: string; password?: string }): Promise<RedisEngine> {
-  if (!opts?.url || !/^rediss?:\/\//.test(opts.url)) throw new Error('redis engine: expected a redis:// or rediss:// URL');
-  const r = new Redis(opts.url, {
-    lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 5,
-    ...(opts.password ? { password: opts.password } : {}),
-  });
-  r.on('error', () => { /* reconnects on its own; commands fail with their own errors */ });
-  try {
-    await r.connect();
-    await r.ping();
-  } catch (e) {
-    r.disconnect();
-    let why = (e as Error).message.replace(opts.url, safeUrl(opts.url));
-    if (opts.password) why = why.split(opts.password).join('***');
-    throw new Error(`cannot reach redis at ${safeUrl(opts.url)}: ${why}`);
+  if (!opts?.url || !/^(rediss?|redis\+cluster):\/\//i.test(opts.url)) {
+    throw new Error('redis engine: expected a redis://, rediss:// or redis+cluster:// URL');
   }
-  return new RedisEngine(r);
+  return new RedisEngine(await connectRedis(opts));
 }
 
 interface SessionRec extends SessionInfo {}
@@ -70,7 +59,7 @@ export class RedisEngine implements MetaEngine {
   private readonly admin: AdminScripts;
   private readonly lanes = new Map<string, { waiting: number; mutex: Mutex }>();
 
-  constructor(private readonly r: Redis) {
+  constructor(private readonly r: RedisClient) {
     r.defineCommand('flexfsApply', { lua: APPLY_LUA });
     this.apply = (r as unknown as { flexfsApply: ApplyFn }).flexfsApply.bind(r);
     this.admin = defineAdminScripts(r);
@@ -222,13 +211,9 @@ export class RedisEngine implements MetaEngine {
     for await (const batch of this.scan(k.all)) if (batch.length) await this.r.del(...batch);
   }
 
-  private async *scan(pattern: string): AsyncIterable<string[]> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      yield keys;
-    } while (cursor !== '0');
+  /** Keys matching `pattern`, in batches, from every primary (redis-client.ts). */
+  private scan(pattern: string): AsyncIterable<string[]> {
+    return scanKeys(this.r, pattern);
   }
 
   volume(volumeId: string): MetaStore {
