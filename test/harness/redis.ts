@@ -35,7 +35,7 @@ function ping(port: number, password?: string): Promise<boolean> {
   });
 }
 
-function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+export function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), timeoutMs);
@@ -44,9 +44,11 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 }
 
 /** A running redis-server under its shell watchdog; `signal` reaches redis-server itself. */
-interface RedisProcess {
+export interface RedisProcess {
   child: ChildProcess;
   signal(sig: NodeJS.Signals): void;
+  /** SIGTERM and wait, then SIGKILL; closes the watchdog. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -54,7 +56,7 @@ interface RedisProcess {
  * this process dies (even by SIGKILL, as vitest may do to a worker) its stdin pipe closes and the
  * watchdog kills redis-server, so no server outlives the tests.
  */
-async function launch(args: string[], port: number, password?: string): Promise<RedisProcess> {
+export async function launch(args: string[], port: number, password?: string): Promise<RedisProcess> {
   const script = 'exec 3<&0; redis-server "$@" </dev/null & pid=$!; echo "$pid"; '
     + '( while read -r _; do :; done; kill -9 "$pid" 2>/dev/null ) <&3 & wait "$pid"';
   const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -84,7 +86,12 @@ async function launch(args: string[], port: number, password?: string): Promise<
     await exited(child, 5_000);
     throw e;
   }
-  return { child, signal };
+  const stop = async () => {
+    signal('SIGTERM');
+    if (!(await exited(child, 10_000))) { signal('SIGKILL'); await exited(child, 5_000); }
+    child.stdin!.end();
+  };
+  return { child, signal, stop };
 }
 
 /**
