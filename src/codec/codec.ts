@@ -58,7 +58,7 @@ export function createCodec(opts: CodecOptions): BlockCodec {
         // A plain block that will be stored as is costs one copy and a CRC32C: less on this
         // thread than the copy into a worker's buffer that handing it over would take.
         const compress = opts.compression === 'lz4' && worthCompressing(raw);
-        if (dataKey || compress) return pool.run('encode', key, raw);
+        if (dataKey || compress) return pool.run('encode', key, raw, compress);
         return encodeFrame(key, raw, frameOpts, false);
       }
       return encodeFrame(key, raw, frameOpts);

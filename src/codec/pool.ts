@@ -19,6 +19,8 @@ export interface WorkerJob {
   op: 'encode' | 'decode';
   key: string;
   data: ArrayBuffer;
+  /** encode: the caller already sampled the block (frame.ts worthCompressing). */
+  compress?: boolean;
 }
 
 export type WorkerReply =
@@ -30,6 +32,7 @@ interface PendingJob {
   op: 'encode' | 'decode';
   key: string;
   input: Uint8Array;
+  compress?: boolean;
   resolve(out: Buffer): void;
   reject(err: Error): void;
 }
@@ -69,13 +72,13 @@ export class CodecWorkerPool {
     if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`codec pool size must be a positive integer, got ${opts.size}`);
   }
 
-  async run(op: 'encode' | 'decode', key: string, input: Uint8Array): Promise<Buffer> {
+  async run(op: 'encode' | 'decode', key: string, input: Uint8Array, compress?: boolean): Promise<Buffer> {
     while (!this.closed && this.queue.length >= this.opts.maxQueue) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
     if (this.closed) throw new Error('block codec is closed');
     return new Promise<Buffer>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, op, key, input, resolve, reject });
+      this.queue.push({ id: this.nextId++, op, key, input, compress, resolve, reject });
       this.pump();
     });
   }
@@ -113,7 +116,7 @@ export class CodecWorkerPool {
     new Uint8Array(data).set(job.input);
     slot.job = job;
     slot.worker.ref();
-    const msg: WorkerJob = { id: job.id, op: job.op, key: job.key, data };
+    const msg: WorkerJob = { id: job.id, op: job.op, key: job.key, data, compress: job.compress };
     slot.worker.postMessage(msg, [data]);
   }
 

@@ -31,7 +31,7 @@ port.on('message', (job: WorkerJob) => {
   let transfer: ArrayBuffer[] = [];
   try {
     const input = Buffer.from(job.data);
-    const out = job.op === 'encode' ? encodeFrame(job.key, input, opts) : decodeFrame(job.key, input, opts.dataKey);
+    const out = job.op === 'encode' ? encodeFrame(job.key, input, opts, job.compress) : decodeFrame(job.key, input, opts.dataKey);
     const data = ownedArrayBuffer(out);
     reply = { id: job.id, ok: true, data };
     transfer = [data];

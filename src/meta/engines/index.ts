@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { hideUserInfo } from '../../store/redact.js';
 import type { MetaEngine } from '../engine.js';
 import { openSqliteEngine } from './sqlite.js';
 import { openRedisEngine } from './redis.js';
@@ -34,5 +35,5 @@ export async function openEngine(spec: { engine: string; dbFolder?: string; sync
   if (/^rediss?\+sentinel:\/\//i.test(engine) || /^redis-sentinels?:\/\//i.test(engine)) {
     throw new Error('Redis Sentinel is not supported yet: point --engine at the primary (redis://host:port[/db]) or at a Redis Cluster (redis+cluster://host:port[,host:port…])');
   }
-  throw new Error(`unknown metadata engine "${engine.replace(/\/\/[^@/]*@/, '//***@')}": use "sqlite", a redis:// or a redis+cluster:// URL`);
+  throw new Error(`unknown metadata engine "${hideUserInfo(engine)}": use "sqlite", a redis:// or a redis+cluster:// URL`);
 }

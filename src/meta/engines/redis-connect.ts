@@ -1,4 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
+import { hideUserInfo as safeUrl } from '../../store/redact.js';
 import type { RedisClient } from './redis-client.js';
 
 /**
@@ -32,11 +33,6 @@ export function parseClusterUrl(url: string): { host: string; port: number }[] {
     if (!m || port < 1 || port > 65535) throw new Error(`redis engine: bad cluster seed "${part}" (expected host:port)`);
     return { host: m[1].replace(/^\[|\]$/g, ''), port };
   });
-}
-
-/** Redis URL without its password, for messages. */
-export function safeUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
