@@ -111,6 +111,12 @@ export interface VolumeSettings {
   compression: 'lz4' | 'none';
   /** Present for end-to-end encrypted volumes: what the mount needs to unwrap the data key. */
   encryption?: EncryptionParams;
+  /**
+   * 1 on end-to-end encrypted volumes created since names are encrypted too: the mount seals entry
+   * names, symlink targets and xattrs (src/meta/name-crypt.ts) and the server only accepts the
+   * sealed form. Absent on older E2E volumes, whose names stay plaintext.
+   */
+  nameEncryption?: 1;
   /** Where blocks live, as a store URL (`file:///dir`, `s3://bucket/prefix`) plus S3 settings. */
   blockStore: BlockStoreSettings;
   /** Seconds superseded blocks are kept before gc may delete them. */

@@ -4,6 +4,7 @@ import { tempDir } from '../harness/ports.js';
 import { openStore, withFaults, withRetry, type FaultyStore } from '../../src/store/index.js';
 import { createCodec, createEncryption } from '../../src/codec/index.js';
 import type { MetaEngine } from '../../src/meta/engine.js';
+import { withNameEncryption } from '../../src/meta/name-crypt.js';
 import type { MetaStore, VolumeSettings } from '../../src/meta/types.js';
 import type { ObjectStore } from '../../src/store/types.js';
 import { FlexFileSystem, type FileSystemOptions } from '../../src/vfs/index.js';
@@ -32,7 +33,11 @@ export interface TestVolume {
   cleanup(): Promise<void>;
 }
 
-export async function makeVolume(opts: { blockSize?: number; encrypted?: boolean; compression?: 'lz4' | 'none' } = {}): Promise<TestVolume> {
+/**
+ * `oldFormat`: an E2E volume as created before names were encrypted (no nameEncryption flag in
+ * its stored settings), made by removing the flag from the stored row.
+ */
+export async function makeVolume(opts: { blockSize?: number; encrypted?: boolean; compression?: 'lz4' | 'none'; oldFormat?: boolean } = {}): Promise<TestVolume> {
   const tmp = await tempDir('flexfs-vfs-');
   const { openEngine } = await import('../../src/meta/engines/index.js');
   const dbFolder = join(tmp.path, 'meta');
@@ -52,11 +57,19 @@ export async function makeVolume(opts: { blockSize?: number; encrypted?: boolean
     encryption,
     blockStore: { url: `file://${join(tmp.path, 'blocks')}` },
   });
+  if (opts.oldFormat) {
+    delete settings.nameEncryption;
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(dbFolder, 'meta.db'));
+    db.prepare('UPDATE volumes SET settings = ? WHERE id = ?').run(JSON.stringify(settings), settings.id);
+    db.close();
+  }
   await mkdir(join(tmp.path, 'blocks'), { recursive: true });
   const rawStore = openStore(settings.blockStore, { retry: false });
   const faults = withFaults(rawStore, {});
   const store = withRetry(faults, { maxAttempts: 10, baseDelayMs: 2, maxDelayMs: 20, attemptTimeoutMs: 2_000 });
-  const meta = engine.volume(settings.id);
+  // What a mount uses: on E2E volumes names are sealed by the decorator (src/meta/name-crypt.ts).
+  const meta = await withNameEncryption(engine.volume(settings.id), settings, dataKey);
   const mounted: FlexFileSystem[] = [];
   return {
     dir: tmp.path, engine, settings, meta, store, faults, rawStore, dataKey,

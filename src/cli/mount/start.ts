@@ -10,6 +10,7 @@ import { mountCredsPath, readCreds, requireField, type Creds } from '../../confi
 import { parseSize } from '../../config/sizes.js';
 import { findFuseMount, mountFs } from '../../fuse/index.js';
 import type { MetaStore, VolumeSettings } from '../../meta/types.js';
+import { withNameEncryption } from '../../meta/name-crypt.js';
 import { openStore } from '../../store/index.js';
 import type { ObjectStore } from '../../store/types.js';
 import { createFileSystem, type FlexFileSystem } from '../../vfs/index.js';
@@ -185,8 +186,10 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     const direct = testFaults ? testFaults.wrap(openStore(blockStore, { retry: false })) : openStore(blockStore);
     const store = await withProxies(direct, flags, source.settings, creds, credsPath, !!blockStore.sse);
     codec = createCodec({ compression: source.settings.compression, dataKey });
+    // E2E volumes created with name encryption: names, targets and xattrs are sealed here.
+    const meta = await withNameEncryption(source.meta, source.settings, dataKey);
     const fs = createFileSystem({
-      meta: source.meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
+      meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
       readOnly: !!flags.ro, noAtime: !!flags.noATime, sessionId: source.sessionId, ...testFaults?.deadlines,
     });
     // With --metricsPort every operation is timed and its errors counted (src/ops/op-metrics.ts).

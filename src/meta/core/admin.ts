@@ -51,7 +51,8 @@ export function buildVolume(spec: VolumeSpec): StoredVolume {
     id: randomBytes(8).toString('hex'), name: spec.name, blockSize, compression,
     blockStore: { ...spec.blockStore }, retentionSeconds,
   };
-  if (spec.encryption) settings.encryption = { ...spec.encryption };
+  // Every new E2E volume encrypts its names too (the format flag; older volumes lack it).
+  if (spec.encryption) { settings.encryption = { ...spec.encryption }; settings.nameEncryption = 1; }
   if (spec.proxies) settings.proxies = [...spec.proxies];
   return { settings, capacityBytes, inodeLimit, createdAt: Date.now() };
 }

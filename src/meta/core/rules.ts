@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { FsError } from '../../errors/index.js';
 import type { Attr, InodeType } from '../types.js';
 import type { InodeRec } from './tx.js';
+import { SEAL_OVERHEAD } from '../../codec/names.js';
 
 /** Shared namespace rules: names, modes, times. */
 
@@ -31,17 +32,78 @@ export function typeOfMode(mode: number): InodeType | null {
   return null;
 }
 
-/** A directory entry name: non-empty, no '/', no NUL, not '.'/'..' (EINVAL), ≤ 255 bytes (ENAMETOOLONG). */
-export function checkName(name: string): void {
+/**
+ * Volumes with encrypted names (settings.nameEncryption) hold every entry name, xattr name and
+ * symlink target in the form the mount seals them (src/codec/names.ts, docs/FORMAT.md):
+ * base64url(nonce 12 ‖ ciphertext ‖ tag 16), no padding. The server checks that form and applies
+ * the length limits to the plaintext length it encodes.
+ */
+const SEALED_RE = /^[A-Za-z0-9_-]+$/;
+
+/** Plaintext bytes a sealed string encodes; -1 when it is not in the sealed form. */
+export function sealedPlainLength(stored: string): number {
+  if (typeof stored !== 'string' || !SEALED_RE.test(stored) || stored.length % 4 === 1) return -1;
+  const n = Math.floor((stored.length * 3) / 4) - SEAL_OVERHEAD;
+  return n >= 0 ? n : -1;
+}
+
+/** Characters of the sealed form of a `plainBytes`-byte plaintext (unpadded base64url). */
+export function sealedLength(plainBytes: number): number {
+  return Math.ceil(((plainBytes + SEAL_OVERHEAD) * 4) / 3);
+}
+
+function notSealed(what: string): FsError {
+  return new FsError('EINVAL', `${what} is not in the encrypted form this volume stores (names are encrypted by the mount: is the mount client older than the volume?)`);
+}
+
+/**
+ * A directory entry name: non-empty, no '/', no NUL, not '.'/'..' (EINVAL), ≤ 255 bytes
+ * (ENAMETOOLONG). On a volume with encrypted names (`sealed`): the sealed form of such a name.
+ */
+export function checkName(name: string, sealed = false): void {
+  if (sealed) {
+    const n = sealedPlainLength(name);
+    if (n < 1) throw notSealed('file name');
+    if (n > NAME_MAX) throw new FsError('ENAMETOOLONG', `file name longer than ${NAME_MAX} bytes`);
+    return;
+  }
   if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
     throw new FsError('EINVAL', `invalid file name ${JSON.stringify(String(name).slice(0, 64))}`);
   }
   if (Buffer.byteLength(name, 'utf8') > NAME_MAX) throw new FsError('ENAMETOOLONG', `file name longer than ${NAME_MAX} bytes`);
 }
 
-export function checkXattrName(name: string): void {
+export function checkXattrName(name: string, sealed = false): void {
+  if (sealed) {
+    const n = sealedPlainLength(name);
+    if (n < 1) throw notSealed('xattr name');
+    if (n > XATTR_NAME_MAX) throw new FsError('ERANGE', `xattr name longer than ${XATTR_NAME_MAX} bytes`);
+    return;
+  }
   if (typeof name !== 'string' || name === '' || name.includes('\0')) throw new FsError('ERANGE', 'invalid xattr name');
   if (Buffer.byteLength(name, 'utf8') > XATTR_NAME_MAX) throw new FsError('ERANGE', `xattr name longer than ${XATTR_NAME_MAX} bytes`);
+}
+
+/** An xattr value: ≤ 64 KiB; sealed, the same plus the nonce and tag. */
+export function checkXattrValue(value: Buffer, sealed = false): void {
+  if (sealed && value.length < SEAL_OVERHEAD) throw notSealed('xattr value');
+  const max = XATTR_SIZE_MAX + (sealed ? SEAL_OVERHEAD : 0);
+  if (value.length > max) throw new FsError('E2BIG', `xattr value larger than ${XATTR_SIZE_MAX} bytes`);
+}
+
+/** A symlink target: non-empty, no NUL, < PATH_MAX bytes. Returns the length st_size reports. */
+export function checkTarget(target: string, sealed = false): number {
+  if (typeof target !== 'string' || target === '') throw new FsError('ENOENT', 'empty symlink target');
+  let len: number;
+  if (sealed) {
+    len = sealedPlainLength(target);
+    if (len < 1) throw notSealed('symlink target');
+  } else {
+    if (target.includes('\0')) throw new FsError('EINVAL', 'symlink target contains NUL');
+    len = Buffer.byteLength(target, 'utf8');
+  }
+  if (len >= PATH_MAX) throw new FsError('ENAMETOOLONG', `symlink target longer than ${PATH_MAX - 1} bytes`);
+  return len;
 }
 
 /** Wall clock in ns (µs resolution). */

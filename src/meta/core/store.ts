@@ -5,7 +5,7 @@ import {
   type SetAttrChanges, type StatFs, type VolumeSettings,
 } from '../types.js';
 import {
-  LINK_MAX, PATH_MAX, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, XATTR_SIZE_MAX, checkName, checkXattrName, decodeOpRecord,
+  LINK_MAX, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, checkName, checkTarget, checkXattrName, checkXattrValue, decodeOpRecord,
   encodeOpRecord, nowNs, toAttr, typeBits, typeOfMode,
 } from './rules.js';
 import type { InodeRec, MetaTx, TxRunner, VolumeInfo } from './tx.js';
@@ -26,7 +26,8 @@ export const LOCAL_SESSION = 'local';
 class Op {
   private readonly cache = new Map<number, InodeRec | null>();
   private readonly dirty = new Set<number>();
-  constructor(readonly tx: MetaTx, readonly now: bigint, readonly blockSize: number) {}
+  /** `sealed`: the volume stores names, targets and xattrs encrypted (settings.nameEncryption). */
+  constructor(readonly tx: MetaTx, readonly now: bigint, readonly blockSize: number, readonly sealed: boolean) {}
 
   async get(ino: number): Promise<InodeRec | null> {
     if (this.cache.has(ino)) return this.cache.get(ino)!;
@@ -110,7 +111,7 @@ export class CoreMetaStore implements MetaStore {
           return result as T;
         }
       }
-      const op = new Op(tx, nowNs(), settings.blockSize);
+      const op = new Op(tx, nowNs(), settings.blockSize, !!settings.nameEncryption);
       const result = await fn(op);
       op.flush();
       if (ctx.opId) tx.putOp(ctx.opId, encodeOpRecord(session(ctx), result), OP_RESULT_TTL_MS);
@@ -120,7 +121,7 @@ export class CoreMetaStore implements MetaStore {
 
   private async read<T>(fn: (op: Op) => Promise<T>): Promise<T> {
     const { settings } = await this.info();
-    return this.runner.transact((tx) => fn(new Op(tx, nowNs(), settings.blockSize)), true);
+    return this.runner.transact((tx) => fn(new Op(tx, nowNs(), settings.blockSize, !!settings.nameEncryption)), true);
   }
 
   // ---------------------------------------------------------------- lookups
@@ -130,7 +131,7 @@ export class CoreMetaStore implements MetaStore {
       const dir = await op.dir(parent);
       if (name === '.') return toAttr(dir);
       if (name === '..') return toAttr(await op.must(dir.parent ?? ROOT_INO));
-      checkName(name);
+      checkName(name, op.sealed);
       const ino = await op.tx.getEntry(parent, name);
       if (ino === null) throw new FsError('ENOENT', 'no such entry');
       return toAttr(await op.must(ino));
@@ -213,7 +214,7 @@ export class CoreMetaStore implements MetaStore {
 
   private async makeNode(op: Op, ctx: OpContext, parent: number, name: string, type: InodeType, perm: number,
     extra: { rdev?: number; target?: string; size?: number } = {}): Promise<InodeRec> {
-    checkName(name);
+    checkName(name, op.sealed);
     const dir = await op.dir(parent);
     if (dir.nlink === 0) throw new FsError('ENOENT', 'directory was removed');
     if ((await op.tx.getEntry(parent, name)) !== null) throw new FsError('EEXIST', 'entry exists');
@@ -265,17 +266,14 @@ export class CoreMetaStore implements MetaStore {
 
   symlink(parent: number, name: string, target: string, ctx: OpContext): Promise<Attr> {
     return this.mutate(ctx, async (op) => {
-      if (typeof target !== 'string' || target === '') throw new FsError('ENOENT', 'empty symlink target');
-      if (target.includes('\0')) throw new FsError('EINVAL', 'symlink target contains NUL');
-      const len = Buffer.byteLength(target, 'utf8');
-      if (len >= PATH_MAX) throw new FsError('ENAMETOOLONG', `symlink target longer than ${PATH_MAX - 1} bytes`);
+      const len = checkTarget(target, op.sealed);
       return toAttr(await this.makeNode(op, ctx, parent, name, 'symlink', 0o777, { target, size: len }));
     });
   }
 
   link(ino: number, newParent: number, newName: string, ctx: OpContext): Promise<Attr> {
     return this.mutate(ctx, async (op) => {
-      checkName(newName);
+      checkName(newName, op.sealed);
       const r = await op.must(ino);
       if (r.type === 'dir') throw new FsError('EPERM', 'cannot hard-link a directory');
       if (r.nlink === 0) throw new FsError('ENOENT', 'inode was unlinked');
@@ -304,7 +302,7 @@ export class CoreMetaStore implements MetaStore {
 
   unlink(parent: number, name: string, ctx: OpContext): Promise<void> {
     return this.mutate(ctx, async (op) => {
-      checkName(name);
+      checkName(name, op.sealed);
       const dir = await op.dir(parent);
       const ino = await op.tx.getEntry(parent, name);
       if (ino === null) throw new FsError('ENOENT', 'no such entry');
@@ -321,7 +319,7 @@ export class CoreMetaStore implements MetaStore {
     return this.mutate(ctx, async (op) => {
       if (name === '.') throw new FsError('EINVAL', 'cannot remove "."');
       if (name === '..') throw new FsError('ENOTEMPTY', 'cannot remove ".."');
-      checkName(name);
+      checkName(name, op.sealed);
       const dir = await op.dir(parent);
       const ino = await op.tx.getEntry(parent, name);
       if (ino === null) throw new FsError('ENOENT', 'no such entry');
@@ -349,8 +347,8 @@ export class CoreMetaStore implements MetaStore {
   rename(parent: number, name: string, newParent: number, newName: string, ctx: OpContext,
     flags: { noReplace?: boolean; exchange?: boolean } = {}): Promise<void> {
     return this.mutate(ctx, async (op) => {
-      checkName(name);
-      checkName(newName);
+      checkName(name, op.sealed);
+      checkName(newName, op.sealed);
       if (flags.noReplace && flags.exchange) throw new FsError('EINVAL', 'noReplace and exchange together');
       const pdir = await op.dir(parent);
       const ndir = await op.dir(newParent);
@@ -418,7 +416,7 @@ export class CoreMetaStore implements MetaStore {
   getxattr(ino: number, name: string, _ctx: OpContext): Promise<Buffer> {
     return this.read(async (op) => {
       await op.must(ino);
-      checkXattrName(name);
+      checkXattrName(name, op.sealed);
       const v = await op.tx.getXattr(ino, name);
       if (v === null) throw new FsError('ENODATA', 'no such attribute');
       return v;
@@ -428,9 +426,9 @@ export class CoreMetaStore implements MetaStore {
   setxattr(ino: number, name: string, value: Buffer, flags: number, ctx: OpContext): Promise<void> {
     return this.mutate(ctx, async (op) => {
       const r = await op.must(ino);
-      checkXattrName(name);
+      checkXattrName(name, op.sealed);
       if (!Buffer.isBuffer(value)) throw new FsError('EINVAL', 'xattr value must be bytes');
-      if (value.length > XATTR_SIZE_MAX) throw new FsError('E2BIG', `xattr value larger than ${XATTR_SIZE_MAX} bytes`);
+      checkXattrValue(value, op.sealed);
       if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) !== 0 || flags === (XATTR_CREATE | XATTR_REPLACE)) {
         throw new FsError('EINVAL', 'bad xattr flags');
       }
@@ -453,7 +451,7 @@ export class CoreMetaStore implements MetaStore {
   removexattr(ino: number, name: string, ctx: OpContext): Promise<void> {
     return this.mutate(ctx, async (op) => {
       const r = await op.must(ino);
-      checkXattrName(name);
+      checkXattrName(name, op.sealed);
       if ((await op.tx.getXattr(ino, name)) === null) throw new FsError('ENODATA', 'no such attribute');
       op.tx.delXattr(ino, name);
       r.ctime = op.now;
