@@ -58,6 +58,8 @@ export function describeVolume(v: VolumeSettings): string {
   return formatPairs([
     ['name', v.name], ['id', v.id], ['block size', formatSize(v.blockSize)], ['compression', v.compression],
     ['encryption', v.encryption ? `AES-256-GCM (kdf ${v.encryption.kdf} N=${v.encryption.N} r=${v.encryption.r} p=${v.encryption.p})` : 'none'],
+    // Older E2E volumes keep plaintext names (docs/OPERATIONS.md, "What the metadata server sees").
+    ['names', v.encryption ? (v.nameEncryption ? 'encrypted' : 'plaintext (created before name encryption)') : undefined],
     ['store', bs.url], ['endpoint', bs.endpoint], ['region', bs.region], ['path style', bs.pathStyle ?? false],
     ['sse', bs.sse ?? false], ['credentials', bs.credentials ?? 'static'], ['assume role', bs.assumeRoleArn],
     ['sts endpoint', bs.stsEndpoint], ['retention', `${v.retentionSeconds} s`],
