@@ -17,6 +17,9 @@ describe('name encryption (src/codec/names.ts)', () => {
     gcm.setAAD(ctx);
     const want = Buffer.concat([nonce, gcm.update(plain), gcm.final(), gcm.getAuthTag()]).toString('base64url');
     expect(c.sealName(42, 'hello.txt')).toBe(want);
+    // The test vector printed in docs/FORMAT.md.
+    expect(want).toBe('wj29ce4afD2V4rg7f8fgdCh4wJeg1uxbPWvTEJi3I665uyHPzg');
+    expect(c.sealName(43, 'hello.txt')).toBe('Orv26kFAHYc2tg4dTAIH94mLEGmrQoFzvcuCtzdNdKV819Nz0g');
     expect(c.openName(42, want)).toBe('hello.txt');
   });
 
