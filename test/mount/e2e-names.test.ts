@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { writeCreds } from '../../src/config/creds.js';
-import { createEncryption } from '../../src/codec/index.js';
+import { createEncryption, unlockDataKey } from '../../src/codec/index.js';
+import { createNameCipher } from '../../src/codec/names.js';
 import { startMount, type StartedMount } from '../harness/mount.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { runCli } from '../meta-server/harness.js';
@@ -110,6 +111,25 @@ describe('E2E names through a real --local mount (sqlite meta.db)', () => {
     expect(settings.includes(Buffer.from('"nameEncryption":1'))).toBe(true);
     m = await mount(local, 'mnt-new2');
     await checkTree(m.mountpoint);
+    await m.stop();
+
+    // What a hostile or broken server could do: move the sealed entry in DIR_B into DIR_A as is.
+    // It does not open there: listing DIR_A is EIO (logged by the mount), never a garbage name.
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(local, 'meta.db'));
+    try {
+      const row = db.prepare('SELECT settings FROM volumes').get() as { settings: string };
+      const names = await createNameCipher(await unlockDataKey(JSON.parse(row.settings).encryption, PASSPHRASE));
+      const inoOf = (name: string) => (db.prepare('SELECT ino FROM entries WHERE parent = 1 AND name = ?').get(names.sealName(1, name)) as { ino: number }).ino;
+      const moved = db.prepare('UPDATE entries SET parent = ? WHERE parent = ?').run(inoOf(DIR_A), inoOf(DIR_B));
+      expect(moved.changes).toBe(1);
+    } finally {
+      db.close();
+    }
+    m = await mount(local, 'mnt-new3');
+    await expect(fsp.readdir(join(m.mountpoint, DIR_A))).rejects.toMatchObject({ code: 'EIO' });
+    expect(await fsp.readdir(join(m.mountpoint, DIR_B))).toEqual([]);
+    expect(m.output()).toMatch(/readdir .*an entry name in directory \d+ does not decrypt/);
     await m.stop();
   });
 
