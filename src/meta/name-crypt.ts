@@ -49,7 +49,8 @@ export class NameCryptMetaStore implements MetaStore {
     return this.cipher.sealXattrName(ino, name);
   }
 
-  lookup(parent: number, name: string, ctx: OpContext): Promise<Attr> {
+  // Every method that seals is async, so a bad name is a rejected promise, never a synchronous throw.
+  async lookup(parent: number, name: string, ctx: OpContext): Promise<Attr> {
     return this.inner.lookup(parent, isDot(name) ? name : this.name(parent, name), ctx);
   }
   getattr(ino: number, ctx: OpContext): Promise<Attr> { return this.inner.getattr(ino, ctx); }
