@@ -41,6 +41,11 @@ describe('name encryption (src/codec/names.ts)', () => {
       expect(() => c.openName(7, bad.toString('base64url'))).toThrow(SealError);
     }
     expect(() => c.openName(7, 'not/base64')).toThrow(SealError);
+    // A non-canonical spelling of the same bytes (stray low bits in the last character) is refused.
+    const last = a[a.length - 1];
+    const alias = a.slice(0, -1) + 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(last)) ^ 1];
+    expect(Buffer.from(alias, 'base64url')).toEqual(Buffer.from(a, 'base64url'));
+    expect(() => c.openName(7, alias)).toThrow(SealError);
     expect(() => c.openName(7, 'abc')).toThrow(SealError);
   });
 

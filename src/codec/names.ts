@@ -96,7 +96,10 @@ export async function createNameCipher(dataKey: Buffer): Promise<NameCipher> {
   };
   const decode = (stored: string, what: string): Buffer => {
     if (typeof stored !== 'string' || !/^[A-Za-z0-9_-]+$/.test(stored) || stored.length % 4 === 1) throw new SealError(what);
-    return Buffer.from(stored, 'base64url');
+    const bytes = Buffer.from(stored, 'base64url');
+    // Canonical encoding only (no stray low bits in the last character): one stored form per seal.
+    if (bytes.toString('base64url') !== stored) throw new SealError(what);
+    return bytes;
   };
   const sealDeterministic = (ctx: Buffer, text: string): string => {
     const plain = Buffer.from(text, 'utf8');
