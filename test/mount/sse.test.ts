@@ -72,13 +72,13 @@ describe('--sse checks that the store really applied SSE (real mounts, real RGW)
       await store.close();
     }
   }
-  /** A write that must fail at close with EIO; returns that error. */
-  async function failingWrite(path: string, data: Buffer): Promise<NodeJS.ErrnoException> {
+  /** A write that must fail at fsync (or, with `fsync` false, at close) with EIO; returns that error. */
+  async function failingWrite(path: string, data: Buffer, fsync = true): Promise<NodeJS.ErrnoException> {
     const fh = await open(path, 'w');
     let err: unknown;
     try {
       await fh.write(data);
-      await fh.sync();
+      if (fsync) await fh.sync();
     } catch (e) {
       err = e;
     }
@@ -158,8 +158,11 @@ describe('--sse checks that the store really applied SSE (real mounts, real RGW)
 
   it('--sse=require on a store that ignores SSE: EIO at close, the log says why, nothing committed', async () => {
     const m = await mount('req', ['--sse=require']);
-    const err = await failingWrite(join(mp, 'refused'), randomBytes(MiB + 7));
+    // close() alone reports it (the upload at close fails), and so does fsync.
+    const err = await failingWrite(join(mp, 'refused'), randomBytes(MiB + 7), false);
     expect(err.code).toBe('EIO');
+    expect(err.syscall).toBe('close');
+    expect((await failingWrite(join(mp, 'refused2'), randomBytes(10))).code).toBe('EIO');
     await waitFor(() => m.output().includes('--sse=require refuses'), 15_000, 'the refusal in the mount log');
     expect(warnings(m)[0].msg).toContain(`s3://${BUCKET} at ${ignoring.endpoint} ${NOT_APPLIED}`);
     expect(await mountMetric(m, 'flexfs_mount_sse_not_applied_total')).toBeGreaterThanOrEqual(1);
@@ -167,7 +170,7 @@ describe('--sse checks that the store really applied SSE (real mounts, real RGW)
     // The refused objects were removed again, and the file holds none of the data.
     expect(await objectsOf('req')).toEqual([]);
     const again = await mount('req', []);
-    expect((await stat(join(mp, 'refused')).catch(() => ({ size: 0 }))).size).toBe(0);
+    for (const f of ['refused', 'refused2']) expect((await stat(join(mp, f)).catch(() => ({ size: 0 }))).size).toBe(0);
     await stopAll();
     noSecrets(m.output());
   }, 180_000);
