@@ -45,7 +45,8 @@ export function buildProgram(): Command {
   program.command('start <volume> <mountpoint>').description('mount a volume')
     .option('--local <dir>', 'embedded metadata (sqlite) and blocks in DIR; the volume is created on first use')
     .option('--sse [require]', 'request server-side encryption (AES256) on every PUT and warn when the store does not apply it; '
-      + '--sse=require refuses such writes instead (EIO)', sseOption('--sse'))
+      + '--sse=require refuses such writes instead (EIO)', sseOption('--sse',
+      ' (a bare --sse followed by a word takes it as its value: put --sse after the volume and mountpoint)'))
     .option('--ro', 'mount read-only')
     .option('--noATime', 'do not update access times')
     .option('--noExec', 'do not allow executing files')
