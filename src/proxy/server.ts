@@ -68,15 +68,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const maxBody = opts.maxObjectBytes ?? 64 * 2 ** 20;
   const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 60_000;
   const tokenDigest = digest(opts.token);
-  const { cache, verify } = opts;
+  const { cache, upstream, verify } = opts;
   const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true);
-  const upstream = withSseCheck(opts.upstream, {
-    mode: opts.sse === 'require' ? 'require' : opts.sse ? 'on' : 'off',
-    onNotApplied: (e) => {
-      metrics.sseNotApplied.inc();
-      if (e.first) log.warn({ where: e.where, refused: e.refused }, e.message);
-    },
-  });
   cache.onEvict = () => metrics.evictions.inc();
   const flights = new Singleflight<Buffer>();
   const pendingWrites = new Set<Promise<void>>();
@@ -164,6 +157,15 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     metrics.bytesServed.inc(body.length);
   }
 
+  /** PUTs go through the SSE check: not applied is counted and warned about once; 'require' refuses. */
+  const sseChecked = withSseCheck(upstream, {
+    mode: opts.sse === 'require' ? 'require' : opts.sse ? 'on' : 'off',
+    onNotApplied: (e) => {
+      metrics.sseNotApplied.inc();
+      if (e.first) log.warn({ where: e.where, refused: e.refused }, e.message);
+    },
+  });
+
   async function handlePut(key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req, maxBody);
     try {
@@ -176,7 +178,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const sse = req.headers[SSE_HEADER] === 'AES256';
     let applied: string | undefined;
     try {
-      await timedUpstream('put', (signal) => upstream.put(key, body, { signal, sse, onStored: (r) => { applied = r.sse; } }));
+      await timedUpstream('put', (signal) => sseChecked.put(key, body, { signal, sse, onStored: (r) => { applied = r.sse; } }));
       metrics.bytesReceived.inc(body.length);
       metrics.upstreamBytes.inc({ op: 'put' }, body.length);
     } catch (e) {
