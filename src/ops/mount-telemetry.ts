@@ -46,6 +46,8 @@ export interface MountTelemetryOptions {
   /** Status file refresh period (default 5 s). */
   intervalMs?: number;
   runDir?: string;
+  /** PUTs that asked for SSE and were stored without it (withSseCheck); the metric reads 0 without. */
+  sseNotApplied?: () => number;
   /** Adds more metrics (e.g. per-operation latencies) to the endpoint's registry. */
   registerMetrics?: (registry: Registry) => void;
 }
@@ -63,7 +65,7 @@ export async function startMountTelemetry(fs: MountCounters, o: MountTelemetryOp
   let metricsAddr: string | undefined;
   if (o.metricsAddr) {
     const { host, port } = parseListenAddr(o.metricsAddr);
-    const registry = metricsRegistry(fs, o.volume);
+    const registry = metricsRegistry(fs, o.volume, o.sseNotApplied ?? (() => 0));
     o.registerMetrics?.(registry);
     server = createServer((req, res) => {
       if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
@@ -107,10 +109,11 @@ export function parseListenAddr(text: string): { host: string; port: number } {
 }
 
 /** Prometheus view of the counters, read at scrape time. */
-function metricsRegistry(fs: MountCounters, volume: string): Registry {
+function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () => number): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ volume });
   let last = { gets: 0, puts: 0, memHits: 0, diskHits: 0 };
+  let lastSse = 0;
   // Registered first: its collect() moves the counters below before they are serialized
   // (the VFS keeps plain numbers; counters advance by the difference since the last scrape).
   new Gauge({ name: 'flexfs_mount_up', help: '1 while the mount serves', registers: [registry], collect() {
@@ -120,10 +123,14 @@ function metricsRegistry(fs: MountCounters, volume: string): Registry {
     hits.inc({ tier: 'memory' }, s.memHits - last.memHits);
     hits.inc({ tier: 'disk' }, s.diskHits - last.diskHits);
     last = { ...s };
+    const sse = sseNotApplied();
+    sseMissing.inc(sse - lastSse);
+    lastSse = sse;
     this.set(1);
   } });
   const blocks = new Counter({ name: 'flexfs_mount_block_requests_total', help: 'block objects fetched from (get) or stored to (put) the store', labelNames: ['op'], registers: [registry] });
   const hits = new Counter({ name: 'flexfs_mount_cache_hits_total', help: 'block reads served from a cache tier', labelNames: ['tier'], registers: [registry] });
+  const sseMissing = new Counter({ name: 'flexfs_mount_sse_not_applied_total', help: 'PUTs that asked for SSE (--sse) and were stored without it (no x-amz-server-side-encryption in the answer)', registers: [registry] });
   new Gauge({ name: 'flexfs_mount_dirty_bytes', help: 'bytes written but not yet uploaded', registers: [registry], collect() { this.set(fs.dirtyBytes); } });
   new Gauge({ name: 'flexfs_mount_cache_bytes', help: 'bytes held by a cache tier', labelNames: ['tier'], registers: [registry],
     collect() { this.set({ tier: 'memory' }, fs.memory?.bytes ?? 0); this.set({ tier: 'disk' }, fs.disk?.bytes ?? 0); } });

@@ -118,14 +118,18 @@ export class ProxyGroupStore implements ObjectStore {
   }
 
   async get(key: string, options?: GetOptions): Promise<Buffer> {
-    return this.viaProxies(key, options, (proxy, signal) => this.request(proxy, 'GET', key, signal, undefined, options?.range),
+    return this.viaProxies(key, options, async (proxy, signal) => (await this.request(proxy, 'GET', key, signal, undefined, options?.range)).body,
       () => this.opts.direct.get(key, options));
   }
 
   async put(key: string, body: Buffer, options?: PutOptions): Promise<void> {
     const sse = !!this.opts.sse || !!options?.sse;
-    await this.viaProxies(key, options, async (proxy, signal) => { await this.request(proxy, 'PUT', key, signal, body, undefined, sse); },
-      () => this.opts.direct.put(key, body, options));
+    await this.viaProxies(key, options, async (proxy, signal) => {
+      const res = await this.request(proxy, 'PUT', key, signal, body, undefined, sse);
+      // The proxy echoes the bucket's x-amz-server-side-encryption (none: not applied, or an old proxy).
+      const echoed = res.headers[SSE_HEADER];
+      options?.onStored?.({ sse: typeof echoed === 'string' && echoed ? echoed : undefined, where: `proxy.flexfs at ${proxy}` });
+    }, () => this.opts.direct.put(key, body, options));
   }
 
   head(key: string, options?: RequestOptions): Promise<ObjectInfo | null> {
@@ -177,17 +181,17 @@ export class ProxyGroupStore implements ObjectStore {
   }
 
   private request(proxy: string, method: 'GET' | 'PUT', key: string, signal: AbortSignal, body?: Buffer,
-    range?: { start: number; end: number }, sse = false): Promise<Buffer> {
+    range?: { start: number; end: number }, sse = false): Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }> {
     const [host, port] = splitHostPort(proxy);
     const headers: Record<string, string | number> = { authorization: `Bearer ${this.opts.token}` };
     if (body) headers['content-length'] = body.length;
     if (sse) headers[SSE_HEADER] = 'AES256';
     if (range) {
-      if (range.end <= range.start) return Promise.resolve(Buffer.alloc(0));
+      if (range.end <= range.start) return Promise.resolve({ body: Buffer.alloc(0), headers: {} });
       headers.range = `bytes=${range.start}-${range.end - 1}`;
     }
     const mod = this.opts.noSSL ? http : https;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
       const req = mod.request({ host, port, method, path: pathForKey(key), headers, agent: this.agent, signal }, (res) => {
         const status = res.statusCode ?? 0;
         const chunks: Buffer[] = [];
@@ -201,7 +205,7 @@ export class ProxyGroupStore implements ObjectStore {
             reject(new ProxyAttemptError(`${proxy}: response broke off`, true));
             return;
           }
-          if (status === 200 || status === 206 || status === 204) resolve(Buffer.concat(chunks, size));
+          if (status === 200 || status === 206 || status === 204) resolve({ body: Buffer.concat(chunks, size), headers: res.headers });
           else if (status === 404) reject(new StoreError('NotFound', `no object ${key}`, { key, status }));
           // The bucket refused the SSE the proxy asked for: definitive, never retried around the
           // proxy (writing the block directly would drop the proxy's --sse policy).

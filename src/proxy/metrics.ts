@@ -12,6 +12,7 @@ export interface ProxyMetrics {
   upstreamErrors: Counter<'op'>;
   evictions: Counter;
   verifyFailures: Counter<'source'>;
+  sseNotApplied: Counter;
   requests: Counter<'method' | 'status'>;
   cacheBytes: Gauge;
   cacheObjects: Gauge;
@@ -36,6 +37,7 @@ export function createProxyMetrics(cacheStats: () => { bytes: number; count: num
     upstreamErrors: new Counter({ name: 'flexfs_proxy_upstream_errors_total', help: 'Failed requests to the bucket (not counting not-found)', labelNames: ['op'], registers }),
     evictions: new Counter({ name: 'flexfs_proxy_cache_evictions_total', help: 'Objects evicted from the disk cache to keep the quota', registers }),
     verifyFailures: new Counter({ name: 'flexfs_proxy_verify_failures_total', help: 'Frames that failed verification, by where they came from (cache, upstream, client)', labelNames: ['source'], registers }),
+    sseNotApplied: new Counter({ name: 'flexfs_proxy_sse_not_applied_total', help: 'PUTs that asked for SSE and were stored without it (no x-amz-server-side-encryption in the answer)', registers }),
     requests: new Counter({ name: 'flexfs_proxy_requests_total', help: 'HTTP requests by method and status', labelNames: ['method', 'status'], registers }),
     cacheBytes: new Gauge({ name: 'flexfs_proxy_cache_bytes', help: 'Bytes held in the disk cache', registers, collect() { this.set(cacheStats().bytes); } }),
     cacheObjects: new Gauge({ name: 'flexfs_proxy_cache_objects', help: 'Objects held in the disk cache', registers, collect() { this.set(cacheStats().count); } }),

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { withSseCheck } from '../store/sse.js';
 import { StoreError, type ObjectStore } from '../store/types.js';
 import { REFUSED_HEADER, SSE_HEADER } from './group.js';
 import type { DiskCache } from './disk-cache.js';
@@ -27,8 +28,11 @@ export interface ProxyServerOptions {
   token: string;
   /** Only keys under this prefix are served ('' = any well-formed key). */
   prefix?: string;
-  /** The upstream store adds SSE to every PUT (--sse); only used to explain a refusal. */
-  sse?: boolean;
+  /**
+   * --sse: the upstream store adds SSE to every PUT. Either way each SSE PUT's answer is checked
+   * (withSseCheck): not applied is counted and warned about once; 'require' refuses the write.
+   */
+  sse?: boolean | 'require';
   /** Serve any well-formed key, not only block object keys (default false). */
   anyKey?: boolean;
   /** PEM cert and key for HTTPS; null serves plain HTTP (--noSSL). */
@@ -153,6 +157,15 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     metrics.bytesServed.inc(body.length);
   }
 
+  /** PUTs go through the SSE check: not applied is counted and warned about once; 'require' refuses. */
+  const sseChecked = withSseCheck(upstream, {
+    mode: opts.sse === 'require' ? 'require' : opts.sse ? 'on' : 'off',
+    onNotApplied: (e) => {
+      metrics.sseNotApplied.inc();
+      if (e.first) log.warn({ where: e.where, refused: e.refused }, e.message);
+    },
+  });
+
   async function handlePut(key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req, maxBody);
     try {
@@ -163,8 +176,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     // SSE when the proxy runs with --sse (its upstream store adds it) or the client asks for it.
     const sse = req.headers[SSE_HEADER] === 'AES256';
+    let applied: string | undefined;
     try {
-      await timedUpstream('put', (signal) => upstream.put(key, body, { signal, sse }));
+      await timedUpstream('put', (signal) => sseChecked.put(key, body, { signal, sse, onStored: (r) => { applied = r.sse; } }));
       metrics.bytesReceived.inc(body.length);
       metrics.upstreamBytes.inc({ op: 'put' }, body.length);
     } catch (e) {
@@ -175,7 +189,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       throw e;
     }
     await cache.put(key, body).catch((e) => log.warn({ err: errText(e) }, 'caching a written block failed'));
-    res.writeHead(204);
+    // Tell the client whether the bucket encrypted the object, as S3 does (its own --sse check).
+    res.writeHead(204, applied ? { [SSE_HEADER]: applied } : {});
     res.end();
   }
 

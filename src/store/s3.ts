@@ -125,10 +125,13 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Buffer, options?: PutOptions): Promise<void> {
     validateKey(key);
     const sse = this.sse || !!options?.sse;
-    await this.run('put', key, options, (abortSignal) => this.client.send(new PutObjectCommand({
+    const res = await this.run('put', key, options, (abortSignal) => this.client.send(new PutObjectCommand({
       Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length,
       ...(sse ? { ServerSideEncryption: 'AES256' as const } : {}),
     }), { abortSignal }), sse);
+    // The SDK fills ServerSideEncryption from the answer's x-amz-server-side-encryption header:
+    // whether the store really encrypted the object (withSseCheck acts on it).
+    options?.onStored?.({ sse: res.ServerSideEncryption || undefined, where: `s3://${this.bucket} at ${this.endpoint}` });
   }
 
   async get(key: string, options?: GetOptions): Promise<Buffer> {

@@ -33,6 +33,18 @@ export interface PutOptions extends RequestOptions {
    * encryption (file://) ignore it.
    */
   sse?: boolean;
+  /**
+   * Told what the store that took the object reported about it (S3: its PUT answer; a proxy
+   * group: the proxy's answer). Stores that report nothing (file://) never call it.
+   */
+  onStored?: (report: PutReport) => void;
+}
+/** What a store said about a stored object. */
+export interface PutReport {
+  /** `x-amz-server-side-encryption` of the answer (e.g. AES256), absent when the store sent none. */
+  sse?: string;
+  /** Who answered, for messages (no credentials): `s3://bucket at http://host:port`, `proxy host:port`. */
+  where: string;
 }
 export interface GetOptions extends RequestOptions {
   range?: { start: number; end: number };

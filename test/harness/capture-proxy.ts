@@ -3,8 +3,17 @@
  * `target` (an http:// origin) and records method, path and headers, so a test can prove what a
  * client really sent on the wire (e.g. the SSE header on every PUT). Optionally answers some
  * requests itself (`respond`), e.g. to stand in as an endpoint that must be contacted.
+ *
+ * `stripSse` makes it a store that accepts SSE and ignores it: `x-amz-server-side-encryption` is
+ * removed from requests (which are re-signed with `keys`, so the real server accepts them and
+ * stores the object unencrypted) and the answer carries no SSE header, unless `answer` is set:
+ * then 2xx answers to requests that asked for SSE get `x-amz-server-side-encryption: <answer>`
+ * (a store that says it applied SSE).
  */
 import { createServer, request, type IncomingHttpHeaders, type ServerResponse, type IncomingMessage } from 'node:http';
+import { resignWithout, type SigningKeys } from './sigv4.js';
+
+const SSE_HEADER = 'x-amz-server-side-encryption';
 
 export interface CapturedRequest {
   method: string;
@@ -27,6 +36,7 @@ export interface CaptureProxy {
 export async function startCaptureProxy(opts: {
   target?: string;
   respond?: (req: IncomingMessage, body: Buffer, res: ServerResponse) => boolean;
+  stripSse?: { keys: SigningKeys; answer?: string };
 }): Promise<CaptureProxy> {
   const requests: CapturedRequest[] = [];
   const target = opts.target ? new URL(opts.target) : undefined;
@@ -49,10 +59,24 @@ export async function startCaptureProxy(opts: {
         res.writeHead(502).end();
         return;
       }
+      const askedSse = opts.stripSse !== undefined && req.headers[SSE_HEADER] !== undefined;
+      let headers = req.headers;
+      if (askedSse) {
+        try {
+          headers = resignWithout(req.method ?? '', req.url ?? '', req.headers, [SSE_HEADER], opts.stripSse!.keys);
+        } catch (e) {
+          res.writeHead(400).end((e as Error).message);
+          return;
+        }
+      }
       const up = request({
-        host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers,
+        host: target.hostname, port: target.port, method: req.method, path: req.url, headers,
       }, (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        const status = upRes.statusCode ?? 502;
+        const out = { ...upRes.headers };
+        if (opts.stripSse) delete out[SSE_HEADER];
+        if (askedSse && opts.stripSse?.answer && status >= 200 && status < 300) out[SSE_HEADER] = opts.stripSse.answer;
+        res.writeHead(status, out);
         upRes.pipe(res);
       });
       up.on('error', () => { if (!res.headersSent) res.writeHead(502); res.end(); });

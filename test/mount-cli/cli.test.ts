@@ -37,6 +37,12 @@ describe('mount(8) helper option mapping', () => {
     expect(() => parseMountOptions('sse,bogus')).toThrow(/unknown mount option "bogus"/);
     expect(() => parseMountOptions('credsFile=')).toThrow(/needs a value/);
   });
+  it('sse and sse=require; another value is refused naming the option', () => {
+    expect(parseMountOptions('sse=require,ro')).toEqual({ sse: 'require', ro: true });
+    expect(parseMountOptions('SSE')).toEqual({ sse: true });
+    expect(helperInvocation(['vol', '/mnt/x', '-o', 'sse=require'])?.flags).toEqual({ sse: 'require' });
+    expect(() => parseMountOptions('sse=yes')).toThrow(/mount option sse=yes: unknown value; use mount option sse .* or mount option sse=require/);
+  });
   it('recognises the helper form and leaves subcommands alone', () => {
     expect(helperInvocation(['vol', '/mnt/x', '-o', 'rw,sse'])).toEqual({ volume: 'vol', mountpoint: '/mnt/x', flags: { sse: true }, fake: false });
     expect(helperInvocation(['vol', '/mnt/x', '-n', '-oro'])?.flags).toEqual({ ro: true });
@@ -98,6 +104,12 @@ describe('mount.flexfs CLI (real processes, real FUSE mounts with --local)', () 
     r = await cli(['v1', empty, '-o', '_netdev,frobnicate'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/unknown mount option "frobnicate"/);
+    r = await cli(['start', 'v1', empty, '--sse=yes', '--foreground'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--sse=yes: unknown value; use --sse .* or --sse=require/);
+    r = await cli(['v1', empty, '-o', 'sse=always'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/mount option sse=always: unknown value/);
   });
 
   it('--local: daemonizes, serves data, refuses a second mount, flushes on SIGTERM, data survives a remount', async () => {

@@ -50,6 +50,9 @@ describe('proxy.flexfs CLI', () => {
     expect(env).toContain('--diskQuota 20%');
     expect(env).toContain('--sse');
     expect(env).toContain('--endpoint http://10.0.0.1:7480');
+    const req = await runCli(['init', 'systemd', '--store', 's3://bkt', '--sse=require']);
+    expect(req.code, req.stderr).toBe(0);
+    expect(req.stdout.split('\n').find((l) => l.startsWith('# FLEXFS_PROXY_ARGS='))).toContain('--sse=require');
     expect(env).toContain('--credsFile /etc/flexfs/proxy/creds');
     const dir = await tempDir();
     try {
@@ -80,5 +83,8 @@ describe('proxy.flexfs CLI', () => {
     expect(addr.code).toBe(1);
     expect(addr.stderr).toMatch(/--bindAddr "nonsense" is not host:port/);
     expect(quota.stderr + addr.stderr).not.toContain('tok-123456');
+    const sse = await runCli([...base, '--sse=yes'], { env: { FLEXFS_HOME: home } });
+    expect(sse.code).toBe(1);
+    expect(sse.stderr).toMatch(/--sse=yes: unknown value; use --sse .* or --sse=require/);
   });
 });

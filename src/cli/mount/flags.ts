@@ -1,7 +1,10 @@
+import { parseSseMode } from '../../store/sse.js';
+
 /** Flags of `mount.flexfs start`, as commander hands them over (sizes still strings). */
 export interface StartFlags {
   local?: string;
-  sse?: boolean;
+  /** true (`--sse`, `-o sse`) or 'require' (`--sse=require`, `-o sse=require`); see parseSseMode. */
+  sse?: boolean | string;
   ro?: boolean;
   noATime?: boolean;
   noExec?: boolean;
@@ -28,7 +31,7 @@ export interface StartFlags {
 const IGNORED = new Set(['_netdev', 'nofail', 'auto', 'noauto', 'defaults', 'user', 'users', 'nouser', 'rw', 'x-systemd.automount']);
 
 const BOOLEAN: Record<string, keyof StartFlags> = {
-  sse: 'sse', ro: 'ro', noatime: 'noATime', noexec: 'noExec', nosuid: 'noSUID', nodev: 'noDev',
+  ro: 'ro', noatime: 'noATime', noexec: 'noExec', nosuid: 'noSUID', nodev: 'noDev',
   nonempty: 'nonEmpty', foreground: 'foreground', verbose: 'verbose',
   // mount(8) defaults for these are the opposite flags: nothing to do.
 };
@@ -53,6 +56,11 @@ export function parseMountOptions(text: string | undefined): StartFlags {
     const value = eq < 0 ? undefined : opt.slice(eq + 1);
     if (IGNORED.has(key) || key.startsWith('x-') || key.startsWith('comment=')) continue;
     if (NEGATED_DEFAULTS.has(key) && value === undefined) continue;
+    if (key === 'sse') {
+      // `sse` or `sse=require` (an unknown value is refused here, naming the option).
+      out.sse = parseSseMode(value === undefined ? true : value, 'mount option sse') === 'require' ? 'require' : true;
+      continue;
+    }
     if (key in BOOLEAN && value === undefined) {
       (out as Record<string, unknown>)[BOOLEAN[key]] = true;
       continue;

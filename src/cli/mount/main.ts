@@ -5,6 +5,7 @@ import type { StartFlags } from './flags.js';
 import { helperInvocation } from './helper.js';
 import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
 import { LoggedError, runStart } from './start.js';
+import { sseOption } from '../shared/sse-option.js';
 
 /** mount.flexfs: the mount client CLI and the mount(8) helper (`mount -t flexfs vol /mnt -o opts`). */
 
@@ -18,6 +19,8 @@ function flagsToArgs(flags: StartFlags): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(flags)) {
     if (k === 'foreground' || k === 'readyFd' || v === undefined || v === false) continue;
+    // `--sse=require` keeps its value attached (a bare --sse takes no value).
+    if (k === 'sse' && v !== true) { out.push(`--sse=${String(v)}`); continue; }
     out.push(`--${k}`);
     if (v !== true) out.push(String(v));
   }
@@ -41,7 +44,9 @@ export function buildProgram(): Command {
   const program = new Command('mount.flexfs').description('flexfs mount client').version(version(), '-V, --version');
   program.command('start <volume> <mountpoint>').description('mount a volume')
     .option('--local <dir>', 'embedded metadata (sqlite) and blocks in DIR; the volume is created on first use')
-    .option('--sse', 'request server-side encryption (AES256) on every PUT')
+    .option('--sse [require]', 'request server-side encryption (AES256) on every PUT and warn when the store does not apply it; '
+      + '--sse=require refuses such writes instead (EIO)', sseOption('--sse',
+      ' (a bare --sse followed by a word takes it as its value: put --sse after the volume and mountpoint)'))
     .option('--ro', 'mount read-only')
     .option('--noATime', 'do not update access times')
     .option('--noExec', 'do not allow executing files')

@@ -11,7 +11,7 @@ import { parseSize } from '../../config/sizes.js';
 import { findFuseMount, mountFs } from '../../fuse/index.js';
 import type { MetaStore, VolumeSettings } from '../../meta/types.js';
 import { withNameEncryption } from '../../meta/name-crypt.js';
-import { openStore } from '../../store/index.js';
+import { openStore, parseSseMode, withSseCheck, type SseCheckedStore } from '../../store/index.js';
 import type { ObjectStore } from '../../store/types.js';
 import { createFileSystem, type FlexFileSystem } from '../../vfs/index.js';
 import { startMountTelemetry } from '../../ops/mount-telemetry.js';
@@ -179,12 +179,21 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
         throw new Error(e.name === 'WrongPassphraseError' ? `wrong passphrase for volume ${volume}` : `cannot unlock volume ${volume}: ${e.message}`);
       });
     }
-    const blockStore = { ...source.settings.blockStore, sse: flags.sse || source.settings.blockStore.sse };
+    // --sse / --sse=require on the mount, or the volume's sse setting (which is plain --sse).
+    const flagSse = parseSseMode(flags.sse, '--sse');
+    const sseMode = flagSse !== 'off' ? flagSse : source.settings.blockStore.sse ? 'on' : 'off';
+    const blockStore = { ...source.settings.blockStore, sse: sseMode !== 'off' };
     // Test-only fault injection (see test-faults.ts); unset in every real deployment.
     const testFaults = await testFaultsFromEnv(process.env.FLEXFS_TEST_FAULTS);
     if (testFaults) log.warn('TEST-ONLY fault injection is on (FLEXFS_TEST_FAULTS)');
     const direct = testFaults ? testFaults.wrap(openStore(blockStore, { retry: false })) : openStore(blockStore);
-    const store = await withProxies(direct, flags, source.settings, creds, credsPath, !!blockStore.sse);
+    const viaProxies = await withProxies(direct, flags, source.settings, creds, credsPath, blockStore.sse);
+    // Outermost, so each PUT is judged once whichever way it went (proxy or bucket).
+    const store = sseMode === 'off' ? viaProxies : withSseCheck(viaProxies, {
+      mode: sseMode,
+      onNotApplied: (e) => { if (e.first) log.warn(e.message, { where: e.where, sse: sseMode }); },
+    });
+    const sseNotApplied = () => (store as Partial<SseCheckedStore>).sseNotApplied ?? 0;
     codec = createCodec({ compression: source.settings.compression, dataKey });
     // E2E volumes created with name encryption: names, targets and xattrs are sealed here.
     const meta = await withNameEncryption(source.meta, source.settings, dataKey);
@@ -201,7 +210,7 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
     const telemetry = await startMountTelemetry(fs as FlexFileSystem, {
-      volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register,
+      volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register, sseNotApplied,
     })
       .catch((e: Error) => { log.warn(`status/metrics disabled: ${e.message}`); return undefined; });
     if (telemetry?.metricsAddr) log.info(`metrics on http://${telemetry.metricsAddr}/metrics`, { metricsAddr: telemetry.metricsAddr });

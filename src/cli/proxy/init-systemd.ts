@@ -45,7 +45,7 @@ export function startArgs(flags: StartFlags, given: (flag: string) => boolean = 
   if (flags.region) args.push('--region', flags.region);
   if (flags.pathStyle) args.push('--pathStyle');
   if (flags.keyPrefix) args.push('--keyPrefix', flags.keyPrefix);
-  if (flags.sse) args.push('--sse');
+  if (flags.sse) args.push(flags.sse === 'require' ? '--sse=require' : '--sse');
   if (flags.noSSL) args.push('--noSSL');
   if (flags.verbose) args.push('--verbose');
   return args;

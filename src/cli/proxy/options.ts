@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { sseOption } from '../shared/sse-option.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { flexfsHome, proxyCredsPath } from '../../config/creds.js';
@@ -13,7 +14,8 @@ export interface StartFlags {
   diskFolder: string;
   diskQuota: string;
   keyPrefix?: string;
-  sse?: boolean;
+  /** true (`--sse`) or 'require' (`--sse=require`); validated by parseSseMode. */
+  sse?: boolean | string;
   noSSL?: boolean;
   sslCert?: string;
   sslKey?: string;
@@ -37,10 +39,12 @@ export function addStartOptions(cmd: Command): Command {
     .option('--diskFolder <dir>', 'folder of the disk cache', defaultDiskFolder())
     .option('--diskQuota <size>', 'disk cache quota: bytes, a size like 50G, or a percentage of the filesystem', '50%')
     .option('--keyPrefix <prefix>', 'serve only keys under this prefix (e.g. a volume id)')
-    .option('--sse', 'add x-amz-server-side-encryption: AES256 to every PUT to the bucket')
+    .option('--sse [require]', 'add x-amz-server-side-encryption: AES256 to every PUT to the bucket and warn when the bucket does not '
+      + 'apply it; --sse=require refuses such writes instead', sseOption('--sse'))
     .addOption(new Option('--noSSL', 'serve plain HTTP instead of HTTPS').conflicts(['sslCert', 'sslKey']))
     .option('--sslCert <file>', 'TLS certificate (PEM); default: a self-signed one in ~/.flexfs/proxy/')
     .option('--sslKey <file>', 'TLS private key (PEM) for --sslCert')
     .option('--credsFile <file>', 'credentials file with blockUser, blockPass, token', proxyCredsPath())
     .option('--verbose', 'log every request');
 }
+

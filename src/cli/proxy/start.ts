@@ -9,7 +9,7 @@ import type { BlockStoreSettings } from '../../meta/types.js';
 import { DiskCache } from '../../proxy/disk-cache.js';
 import { createProxyServer } from '../../proxy/server.js';
 import { loadOrCreateTls } from '../../proxy/tls.js';
-import { openStore } from '../../store/index.js';
+import { openStore, parseSseMode } from '../../store/index.js';
 import { addStartOptions, DEFAULT_PORT, type StartFlags } from './options.js';
 
 export function registerStart(program: Command): void {
@@ -34,6 +34,7 @@ export function parseBindAddr(addr: string): { host: string; port: number } {
 
 async function startProxy(flags: StartFlags): Promise<void> {
   const log = pino({ name: 'proxy.flexfs', level: flags.verbose ? 'debug' : 'info' }, pino.destination(2));
+  const sse = parseSseMode(flags.sse, '--sse');
   const { host, port } = parseBindAddr(flags.bindAddr);
 
   const creds = await readCreds(flags.credsFile);
@@ -52,7 +53,7 @@ async function startProxy(flags: StartFlags): Promise<void> {
     endpoint: flags.endpoint,
     region: flags.region,
     pathStyle: flags.pathStyle,
-    sse: !!flags.sse,
+    sse: sse !== 'off',
     credentials: blockPass ? 'static' : 'ambient',
     blockUser: blockUser || undefined,
     blockPass: blockPass || undefined,
@@ -65,12 +66,12 @@ async function startProxy(flags: StartFlags): Promise<void> {
   const server = createProxyServer({
     upstream, cache, token, tls, log,
     verify: (key, frame) => codec.verify(key, frame),
-    prefix: flags.keyPrefix, sse: !!flags.sse,
+    prefix: flags.keyPrefix, sse: sse === 'require' ? 'require' : sse === 'on',
   });
   const addr = await server.listen(host, port);
   log.info({
     addr: `${addr.address}:${addr.port}`, tls: !!tls, certFile: tls?.certFile, fingerprint256: tls?.fingerprint256,
-    store: upstream.description, sse: !!flags.sse, diskFolder: flags.diskFolder,
+    store: upstream.description, sse, diskFolder: flags.diskFolder,
     quota: formatSize(quotaBytes), cached: formatSize(cache.bytes), cachedObjects: cache.count,
   }, 'proxy.flexfs listening');
 
