@@ -11,8 +11,9 @@ import { BlockIdAllocator } from './ids.js';
 import { DirtyBudget } from './budget.js';
 import { OpenFile } from './openfile.js';
 import { Resolver } from './resolver.js';
-import { GroupLookup, permits, R_OK, W_OK, X_OK } from './permissions.js';
+import { GroupLookup, mayChmod, permits, privBitsToDrop, R_OK, W_OK, X_OK } from './permissions.js';
 import { withDeadline } from './deadline.js';
+import { XattrAbsenceCache } from './xattr-absence.js';
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -47,6 +48,7 @@ export class FlexFileSystem implements PosixFs {
   private readonly resolver: Resolver;
   private readonly ids: BlockIdAllocator;
   private readonly groups = new GroupLookup();
+  private readonly xattrAbsent = new XattrAbsenceCache();
   private readonly handles = new Map<number, Handle>();
   private readonly files = new Map<number, OpenFile>();
   private nextFh = 1;
@@ -331,12 +333,12 @@ export class FlexFileSystem implements PosixFs {
     return fh;
   }
 
-  /** relatime: bump atime on open for reading when it is older than mtime or a day old. */
+  /** relatime: bump atime on open for reading when it is older than mtime or a day old (ctime stays). */
   private touchAtime(attr: Attr, c: Caller): void {
     if (this.o.noAtime || this.o.readOnly || attr.type !== 'file') return;
     const now = BigInt(Date.now()) * 1_000_000n;
     if (attr.atime > attr.mtime && now - attr.atime < DAY_NS) return;
-    this.metaCall('setattr', () => this.meta.setattr(attr.ino, { atime: 'now' }, this.ctx(c)))
+    this.metaCall('setattr', () => this.meta.setattr(attr.ino, { atime: 'now', keepCtime: true }, this.ctx(c)))
       .then((a) => this.resolver.putAttr(a))
       .catch(() => undefined);
   }
@@ -384,11 +386,11 @@ export class FlexFileSystem implements PosixFs {
     return h.file.write(buf.subarray(0, Math.min(length, buf.length)), pos);
   }
 
-  /** A write by an unprivileged caller clears setuid, and setgid when group-executable (Linux). */
+  /** A write or truncate by an unprivileged caller clears setuid/setgid (privBitsToDrop). */
   private async killPriv(ino: number, c: Caller): Promise<void> {
     if (c.uid === 0) return;
     const attr = await this.resolver.getattr(ino, this.ctx(c));
-    const kill = (attr.mode & S_ISUID) | ((attr.mode & S_ISGID) && (attr.mode & 0o010) ? S_ISGID : 0);
+    const kill = await privBitsToDrop(attr, c, this.groups);
     if (kill) await this.setattr(ino, { mode: attr.mode & 0o7777 & ~kill }, { uid: 0, gid: 0, pid: 0 });
   }
 
@@ -512,7 +514,7 @@ export class FlexFileSystem implements PosixFs {
   async chmod(path: string, mode: number, c: Caller): Promise<void> {
     this.writable();
     const attr = await this.resolve(path, c);
-    if (c.uid !== 0 && c.uid !== attr.uid) throw new FsError('EPERM', 'only the owner or root may change the mode');
+    if (!(await mayChmod(attr, mode & 0o7777, c, this.groups))) throw new FsError('EPERM', 'only the owner or root may change the mode');
     let perm = mode & 0o7777;
     // Linux: an unprivileged owner outside the file's group cannot set setgid on it (silently dropped).
     if (c.uid !== 0 && attr.type !== 'dir' && (perm & S_ISGID) && !(await this.groups.inGroup(c, attr.gid))) perm &= ~S_ISGID;
@@ -545,11 +547,11 @@ export class FlexFileSystem implements PosixFs {
   async utimens(path: string, atime: bigint | 'now' | undefined, mtime: bigint | 'now' | undefined, c: Caller): Promise<void> {
     this.writable();
     const attr = await this.resolve(path, c);
-    if (c.uid !== 0 && c.uid !== attr.uid) {
-      if (typeof atime === 'bigint' || typeof mtime === 'bigint') throw new FsError('EPERM', 'only the owner may set explicit times');
-      if (atime === 'now' || mtime === 'now') {
-        if (!(await permits(attr, W_OK, c, this.groups))) throw new FsError('EACCES');
-      }
+    if (c.uid !== 0 && c.uid !== attr.uid && (atime !== undefined || mtime !== undefined)) {
+      // Linux: only both times "now" (utimensat with NULL) is open to a writer; a time given or
+      // omitted makes it an explicit change.
+      if (atime !== 'now' || mtime !== 'now') throw new FsError('EPERM', 'only the owner may set explicit times');
+      if (!(await permits(attr, W_OK, c, this.groups))) throw new FsError('EACCES');
     }
     const changes: SetAttrChanges = {};
     if (atime !== undefined) changes.atime = atime;
@@ -567,14 +569,16 @@ export class FlexFileSystem implements PosixFs {
     this.writable();
     const attr = await this.resolve(path, c);
     await this.needXattrWrite(attr, name, c);
-    await this.metaCall('setxattr', () => this.meta.setxattr(attr.ino, name, Buffer.from(value), flags, this.ctx(c, true)));
+    await this.metaCall('setxattr', () => this.meta.setxattr(attr.ino, name, Buffer.from(value), flags, this.ctx(c, true)))
+      .finally(() => this.xattrAbsent.forget(attr.ino));
     this.resolver.dropAttr(attr.ino);
   }
 
   async getxattr(path: string, name: string, c: Caller): Promise<Buffer> {
     const attr = await this.resolve(path, c);
     if (name.startsWith('user.')) await this.need(attr, R_OK, c);
-    return this.metaCall('getxattr', () => this.meta.getxattr(attr.ino, name, this.ctx(c)));
+    return this.xattrAbsent.get(attr.ino, name,
+      () => this.metaCall('getxattr', () => this.meta.getxattr(attr.ino, name, this.ctx(c))));
   }
 
   async listxattr(path: string, c: Caller): Promise<string[]> {
@@ -586,7 +590,8 @@ export class FlexFileSystem implements PosixFs {
     this.writable();
     const attr = await this.resolve(path, c);
     await this.needXattrWrite(attr, name, c);
-    await this.metaCall('removexattr', () => this.meta.removexattr(attr.ino, name, this.ctx(c, true)));
+    await this.metaCall('removexattr', () => this.meta.removexattr(attr.ino, name, this.ctx(c, true)))
+      .finally(() => this.xattrAbsent.forget(attr.ino));
     this.resolver.dropAttr(attr.ino);
   }
 
