@@ -33,6 +33,8 @@ interface Handle {
   /** Sequential-read detector: where the next sequential read starts, and the current window. */
   ra: { next: number; window: number };
   privChecked: boolean;
+  /** relatime: the first read through a handle may bump atime (ext4 does it at the read, not the open). */
+  atimeDue?: boolean;
 }
 
 /**
@@ -329,11 +331,10 @@ export class FlexFileSystem implements PosixFs {
       await this.metaCall('release', () => this.meta.release(attr.ino, this.ctx(c))).catch(() => undefined);
       throw e;
     }
-    if (acc !== fsc.O_WRONLY) this.touchAtime(fresh, c);
     return fh;
   }
 
-  /** relatime: bump atime on open for reading when it is older than mtime or a day old (ctime stays). */
+  /** relatime: bump atime on a handle's first read when it is older than mtime or a day old (ctime stays). */
   private touchAtime(attr: Attr, c: Caller): void {
     if (this.o.noAtime || this.o.readOnly || attr.type !== 'file') return;
     const now = BigInt(Date.now()) * 1_000_000n;
@@ -348,14 +349,19 @@ export class FlexFileSystem implements PosixFs {
     file.refresh(attr);
     file.handles++;
     const fh = this.newFh();
-    this.handles.set(fh, { fh, ino: attr.ino, flags, dir: false, file, ra: { next: 0, window: 0 }, privChecked: false });
+    this.handles.set(fh, { fh, ino: attr.ino, flags, dir: false, file, ra: { next: 0, window: 0 }, privChecked: false,
+      atimeDue: (flags & O_ACCMODE) !== fsc.O_WRONLY });
     return fh;
   }
 
-  async read(_path: string, fh: number, buf: Buffer, length: number, position: number, _c: Caller): Promise<number> {
+  async read(_path: string, fh: number, buf: Buffer, length: number, position: number, c: Caller): Promise<number> {
     const h = this.fileHandle(fh);
     if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
     if (position < 0) throw new FsError('EINVAL');
+    if (h.atimeDue) {
+      h.atimeDue = false;
+      this.touchAtime(this.present(h.file.attr), c);
+    }
     const n = await h.file.read(buf.subarray(0, Math.min(length, buf.length)), position);
     this.readahead(h, position, n);
     return n;

@@ -295,6 +295,21 @@ describe('VFS semantics (real sqlite engine + file store + codec)', () => {
     await expect.poll(async () => (await vol.meta.getattr(ino, ROOT)).atime, { timeout: 5000 }).toBeGreaterThan(2_000_000_000n);
   });
 
+  it('atime: bumped by the first read of a handle, not by the open (as ext4); ctime stays', async () => {
+    await put('/at2', 'x');
+    await fs.utimens('/at2', 1_000_000_000n, 2_000_000_000n, ROOT);
+    const ino = (await fs.getattr('/at2', ROOT)).ino;
+    const before = await vol.meta.getattr(ino, ROOT);
+    const fh = await fs.open('/at2', C.O_RDONLY, ROOT);
+    await expect(fs.ftruncate('/at2', fh, 0, ROOT)).rejects.toEqual(errno('EINVAL'));
+    await fs.release('/at2', fh, ROOT); // a metadata call after any the open started
+    expect(await vol.meta.getattr(ino, ROOT)).toEqual(before);
+    expect(await cat(fs, '/at2')).toBe('x');
+    await expect.poll(async () => (await vol.meta.getattr(ino, ROOT)).atime, { timeout: 5000 }).toBeGreaterThan(2_000_000_000n);
+    const after = await vol.meta.getattr(ino, ROOT);
+    expect([after.ctime, after.mtime]).toEqual([before.ctime, before.mtime]);
+  });
+
   it('security.capability: a known absence costs no metadata call; this mount\'s set/remove keep it true', async () => {
     // Counting pass-through around the real MetaStore.
     const calls: Record<string, number> = {};
