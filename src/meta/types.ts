@@ -60,6 +60,11 @@ export interface SetAttrChanges {
   atime?: bigint | 'now';
   mtime?: bigint | 'now';
   ctime?: bigint;         // normally set by the store itself
+  /**
+   * An access-time bump (a read under relatime), not a status change: ctime stays as it is.
+   * Only valid with `atime` alone (EINVAL otherwise); explicit times (utimensat) do change ctime.
+   */
+  keepCtime?: boolean;
 }
 
 export interface DirEntry {

@@ -11,8 +11,9 @@ import { BlockIdAllocator } from './ids.js';
 import { DirtyBudget } from './budget.js';
 import { OpenFile } from './openfile.js';
 import { Resolver } from './resolver.js';
-import { GroupLookup, permits, R_OK, W_OK, X_OK } from './permissions.js';
+import { GroupLookup, mayChmod, permits, privBitsToDrop, R_OK, W_OK, X_OK } from './permissions.js';
 import { withDeadline } from './deadline.js';
+import { XattrAbsenceCache } from './xattr-absence.js';
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -32,6 +33,8 @@ interface Handle {
   /** Sequential-read detector: where the next sequential read starts, and the current window. */
   ra: { next: number; window: number };
   privChecked: boolean;
+  /** relatime: the first read through a handle may bump atime (ext4 does it at the read, not the open). */
+  atimeDue?: boolean;
 }
 
 /**
@@ -47,6 +50,7 @@ export class FlexFileSystem implements PosixFs {
   private readonly resolver: Resolver;
   private readonly ids: BlockIdAllocator;
   private readonly groups = new GroupLookup();
+  private readonly xattrAbsent = new XattrAbsenceCache();
   private readonly handles = new Map<number, Handle>();
   private readonly files = new Map<number, OpenFile>();
   private nextFh = 1;
@@ -327,16 +331,15 @@ export class FlexFileSystem implements PosixFs {
       await this.metaCall('release', () => this.meta.release(attr.ino, this.ctx(c))).catch(() => undefined);
       throw e;
     }
-    if (acc !== fsc.O_WRONLY) this.touchAtime(fresh, c);
     return fh;
   }
 
-  /** relatime: bump atime on open for reading when it is older than mtime or a day old. */
+  /** relatime: bump atime on a handle's first read when it is older than mtime or a day old (ctime stays). */
   private touchAtime(attr: Attr, c: Caller): void {
     if (this.o.noAtime || this.o.readOnly || attr.type !== 'file') return;
     const now = BigInt(Date.now()) * 1_000_000n;
     if (attr.atime > attr.mtime && now - attr.atime < DAY_NS) return;
-    this.metaCall('setattr', () => this.meta.setattr(attr.ino, { atime: 'now' }, this.ctx(c)))
+    this.metaCall('setattr', () => this.meta.setattr(attr.ino, { atime: 'now', keepCtime: true }, this.ctx(c)))
       .then((a) => this.resolver.putAttr(a))
       .catch(() => undefined);
   }
@@ -346,14 +349,19 @@ export class FlexFileSystem implements PosixFs {
     file.refresh(attr);
     file.handles++;
     const fh = this.newFh();
-    this.handles.set(fh, { fh, ino: attr.ino, flags, dir: false, file, ra: { next: 0, window: 0 }, privChecked: false });
+    this.handles.set(fh, { fh, ino: attr.ino, flags, dir: false, file, ra: { next: 0, window: 0 }, privChecked: false,
+      atimeDue: (flags & O_ACCMODE) !== fsc.O_WRONLY });
     return fh;
   }
 
-  async read(_path: string, fh: number, buf: Buffer, length: number, position: number, _c: Caller): Promise<number> {
+  async read(_path: string, fh: number, buf: Buffer, length: number, position: number, c: Caller): Promise<number> {
     const h = this.fileHandle(fh);
     if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
     if (position < 0) throw new FsError('EINVAL');
+    if (h.atimeDue) {
+      h.atimeDue = false;
+      this.touchAtime(this.present(h.file.attr), c);
+    }
     const n = await h.file.read(buf.subarray(0, Math.min(length, buf.length)), position);
     this.readahead(h, position, n);
     return n;
@@ -384,11 +392,11 @@ export class FlexFileSystem implements PosixFs {
     return h.file.write(buf.subarray(0, Math.min(length, buf.length)), pos);
   }
 
-  /** A write by an unprivileged caller clears setuid, and setgid when group-executable (Linux). */
+  /** A write or truncate by an unprivileged caller clears setuid/setgid (privBitsToDrop). */
   private async killPriv(ino: number, c: Caller): Promise<void> {
     if (c.uid === 0) return;
     const attr = await this.resolver.getattr(ino, this.ctx(c));
-    const kill = (attr.mode & S_ISUID) | ((attr.mode & S_ISGID) && (attr.mode & 0o010) ? S_ISGID : 0);
+    const kill = await privBitsToDrop(attr, c, this.groups);
     if (kill) await this.setattr(ino, { mode: attr.mode & 0o7777 & ~kill }, { uid: 0, gid: 0, pid: 0 });
   }
 
@@ -512,7 +520,7 @@ export class FlexFileSystem implements PosixFs {
   async chmod(path: string, mode: number, c: Caller): Promise<void> {
     this.writable();
     const attr = await this.resolve(path, c);
-    if (c.uid !== 0 && c.uid !== attr.uid) throw new FsError('EPERM', 'only the owner or root may change the mode');
+    if (!(await mayChmod(attr, mode & 0o7777, c, this.groups))) throw new FsError('EPERM', 'only the owner or root may change the mode');
     let perm = mode & 0o7777;
     // Linux: an unprivileged owner outside the file's group cannot set setgid on it (silently dropped).
     if (c.uid !== 0 && attr.type !== 'dir' && (perm & S_ISGID) && !(await this.groups.inGroup(c, attr.gid))) perm &= ~S_ISGID;
@@ -545,11 +553,11 @@ export class FlexFileSystem implements PosixFs {
   async utimens(path: string, atime: bigint | 'now' | undefined, mtime: bigint | 'now' | undefined, c: Caller): Promise<void> {
     this.writable();
     const attr = await this.resolve(path, c);
-    if (c.uid !== 0 && c.uid !== attr.uid) {
-      if (typeof atime === 'bigint' || typeof mtime === 'bigint') throw new FsError('EPERM', 'only the owner may set explicit times');
-      if (atime === 'now' || mtime === 'now') {
-        if (!(await permits(attr, W_OK, c, this.groups))) throw new FsError('EACCES');
-      }
+    if (c.uid !== 0 && c.uid !== attr.uid && (atime !== undefined || mtime !== undefined)) {
+      // Linux: only both times "now" (utimensat with NULL) is open to a writer; a time given or
+      // omitted makes it an explicit change.
+      if (atime !== 'now' || mtime !== 'now') throw new FsError('EPERM', 'only the owner may set explicit times');
+      if (!(await permits(attr, W_OK, c, this.groups))) throw new FsError('EACCES');
     }
     const changes: SetAttrChanges = {};
     if (atime !== undefined) changes.atime = atime;
@@ -567,14 +575,16 @@ export class FlexFileSystem implements PosixFs {
     this.writable();
     const attr = await this.resolve(path, c);
     await this.needXattrWrite(attr, name, c);
-    await this.metaCall('setxattr', () => this.meta.setxattr(attr.ino, name, Buffer.from(value), flags, this.ctx(c, true)));
+    await this.metaCall('setxattr', () => this.meta.setxattr(attr.ino, name, Buffer.from(value), flags, this.ctx(c, true)))
+      .finally(() => this.xattrAbsent.forget(attr.ino));
     this.resolver.dropAttr(attr.ino);
   }
 
   async getxattr(path: string, name: string, c: Caller): Promise<Buffer> {
     const attr = await this.resolve(path, c);
     if (name.startsWith('user.')) await this.need(attr, R_OK, c);
-    return this.metaCall('getxattr', () => this.meta.getxattr(attr.ino, name, this.ctx(c)));
+    return this.xattrAbsent.get(attr.ino, name,
+      () => this.metaCall('getxattr', () => this.meta.getxattr(attr.ino, name, this.ctx(c))));
   }
 
   async listxattr(path: string, c: Caller): Promise<string[]> {
@@ -586,7 +596,8 @@ export class FlexFileSystem implements PosixFs {
     this.writable();
     const attr = await this.resolve(path, c);
     await this.needXattrWrite(attr, name, c);
-    await this.metaCall('removexattr', () => this.meta.removexattr(attr.ino, name, this.ctx(c, true)));
+    await this.metaCall('removexattr', () => this.meta.removexattr(attr.ino, name, this.ctx(c, true)))
+      .finally(() => this.xattrAbsent.forget(attr.ino));
     this.resolver.dropAttr(attr.ino);
   }
 

@@ -54,3 +54,30 @@ export async function permits(attr: Attr, want: number, caller: Caller, groups: 
   else bits = attr.mode & 7;
   return (bits & want) === want;
 }
+
+const KILL_PRIV_BITS = 0o6000; // setuid | setgid
+
+/**
+ * May `caller` change the permission bits of `attr` to `perm`? The owner and root may set any;
+ * anyone else only drop setuid/setgid (and nothing else) on a file it may write: that is the
+ * kernel clearing them before a write or truncate by an unprivileged process (FUSE sends it as a
+ * mode change under the writer's credentials; a writer could clear them by writing anyway).
+ */
+export async function mayChmod(attr: Attr, perm: number, caller: Caller, groups: GroupLookup): Promise<boolean> {
+  if (caller.uid === 0 || caller.uid === attr.uid) return true;
+  const old = attr.mode & 0o7777;
+  const dropped = old & ~perm;
+  const onlyDrops = perm !== old && (perm & ~old) === 0 && (dropped & ~KILL_PRIV_BITS) === 0;
+  return onlyDrops && attr.type !== 'dir' && permits(attr, W_OK, caller, groups);
+}
+
+/**
+ * setuid/setgid bits a write or truncate by `caller` clears (Linux): none for root; setuid
+ * always; setgid when the file is group-executable or the caller is not in the file's group.
+ */
+export async function privBitsToDrop(attr: Attr, caller: Caller, groups: GroupLookup): Promise<number> {
+  if (caller.uid === 0) return 0;
+  let drop = attr.mode & 0o4000;
+  if ((attr.mode & 0o2000) && ((attr.mode & 0o010) || !(await groups.inGroup(caller, attr.gid)))) drop |= 0o2000;
+  return drop;
+}

@@ -21,6 +21,7 @@ describe('protocol frames and argument validation', () => {
     expect(() => validateArgs('lookup', META_OPS.lookup, [0, 'x', ctx])).toThrow(/lookup: argument 1 must be an inode/);
     expect(() => validateArgs('lookup', META_OPS.lookup, [1, 'x', { uid: 'root', gid: 0 }])).toThrow(/argument 3 must carry numeric uid/);
     expect(() => validateArgs('setattr', META_OPS.setattr, [1, { bogus: 1 }, ctx])).toThrow(/unknown field "bogus"/);
+    expect(() => validateArgs('setattr', META_OPS.setattr, [1, { atime: 5, keepCtime: 1 }, ctx])).toThrow(/"keepCtime" must be a boolean/);
     expect(() => validateArgs('getattr', META_OPS.getattr, [1, ctx, 3])).toThrow(/at most 2/);
     const args: unknown[] = [1, { mtime: 5 }, { ...ctx, sessionId: 'forged' }];
     expect(validateArgs('setattr', META_OPS.setattr, args)).toBe(2);

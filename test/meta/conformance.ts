@@ -253,6 +253,26 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       expect(await m.getattr(f.ino, ROOT)).toEqual(both);
     });
 
+    it('setattr keepCtime: an access-time bump leaves ctime; only with atime alone', async () => {
+      const d = await fresh();
+      const f = await m.create(d, 'f', 0o644, USER);
+      const t = 1_222_333_444_000_000_000n;
+      const set = await m.setattr(f.ino, { mtime: t, ctime: t + 5n }, ROOT);
+      const bumped = await m.setattr(f.ino, { atime: 'now', keepCtime: true }, USER);
+      expect(bumped.atime > t + 5n).toBe(true);
+      expect([bumped.ctime, bumped.mtime]).toEqual([set.ctime, t]);
+      expect(await m.getattr(f.ino, ROOT)).toEqual(bumped);
+      const explicit = await m.setattr(f.ino, { atime: t, keepCtime: true }, ROOT);
+      expect([explicit.atime, explicit.ctime]).toEqual([t, set.ctime]);
+      await expectErrno(m.setattr(f.ino, { keepCtime: true }, ROOT), 'EINVAL');
+      await expectErrno(m.setattr(f.ino, { atime: 'now', mtime: 'now', keepCtime: true }, ROOT), 'EINVAL');
+      await expectErrno(m.setattr(f.ino, { atime: 'now', mode: 0o600, keepCtime: true }, ROOT), 'EINVAL');
+      expect(await m.getattr(f.ino, ROOT)).toEqual(explicit);
+      // without the flag an atime change is a status change (utimensat)
+      const touched = await m.setattr(f.ino, { atime: 'now' }, ROOT);
+      expect(touched.ctime > set.ctime).toBe(true);
+    });
+
     it('creating, linking or renaming into a removed directory: ENOENT', async () => {
       const d = await fresh();
       const sub = await m.mkdir(d, 'sub', 0o777, USER);

@@ -44,7 +44,7 @@ const CLAIMS: Claim[] = [
   { match: /^Sparse files: holes/, id: 'sparse' },
   { match: /^`O_APPEND`/, id: 'append' },
   { match: /^`O_TRUNC` on open/, id: 'truncate' },
-  { match: /^Writes by an unprivileged caller clear setuid/, id: 'killpriv' },
+  { match: /^Writes and truncates by an unprivileged caller clear setuid/, id: 'killpriv' },
   { match: /^`O_DIRECT`/, id: 'odirect' },
   { match: /^`fallocate`, `copy_file_range`/, id: 'fallocate' },
   { match: /^Shared writable `mmap`/, id: 'mmap' },
@@ -59,12 +59,16 @@ const CLAIMS: Claim[] = [
   { match: /^Mounts use `default_permissions`/, id: 'perm-default' },
   { match: /^`chmod`: owner or root/, id: 'chmod' },
   { match: /^`chown`: only root changes the owner/, id: 'chown' },
+  { match: /^A directory whose owner changes its group to another group of its own/, id: 'chown-dir' },
+  { match: /^`O_CREAT\|O_EXCL` by a non-root user in a sticky/, id: 'create-sticky' },
   { match: /^`utimens`: explicit times need owner or root/, id: 'utimens' },
+  { match: /^`utimensat` with both times `UTIME_NOW`/, id: 'utimens-now' },
   { match: /^atime: `relatime`/, id: 'atime' },
   { match: /^Read-only mounts/, id: 'readonly' },
   // Extended attributes
   { match: /^Stored by the metadata server per inode/, id: 'xattrs' },
   { match: /^`user\.\*` needs read/, id: 'xattrs' },
+  { match: /^The kernel reads `security\.capability` before every write/, file: 'test/vfs/semantics.test.ts', test: 'security.capability: a known absence costs no metadata call' },
   // Locks
   { match: /^`flock`\/`fcntl` locks are not implemented by flexfs/, id: 'locks-local' },
   // Caching and memory: internals, exercised below the kernel by the VFS suites.

@@ -371,6 +371,54 @@ describe('POSIX semantics through a real mount (--local)', () => {
     expect((await fsAs(ALICE, 'unlink', p('tmp', 'a-file'))).result).toBe('OK');
   });
 
+  // Compared with ext4 on the test machine (docs/SEMANTICS.md says what both do).
+  it('O_CREAT|O_EXCL by a non-root user in a sticky (and setgid) directory', async () => {
+    covers('create-sticky');
+    await fsp.mkdir(p('sticky'));
+    await fsp.chmod(p('sticky'), 0o3777);
+    await fsp.chown(p('sticky'), 0, 3000);
+    // open(O_CREAT|O_EXCL|O_WRONLY, 02750) and close, no write (a write would clear setgid).
+    const createExcl = async (u: typeof ALICE, name: string) =>
+      (await runAs(u, '/usr/bin/python3', ['-c', CREATE_EXCL, p('sticky', name), '2750'])).stdout.trim();
+    expect(await createExcl(ALICE, 'a')).toBe('OK');
+    const a = await fsp.stat(p('sticky', 'a'));
+    // The directory's group; setgid dropped, alice is not in group 3000.
+    expect([a.uid, a.gid, a.mode & 0o7777]).toEqual([1000, 3000, 0o750]);
+    expect(await createExcl({ ...ALICE, groups: [3000] }, 'm')).toBe('OK');
+    expect((await fsp.stat(p('sticky', 'm'))).mode & 0o7777).toBe(0o2750);
+    expect(await createExcl(BOB, 'a')).toBe('EEXIST');
+    expect((await fsAs(ALICE, 'writeFile', p('sticky', 'a'), 'mine')).result).toBe('OK');
+    expect((await fsAs(BOB, 'writeFile', p('sticky', 'a'), 'theirs', { flag: 'wx' })).result).toBe('EEXIST');
+    expect((await fsAs(BOB, 'writeFile', p('sticky', 'a'), 'theirs', { flag: 'w' })).result).toBe('EACCES');
+    expect((await fsAs(ALICE, 'mkdir', p('sticky', 'sub'), 0o755)).result).toBe('OK');
+    const sub = await fsp.stat(p('sticky', 'sub'));
+    expect([sub.uid, sub.gid, sub.mode & 0o7777]).toEqual([1000, 3000, 0o2755]);
+    expect(await fsp.readFile(p('sticky', 'a'), 'utf8')).toBe('mine');
+  });
+
+  it('chown of a directory to another group of its owner keeps setuid/setgid; of a file drops them', async () => {
+    covers('chown-dir');
+    const alice2000 = { ...ALICE, groups: [2000] };
+    await fsp.mkdir(p('shared', 'cd'));
+    await fsp.chown(p('shared', 'cd'), 1000, 1000);
+    await fsp.chmod(p('shared', 'cd'), 0o6775);
+    expect((await fsAs(alice2000, 'chown', p('shared', 'cd'), -1, 2000)).result).toBe('OK');
+    let st = await fsp.stat(p('shared', 'cd'));
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([1000, 2000, 0o6775]);
+    expect((await fsAs(alice2000, 'chown', p('shared', 'cd'), -1, 3000)).result).toBe('EPERM');
+    expect((await fsAs(ALICE, 'chown', p('shared', 'cd'), -1, 1000)).result).toBe('OK');
+    expect((await fsp.stat(p('shared', 'cd'))).gid).toBe(1000);
+    for (const [mode, after] of [[0o6775, 0o775], [0o6765, 0o2765]]) {
+      const f = p('shared', `cf-${mode.toString(8)}`);
+      await fsp.writeFile(f, 'x');
+      await fsp.chown(f, 1000, 1000);
+      await fsp.chmod(f, mode);
+      expect((await fsAs(alice2000, 'chown', f, -1, 2000)).result).toBe('OK');
+      st = await fsp.stat(f);
+      expect([st.gid, st.mode & 0o7777]).toEqual([2000, after]);
+    }
+  });
+
   it('chmod: owner or root, others EPERM; setgid dropped for an owner outside the group', async () => {
     covers('chmod');
     const f = p('shared', 'alice.txt');
@@ -411,6 +459,39 @@ describe('POSIX semantics through a real mount (--local)', () => {
     expect((await fsp.stat(f)).mode & 0o7777).toBe(0o775);
   });
 
+  // The kernel clears the bits before the write with a mode change under the writer's
+  // credentials (FUSE without kill-priv); flexfs refused it as a non-owner chmod (EIO on write).
+  it('a write or truncate by a non-owner clears setuid (and group-exec setgid) of a root file', async () => {
+    covers('killpriv');
+    const f = p('shared', 'suid-root');
+    await fsp.writeFile(f, 'x\n');
+    await fsp.chmod(f, 0o6777);
+    const w = await runAs(ALICE, 'sh', ['-c', `echo y >> '${f}'`]);
+    expect(w.code, w.stderr).toBe(0);
+    expect(await fsp.readFile(f, 'utf8')).toBe('x\ny\n');
+    expect((await fsp.stat(f)).mode & 0o7777).toBe(0o777);
+    // setgid without group execute stays for a writer in the file's group, else it goes (as ext4).
+    for (const [gid, mode, after] of [[1000, 0o6767, 0o2767], [0, 0o6767, 0o767], [0, 0o2767, 0o767], [1000, 0o2767, 0o2767]]) {
+      const g = p('shared', `sgid-${gid}-${mode.toString(8)}`);
+      await fsp.writeFile(g, 'x\n');
+      await fsp.chown(g, 0, gid);
+      await fsp.chmod(g, mode);
+      expect((await runAs(ALICE, 'sh', ['-c', `echo y >> '${g}'`])).code).toBe(0);
+      expect([gid, (await fsp.stat(g)).mode & 0o7777]).toEqual([gid, after]);
+    }
+    const t = p('shared', 'suid-trunc');
+    await fsp.writeFile(t, 'xyz');
+    await fsp.chmod(t, 0o6777);
+    const tr = await runAs(ALICE, 'truncate', ['-s', '1', t]);
+    expect(tr.code, tr.stderr).toBe(0);
+    const st = await fsp.stat(t);
+    expect([st.size, st.mode & 0o7777]).toEqual([1, 0o777]);
+    // An explicit chmod by a non-owner stays EPERM, even one that only drops setuid.
+    await fsp.chmod(f, 0o6777);
+    expect((await fsAs(ALICE, 'chmod', f, 0o2777)).result).toBe('EPERM');
+    expect((await fsp.stat(f)).mode & 0o7777).toBe(0o6777);
+  });
+
   it('utimens: explicit times owner/root only (EPERM), "now" needs write permission (EACCES)', async () => {
     covers('utimens');
     const f = p('shared', 'times');
@@ -433,6 +514,7 @@ describe('POSIX semantics through a real mount (--local)', () => {
 
   // fuse-native patch level 2 sets libfuse's flag_utime_omit_ok, so UTIME_NOW/UTIME_OMIT reach us.
   it('touch by a non-owner with write permission (UTIME_NOW) works', async () => {
+    covers('utimens-now');
     const f = p('shared', 'times-now');
     await fsp.writeFile(f, 'x', { mode: 0o666 });
     await fsp.chmod(f, 0o666);
@@ -440,6 +522,14 @@ describe('POSIX semantics through a real mount (--local)', () => {
     const r = await runAs(ALICE, 'touch', [f]);
     expect(r.code, r.stderr).toBe(0);
     await waitFor(async () => (await fsp.stat(f)).mtimeMs > Date.now() - 60_000, 5_000, 'mtime set to now', 100);
+    const st = await fsp.stat(f, { bigint: true });
+    expect(st.atimeNs > 1_000_000_000_000_000n && st.ctimeNs >= st.mtimeNs).toBe(true);
+    // Only both times "now" (utimensat NULL): UTIME_NOW with UTIME_OMIT counts as explicit (EPERM).
+    for (const flag of ['-a', '-m']) {
+      const one = await runAs(ALICE, 'touch', [flag, f]);
+      expect(one.code).not.toBe(0);
+      expect(one.stderr).toMatch(/Operation not permitted/);
+    }
   });
   it('touch -m / touch -a set one time and leave the other (UTIME_OMIT)', async () => {
     const f = p('omit');
@@ -453,13 +543,21 @@ describe('POSIX semantics through a real mount (--local)', () => {
     }, 5_000, 'atime 2e6 and mtime 3e6', 100);
   });
 
-  it('atime: relatime — an open for reading bumps an atime older than mtime', async () => {
+  it('atime: relatime — a read bumps an atime older than mtime and leaves ctime; an open changes no time', async () => {
     covers('atime');
     const f = p('at');
     await fsp.writeFile(f, 'x');
     await fsp.utimes(f, 1_000_000, 2_000_000); // atime < mtime
+    const before = await fsp.stat(f, { bigint: true });
+    const fh = await fsp.open(f, 'r');
+    await expectCode(fh.truncate(0), 'EINVAL'); // a failed ftruncate changes nothing either
+    await fh.close();
+    const opened = await fsp.stat(f, { bigint: true });
+    expect([opened.atimeNs, opened.ctimeNs]).toEqual([before.atimeNs, before.ctimeNs]);
     await fsp.readFile(f);
     await waitFor(async () => (await fsp.stat(f)).atimeMs > Date.now() - 60_000, 10_000, 'atime update', 100);
+    const after = await fsp.stat(f, { bigint: true });
+    expect([after.ctimeNs, after.mtimeNs, after.size]).toEqual([before.ctimeNs, before.mtimeNs, 1n]);
   });
 
   it('xattrs: set/get/list/remove, flags, limits and permissions', async () => {
@@ -598,6 +696,16 @@ const py = (flag, name) => {
 };
 execFileSync('setfattr', ['-n', 'user.exists', '-v', '1', f]);
 console.log('create-existing=' + py(1, 'user.exists') + ' replace-missing=' + py(2, 'user.missing'));
+`;
+
+// open(2) with O_CREAT|O_EXCL|O_WRONLY and an octal mode (umask 0), then close; prints OK or the errno.
+const CREATE_EXCL = `
+import errno, os, sys
+os.umask(0)
+try:
+    os.close(os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_WRONLY, int(sys.argv[2], 8))); print('OK')
+except OSError as e:
+    print(errno.errorcode[e.errno])
 `;
 
 // renameat2(2) with flags, which node:fs does not offer; prints the errno names as JSON.

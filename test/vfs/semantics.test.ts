@@ -228,6 +228,9 @@ describe('VFS semantics (real sqlite engine + file store + codec)', () => {
     expect(a.mtime).toBeGreaterThan(t2);
     await expect(fs.utimens('/times', t1, t1, BOB)).rejects.toEqual(errno('EPERM'));
     await fs.utimens('/times', 'now', 'now', BOB); // allowed: BOB may write (0666)
+    // "now" with the other time omitted is an explicit change (Linux, touch -a / -m): owner only.
+    await expect(fs.utimens('/times', undefined, 'now', BOB)).rejects.toEqual(errno('EPERM'));
+    await expect(fs.utimens('/times', 'now', undefined, BOB)).rejects.toEqual(errno('EPERM'));
     await fs.chmod('/times', 0o644, ALICE);
     await expect(fs.utimens('/times', 'now', 'now', BOB)).rejects.toEqual(errno('EACCES'));
     // Pending writes do not overwrite an mtime set afterwards (cp -p).
@@ -290,6 +293,60 @@ describe('VFS semantics (real sqlite engine + file store + codec)', () => {
     await cat(fs, '/at');
     const ino = (await fs.getattr('/at', ROOT)).ino;
     await expect.poll(async () => (await vol.meta.getattr(ino, ROOT)).atime, { timeout: 5000 }).toBeGreaterThan(2_000_000_000n);
+  });
+
+  it('atime: bumped by the first read of a handle, not by the open (as ext4); ctime stays', async () => {
+    await put('/at2', 'x');
+    await fs.utimens('/at2', 1_000_000_000n, 2_000_000_000n, ROOT);
+    const ino = (await fs.getattr('/at2', ROOT)).ino;
+    const before = await vol.meta.getattr(ino, ROOT);
+    const fh = await fs.open('/at2', C.O_RDONLY, ROOT);
+    await expect(fs.ftruncate('/at2', fh, 0, ROOT)).rejects.toEqual(errno('EINVAL'));
+    await fs.release('/at2', fh, ROOT); // a metadata call after any the open started
+    expect(await vol.meta.getattr(ino, ROOT)).toEqual(before);
+    expect(await cat(fs, '/at2')).toBe('x');
+    await expect.poll(async () => (await vol.meta.getattr(ino, ROOT)).atime, { timeout: 5000 }).toBeGreaterThan(2_000_000_000n);
+    const after = await vol.meta.getattr(ino, ROOT);
+    expect([after.ctime, after.mtime]).toEqual([before.ctime, before.mtime]);
+  });
+
+  it('security.capability: a known absence costs no metadata call; this mount\'s set/remove keep it true', async () => {
+    // Counting pass-through around the real MetaStore.
+    const calls: Record<string, number> = {};
+    const meta = new Proxy(vol.meta, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const cfs = await vol.mount({ meta });
+    await put('/cap', 'x');
+    const cap = 'security.capability';
+    await expect(cfs.getxattr('/cap', cap, ROOT)).rejects.toEqual(errno('ENODATA'));
+    expect(calls.getxattr).toBe(1);
+    for (let i = 0; i < 5; i++) await expect(cfs.getxattr('/cap', cap, ALICE)).rejects.toEqual(errno('ENODATA'));
+    expect(calls.getxattr).toBe(1);
+    // Other names are not cached.
+    await expect(cfs.getxattr('/cap', 'user.none', ROOT)).rejects.toEqual(errno('ENODATA'));
+    await expect(cfs.getxattr('/cap', 'user.none', ROOT)).rejects.toEqual(errno('ENODATA'));
+    expect(calls.getxattr).toBe(3);
+    // A set on this mount is seen at once, and so is its removal.
+    const value = Buffer.from([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    await cfs.setxattr('/cap', cap, value, 0, ROOT);
+    expect((await cfs.getxattr('/cap', cap, ROOT)).equals(value)).toBe(true);
+    await cfs.removexattr('/cap', cap, ROOT);
+    await expect(cfs.getxattr('/cap', cap, ROOT)).rejects.toEqual(errno('ENODATA'));
+    const before = calls.getxattr;
+    await expect(cfs.getxattr('/cap', cap, ROOT)).rejects.toEqual(errno('ENODATA'));
+    expect(calls.getxattr).toBe(before);
+    // A set that fails (XATTR_REPLACE of a missing name) leaves nothing stale either.
+    await expect(cfs.setxattr('/cap', cap, value, XATTR_REPLACE, ROOT)).rejects.toEqual(errno('ENODATA'));
+    await cfs.setxattr('/cap', cap, value, XATTR_CREATE, ROOT);
+    expect((await cfs.getxattr('/cap', cap, ROOT)).equals(value)).toBe(true);
   });
 
   it('readOnly: every mutation is EROFS, reads work', async () => {

@@ -75,6 +75,14 @@ function checkInt(v: unknown, what: string, min = 0): number {
   return v;
 }
 
+/** `keepCtime` marks an access-time bump: atime and nothing else may change with it. */
+function checkAccessOnly(ch: SetAttrChanges): void {
+  const others = (['mode', 'uid', 'gid', 'size', 'mtime', 'ctime'] as const).filter((k) => ch[k] !== undefined);
+  if (ch.atime === undefined || others.length > 0) {
+    throw new FsError('EINVAL', `keepCtime is for an atime update alone${others.length ? `, not with ${others.join(', ')}` : ''}`);
+  }
+}
+
 export class CoreMetaStore implements MetaStore {
   private infoCache?: Promise<VolumeInfo>;
 
@@ -183,6 +191,7 @@ export class CoreMetaStore implements MetaStore {
   setattr(ino: number, ch: SetAttrChanges, ctx: OpContext): Promise<Attr> {
     return this.mutate(ctx, async (op) => {
       const r = await op.must(ino);
+      if (ch.keepCtime) checkAccessOnly(ch);
       if (ch.mode !== undefined) r.mode = (r.mode & S_IFMT) | (checkInt(ch.mode, 'mode') & 0o7777);
       const owner = (ch.uid !== undefined && ch.uid !== r.uid) || (ch.gid !== undefined && ch.gid !== r.gid);
       if (ch.uid !== undefined) r.uid = checkInt(ch.uid, 'uid');
@@ -204,7 +213,7 @@ export class CoreMetaStore implements MetaStore {
       }
       if (ch.atime !== undefined) r.atime = ch.atime === 'now' ? op.now : ch.atime;
       if (ch.mtime !== undefined) r.mtime = ch.mtime === 'now' ? op.now : ch.mtime;
-      r.ctime = ch.ctime ?? op.now;
+      if (!ch.keepCtime) r.ctime = ch.ctime ?? op.now;
       op.touch(r);
       return toAttr(r);
     });

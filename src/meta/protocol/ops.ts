@@ -90,6 +90,9 @@ function checkChanges(op: string, i: number, v: unknown): void {
         if (!isTime(x)) throw bad(op, i, `field "${k}" must be a time in ns or "now"`);
         if (typeof x === 'number') v[k] = BigInt(x);
         break;
+      case 'keepCtime':
+        if (typeof x !== 'boolean') throw bad(op, i, 'field "keepCtime" must be a boolean');
+        break;
       default:
         throw bad(op, i, `has unknown field "${k}"`);
     }
