@@ -56,7 +56,8 @@ const CLAIMS: Claim[] = [
   { match: /^FIFOs, character\/block devices and sockets/, id: 'special-files' },
   { match: /^`readdir` returns entries sorted by name/, id: 'readdir-sorted' },
   // Ownership, permissions, times
-  { match: /^Mounts use `default_permissions`/, id: 'perm-default' },
+  { match: /^Permission checks are flexfs's own/, id: 'perm-default' },
+  { match: /^Permission checks are flexfs's own/, file: `${MOUNT}/acl.test.ts`, id: 'acl-check' },
   { match: /^`chmod`: owner or root/, id: 'chmod' },
   { match: /^`chown`: only root changes the owner/, id: 'chown' },
   { match: /^`utimens`: explicit times need owner or root/, id: 'utimens' },
@@ -65,6 +66,11 @@ const CLAIMS: Claim[] = [
   // Extended attributes
   { match: /^Stored by the metadata server per inode/, id: 'xattrs' },
   { match: /^`user\.\*` needs read/, id: 'xattrs' },
+  { match: /^POSIX ACLs \(`system\.posix_acl_access`/, file: `${MOUNT}/acl.test.ts`, id: 'acl-stored' },
+  { match: /^An access ACL equal to the mode/, file: `${MOUNT}/acl.test.ts`, id: 'acl-modes' },
+  { match: /^Access checks honour the ACL/, file: `${MOUNT}/acl.test.ts`, id: 'acl-check' },
+  { match: /^Default ACLs exist on directories only/, file: `${MOUNT}/acl.test.ts`, id: 'acl-default' },
+  { match: /^`--no-acl` \(fstab `noacl`/, file: `${MOUNT}/acl.test.ts`, id: 'acl-flag' },
   // Locks
   { match: /^`flock`\/`fcntl` locks are not implemented by flexfs/, id: 'locks-local' },
   // Caching and memory: internals, exercised below the kernel by the VFS suites.
