@@ -159,6 +159,27 @@ describe('POSIX ACLs through a real mount', () => {
     await fsp.writeFile(p('open', 'roots'), 'r');
     await fsp.chmod(p('open', 'roots'), 0o644);
     expect((await fsAs(ALICE, 'link', p('open', 'roots'), p('open', 'mine'))).result).toBe('EPERM');
+    // Moving a directory to another parent needs write permission on it (its ".." changes).
+    await fsp.mkdir(p('open', 'rootdir'), { mode: 0o755 });
+    await fsp.mkdir(p('open2'), { mode: 0o777 });
+    await fsp.chmod(p('open2'), 0o777);
+    expect((await fsAs(ALICE, 'rename', p('open', 'rootdir'), p('open2', 'moved'))).result).toBe('EACCES');
+    expect((await fsAs(ALICE, 'rename', p('open', 'rootdir'), p('open', 'renamed'))).result).toBe('OK');
+  });
+
+  it('--umask: the checks use the mode as the mount reports it', async () => {
+    covers('perm-umask');
+    await fsp.writeFile(p('umasked'), 'x');
+    await fsp.chmod(p('umasked'), 0o644);
+    const mp3 = join(dir.path, 'umask');
+    const masked = await mountLocal(mp3, { local, home, args: ['--umask', '077'] });
+    try {
+      expect((await fsp.stat(join(mp3, 'umasked'))).mode & 0o777).toBe(0o600);
+      expect((await fsAs(ALICE, 'readFile', join(mp3, 'umasked'))).result).toBe('EACCES');
+      expect((await fsAs(ALICE, 'readFile', p('umasked'))).result).toBe('OK');
+    } finally {
+      await masked.stop();
+    }
   });
 
   it('a default ACL is inherited by new files and subdirectories and masks their mode', async () => {

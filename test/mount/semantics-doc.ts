@@ -58,6 +58,7 @@ const CLAIMS: Claim[] = [
   // Ownership, permissions, times
   { match: /^Permission checks are flexfs's own/, id: 'perm-default' },
   { match: /^Permission checks are flexfs's own/, file: `${MOUNT}/acl.test.ts`, id: 'acl-check' },
+  { match: /^Permission checks are flexfs's own/, file: `${MOUNT}/acl.test.ts`, id: 'perm-umask' },
   { match: /^`chmod`: owner or root/, id: 'chmod' },
   { match: /^`chown`: only root changes the owner/, id: 'chown' },
   { match: /^`utimens`: explicit times need owner or root/, id: 'utimens' },
