@@ -71,6 +71,8 @@ const CLAIMS: Claim[] = [
   { match: /^An access ACL equal to the mode/, file: `${MOUNT}/acl.test.ts`, id: 'acl-modes' },
   { match: /^Access checks honour the ACL/, file: `${MOUNT}/acl.test.ts`, id: 'acl-check' },
   { match: /^Default ACLs exist on directories only/, file: `${MOUNT}/acl.test.ts`, id: 'acl-default' },
+  { match: /^POSIX ACLs \(`system\.posix_acl_access`/, file: 'test/vfs/acl.test.ts', test: 'setting an ACL narrows the mode first' },
+  { match: /^Default ACLs exist on directories only/, file: 'test/vfs/acl.test.ts', test: 'a new inode under a default ACL starts owner-only' },
   { match: /^`--no-acl` \(fstab `noacl`/, file: `${MOUNT}/acl.test.ts`, id: 'acl-flag' },
   // Locks
   { match: /^`flock`\/`fcntl` locks are not implemented by flexfs/, id: 'locks-local' },
