@@ -15,6 +15,12 @@ export interface FuseMountOptions {
   /** Allow mounting over a non-empty directory. */
   nonEmpty?: boolean;
   /**
+   * Let the kernel check mode bits (`default_permissions`, default true). The flexfs mount turns
+   * it off with ACLs on: libfuse 2 gives the kernel no ACLs, so it would refuse what a named-user
+   * entry grants; the VFS then checks everything itself (src/vfs/permissions.ts).
+   */
+  defaultPermissions?: boolean;
+  /**
    * Permission bits to mask from every reported mode, e.g. 0o022 (applied by the adapter:
    * libfuse's own `umask=` would replace the bits with 0777 & ~umask instead of masking them).
    */
@@ -58,7 +64,6 @@ export function buildFuseOptions(opts: FuseMountOptions, isRoot = process.getuid
   const out = [
     `fsname=${opts.fsname}`,
     'subtype=flexfs',
-    'default_permissions',
     'big_writes',
     `max_write=${maxWrite}`,
     `max_read=${maxRead}`,
@@ -68,6 +73,7 @@ export function buildFuseOptions(opts: FuseMountOptions, isRoot = process.getuid
     `entry_timeout=${opts.entryTimeout ?? 1}`,
     `negative_timeout=${opts.negativeTimeout ?? 0}`,
   ];
+  if (opts.defaultPermissions ?? true) out.push('default_permissions');
   if (opts.maxReadahead !== undefined) out.push(`max_readahead=${opts.maxReadahead}`);
   if (opts.autoCache ?? true) out.push('auto_cache');
   if (opts.allowOther ?? isRoot) out.push('allow_other');

@@ -12,6 +12,8 @@ import { DirtyBudget } from './budget.js';
 import { OpenFile } from './openfile.js';
 import { Resolver } from './resolver.js';
 import { GroupLookup, mayChmod, permits, privBitsToDrop, R_OK, W_OK, X_OK } from './permissions.js';
+import { AclStore } from './acl-store.js';
+import { isAclName } from './acl.js';
 import { withDeadline } from './deadline.js';
 import { XattrAbsenceCache } from './xattr-absence.js';
 
@@ -21,6 +23,7 @@ const S_IFDIR = 0o040000;
 const S_ISUID = 0o4000;
 const S_ISGID = 0o2000;
 const O_ACCMODE = 3;
+const FMODE_EXEC = 0x20; // in the open flags of an execve (the kernel leaves the x check to us without default_permissions)
 const NO_ID = 0xffffffff; // chown's "leave unchanged" (-1 as uint32)
 const DAY_NS = 86_400n * 1_000_000_000n;
 
@@ -58,6 +61,7 @@ export class FlexFileSystem implements PosixFs {
   private readonly metaDeadlineMs: number;
   private readonly readaheadMax: number;
   private readonly checkPerms: boolean;
+  private readonly acls: AclStore;
   private destroyed = false;
 
   constructor(private readonly o: FileSystemOptions) {
@@ -87,6 +91,12 @@ export class FlexFileSystem implements PosixFs {
     this.resolver = new Resolver(o.meta, o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs, call);
     const sys: OpContext = { uid: 0, gid: 0, sessionId: o.sessionId };
     this.ids = new BlockIdAllocator(o.meta, () => sys, VFS_DEFAULTS.idBatch, call);
+    this.acls = new AclStore({
+      meta: o.meta, metaCall: call, ttlMs: o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs, enabled: o.acl ?? true,
+      ctx: (c, mutation) => this.ctx(c, mutation),
+      setMode: (ino, perm, c) => this.setattr(ino, { mode: perm }, c),
+      inGroup: (c, gid) => this.groups.inGroup(c, gid),
+    });
   }
 
   // ------------------------------------------------------------------ plumbing
@@ -105,7 +115,13 @@ export class FlexFileSystem implements PosixFs {
 
   private async need(attr: Attr, want: number, c: Caller): Promise<void> {
     if (!this.checkPerms) return;
-    if (!(await permits(attr, want, c, this.groups))) throw new FsError('EACCES');
+    if (!(await this.allowed(attr, want, c))) throw new FsError('EACCES');
+  }
+
+  /** Mode bits as the mount reports them (--umask), then the access ACL where it matters. */
+  private async allowed(attr: Attr, want: number, c: Caller): Promise<boolean> {
+    const seen = this.o.umask ? { ...attr, mode: attr.mode & ~(this.o.umask & 0o777) } : attr;
+    return permits(seen, want, c, this.groups, await this.acls.forCheck(attr, c));
   }
 
   /** Search permission on every directory a path goes through. */
@@ -214,7 +230,7 @@ export class FlexFileSystem implements PosixFs {
   async access(path: string, mode: number, c: Caller): Promise<void> {
     const attr = await this.resolve(path, c);
     if ((mode & W_OK) && this.o.readOnly) throw new FsError('EROFS', 'read-only mount');
-    if (!(await permits(attr, mode & 7, c, this.groups))) throw new FsError('EACCES');
+    if (!(await this.allowed(attr, mode & 7, c))) throw new FsError('EACCES');
   }
 
   async statfs(_path: string, c: Caller): Promise<StatFs> {
@@ -261,7 +277,9 @@ export class FlexFileSystem implements PosixFs {
 
   async mkdir(path: string, mode: number, c: Caller): Promise<void> {
     const { parent, name } = await this.parentForChange(path, c);
-    const attr = await this.metaCall('mkdir', () => this.meta.mkdir(parent.ino, name, S_IFDIR | (mode & 0o7777), this.ctx(c, true)));
+    const inh = await this.acls.inherit(parent, mode, true, c);
+    const made = await this.metaCall('mkdir', () => this.meta.mkdir(parent.ino, name, S_IFDIR | this.acls.createPerm(mode, inh), this.ctx(c, true)));
+    const attr = await this.acls.applyInherited(made, inh, c);
     this.resolver.putEntry(parent.ino, name, attr);
     this.resolver.dropAttr(parent.ino);
   }
@@ -279,22 +297,27 @@ export class FlexFileSystem implements PosixFs {
     const { parent, name } = await this.parentForChange(path, c);
     const full = (mode & S_IFMT) === 0 ? S_IFREG | mode : mode;
     if ((full & S_IFMT) === S_IFDIR) throw new FsError('EINVAL', 'mknod cannot make a directory');
-    const attr = await this.metaCall('mknod', () => this.meta.mknod(parent.ino, name, full, rdev, this.ctx(c, true)));
+    const inh = await this.acls.inherit(parent, full, false, c);
+    const made = await this.metaCall('mknod', () =>
+      this.meta.mknod(parent.ino, name, (full & S_IFMT) | this.acls.createPerm(full, inh), rdev, this.ctx(c, true)));
+    const attr = await this.acls.applyInherited(made, inh, c);
     this.resolver.putEntry(parent.ino, name, attr);
     this.resolver.dropAttr(parent.ino);
   }
 
   async create(path: string, mode: number, flags: number, c: Caller): Promise<number> {
     const { parent, name } = await this.parentForChange(path, c);
+    const inh = await this.acls.inherit(parent, mode, false, c);
     let attr: Attr;
     try {
       attr = await this.metaCall('create', () =>
-        this.meta.create(parent.ino, name, S_IFREG | (mode & 0o7777), this.ctx(c, true), true));
+        this.meta.create(parent.ino, name, S_IFREG | this.acls.createPerm(mode, inh), this.ctx(c, true), true));
     } catch (e) {
       // O_CREAT without O_EXCL on a name that appeared meanwhile: open the existing file.
       if (isFsError(e, 'EEXIST') && !(flags & fsc.O_EXCL)) return this.open(path, flags & ~fsc.O_CREAT, c);
       throw e;
     }
+    attr = await this.acls.applyInherited(attr, inh, c);
     this.resolver.putEntry(parent.ino, name, attr);
     this.resolver.dropAttr(parent.ino);
     return this.addFileHandle(attr, flags);
@@ -307,7 +330,9 @@ export class FlexFileSystem implements PosixFs {
     if (attr.type === 'dir' && wantsWrite) throw new FsError('EISDIR');
     if (attr.type === 'symlink') throw new FsError('ELOOP');
     if (wantsWrite) this.writable();
-    await this.need(attr, (acc === fsc.O_WRONLY ? 0 : R_OK) | (wantsWrite ? W_OK : 0), c);
+    // execve opens for execute, not for reading (a 0711 program runs for others).
+    const reads = acc !== fsc.O_WRONLY && !(flags & FMODE_EXEC);
+    await this.need(attr, (reads ? R_OK : 0) | (wantsWrite ? W_OK : 0) | (flags & FMODE_EXEC ? X_OK : 0), c);
     let fresh: Attr;
     try {
       fresh = await this.metaCall('open', () => this.meta.open(attr.ino, this.ctx(c)));
@@ -477,6 +502,8 @@ export class FlexFileSystem implements PosixFs {
     const to = await this.parentForChange(dest, c);
     const moved = await this.resolver.lookup(from.parent.ino, from.name, this.ctx(c)).catch(() => undefined);
     const replaced = await this.resolver.lookup(to.parent.ino, to.name, this.ctx(c)).catch(() => undefined);
+    // Moving a directory elsewhere rewrites its "..": write permission on it (Linux vfs_rename).
+    if (moved?.type === 'dir' && from.parent.ino !== to.parent.ino) await this.need(moved, W_OK, c);
     try {
       await this.metaCall('rename', () =>
         this.meta.rename(from.parent.ino, from.name, to.parent.ino, to.name, this.ctx(c, true)));
@@ -494,6 +521,10 @@ export class FlexFileSystem implements PosixFs {
     this.writable();
     const existing = await this.resolve(target, c);
     if (existing.type === 'dir') throw new FsError('EPERM', 'hard links to directories are not allowed');
+    // protected_hardlinks (the Linux default): others' files need read and write permission.
+    if (c.uid !== 0 && c.uid !== existing.uid && this.checkPerms && !(await this.allowed(existing, R_OK | W_OK, c))) {
+      throw new FsError('EPERM', 'linking a file of another user needs read and write permission on it');
+    }
     const { parent, name } = await this.parentForChange(path, c);
     const attr = await this.metaCall('link', () => this.meta.link(existing.ino, parent.ino, name, this.ctx(c, true)));
     this.resolver.putEntry(parent.ino, name, attr);
@@ -520,11 +551,11 @@ export class FlexFileSystem implements PosixFs {
   async chmod(path: string, mode: number, c: Caller): Promise<void> {
     this.writable();
     const attr = await this.resolve(path, c);
-    if (!(await mayChmod(attr, mode & 0o7777, c, this.groups))) throw new FsError('EPERM', 'only the owner or root may change the mode');
+    if (!(await mayChmod(attr, mode & 0o7777, c, () => this.allowed(attr, W_OK, c)))) throw new FsError('EPERM', 'only the owner or root may change the mode');
     let perm = mode & 0o7777;
     // Linux: an unprivileged owner outside the file's group cannot set setgid on it (silently dropped).
     if (c.uid !== 0 && attr.type !== 'dir' && (perm & S_ISGID) && !(await this.groups.inGroup(c, attr.gid))) perm &= ~S_ISGID;
-    await this.setattr(attr.ino, { mode: perm }, c);
+    await this.acls.afterChmod(await this.setattr(attr.ino, { mode: perm }, c), c);
   }
 
   async chown(path: string, uid: number, gid: number, c: Caller): Promise<void> {
@@ -557,7 +588,7 @@ export class FlexFileSystem implements PosixFs {
       // Linux: only both times "now" (utimensat with NULL) is open to a writer; a time given or
       // omitted makes it an explicit change.
       if (atime !== 'now' || mtime !== 'now') throw new FsError('EPERM', 'only the owner may set explicit times');
-      if (!(await permits(attr, W_OK, c, this.groups))) throw new FsError('EACCES');
+      if (!(await this.allowed(attr, W_OK, c))) throw new FsError('EACCES');
     }
     const changes: SetAttrChanges = {};
     if (atime !== undefined) changes.atime = atime;
@@ -574,6 +605,7 @@ export class FlexFileSystem implements PosixFs {
   async setxattr(path: string, name: string, value: Buffer, flags: number, c: Caller): Promise<void> {
     this.writable();
     const attr = await this.resolve(path, c);
+    if (isAclName(name)) return this.acls.setxattr(attr, name, value, c);
     await this.needXattrWrite(attr, name, c);
     await this.metaCall('setxattr', () => this.meta.setxattr(attr.ino, name, Buffer.from(value), flags, this.ctx(c, true)))
       .finally(() => this.xattrAbsent.forget(attr.ino));
@@ -582,6 +614,7 @@ export class FlexFileSystem implements PosixFs {
 
   async getxattr(path: string, name: string, c: Caller): Promise<Buffer> {
     const attr = await this.resolve(path, c);
+    if (isAclName(name)) return this.acls.getxattr(attr, name, c);
     if (name.startsWith('user.')) await this.need(attr, R_OK, c);
     return this.xattrAbsent.get(attr.ino, name,
       () => this.metaCall('getxattr', () => this.meta.getxattr(attr.ino, name, this.ctx(c))));
@@ -589,12 +622,13 @@ export class FlexFileSystem implements PosixFs {
 
   async listxattr(path: string, c: Caller): Promise<string[]> {
     const attr = await this.resolve(path, c);
-    return this.metaCall('listxattr', () => this.meta.listxattr(attr.ino, this.ctx(c)));
+    return this.acls.visible(await this.metaCall('listxattr', () => this.meta.listxattr(attr.ino, this.ctx(c))));
   }
 
   async removexattr(path: string, name: string, c: Caller): Promise<void> {
     this.writable();
     const attr = await this.resolve(path, c);
+    if (isAclName(name)) return this.acls.removexattr(attr, name, c);
     await this.needXattrWrite(attr, name, c);
     await this.metaCall('removexattr', () => this.meta.removexattr(attr.ino, name, this.ctx(c, true)))
       .finally(() => this.xattrAbsent.forget(attr.ino));

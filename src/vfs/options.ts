@@ -32,6 +32,10 @@ export interface FileSystemOptions {
   readaheadMax?: number;
   /** Check permissions in the VFS too (the kernel does with default_permissions). Default true. */
   checkPermissions?: boolean;
+  /** POSIX ACLs (`system.posix_acl_*`, mount flag --acl). Default true; off: those names are EOPNOTSUPP. */
+  acl?: boolean;
+  /** Permission bits the mount hides from stat (--umask); permission checks use the mode as reported. */
+  umask?: number;
 }
 
 export const VFS_DEFAULTS = {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Attr } from '../meta/types.js';
 import type { Caller } from './types.js';
+import { ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, withMode, type Acl } from './acl.js';
 
 export const R_OK = 4;
 export const W_OK = 2;
@@ -40,14 +41,27 @@ export class GroupLookup {
 }
 
 /**
+ * Whether a check by `caller` on `attr` can depend on an access ACL: only for callers who are
+ * neither root nor the owner (the owner class is USER_OBJ, which is the mode's owner bits).
+ * Lets callers skip fetching the ACL when it cannot matter.
+ */
+export function aclMatters(attr: Attr, caller: Caller): boolean {
+  return caller.uid !== 0 && caller.uid !== attr.uid;
+}
+
+/**
  * POSIX permission check of `want` (R_OK|W_OK|X_OK bits) on an inode: root passes, except that
  * execute needs some x bit on a non-directory; otherwise the owner, group or other class decides.
+ * With an access ACL (POSIX.1e, Linux posix_acl_permission): owner, then named users, then the
+ * owning group and named groups (any match that grants), then other; named users and all groups
+ * are limited by the mask. The mode is the authority for USER_OBJ, MASK and OTHER (acl.ts withMode).
  */
-export async function permits(attr: Attr, want: number, caller: Caller, groups: GroupLookup): Promise<boolean> {
+export async function permits(attr: Attr, want: number, caller: Caller, groups: GroupLookup, acl?: Acl | null): Promise<boolean> {
   if (want === 0) return true;
   if (caller.uid === 0) {
     return !(want & X_OK) || attr.type === 'dir' || (attr.mode & 0o111) !== 0;
   }
+  if (acl && caller.uid !== attr.uid) return aclPermits(withMode(acl, attr.mode), attr, want, caller, groups);
   let bits: number;
   if (caller.uid === attr.uid) bits = (attr.mode >> 6) & 7;
   else if (await groups.inGroup(caller, attr.gid)) bits = (attr.mode >> 3) & 7;
@@ -55,20 +69,38 @@ export async function permits(attr: Attr, want: number, caller: Caller, groups: 
   return (bits & want) === want;
 }
 
+async function aclPermits(acl: Acl, attr: Attr, want: number, caller: Caller, groups: GroupLookup): Promise<boolean> {
+  const mask = acl.find((e) => e.tag === ACL_MASK)?.perm ?? 7;
+  const named = acl.find((e) => e.tag === ACL_USER && e.id === caller.uid);
+  if (named) return (named.perm & mask & want) === want;
+  let groupMatched = false;
+  for (const e of acl) {
+    const gid = e.tag === ACL_GROUP_OBJ ? attr.gid : e.tag === ACL_GROUP ? e.id : undefined;
+    if (gid === undefined || !(await groups.inGroup(caller, gid))) continue;
+    groupMatched = true;
+    // The first matching group entry that grants `want` decides, through the mask (as Linux).
+    if ((e.perm & want) === want) return (e.perm & mask & want) === want;
+  }
+  if (groupMatched) return false;
+  const other = acl.find((e) => e.tag === ACL_OTHER)!.perm;
+  return (other & want) === want;
+}
+
 const KILL_PRIV_BITS = 0o6000; // setuid | setgid
 
 /**
  * May `caller` change the permission bits of `attr` to `perm`? The owner and root may set any;
- * anyone else only drop setuid/setgid (and nothing else) on a file it may write: that is the
+ * anyone else only drop setuid/setgid (and nothing else) on a file it may write (`mayWrite`,
+ * which honours the ACL): that is the
  * kernel clearing them before a write or truncate by an unprivileged process (FUSE sends it as a
  * mode change under the writer's credentials; a writer could clear them by writing anyway).
  */
-export async function mayChmod(attr: Attr, perm: number, caller: Caller, groups: GroupLookup): Promise<boolean> {
+export async function mayChmod(attr: Attr, perm: number, caller: Caller, mayWrite: () => Promise<boolean>): Promise<boolean> {
   if (caller.uid === 0 || caller.uid === attr.uid) return true;
   const old = attr.mode & 0o7777;
   const dropped = old & ~perm;
   const onlyDrops = perm !== old && (perm & ~old) === 0 && (dropped & ~KILL_PRIV_BITS) === 0;
-  return onlyDrops && attr.type !== 'dir' && permits(attr, W_OK, caller, groups);
+  return onlyDrops && attr.type !== 'dir' && mayWrite();
 }
 
 /**

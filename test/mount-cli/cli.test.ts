@@ -34,6 +34,10 @@ describe('mount(8) helper option mapping', () => {
       .toEqual({ sse: true, ro: true, noATime: true, noExec: true, noSUID: true, credsFile: '/etc/flexfs/v1', umask: '022' });
     expect(parseMountOptions('memCapacity=512M,diskFolder=/var/cache/flexfs,diskQuota=5%,nonempty'))
       .toEqual({ memCapacity: '512M', diskFolder: '/var/cache/flexfs', diskQuota: '5%', nonEmpty: true });
+    expect(parseMountOptions('noacl')).toEqual({ acl: false });
+    expect(parseMountOptions('acl=false')).toEqual({ acl: false });
+    expect(parseMountOptions('acl')).toEqual({ acl: true });
+    expect(() => parseMountOptions('acl=maybe')).toThrow(/"acl=maybe": expected true or false/);
     expect(() => parseMountOptions('sse,bogus')).toThrow(/unknown mount option "bogus"/);
     expect(() => parseMountOptions('credsFile=')).toThrow(/needs a value/);
   });
@@ -137,13 +141,18 @@ describe('mount.flexfs CLI (real processes, real FUSE mounts with --local)', () 
     await stopDaemon(pid2, mp);
   });
 
-  it('mount(8) helper form with -o ro mounts read-only', async () => {
+  it('mount(8) helper form with -o ro,noacl mounts read-only, the kernel checking mode bits', async () => {
     const mp = join(dir.path, 'mnt-ro');
     await fsp.mkdir(mp);
     mounted.push(mp);
-    const r = await cli(['vol1', mp, '-o', `_netdev,nofail,ro,local=${join(dir.path, 'local')}`], env);
+    const r = await cli(['vol1', mp, '-o', `_netdev,nofail,ro,noacl,local=${join(dir.path, 'local')}`], env);
     expect(r.code).toBe(0);
     expect((await findFuseMount(mp))?.options).toMatch(/^ro\b/);
+    // noacl reached the daemonized child (--no-acl): default_permissions is back, ACL names are EOPNOTSUPP.
+    const line = (await fsp.readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.includes(` ${mp} `));
+    expect(line).toMatch(/default_permissions/);
+    const got = await execFileP('getfattr', ['-n', 'system.posix_acl_access', join(mp, 'file')]).then(() => '', (e: { stderr?: string }) => String(e.stderr));
+    expect(got).toMatch(/Operation not supported/);
     await expect(fsp.writeFile(join(mp, 'new'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
     expect((await fsp.stat(join(mp, 'file'))).size).toBe(3 * 2 ** 20 + 123);
     await stopDaemon(Number(/pid (\d+)/.exec(r.stdout)![1]), mp);

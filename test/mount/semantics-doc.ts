@@ -56,7 +56,9 @@ const CLAIMS: Claim[] = [
   { match: /^FIFOs, character\/block devices and sockets/, id: 'special-files' },
   { match: /^`readdir` returns entries sorted by name/, id: 'readdir-sorted' },
   // Ownership, permissions, times
-  { match: /^Mounts use `default_permissions`/, id: 'perm-default' },
+  { match: /^Permission checks are flexfs's own/, id: 'perm-default' },
+  { match: /^Permission checks are flexfs's own/, file: `${MOUNT}/acl.test.ts`, id: 'acl-check' },
+  { match: /^Permission checks are flexfs's own/, file: `${MOUNT}/acl.test.ts`, id: 'perm-umask' },
   { match: /^`chmod`: owner or root/, id: 'chmod' },
   { match: /^`chown`: only root changes the owner/, id: 'chown' },
   { match: /^A directory whose owner changes its group to another group of its own/, id: 'chown-dir' },
@@ -69,6 +71,13 @@ const CLAIMS: Claim[] = [
   { match: /^Stored by the metadata server per inode/, id: 'xattrs' },
   { match: /^`user\.\*` needs read/, id: 'xattrs' },
   { match: /^The kernel reads `security\.capability` before every write/, file: 'test/vfs/semantics.test.ts', test: 'security.capability: a known absence costs no metadata call' },
+  { match: /^POSIX ACLs \(`system\.posix_acl_access`/, file: `${MOUNT}/acl.test.ts`, id: 'acl-stored' },
+  { match: /^An access ACL equal to the mode/, file: `${MOUNT}/acl.test.ts`, id: 'acl-modes' },
+  { match: /^Access checks honour the ACL/, file: `${MOUNT}/acl.test.ts`, id: 'acl-check' },
+  { match: /^Default ACLs exist on directories only/, file: `${MOUNT}/acl.test.ts`, id: 'acl-default' },
+  { match: /^POSIX ACLs \(`system\.posix_acl_access`/, file: 'test/vfs/acl.test.ts', test: 'setting an ACL narrows the mode first' },
+  { match: /^Default ACLs exist on directories only/, file: 'test/vfs/acl.test.ts', test: 'a new inode under a default ACL starts owner-only' },
+  { match: /^`--no-acl` \(fstab `noacl`/, file: `${MOUNT}/acl.test.ts`, id: 'acl-flag' },
   // Locks
   { match: /^`flock`\/`fcntl` locks are not implemented by flexfs/, id: 'locks-local' },
   // Caching and memory: internals, exercised below the kernel by the VFS suites.

@@ -322,7 +322,7 @@ describe('POSIX semantics through a real mount (--local)', () => {
     expect(await fsp.readFile(p('fa'), 'utf8')).toBe('abc');
   });
 
-  it('ownership: files created by non-root callers belong to them; default_permissions enforced', async () => {
+  it('ownership: files created by non-root callers belong to them; permissions enforced', async () => {
     covers('perm-default', 'owner-new-files');
     expect((await fsAs(ALICE, 'writeFile', p('shared', 'alice.txt'), 'from alice')).result).toBe('OK');
     expect((await fsAs(ALICE, 'mkdir', p('shared', 'alice-dir'), 0o750)).result).toBe('OK');
@@ -608,20 +608,6 @@ describe('POSIX semantics through a real mount (--local)', () => {
     expect(await ok('getfattr', ['--only-values', '-n', `user.${'n'.repeat(250)}`, f])).toBe('v255');
   });
 
-  it('ACLs are plain xattrs: stored and read back, never enforced', async () => {
-    covers('xattrs');
-    const f = p('shared', 'acl');
-    await fsp.writeFile(f, 'readable by others', { mode: 0o644 });
-    await fsp.chmod(f, 0o644);
-    // An access ACL that gives user 1000 (alice) no rights at all; mode bits give others r.
-    const out = JSON.parse(await ok('python3', ['-c', ACL_DENY_ALICE, f]));
-    expect(out).toEqual({ set: 'OK', same: true, listed: ['system.posix_acl_access'] });
-    expect(await ok('getfattr', ['-m', '-', '-d', f])).toMatch(/system\.posix_acl_access=0s/);
-    // Not enforced: alice reads through the "other" mode bits as if there were no ACL.
-    expect(await fsAs(ALICE, 'readFile', f)).toEqual({ result: 'OK', value: 'readable by others' });
-    expect((await fsp.stat(f)).mode & 0o777).toBe(0o644);
-  });
-
   it('statfs: df reports the mount with 4 KiB fragments', async () => {
     covers('statfs');
     const out = await ok('stat', ['-f', '-c', '%S %s %l', mp]);
@@ -743,18 +729,4 @@ need = libc.listxattr(f.encode(), None, 0)
 out['listProbeCovers'] = need == len(b'\\0'.join(x.encode() for x in os.listxattr(f))) + 1
 out['listSmall'] = 'OK' if libc.listxattr(f.encode(), buf, 3) >= 0 else errno.errorcode[ctypes.get_errno()]
 print(json.dumps(out))
-`;
-
-// system.posix_acl_access in the kernel's xattr format (version 2; tag, perm, id entries):
-// USER_OBJ rw-, USER 1000 ---, GROUP_OBJ r--, MASK r--, OTHER r--.
-const ACL_DENY_ALICE = `
-import errno, json, os, struct, sys
-f = sys.argv[1]
-entries = [(0x01, 6, 0xffffffff), (0x02, 0, 1000), (0x04, 4, 0xffffffff), (0x10, 4, 0xffffffff), (0x20, 4, 0xffffffff)]
-value = struct.pack('<I', 2) + b''.join(struct.pack('<HHI', *e) for e in entries)
-try:
-    os.setxattr(f, 'system.posix_acl_access', value); res = 'OK'
-except OSError as e:
-    res = errno.errorcode[e.errno]
-print(json.dumps({'set': res, 'same': os.getxattr(f, 'system.posix_acl_access') == value, 'listed': os.listxattr(f)}))
 `;

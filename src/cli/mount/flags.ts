@@ -12,6 +12,8 @@ export interface StartFlags {
   noDev?: boolean;
   nonEmpty?: boolean;
   umask?: string;
+  /** POSIX ACLs (default on); false from `--no-acl`, fstab `noacl` or `acl=false`. */
+  acl?: boolean;
   foreground?: boolean;
   credsFile?: string;
   secretFile?: string;
@@ -65,6 +67,10 @@ export function parseMountOptions(text: string | undefined): StartFlags {
       (out as Record<string, unknown>)[BOOLEAN[key]] = true;
       continue;
     }
+    if (key === 'acl' || key === 'noacl') {
+      out.acl = parseOnOff(key, value) !== (key === 'noacl');
+      continue;
+    }
     if (key in VALUED) {
       if (!value) throw new Error(`mount option "${key}" needs a value (${key}=...)`);
       (out as Record<string, unknown>)[VALUED[key]] = value;
@@ -73,6 +79,15 @@ export function parseMountOptions(text: string | undefined): StartFlags {
     throw new Error(`unknown mount option "${opt}"`);
   }
   return out;
+}
+
+/** A switch option: bare (`acl`) means on, else `=true|false|on|off|yes|no|1|0`. */
+function parseOnOff(key: string, value: string | undefined): boolean {
+  if (value === undefined) return true;
+  const v = value.toLowerCase();
+  if (['true', 'on', 'yes', '1'].includes(v)) return true;
+  if (['false', 'off', 'no', '0'].includes(v)) return false;
+  throw new Error(`mount option "${key}=${value}": expected true or false`);
 }
 
 /**

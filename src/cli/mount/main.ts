@@ -18,7 +18,12 @@ function version(): string {
 function flagsToArgs(flags: StartFlags): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(flags)) {
-    if (k === 'foreground' || k === 'readyFd' || v === undefined || v === false) continue;
+    if (k === 'foreground' || k === 'readyFd' || v === undefined) continue;
+    if (k === 'acl') { // the one switch that is on by default
+      if (v === false) out.push('--no-acl');
+      continue;
+    }
+    if (v === false) continue;
     // `--sse=require` keeps its value attached (a bare --sse takes no value).
     if (k === 'sse' && v !== true) { out.push(`--sse=${String(v)}`); continue; }
     out.push(`--${k}`);
@@ -54,6 +59,8 @@ export function buildProgram(): Command {
     .option('--noDev', 'ignore device files')
     .option('--nonEmpty', 'allow mounting over a non-empty directory')
     .option('--umask <octal>', 'mask permission bits of every file (e.g. 022)')
+    .option('--acl', 'POSIX ACLs: getfacl/setfacl, cp -a, default ACLs; flexfs checks permissions itself (default)')
+    .option('--no-acl', 'no POSIX ACLs: system.posix_acl_* answer EOPNOTSUPP, the kernel checks mode bits')
     .option('--foreground', 'stay in the foreground (default: daemonize once mounted)')
     .option('--credsFile <path>', 'credentials file (default ~/.flexfs/mount/creds/<volume>)')
     .option('--secretFile <path>', 'file holding the E2E passphrase (instead of "secret" in the creds file)')

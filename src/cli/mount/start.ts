@@ -199,13 +199,13 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     const meta = await withNameEncryption(source.meta, source.settings, dataKey);
     const fs = createFileSystem({
       meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
-      readOnly: !!flags.ro, noAtime: !!flags.noATime, sessionId: source.sessionId, ...testFaults?.deadlines,
+      readOnly: !!flags.ro, noAtime: !!flags.noATime, sessionId: source.sessionId, acl: flags.acl !== false, umask, ...testFaults?.deadlines,
     });
     // With --metricsPort every operation is timed and its errors counted (src/ops/op-metrics.ts).
     const opMetrics = flags.metricsPort ? instrumentPosixFs(fs) : undefined;
     const mount = await mountFs(opMetrics?.fs ?? fs, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
-      noAtime: !!flags.noATime, nonEmpty: !!flags.nonEmpty, umask,
+      noAtime: !!flags.noATime, nonEmpty: !!flags.nonEmpty, umask, defaultPermissions: flags.acl === false,
       onError: errorReporter(),
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
