@@ -1,3 +1,2 @@
-export { SingleFlight } from './singleflight.js';
 export { MemoryBlockCache, defaultMemoryCacheBytes } from './memory.js';
 export { DiskFrameCache, frameCacheName } from './disk.js';

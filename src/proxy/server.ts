@@ -7,7 +7,7 @@ import { REFUSED_HEADER, SSE_HEADER } from './group.js';
 import type { DiskCache } from './disk-cache.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
-import { Singleflight } from './singleflight.js';
+import { SingleFlight } from '../util/singleflight.js';
 
 /** Logger shape (pino-compatible). Never given secrets. */
 export interface ProxyLogger {
@@ -67,7 +67,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { cache, upstream, verify } = opts;
   const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true);
   cache.onEvict = () => metrics.evictions.inc();
-  const flights = new Singleflight<Buffer>();
+  const flights = new SingleFlight<string, Buffer>();
   const pendingWrites = new Set<Promise<void>>();
   /** Verified frames whose cache file is still being written: served from memory meanwhile. */
   const writing = new Map<string, Buffer>();
@@ -137,7 +137,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     if (!frame) {
       source = 'miss';
       metrics.misses.inc();
-      frame = await flights.do(key, () => fetchAndCache(key));
+      frame = await flights.run(key, () => fetchAndCache(key));
     }
     let body = frame;
     let status = 200;

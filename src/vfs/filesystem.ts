@@ -13,12 +13,8 @@ import { OpenFile } from './openfile.js';
 import { Resolver } from './resolver.js';
 import { GroupLookup, permits, R_OK, W_OK, X_OK } from './permissions.js';
 import { withDeadline } from './deadline.js';
+import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from '../util/mode.js';
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
 const O_ACCMODE = 3;
 const NO_ID = 0xffffffff; // chown's "leave unchanged" (-1 as uint32)
 const DAY_NS = 86_400n * 1_000_000_000n;

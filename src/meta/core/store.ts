@@ -5,9 +5,10 @@ import {
   type SetAttrChanges, type StatFs, type VolumeSettings,
 } from '../types.js';
 import {
-  LINK_MAX, PATH_MAX, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, XATTR_SIZE_MAX, checkName, checkXattrName, decodeOpRecord,
-  encodeOpRecord, nowNs, toAttr, typeBits, typeOfMode,
+  LINK_MAX, PATH_MAX, XATTR_SIZE_MAX, checkName, checkXattrName, decodeOpRecord, encodeOpRecord, nowNs, toAttr, typeBits,
+  typeOfMode,
 } from './rules.js';
+import { S_IFMT, S_ISGID, S_ISUID, S_ISVTX } from '../../util/mode.js';
 import type { InodeRec, MetaTx, TxRunner, VolumeInfo } from './tx.js';
 
 /**
