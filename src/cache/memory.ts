@@ -1,5 +1,6 @@
 import { totalmem } from 'node:os';
 import { LRUCache } from 'lru-cache';
+import { MEMORY_CACHE_DEFAULT } from '../config/defaults.js';
 
 /**
  * Memory cache of decoded block contents, keyed by block id. Block ids name immutable bytes
@@ -43,6 +44,6 @@ export class MemoryBlockCache {
 
 /** Default memory cache: 5% of RAM, at least 64 MiB, at most 1 GiB. */
 export function defaultMemoryCacheBytes(): number {
-  const fivePct = Math.floor(totalmem() * 0.05);
-  return Math.min(2 ** 30, Math.max(64 * 2 ** 20, fivePct));
+  const { ramFraction, minBytes, maxBytes } = MEMORY_CACHE_DEFAULT;
+  return Math.min(maxBytes, Math.max(minBytes, Math.floor(totalmem() * ramFraction)));
 }

@@ -8,6 +8,7 @@ import {
 } from '../store/types.js';
 import { pathForKey } from './keys.js';
 import { rendezvousOrder } from './rendezvous.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 /**
  * Client side of a proxy group: an ObjectStore that sends each block GET/PUT to one proxy chosen by
@@ -78,8 +79,8 @@ export class ProxyGroupStore implements ObjectStore {
     this.proxies = parseProxyList(opts.proxies);
     if (this.proxies.length === 0) throw new Error('proxy group is empty');
     if (!opts.token) throw new Error('proxy group needs the proxies\' token');
-    this.coolDownMs = opts.coolDownMs ?? 30_000;
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.coolDownMs = opts.coolDownMs ?? TIMEOUTS.proxyCoolDownMs;
+    this.timeoutMs = opts.timeoutMs ?? TIMEOUTS.proxyRequestMs;
     for (const p of this.proxies) this.stats.byProxy[p] = 0;
     this.description = `proxies(${this.proxies.join(',')}) → ${opts.direct.description}`;
     // Idle sockets are dropped after 30 s, before the proxy's 65 s keep-alive timeout.

@@ -8,6 +8,7 @@ import type { DiskCache } from './disk-cache.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { SingleFlight } from '../util/singleflight.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 /** Logger shape (pino-compatible). Never given secrets. */
 export interface ProxyLogger {
@@ -62,7 +63,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const log = opts.log ?? noopLog;
   const keyRules = { prefix: normalizePrefix(opts.prefix), anyKey: opts.anyKey ?? false };
   const maxBody = opts.maxObjectBytes ?? 64 * 2 ** 20;
-  const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 60_000;
+  const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? TIMEOUTS.proxyUpstreamMs;
   const tokenDigest = digest(opts.token);
   const { cache, upstream, verify } = opts;
   const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true);
