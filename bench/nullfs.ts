@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { FsError, type ErrnoName } from '../src/errors/index.js';
 import type { Attr, StatFs } from '../src/meta/types.js';
 import type { Caller, PosixFs } from '../src/vfs/types.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../src/util/mode.js';
 
 /**
  * Null filesystem: a PosixFs that keeps the namespace in memory and throws file data away (reads
@@ -36,10 +37,6 @@ export interface NullFsStats {
   creates: { path: string; uid: number; gid: number; pid: number }[];
 }
 
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
 const MAX_CREATES_KEPT = 1000;
 
 function nowNs(): bigint { return BigInt(Date.now()) * 1_000_000n; }

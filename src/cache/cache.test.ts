@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { tempDir } from '../../test/harness/ports.js';
 import { DiskFrameCache, frameCacheName } from './disk.js';
 import { MemoryBlockCache } from './memory.js';
-import { SingleFlight } from './singleflight.js';
 
 describe('DiskFrameCache', () => {
   it('keeps frames under the quota, evicting least recently used first, and survives a restart', async () => {
@@ -63,18 +62,5 @@ describe('MemoryBlockCache', () => {
     expect(m.has(3)).toBe(true);
     m.set(4, Buffer.alloc(3000)); // bigger than the cache: ignored
     expect(m.has(4)).toBe(false);
-  });
-});
-
-describe('SingleFlight', () => {
-  it('shares one call among concurrent callers and does not cache failures', async () => {
-    const sf = new SingleFlight<string, number>();
-    let calls = 0;
-    const slow = () => new Promise<number>((r) => setTimeout(() => r(++calls), 20));
-    const results = await Promise.all([sf.run('k', slow), sf.run('k', slow), sf.run('k', slow)]);
-    expect(results).toEqual([1, 1, 1]);
-    await expect(sf.run('e', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    expect(await sf.run('e', async () => 7)).toBe(7);
-    expect(sf.size).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { BlockCache } from './types.js';
 
 /**
  * Disk cache of stored frames (exactly the bytes of the object, so ciphertext on E2E volumes),
@@ -10,7 +11,7 @@ import { randomBytes } from 'node:crypto';
  * Layout: <folder>/<2 hex fan-out>/<name>. Names are made by the caller from volume id and
  * block id (immutable contents, so a name never needs invalidation).
  */
-export class DiskFrameCache {
+export class DiskFrameCache implements BlockCache<string> {
   private readonly index = new Map<string, number>(); // name → bytes; Map order = LRU order
   private used = 0;
   private ready: Promise<void> | undefined;
@@ -31,6 +32,10 @@ export class DiskFrameCache {
 
   get count(): number {
     return this.index.size;
+  }
+
+  get capacityBytes(): number {
+    return this.quotaBytes;
   }
 
   async get(name: string): Promise<Buffer | undefined> {

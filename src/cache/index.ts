@@ -1,3 +1,3 @@
-export { SingleFlight } from './singleflight.js';
+export type { BlockCache } from './types.js';
 export { MemoryBlockCache, defaultMemoryCacheBytes } from './memory.js';
 export { DiskFrameCache, frameCacheName } from './disk.js';

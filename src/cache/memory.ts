@@ -1,11 +1,13 @@
 import { totalmem } from 'node:os';
 import { LRUCache } from 'lru-cache';
+import { MEMORY_CACHE_DEFAULT } from '../config/defaults.js';
+import type { BlockCache } from './types.js';
 
 /**
  * Memory cache of decoded block contents, keyed by block id. Block ids name immutable bytes
  * (DESIGN §3), so entries never need invalidation; the cache is bounded by bytes, not entries.
  */
-export class MemoryBlockCache {
+export class MemoryBlockCache implements BlockCache<number> {
   private readonly lru: LRUCache<number, Buffer>;
   readonly maxBytes: number;
 
@@ -22,10 +24,19 @@ export class MemoryBlockCache {
     return this.lru.get(blockId);
   }
 
-  set(blockId: number, data: Buffer): void {
+  put(blockId: number, data: Buffer): void {
     // A block larger than the whole cache is simply not cached (lru-cache would throw).
     if (data.length > this.maxBytes) return;
     this.lru.set(blockId, data);
+  }
+
+  /** put() under its older name (vfs/blockio.ts calls it). */
+  set(blockId: number, data: Buffer): void {
+    this.put(blockId, data);
+  }
+
+  drop(blockId: number): void {
+    this.lru.delete(blockId);
   }
 
   has(blockId: number): boolean {
@@ -36,6 +47,14 @@ export class MemoryBlockCache {
     return this.lru.calculatedSize ?? 0;
   }
 
+  get count(): number {
+    return this.lru.size;
+  }
+
+  get capacityBytes(): number {
+    return this.maxBytes;
+  }
+
   clear(): void {
     this.lru.clear();
   }
@@ -43,6 +62,6 @@ export class MemoryBlockCache {
 
 /** Default memory cache: 5% of RAM, at least 64 MiB, at most 1 GiB. */
 export function defaultMemoryCacheBytes(): number {
-  const fivePct = Math.floor(totalmem() * 0.05);
-  return Math.min(2 ** 30, Math.max(64 * 2 ** 20, fivePct));
+  const { ramFraction, minBytes, maxBytes } = MEMORY_CACHE_DEFAULT;
+  return Math.min(maxBytes, Math.max(minBytes, Math.floor(totalmem() * ramFraction)));
 }

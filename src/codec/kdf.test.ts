@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCodec, createEncryption, DEFAULT_SCRYPT, unlockDataKey, wrapDataKey, WrongPassphraseError } from './index.js';
-import type { EncryptionParams } from '../meta/types.js';
+import type { EncryptionParams } from '../volume/settings.js';
 
 const FAST = { N: 2 ** 10, r: 8, p: 1 }; // for tests that are not about the defaults
 const PASS = 'correct horse battery staple';

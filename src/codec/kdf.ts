@@ -5,7 +5,7 @@
  * HMAC-SHA256(verifier key, VERIFIER_LABEL), so a wrong passphrase is named as such.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type { EncryptionParams } from '../meta/types.js';
+import type { EncryptionParams } from '../volume/settings.js';
 import { DATA_KEY_LENGTH } from './frame.js';
 
 export const DEFAULT_SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;

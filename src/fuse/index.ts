@@ -4,6 +4,7 @@ import { loadFuse, type FuseInstance } from './binding.js';
 import { findFuseMount } from './mountinfo.js';
 import { buildFuseOptions, type FuseMountOptions } from './options.js';
 import { makeFuseOps } from './ops.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 export type { FuseMountOptions } from './options.js';
 export { buildFuseOptions, DEFAULT_MAX_WRITE } from './options.js';
@@ -29,7 +30,7 @@ export async function mountFs(fs: PosixFs, mountpoint: string, opts: FuseMountOp
 
   let instance: FuseInstance | undefined;
   const ops = makeFuseOps(fs, () => instance!, opts.onError, opts.umask);
-  const timeout = opts.opTimeoutMs === undefined ? 600_000 : opts.opTimeoutMs || false;
+  const timeout = opts.opTimeoutMs === undefined ? TIMEOUTS.fuseOpMs : opts.opTimeoutMs || false;
   instance = new Fuse(mnt, ops, { extraOptions, timeout });
   const fuse = instance;
   await new Promise<void>((ok, fail) => fuse.mount((err) => (err ? fail(mountError(mnt, err)) : ok())));

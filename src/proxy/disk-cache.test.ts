@@ -4,7 +4,6 @@ import { readdir, readFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../test/harness/ports.js';
 import { DiskCache } from './disk-cache.js';
-import { Singleflight } from './singleflight.js';
 import { rendezvousOrder } from './rendezvous.js';
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -58,22 +57,6 @@ describe('DiskCache', () => {
     } finally {
       await dir.cleanup();
     }
-  });
-});
-
-describe('Singleflight', () => {
-  it('shares one run among concurrent callers and starts afresh after it settles', async () => {
-    const sf = new Singleflight<number>();
-    let runs = 0;
-    let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
-    const calls = Array.from({ length: 10 }, () => sf.do('k', async () => { runs++; await gate; return 42; }));
-    release();
-    expect(await Promise.all(calls)).toEqual(Array(10).fill(42));
-    expect(runs).toBe(1);
-    await expect(sf.do('k', () => { throw new Error('sync throw'); })).rejects.toThrow('sync throw');
-    expect(sf.size).toBe(0);
-    expect(await sf.do('k', async () => 7)).toBe(7);
   });
 });
 

@@ -8,12 +8,15 @@ import {
 } from '../store/types.js';
 import { pathForKey } from './keys.js';
 import { rendezvousOrder } from './rendezvous.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 /**
  * Client side of a proxy group: an ObjectStore that sends each block GET/PUT to one proxy chosen by
  * rendezvous hashing over the group, falls over to the next proxy in that key's order, and finally
  * to the bucket directly (`direct`). A proxy that failed is skipped for `coolDownMs` and then tried
- * again. head/delete/list always go to the bucket (proxies only carry block data).
+ * again. head/delete/list always go to the bucket (proxies only carry block data), so a get after
+ * a delete may still be served from a proxy's cache: harmless for flexfs, which deletes only blocks
+ * no file refers to (gc) and never reuses a block id.
  *
  * TLS: proxies use a self-signed certificate by default. Give its PEM as `ca` (pins that cert and
  * checks the host name against its SANs; several PEMs for several proxies), or `fingerprint256`
@@ -78,8 +81,8 @@ export class ProxyGroupStore implements ObjectStore {
     this.proxies = parseProxyList(opts.proxies);
     if (this.proxies.length === 0) throw new Error('proxy group is empty');
     if (!opts.token) throw new Error('proxy group needs the proxies\' token');
-    this.coolDownMs = opts.coolDownMs ?? 30_000;
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.coolDownMs = opts.coolDownMs ?? TIMEOUTS.proxyCoolDownMs;
+    this.timeoutMs = opts.timeoutMs ?? TIMEOUTS.proxyRequestMs;
     for (const p of this.proxies) this.stats.byProxy[p] = 0;
     this.description = `proxies(${this.proxies.join(',')}) → ${opts.direct.description}`;
     // Idle sockets are dropped after 30 s, before the proxy's 65 s keep-alive timeout.
@@ -118,6 +121,12 @@ export class ProxyGroupStore implements ObjectStore {
   }
 
   async get(key: string, options?: GetOptions): Promise<Buffer> {
+    const range = options?.range;
+    if (range && range.end <= range.start) {
+      // HTTP cannot ask for zero bytes; a missing key must still be NotFound (ObjectStore contract).
+      if (!(await this.opts.direct.head(key, options))) throw new StoreError('NotFound', `no object ${key}`, { key });
+      return Buffer.alloc(0);
+    }
     return this.viaProxies(key, options, async (proxy, signal) => (await this.request(proxy, 'GET', key, signal, undefined, options?.range)).body,
       () => this.opts.direct.get(key, options));
   }
@@ -186,10 +195,7 @@ export class ProxyGroupStore implements ObjectStore {
     const headers: Record<string, string | number> = { authorization: `Bearer ${this.opts.token}` };
     if (body) headers['content-length'] = body.length;
     if (sse) headers[SSE_HEADER] = 'AES256';
-    if (range) {
-      if (range.end <= range.start) return Promise.resolve({ body: Buffer.alloc(0), headers: {} });
-      headers.range = `bytes=${range.start}-${range.end - 1}`;
-    }
+    if (range) headers.range = `bytes=${range.start}-${range.end - 1}`; // never empty: get() answers those
     const mod = this.opts.noSSL ? http : https;
     return new Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
       const req = mod.request({ host, port, method, path: pathForKey(key), headers, agent: this.agent, signal }, (res) => {

@@ -8,7 +8,8 @@ import { REFUSED_HEADER, SSE_HEADER } from './group.js';
 import type { DiskCache } from './disk-cache.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
-import { Singleflight } from './singleflight.js';
+import { SingleFlight } from '../util/singleflight.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 /** Logger shape (pino-compatible). Never given secrets. */
 export interface ProxyLogger {
@@ -66,12 +67,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const log = opts.log ?? noopLog;
   const keyRules = { prefix: normalizePrefix(opts.prefix), anyKey: opts.anyKey ?? false };
   const maxBody = opts.maxObjectBytes ?? 64 * 2 ** 20;
-  const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 60_000;
+  const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? TIMEOUTS.proxyUpstreamMs;
   const tokenDigest = digest(opts.token);
   const { cache, upstream, verify } = opts;
   const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true);
   cache.onEvict = () => metrics.evictions.inc();
-  const flights = new Singleflight<Buffer>();
+  const flights = new SingleFlight<string, Buffer>();
   const pendingWrites = new Set<Promise<void>>();
   /** Verified frames whose cache file is still being written: served from memory meanwhile. */
   const writing = new Map<string, Buffer>();
@@ -141,7 +142,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     if (!frame) {
       source = 'miss';
       metrics.misses.inc();
-      frame = await flights.do(key, () => fetchAndCache(key));
+      frame = await flights.run(key, () => fetchAndCache(key));
     }
     let body = frame;
     let status = 200;

@@ -1,4 +1,4 @@
-import type { BlockStoreSettings } from '../meta/types.js';
+import type { BlockStoreSettings } from '../volume/settings.js';
 import { FileObjectStore } from './file.js';
 import { withPrefix } from './prefix.js';
 import { withRetry, type RetryPolicy } from './retry.js';

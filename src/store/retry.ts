@@ -1,4 +1,5 @@
 import { StoreError, type ObjectStore, type RequestOptions } from './types.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 export interface RetryPolicy {
   /** Attempts in total, including the first (default 8). */
@@ -15,7 +16,7 @@ export interface RetryPolicy {
   onRetry?: (info: { op: string; key?: string; attempt: number; delayMs: number; error: StoreError }) => void;
 }
 
-const DEFAULTS = { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000, attemptTimeoutMs: 60_000, deadlineMs: 120_000 };
+const DEFAULTS = { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000, attemptTimeoutMs: TIMEOUTS.retryAttemptMs, deadlineMs: TIMEOUTS.retryDeadlineMs };
 
 /**
  * Retry decorator: retries retryable StoreErrors (Throttled, Unavailable, Timeout) with exponential

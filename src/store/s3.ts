@@ -13,6 +13,7 @@ import { validateKey } from './keys.js';
 import type {
   GetOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions, RequestOptions,
 } from './types.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 // flexfs targets Node 20 on purpose; the SDK's "will need Node 22" start-up warning is noise in
 // daemon logs. An operator can still turn it back on by setting the variable to anything else.
@@ -92,7 +93,7 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = o.bucket;
     this.endpoint = endpoint ?? `https://s3.${region}.amazonaws.com`;
     this.sse = !!o.sse;
-    this.requestTimeoutMs = o.requestTimeoutMs ?? 30_000;
+    this.requestTimeoutMs = o.requestTimeoutMs ?? TIMEOUTS.s3RequestMs;
     const maxConcurrency = o.maxConcurrency ?? 64;
     this.slots = new Semaphore(maxConcurrency);
     this.description = `s3://${o.bucket} at ${this.endpoint}${this.sse ? ' (sse)' : ''}`;

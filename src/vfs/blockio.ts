@@ -3,7 +3,7 @@ import type { BlockCodec } from '../codec/types.js';
 import { blockKey } from '../store/keys.js';
 import { MemoryBlockCache } from '../cache/memory.js';
 import { DiskFrameCache, frameCacheName } from '../cache/disk.js';
-import { SingleFlight } from '../cache/singleflight.js';
+import { SingleFlight } from '../util/singleflight.js';
 import { asIoError, withDeadline } from './deadline.js';
 
 export interface BlockIOOptions {

@@ -16,12 +16,8 @@ import { AclStore } from './acl-store.js';
 import { isAclName } from './acl.js';
 import { withDeadline } from './deadline.js';
 import { XattrAbsenceCache } from './xattr-absence.js';
+import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from '../util/mode.js';
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
 const O_ACCMODE = 3;
 const FMODE_EXEC = 0x20; // in the open flags of an execve (the kernel leaves the x check to us without default_permissions)
 const NO_ID = 0xffffffff; // chown's "leave unchanged" (-1 as uint32)

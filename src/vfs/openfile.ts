@@ -4,7 +4,7 @@ import type { BlockIO } from './blockio.js';
 import type { BlockIdAllocator } from './ids.js';
 import type { DirtyBudget } from './budget.js';
 import { DirtyBlock } from './dirty.js';
-import { Mutex } from './mutex.js';
+import { Mutex } from '../util/mutex.js';
 
 /** Largest file size flexfs accepts (well inside JS safe integers for every offset computed). */
 export const MAX_FILE_SIZE = 2 ** 50;

@@ -38,12 +38,4 @@ export interface FileSystemOptions {
   umask?: number;
 }
 
-export const VFS_DEFAULTS = {
-  dirtyBytes: 256 * 2 ** 20,
-  diskQuota: 2 ** 30,
-  attrTtlMs: 1000,
-  putDeadlineMs: 60_000,
-  getDeadlineMs: 60_000,
-  metaDeadlineMs: 60_000,
-  idBatch: 64,
-} as const;
+export { VFS_DEFAULTS } from '../config/defaults.js';

@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseMountOptions } from '../../src/cli/mount/flags.js';
+import { START_HELP } from '../../src/cli/mount/help.js';
 import { helperInvocation } from '../../src/cli/mount/helper.js';
 import { findFuseMount } from '../../src/fuse/mountinfo.js';
 import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
@@ -90,6 +91,15 @@ describe('mount.flexfs CLI (real processes, real FUSE mounts with --local)', () 
     await waitFor(async () => !(await findFuseMount(mp)), 30_000, `unmount of ${mp}`);
     await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 30_000, 'daemon exit');
   }
+
+  it('start --help prints the cache defaults from the defaults table', async () => {
+    const r = await cli(['start', '--help'], env);
+    expect(r.code).toBe(0);
+    const help = r.stdout.replace(/\s+/g, ' ');
+    expect(help).toContain(START_HELP.memCapacity);
+    expect(help).toContain(START_HELP.diskQuota);
+    expect(help).toMatch(/default 5% of RAM, at least 64M, at most 1G/);
+  });
 
   it('clear errors: missing mountpoint, missing creds, non-empty mountpoint, unknown option', async () => {
     let r = await cli(['start', 'v1', join(dir.path, 'nope'), '--foreground'], env);

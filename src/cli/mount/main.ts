@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { daemonize } from './daemon.js';
 import type { StartFlags } from './flags.js';
+import { START_HELP } from './help.js';
 import { helperInvocation } from './helper.js';
 import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
 import { LoggedError, runStart } from './start.js';
@@ -64,9 +65,9 @@ export function buildProgram(): Command {
     .option('--foreground', 'stay in the foreground (default: daemonize once mounted)')
     .option('--credsFile <path>', 'credentials file (default ~/.flexfs/mount/creds/<volume>)')
     .option('--secretFile <path>', 'file holding the E2E passphrase (instead of "secret" in the creds file)')
-    .option('--memCapacity <size>', 'memory block cache, e.g. 512M or 5%')
+    .option('--memCapacity <size>', START_HELP.memCapacity)
     .option('--diskFolder <dir>', 'disk block cache folder')
-    .option('--diskQuota <size>', 'disk block cache quota, e.g. 10G or 5%')
+    .option('--diskQuota <size>', START_HELP.diskQuota)
     .option('--verbose', 'log unexpected operation errors')
     .option('--metricsPort <[host:]port>', 'serve Prometheus metrics on this address (default host 127.0.0.1)')
     .option('--proxy <list>', 'read and write blocks through proxy.flexfs: host:port[,host:port…] (default: the volume\'s proxies setting)')

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type {
   Attr, BlockRef, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
 } from '../types.js';
-import { META_OPS, ctxIndex } from '../protocol/index.js';
+import { META_OPS, ctxIndex, type MetaOpName } from '../protocol/index.js';
 import type { RpcClient } from './rpc-client.js';
 
 /**
@@ -30,7 +30,7 @@ export class RemoteMetaStore implements MetaStore {
     return `${this.opPrefix}:${++this.opSeq}`;
   }
 
-  private async invoke<T>(op: string, args: unknown[]): Promise<T> {
+  private async invoke<T>(op: MetaOpName, args: unknown[]): Promise<T> {
     const spec = META_OPS[op];
     const ci = ctxIndex(spec);
     const ctx = { ...(args[ci] as OpContext) };

@@ -8,6 +8,7 @@ import {
 } from '../protocol/index.js';
 import { parseMetaAddr, type MetaAddress } from './address.js';
 import { resolveTls, type MetaTlsOptions, type ResolvedTls } from './tls.js';
+import { TIMEOUTS } from '../../config/defaults.js';
 
 export interface RpcClientOptions {
   addr: string;
@@ -75,7 +76,7 @@ export class RpcClient {
 
   constructor(private readonly opts: RpcClientOptions) {
     this.addr = parseMetaAddr(opts.addr);
-    this.callTimeoutMs = opts.callTimeoutMs ?? 60_000;
+    this.callTimeoutMs = opts.callTimeoutMs ?? TIMEOUTS.rpcCallMs;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
   }
 

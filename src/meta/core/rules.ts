@@ -1,15 +1,13 @@
-import { constants } from 'node:fs';
 import { FsError } from '../../errors/index.js';
 import type { Attr, InodeType } from '../types.js';
+import {
+  S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+} from '../../util/mode.js';
 import type { InodeRec } from './tx.js';
 import { SEAL_OVERHEAD } from '../../codec/names.js';
 
 /** Shared namespace rules: names, modes, times. */
 
-export const S_IFMT = constants.S_IFMT;
-export const S_ISUID = 0o4000;
-export const S_ISGID = 0o2000;
-export const S_ISVTX = 0o1000;
 export const NAME_MAX = 255;
 export const PATH_MAX = 4096;
 export const XATTR_NAME_MAX = 255;
@@ -18,8 +16,7 @@ export const XATTR_SIZE_MAX = 65536;
 export const LINK_MAX = 65_000;
 
 const TYPE_BITS: Record<InodeType, number> = {
-  file: constants.S_IFREG, dir: constants.S_IFDIR, symlink: constants.S_IFLNK, fifo: constants.S_IFIFO,
-  chr: constants.S_IFCHR, blk: constants.S_IFBLK, sock: constants.S_IFSOCK,
+  file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, fifo: S_IFIFO, chr: S_IFCHR, blk: S_IFBLK, sock: S_IFSOCK,
 };
 
 export function typeBits(t: InodeType): number { return TYPE_BITS[t]; }

@@ -5,9 +5,10 @@ import {
   type SetAttrChanges, type StatFs, type VolumeSettings,
 } from '../types.js';
 import {
-  LINK_MAX, S_IFMT, S_ISGID, S_ISUID, S_ISVTX, checkName, checkTarget, checkXattrName, checkXattrValue, decodeOpRecord,
+  LINK_MAX, PATH_MAX, XATTR_SIZE_MAX, checkName, checkTarget, checkXattrName, checkXattrValue, decodeOpRecord,
   encodeOpRecord, nowNs, toAttr, typeBits, typeOfMode,
 } from './rules.js';
+import { S_IFMT, S_ISGID, S_ISUID, S_ISVTX } from '../../util/mode.js';
 import type { InodeRec, MetaTx, TxRunner, VolumeInfo } from './tx.js';
 
 /**

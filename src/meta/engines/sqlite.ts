@@ -5,7 +5,8 @@ import { CoreMetaStore } from '../core/store.js';
 import type { MetaTx, VolumeInfo } from '../core/tx.js';
 import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
-import { Mutex, sleep } from './mutex.js';
+import { Mutex } from '../../util/mutex.js';
+import { sleep } from '../../util/sleep.js';
 import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Statements } from './sqlite-tx.js';
 
 /**

@@ -1,5 +1,5 @@
 import { FsError } from '../../errors/index.js';
-import type { OpContext } from '../types.js';
+import type { MetaStore, OpContext } from '../types.js';
 import { isObject } from './frames.js';
 
 /**
@@ -16,7 +16,17 @@ export interface OpSpec {
   mutating: boolean;
 }
 
-export const META_OPS: Record<string, OpSpec> = {
+/** MetaStore methods that are not wire ops: `settings` is a session op, `close` ends the client. */
+type LocalOnly = 'settings' | 'close';
+/** Every MetaStore method callable over the wire. */
+export type MetaOpName = Exclude<keyof MetaStore, LocalOnly>;
+/**
+ * One entry per wire op, keyed by the MetaStore's method names: a MetaStore method without an
+ * entry, or an entry naming no method, fails to compile.
+ */
+export type MetaOpTable = { readonly [K in MetaOpName]: OpSpec };
+
+const OPS = {
   lookup: { args: ['ino', 'name', 'ctx'], mutating: false },
   getattr: { args: ['ino', 'ctx'], mutating: false },
   setattr: { args: ['ino', 'changes', 'ctx'], mutating: true },
@@ -40,7 +50,10 @@ export const META_OPS: Record<string, OpSpec> = {
   commit: { args: ['commit', 'ctx'], mutating: true },
   blocks: { args: ['ino', 'int', 'int', 'ctx'], mutating: false },
   allocIds: { args: ['int', 'ctx'], mutating: true },
-};
+} satisfies MetaOpTable;
+
+/** The op table; also indexable by a name off the wire (check with Object.hasOwn first). */
+export const META_OPS: MetaOpTable & Readonly<Record<string, OpSpec>> = OPS;
 
 /** Session-level ops handled by the server itself, not the MetaStore. */
 export const SESSION_OPS = new Set(['heartbeat', 'settings', 'bye']);

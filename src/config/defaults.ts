@@ -1,0 +1,98 @@
+/**
+ * The defaults table: every timeout whose order matters, and the mount's VFS and cache defaults.
+ * Modules take their defaults from here (never an inline `?? 30_000`), `mount.flexfs start --help`
+ * prints them, and src/config/defaults.test.ts checks the deadline order in DEADLINE_NESTING.
+ * A leaf module: it imports nothing, so every layer can use it.
+ */
+
+const SECOND = 1000;
+const MiB = 2 ** 20;
+
+/** Timeouts and deadlines, in milliseconds. Where each is applied is named beside it. */
+export const TIMEOUTS = {
+  /** One S3 request, reading the body included; starts once a concurrency slot is held (store/s3.ts). */
+  s3RequestMs: 30 * SECOND,
+  /** One attempt of the retry decorator; a hung attempt is cut off as Timeout (store/retry.ts). */
+  retryAttemptMs: 60 * SECOND,
+  /** One retried store call, all attempts and backoff included (store/retry.ts). */
+  retryDeadlineMs: 120 * SECOND,
+  /** One request to one proxy of a proxy group before it fails over (proxy/group.ts). */
+  proxyRequestMs: 30 * SECOND,
+  /** How long a failed proxy is skipped by the group (proxy/group.ts). Not a deadline. */
+  proxyCoolDownMs: 30 * SECOND,
+  /** A proxy's own call to its bucket (proxy/server.ts). */
+  proxyUpstreamMs: 60 * SECOND,
+  /** One block PUT by the VFS, the store's retries included; also the dirty-budget wait (vfs/). */
+  blockPutDeadlineMs: 60 * SECOND,
+  /** One block GET by the VFS, the store's retries included (vfs/). */
+  blockGetDeadlineMs: 60 * SECOND,
+  /** One metadata call by the VFS (vfs/). */
+  metaDeadlineMs: 60 * SECOND,
+  /** One RPC call to meta.flexfs, reconnects included (meta/client/rpc-client.ts). */
+  rpcCallMs: 60 * SECOND,
+  /** Safety net per FUSE operation: unanswered after this, the kernel gets ETIMEDOUT (fuse/index.ts). */
+  fuseOpMs: 600 * SECOND,
+} as const;
+
+export type TimeoutName = keyof typeof TIMEOUTS;
+
+/**
+ * Which deadline runs inside which, as the code nests them today. `inner` is one stage or
+ * several stages run one after another (their sum must fit); each inner total must be strictly
+ * below its outer deadline, or the outer one fires first and the inner one never matters.
+ * `inverted` marks a pair that breaks this today, with what happens instead: kept as data so the
+ * test pins it (fixing one makes the test say so) and nobody adds another unnoticed.
+ */
+export interface Nesting {
+  inner: TimeoutName[];
+  outer: TimeoutName;
+  where: string;
+  inverted?: string;
+}
+
+export const DEADLINE_NESTING: Nesting[] = [
+  { inner: ['s3RequestMs'], outer: 'retryAttemptMs', where: 'retry decorator around the S3 store' },
+  { inner: ['retryAttemptMs'], outer: 'retryDeadlineMs', where: 'attempts of one retried call' },
+  { inner: ['s3RequestMs'], outer: 'blockPutDeadlineMs', where: 'VFS block PUT over the retried S3 store: a hung request leaves time for another' },
+  { inner: ['s3RequestMs'], outer: 'blockGetDeadlineMs', where: 'VFS block GET over the retried S3 store' },
+  { inner: ['proxyRequestMs'], outer: 'blockPutDeadlineMs', where: 'VFS block PUT through a proxy group: a hung proxy leaves time for the next or the bucket' },
+  { inner: ['proxyRequestMs'], outer: 'blockGetDeadlineMs', where: 'VFS block GET through a proxy group' },
+  {
+    inner: ['retryDeadlineMs'], outer: 'blockPutDeadlineMs', where: 'VFS block PUT over the retry decorator',
+    inverted: 'the VFS deadline (60 s) aborts the retry loop first; the 120 s retry deadline only binds callers without one (gc, fsck)',
+  },
+  {
+    inner: ['retryAttemptMs'], outer: 'blockPutDeadlineMs', where: 'VFS block PUT over the retry decorator',
+    inverted: 'equal (60 s): on a store without its own request timeout (file://) one hung attempt uses the whole PUT deadline',
+  },
+  {
+    inner: ['rpcCallMs'], outer: 'metaDeadlineMs', where: 'VFS metadata call over the RPC client',
+    inverted: 'equal (60 s): whichever timer fires first decides the error',
+  },
+  {
+    inner: ['proxyUpstreamMs'], outer: 'proxyRequestMs', where: 'a proxy serving a group member (two processes)',
+    inverted: 'the member fails over after 30 s while its proxy still waits up to 60 s for the bucket',
+  },
+  { inner: ['blockGetDeadlineMs', 'metaDeadlineMs'], outer: 'fuseOpMs', where: 'FUSE read: block map lookup, then block GET' },
+  { inner: ['blockPutDeadlineMs'], outer: 'fuseOpMs', where: 'FUSE write waiting for the dirty budget' },
+  { inner: ['blockPutDeadlineMs', 'metaDeadlineMs'], outer: 'fuseOpMs', where: 'FUSE flush/fsync: uploads (in parallel), then the commit' },
+  { inner: ['rpcCallMs'], outer: 'fuseOpMs', where: 'any FUSE op waiting on meta.flexfs' },
+];
+
+/** Mount-side (VFS) defaults; sizes in bytes, times in ms. */
+export const VFS_DEFAULTS = {
+  dirtyBytes: 256 * MiB,
+  diskQuota: 1024 * MiB,
+  attrTtlMs: 1000,
+  putDeadlineMs: TIMEOUTS.blockPutDeadlineMs,
+  getDeadlineMs: TIMEOUTS.blockGetDeadlineMs,
+  metaDeadlineMs: TIMEOUTS.metaDeadlineMs,
+  idBatch: 64,
+} as const;
+
+/** Memory block cache default: this share of RAM, clamped to [minBytes, maxBytes]. */
+export const MEMORY_CACHE_DEFAULT = {
+  ramFraction: 0.05,
+  minBytes: 64 * MiB,
+  maxBytes: 1024 * MiB,
+} as const;
