@@ -10,6 +10,7 @@ import { Authenticator } from './auth.js';
 import { ServerMetrics } from './metrics.js';
 import { createRestHandler } from './rest.js';
 import { RpcSession } from './rpc-session.js';
+import { startSessionSweep } from './session-sweep.js';
 import type { TlsMaterial } from './tls.js';
 
 export { loadTls, fingerprintOf, type TlsMaterial } from './tls.js';
@@ -100,9 +101,11 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
   // Expire sessions that stopped heartbeating, releasing their holds.
   const expiry = setInterval(() => {
     engine.expireSessions().then((n) => {
-      if (n > 0) { metrics.expired.inc(n); log.info({ expired: n }, 'sessions expired'); }
+      if (n > 0) { metrics.expired.inc(n); log.info({ expired: n }, 'sessions expired'); auth.invalidate(); }
     }, (e) => log.error({ err: String(e) }, 'session expiry failed'));
   }, Math.max(500, Math.floor((ttlSeconds * 1000) / 2)));
+  // Revoked or expired: the socket is closed within one heartbeat interval, idle or not.
+  const sweep = startSessionSweep({ engine, auth, log, intervalMs: heartbeatMs, sessions: () => sessions });
 
   const { host, port } = parseBindAddr(opts.bindAddr);
   await new Promise<void>((resolve, reject) => {
@@ -120,6 +123,7 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
     close() {
       closing ??= (async () => {
         clearInterval(expiry);
+        sweep.stop();
         for (const s of sessions) s.close(CloseCode.shutdown, 'server shutting down');
         wss.close();
         await new Promise<void>((resolve) => {
