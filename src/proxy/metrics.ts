@@ -13,6 +13,7 @@ export interface ProxyMetrics {
   evictions: Counter;
   verifyFailures: Counter<'source'>;
   requests: Counter<'method' | 'status'>;
+  connectionsRefused: Counter<'reason'>;
   cacheBytes: Gauge;
   cacheObjects: Gauge;
   cacheQuota: Gauge;
@@ -37,6 +38,10 @@ export function createProxyMetrics(cacheStats: () => { bytes: number; count: num
     evictions: new Counter({ name: 'flexfs_proxy_cache_evictions_total', help: 'Objects evicted from the disk cache to keep the quota', registers }),
     verifyFailures: new Counter({ name: 'flexfs_proxy_verify_failures_total', help: 'Frames that failed verification, by where they came from (cache, upstream, client)', labelNames: ['source'], registers }),
     requests: new Counter({ name: 'flexfs_proxy_requests_total', help: 'HTTP requests by method and status', labelNames: ['method', 'status'], registers }),
+    connectionsRefused: new Counter({
+      name: 'flexfs_proxy_connections_refused_total', labelNames: ['reason'], registers,
+      help: 'TCP connections closed before serving: over --maxConnections, or no TLS handshake within 5 s',
+    }),
     cacheBytes: new Gauge({ name: 'flexfs_proxy_cache_bytes', help: 'Bytes held in the disk cache', registers, collect() { this.set(cacheStats().bytes); } }),
     cacheObjects: new Gauge({ name: 'flexfs_proxy_cache_objects', help: 'Objects held in the disk cache', registers, collect() { this.set(cacheStats().count); } }),
     cacheQuota: new Gauge({ name: 'flexfs_proxy_cache_quota_bytes', help: 'Disk cache quota in bytes', registers, collect() { this.set(cacheStats().quota); } }),

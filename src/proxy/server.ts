@@ -8,6 +8,7 @@ import type { DiskCache } from './disk-cache.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { Singleflight } from './singleflight.js';
+import { DEFAULT_MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT_MS, limitConnections } from '../util/listener-limits.js';
 
 /** Logger shape (pino-compatible). Never given secrets. */
 export interface ProxyLogger {
@@ -40,6 +41,8 @@ export interface ProxyServerOptions {
   upstreamTimeoutMs?: number;
   /** Include Node process metrics (default true). */
   processMetrics?: boolean;
+  /** Concurrent TCP connections accepted (--maxConnections, default 4096); more are closed at accept. */
+  maxConnections?: number;
 }
 
 export interface ProxyServer {
@@ -225,7 +228,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       });
   };
 
-  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : http.createServer(handler);
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, handler)
+    : http.createServer(handler);
+  limitConnections(server, opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, {
+    dropped: () => metrics.connectionsRefused.inc({ reason: 'max-connections' }),
+    handshakeTimeout: () => metrics.connectionsRefused.inc({ reason: 'tls-handshake-timeout' }),
+  });
   // Longer than clients' idle-socket timeout, so a client never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;

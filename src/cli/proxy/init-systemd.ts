@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_MAX_CONNECTIONS } from '../../util/listener-limits.js';
 import { resolve } from 'node:path';
 import { initSystemdUnit } from '../../ops/units.js';
 import { addStartOptions, type StartFlags } from './options.js';
@@ -48,5 +49,6 @@ export function startArgs(flags: StartFlags, given: (flag: string) => boolean = 
   if (flags.sse) args.push('--sse');
   if (flags.noSSL) args.push('--noSSL');
   if (flags.verbose) args.push('--verbose');
+  if (flags.maxConnections !== undefined && Number(flags.maxConnections) !== DEFAULT_MAX_CONNECTIONS) args.push('--maxConnections', String(flags.maxConnections));
   return args;
 }

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { flexfsHome, proxyCredsPath } from '../../config/creds.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../../util/listener-limits.js';
 
 /** Flags of `start`, shared with `init systemd` (which writes them into the unit's ExecStart). */
 export interface StartFlags {
@@ -19,6 +20,7 @@ export interface StartFlags {
   sslKey?: string;
   credsFile: string;
   verbose?: boolean;
+  maxConnections?: string;
 }
 
 export const DEFAULT_PORT = 9450;
@@ -42,5 +44,6 @@ export function addStartOptions(cmd: Command): Command {
     .option('--sslCert <file>', 'TLS certificate (PEM); default: a self-signed one in ~/.flexfs/proxy/')
     .option('--sslKey <file>', 'TLS private key (PEM) for --sslCert')
     .option('--credsFile <file>', 'credentials file with blockUser, blockPass, token', proxyCredsPath())
+    .option('--maxConnections <n>', 'concurrent client connections accepted (a mount opens up to 64); more are closed at once', String(DEFAULT_MAX_CONNECTIONS))
     .option('--verbose', 'log every request');
 }

@@ -3,13 +3,14 @@ import { mkdir, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { createCodec } from '../../codec/index.js';
-import { credsTooOpen, readCreds, requireField } from '../../config/creds.js';
+import { readCreds, requireField } from '../../config/creds.js';
 import { parseSize, formatSize } from '../../config/sizes.js';
 import type { BlockStoreSettings } from '../../meta/types.js';
 import { DiskCache } from '../../proxy/disk-cache.js';
 import { createProxyServer } from '../../proxy/server.js';
 import { loadOrCreateTls } from '../../proxy/tls.js';
 import { openStore } from '../../store/index.js';
+import { parseMaxConnections } from '../../util/listener-limits.js';
 import { addStartOptions, DEFAULT_PORT, type StartFlags } from './options.js';
 
 export function registerStart(program: Command): void {
@@ -35,9 +36,9 @@ export function parseBindAddr(addr: string): { host: string; port: number } {
 async function startProxy(flags: StartFlags): Promise<void> {
   const log = pino({ name: 'proxy.flexfs', level: flags.verbose ? 'debug' : 'info' }, pino.destination(2));
   const { host, port } = parseBindAddr(flags.bindAddr);
+  const maxConnections = parseMaxConnections(flags.maxConnections);
 
   const creds = await readCreds(flags.credsFile);
-  if (await credsTooOpen(flags.credsFile)) log.warn({ file: flags.credsFile }, 'credentials file is readable by others; chmod 600 it');
   const token = requireField(creds, 'token', flags.credsFile);
   const blockPass = typeof creds.blockPass === 'string' ? creds.blockPass : '';
   const blockUser = typeof creds.blockUser === 'string' ? creds.blockUser : '';
@@ -65,7 +66,7 @@ async function startProxy(flags: StartFlags): Promise<void> {
   const server = createProxyServer({
     upstream, cache, token, tls, log,
     verify: (key, frame) => codec.verify(key, frame),
-    prefix: flags.keyPrefix, sse: !!flags.sse,
+    prefix: flags.keyPrefix, sse: !!flags.sse, maxConnections,
   });
   const addr = await server.listen(host, port);
   log.info({
