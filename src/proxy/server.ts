@@ -8,6 +8,7 @@ import type { DiskCache } from './disk-cache.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { Singleflight } from './singleflight.js';
+import { GetLimits, GetRefused, type GetLimitOptions } from './get-limits.js';
 import { DEFAULT_MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT_MS, limitConnections } from '../util/listener-limits.js';
 
 /** Logger shape (pino-compatible). Never given secrets. */
@@ -43,6 +44,8 @@ export interface ProxyServerOptions {
   processMetrics?: boolean;
   /** Concurrent TCP connections accepted (--maxConnections, default 4096); more are closed at accept. */
   maxConnections?: number;
+  /** GETs holding frames, bucket fetches, queued GETs at once (--maxGets, --maxFetches, --maxQueuedGets). */
+  getLimits?: GetLimitOptions;
 }
 
 export interface ProxyServer {
@@ -68,14 +71,15 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? 60_000;
   const tokenDigest = digest(opts.token);
   const { cache, upstream, verify } = opts;
-  const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true);
+  const limits = new GetLimits(opts.getLimits);
+  const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true, limits);
   cache.onEvict = () => metrics.evictions.inc();
   const flights = new Singleflight<Buffer>();
   const pendingWrites = new Set<Promise<void>>();
   /** Verified frames whose cache file is still being written: served from memory meanwhile. */
   const writing = new Map<string, Buffer>();
 
-  function cacheInBackground(key: string, frame: Buffer): void {
+  function cacheInBackground(key: string, frame: Buffer): Promise<void> {
     writing.set(key, frame);
     const p = cache.put(key, frame)
       .catch((e) => log.warn({ err: errText(e) }, 'caching a fetched block failed'))
@@ -84,6 +88,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         if (writing.get(key) === frame) writing.delete(key);
       });
     pendingWrites.add(p);
+    return p;
   }
 
   function authorized(req: IncomingMessage): boolean {
@@ -104,22 +109,37 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
   }
 
-  /** Miss path, shared by concurrent misses on one key: fetch, verify, cache. */
-  async function fetchAndCache(key: string): Promise<Buffer> {
-    const frame = await timedUpstream('get', (signal) => upstream.get(key, { signal }));
-    metrics.upstreamBytes.inc({ op: 'get' }, frame.length);
-    try {
-      await verify(key, frame);
-    } catch {
-      metrics.verifyFailures.inc({ source: 'upstream' });
-      throw new HttpError(502, 'object in the bucket fails verification');
-    }
-    // The client need not wait for the cache file: write it in the background (close() waits).
-    cacheInBackground(key, frame);
-    return frame;
+  /**
+   * Miss path, shared by concurrent misses on one key: fetch, verify, cache — within the fetch
+   * limit, whose slot is held until the frame is in the disk cache.
+   */
+  function fetchAndCache(key: string): Promise<Buffer> {
+    return limits.fetch(async () => {
+      const frame = await timedUpstream('get', (signal) => upstream.get(key, { signal }));
+      metrics.upstreamBytes.inc({ op: 'get' }, frame.length);
+      try {
+        await verify(key, frame);
+      } catch {
+        metrics.verifyFailures.inc({ source: 'upstream' });
+        throw new HttpError(502, 'object in the bucket fails verification');
+      }
+      return frame;
+    }, (frame) => cacheInBackground(key, frame)); // the client need not wait for the cache file (close() does)
   }
 
   async function handleGet(key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Bounded memory: the frame is read, fetched and sent only within a GET slot.
+    try {
+      await limits.admit(res);
+    } catch (e) {
+      if (!(e instanceof GetRefused)) throw e;
+      if (e.reason === 'busy') {
+        metrics.getsRefused.inc();
+        res.setHeader('retry-after', '1');
+        throw new HttpError(503, e.message);
+      }
+      throw new HttpError(499, e.message); // nobody to answer
+    }
     let source = 'hit';
     const inMemory = writing.get(key);
     let frame = inMemory ?? (await cache.get(key));
@@ -212,7 +232,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     route(req, res)
       .catch((e) => {
         const status = statusOf(e);
-        if (status >= 500) log.warn({ method: req.method, path: safePath(req.url), status, err: errText(e) }, 'request failed');
+        if (status >= 500 && status !== 503) log.warn({ method: req.method, path: safePath(req.url), status, err: errText(e) }, 'request failed');
         if (!res.headersSent) {
           res.writeHead(status, { 'content-type': 'text/plain' });
           res.end(messageOf(e, status) + '\n');

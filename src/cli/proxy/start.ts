@@ -37,6 +37,11 @@ async function startProxy(flags: StartFlags): Promise<void> {
   const log = pino({ name: 'proxy.flexfs', level: flags.verbose ? 'debug' : 'info' }, pino.destination(2));
   const { host, port } = parseBindAddr(flags.bindAddr);
   const maxConnections = parseMaxConnections(flags.maxConnections);
+  const getLimits = {
+    maxGets: wholeNumber('--maxGets', flags.maxGets, 1),
+    maxFetches: wholeNumber('--maxFetches', flags.maxFetches, 1),
+    maxQueued: wholeNumber('--maxQueuedGets', flags.maxQueuedGets, 0),
+  };
 
   const creds = await readCreds(flags.credsFile);
   const token = requireField(creds, 'token', flags.credsFile);
@@ -66,7 +71,7 @@ async function startProxy(flags: StartFlags): Promise<void> {
   const server = createProxyServer({
     upstream, cache, token, tls, log,
     verify: (key, frame) => codec.verify(key, frame),
-    prefix: flags.keyPrefix, sse: !!flags.sse, maxConnections,
+    prefix: flags.keyPrefix, sse: !!flags.sse, maxConnections, getLimits,
   });
   const addr = await server.listen(host, port);
   log.info({
@@ -87,4 +92,12 @@ async function startProxy(flags: StartFlags): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** A count flag: undefined keeps the default; anything but a whole number ≥ min is refused, naming the flag. */
+function wholeNumber(flag: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} "${value}": expected a whole number ≥ ${min}`);
+  return n;
 }
