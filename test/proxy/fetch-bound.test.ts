@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import https from 'node:https';
 import { join } from 'node:path';
 import { tempDir, waitFor } from '../harness/ports.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
@@ -94,5 +95,41 @@ describe('proxy.flexfs bounds in-flight bucket fetches and GETs (real RGW)', () 
       expect(again.body.equals(b.frame)).toBe(true);
     }
     expect((await metricsOf(proxy)).get('flexfs_proxy_upstream_fetches_peak')).toBeLessThanOrEqual(MAX_FETCHES);
+  });
+
+  it('clients that hang up while queued or being served give their slots back', async () => {
+    const blocks = await Promise.all(Array.from({ length: 30 }, async (_, j) => {
+      const id = 9000 + j;
+      const key = blockKey('boundvol', 3, id, id);
+      const frame = await codec.encode(key, randomBytes(64 * 1024));
+      await direct.put(key, frame);
+      return { key, frame };
+    }));
+    capture.delay = (method) => (method === 'GET' ? 500 : 0);
+    try {
+      // 30 GETs (8 get slots, 22 queued), each client gone before any fetch can finish
+      const inFlightOrQueued = async () => {
+        const m = await metricsOf(proxy);
+        return m.get('flexfs_proxy_gets_in_flight')! + m.get('flexfs_proxy_gets_queued')!;
+      };
+      const requests = blocks.map((b) => {
+        const req = https.request({ host: '127.0.0.1', port: proxy.port, path: pathForKey(b.key), ca: proxy.certPem, agent: false,
+          headers: { authorization: `Bearer ${TOKEN}` } });
+        req.on('error', () => undefined);
+        req.end();
+        return req;
+      });
+      await waitFor(async () => (await inFlightOrQueued()) === blocks.length, 10_000, 'all GETs admitted or queued');
+      for (const r of requests) r.destroy();
+      await waitFor(async () => (await inFlightOrQueued()) === 0, 20_000, 'slots given back');
+    } finally {
+      capture.delay = undefined;
+    }
+    // and the proxy still serves every key
+    for (const b of blocks) {
+      const res = await request({ port: proxy.port, ca: proxy.certPem }, 'GET', pathForKey(b.key), { token: TOKEN });
+      expect(res.status).toBe(200);
+      expect(res.body.equals(b.frame)).toBe(true);
+    }
   });
 });
