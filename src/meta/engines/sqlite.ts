@@ -45,12 +45,18 @@ export async function openSqliteEngine(opts: SqliteEngineOptions): Promise<Sqlit
   return engine;
 }
 
-/** Make `path` mode 0600 (creating it empty when `create`); a file not ours to chmod is left as is. */
+/**
+ * Make `path` mode 0600 (creating it empty when `create`). A file or folder not ours to create or
+ * chmod (read-only access, missing folder) is left alone: sqlite then opens it or says why not.
+ */
 async function restrictToOwner(path: string, create: boolean): Promise<void> {
-  if (create) await (await open(path, 'a', 0o600)).close();
-  await chmod(path, 0o600).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'ENOENT' && e.code !== 'EPERM') throw e;
-  });
+  const leaveAlone = (e: NodeJS.ErrnoException) => {
+    if (!['ENOENT', 'EPERM', 'EACCES', 'EROFS'].includes(e.code ?? '')) throw e;
+  };
+  if (create) {
+    try { await (await open(path, 'a', 0o600)).close(); } catch (e) { leaveAlone(e as NodeJS.ErrnoException); return; }
+  }
+  await chmod(path, 0o600).catch(leaveAlone);
 }
 
 type VolumeRow = { id: string; name: string; settings: string; capacity: number; inode_limit: number; created_at: number };
