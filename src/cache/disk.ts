@@ -61,8 +61,8 @@ export class DiskFrameCache implements BlockCache<string> {
     const path = this.pathOf(name);
     const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await mkdir(join(this.folder, fanOut(name)), { recursive: true });
-      await writeFile(tmp, frame);
+      await mkdir(join(this.folder, fanOut(name)), { recursive: true, mode: 0o700 });
+      await writeFile(tmp, frame, { mode: 0o600 });
       await rename(tmp, path);
     } catch {
       await unlink(tmp).catch(() => undefined);
@@ -110,7 +110,7 @@ export class DiskFrameCache implements BlockCache<string> {
   }
 
   private async scan(): Promise<void> {
-    await mkdir(this.folder, { recursive: true });
+    await mkdir(this.folder, { recursive: true, mode: 0o700 });
     const found: { name: string; size: number; mtimeMs: number }[] = [];
     for (const sub of await readdir(this.folder)) {
       if (!/^[0-9a-f]{2}$/.test(sub)) continue;

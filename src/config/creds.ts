@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile, chmod, stat } from 'node:fs/promises';
+import { mkdir, open, writeFile, chmod } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'smol-toml';
@@ -23,12 +23,25 @@ export function mountCredsPath(volume: string): string {
   return join(flexfsHome(), 'mount', 'creds', volume);
 }
 
-/** Read a credentials file. Errors name the file and the problem, never its contents. */
-export async function readCreds(path: string): Promise<Creds> {
+/**
+ * Read a credentials file. Errors name the file and the problem, never its contents. A file that
+ * group or others may read or write is refused (every daemon and admin command reads creds here);
+ * `allowOpenMode` is only for `init creds`, which rewrites the file 0600.
+ */
+export async function readCreds(path: string, opts: { allowOpenMode?: boolean } = {}): Promise<Creds> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // mode and contents from one open file, so the file checked is the file read
+    const fh = await open(path, 'r');
+    try {
+      const mode = (await fh.stat()).mode & 0o777;
+      if (!opts.allowOpenMode && (mode & 0o077) !== 0) throw new CredsModeError(path, mode);
+      text = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
+    if (e instanceof CredsModeError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`credentials file ${path} does not exist (create it with "init creds")`);
     if (code === 'EACCES') throw new Error(`credentials file ${path} is not readable by this user`);
@@ -41,6 +54,14 @@ export async function readCreds(path: string): Promise<Creds> {
   }
 }
 
+/** A creds file with group/other permission bits: its secrets may already be known to others. */
+export class CredsModeError extends Error {
+  constructor(readonly path: string, readonly mode: number) {
+    super(`credentials file ${path} is accessible by group or others (mode 0${mode.toString(8)}); `
+      + `run "chmod 600 ${path}" (and rotate its secrets if others could read them)`);
+  }
+}
+
 /** Write a credentials file with mode 0600 (its folder 0700), replacing any previous one. */
 export async function writeCreds(path: string, creds: Creds): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -48,12 +69,6 @@ export async function writeCreds(path: string, creds: Creds): Promise<void> {
   for (const [k, v] of Object.entries(creds)) if (v !== undefined && v !== '') clean[k] = v;
   await writeFile(path, stringify(clean) + '\n', { mode: 0o600 });
   await chmod(path, 0o600);
-}
-
-/** Warn-worthy: a creds file readable by group or others. */
-export async function credsTooOpen(path: string): Promise<boolean> {
-  const st = await stat(path);
-  return (st.mode & 0o077) !== 0;
 }
 
 /** A required string field, with an error naming the file and the field (not the value). */

@@ -14,16 +14,27 @@ export interface ProxyMetrics {
   verifyFailures: Counter<'source'>;
   sseNotApplied: Counter;
   requests: Counter<'method' | 'status'>;
+  connectionsRefused: Counter<'reason'>;
+  getsRefused: Counter;
   cacheBytes: Gauge;
   cacheObjects: Gauge;
   cacheQuota: Gauge;
 }
 
-export function createProxyMetrics(cacheStats: () => { bytes: number; count: number; quota: number }, withDefaults = true): ProxyMetrics {
+/** What the GET limits report (GetLimits). */
+export interface GetLimitStats {
+  upstreamInFlight: number;
+  upstreamPeak: number;
+  getsInFlight: number;
+  getsQueued: number;
+}
+
+export function createProxyMetrics(cacheStats: () => { bytes: number; count: number; quota: number }, withDefaults = true,
+  gets?: GetLimitStats): ProxyMetrics {
   const registry = new Registry();
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'flexfs_proxy_' });
   const registers = [registry];
-  return {
+  const m: ProxyMetrics = {
     registry,
     hits: new Counter({ name: 'flexfs_proxy_cache_hits_total', help: 'GETs answered from the disk cache', registers }),
     misses: new Counter({ name: 'flexfs_proxy_cache_misses_total', help: 'GETs not in the disk cache (joined or started an upstream fetch)', registers }),
@@ -39,8 +50,21 @@ export function createProxyMetrics(cacheStats: () => { bytes: number; count: num
     verifyFailures: new Counter({ name: 'flexfs_proxy_verify_failures_total', help: 'Frames that failed verification, by where they came from (cache, upstream, client)', labelNames: ['source'], registers }),
     sseNotApplied: new Counter({ name: 'flexfs_proxy_sse_not_applied_total', help: 'PUTs that asked for SSE and were stored without it (no x-amz-server-side-encryption in the answer)', registers }),
     requests: new Counter({ name: 'flexfs_proxy_requests_total', help: 'HTTP requests by method and status', labelNames: ['method', 'status'], registers }),
+    connectionsRefused: new Counter({
+      name: 'flexfs_proxy_connections_refused_total', labelNames: ['reason'], registers,
+      help: 'TCP connections closed before serving: over --maxConnections, or no TLS handshake within 5 s',
+    }),
+    getsRefused: new Counter({ name: 'flexfs_proxy_gets_refused_total', help: 'GETs answered 503 because --maxGets were in flight and --maxQueuedGets waiting', registers }),
     cacheBytes: new Gauge({ name: 'flexfs_proxy_cache_bytes', help: 'Bytes held in the disk cache', registers, collect() { this.set(cacheStats().bytes); } }),
     cacheObjects: new Gauge({ name: 'flexfs_proxy_cache_objects', help: 'Objects held in the disk cache', registers, collect() { this.set(cacheStats().count); } }),
     cacheQuota: new Gauge({ name: 'flexfs_proxy_cache_quota_bytes', help: 'Disk cache quota in bytes', registers, collect() { this.set(cacheStats().quota); } }),
   };
+  if (gets) {
+    const gauge = (name: string, help: string, read: () => number) => new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    gauge('flexfs_proxy_upstream_fetches_in_flight', 'Bucket GETs running now (at most --maxFetches)', () => gets.upstreamInFlight);
+    gauge('flexfs_proxy_upstream_fetches_peak', 'Most bucket GETs ever running at once since start', () => gets.upstreamPeak);
+    gauge('flexfs_proxy_gets_in_flight', 'Client GETs holding a frame now (at most --maxGets)', () => gets.getsInFlight);
+    gauge('flexfs_proxy_gets_queued', 'Client GETs waiting for a slot (at most --maxQueuedGets)', () => gets.getsQueued);
+  }
+  return m;
 }

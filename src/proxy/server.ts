@@ -10,6 +10,8 @@ import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { SingleFlight } from '../util/singleflight.js';
 import { TIMEOUTS } from '../config/defaults.js';
+import { GetLimits, GetRefused, type GetLimitOptions } from './get-limits.js';
+import { DEFAULT_MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT_MS, limitConnections } from '../util/listener-limits.js';
 
 /** Logger shape (pino-compatible). Never given secrets. */
 export interface ProxyLogger {
@@ -45,6 +47,10 @@ export interface ProxyServerOptions {
   upstreamTimeoutMs?: number;
   /** Include Node process metrics (default true). */
   processMetrics?: boolean;
+  /** Concurrent TCP connections accepted (--maxConnections, default 4096); more are closed at accept. */
+  maxConnections?: number;
+  /** GETs holding frames, bucket fetches, queued GETs at once (--maxGets, --maxFetches, --maxQueuedGets). */
+  getLimits?: GetLimitOptions;
 }
 
 export interface ProxyServer {
@@ -70,14 +76,15 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? TIMEOUTS.proxyUpstreamMs;
   const tokenDigest = digest(opts.token);
   const { cache, upstream, verify } = opts;
-  const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true);
+  const limits = new GetLimits(opts.getLimits);
+  const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true, limits);
   cache.onEvict = () => metrics.evictions.inc();
   const flights = new SingleFlight<string, Buffer>();
   const pendingWrites = new Set<Promise<void>>();
   /** Verified frames whose cache file is still being written: served from memory meanwhile. */
   const writing = new Map<string, Buffer>();
 
-  function cacheInBackground(key: string, frame: Buffer): void {
+  function cacheInBackground(key: string, frame: Buffer): Promise<void> {
     writing.set(key, frame);
     const p = cache.put(key, frame)
       .catch((e) => log.warn({ err: errText(e) }, 'caching a fetched block failed'))
@@ -86,6 +93,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         if (writing.get(key) === frame) writing.delete(key);
       });
     pendingWrites.add(p);
+    return p;
   }
 
   function authorized(req: IncomingMessage): boolean {
@@ -106,22 +114,37 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
   }
 
-  /** Miss path, shared by concurrent misses on one key: fetch, verify, cache. */
-  async function fetchAndCache(key: string): Promise<Buffer> {
-    const frame = await timedUpstream('get', (signal) => upstream.get(key, { signal }));
-    metrics.upstreamBytes.inc({ op: 'get' }, frame.length);
-    try {
-      await verify(key, frame);
-    } catch {
-      metrics.verifyFailures.inc({ source: 'upstream' });
-      throw new HttpError(502, 'object in the bucket fails verification');
-    }
-    // The client need not wait for the cache file: write it in the background (close() waits).
-    cacheInBackground(key, frame);
-    return frame;
+  /**
+   * Miss path, shared by concurrent misses on one key: fetch, verify, cache — within the fetch
+   * limit, whose slot is held until the frame is in the disk cache.
+   */
+  function fetchAndCache(key: string): Promise<Buffer> {
+    return limits.fetch(async () => {
+      const frame = await timedUpstream('get', (signal) => upstream.get(key, { signal }));
+      metrics.upstreamBytes.inc({ op: 'get' }, frame.length);
+      try {
+        await verify(key, frame);
+      } catch {
+        metrics.verifyFailures.inc({ source: 'upstream' });
+        throw new HttpError(502, 'object in the bucket fails verification');
+      }
+      return frame;
+    }, (frame) => cacheInBackground(key, frame)); // the client need not wait for the cache file (close() does)
   }
 
   async function handleGet(key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Bounded memory: the frame is read, fetched and sent only within a GET slot.
+    try {
+      await limits.admit(res);
+    } catch (e) {
+      if (!(e instanceof GetRefused)) throw e;
+      if (e.reason === 'busy') {
+        metrics.getsRefused.inc();
+        res.setHeader('retry-after', '1');
+        throw new HttpError(503, e.message);
+      }
+      throw new HttpError(499, e.message); // nobody to answer
+    }
     let source = 'hit';
     const inMemory = writing.get(key);
     let frame = inMemory ?? (await cache.get(key));
@@ -225,7 +248,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     route(req, res)
       .catch((e) => {
         const status = statusOf(e);
-        if (status >= 500) log.warn({ method: req.method, path: safePath(req.url), status, err: errText(e) }, 'request failed');
+        if (status >= 500 && status !== 503) log.warn({ method: req.method, path: safePath(req.url), status, err: errText(e) }, 'request failed');
         if (!res.headersSent) {
           res.writeHead(status, { 'content-type': 'text/plain' });
           res.end(messageOf(e, status) + '\n');
@@ -241,7 +264,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       });
   };
 
-  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : http.createServer(handler);
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, handler)
+    : http.createServer(handler);
+  limitConnections(server, opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, {
+    dropped: () => metrics.connectionsRefused.inc({ reason: 'max-connections' }),
+    handshakeTimeout: () => metrics.connectionsRefused.inc({ reason: 'tls-handshake-timeout' }),
+  });
   // Longer than clients' idle-socket timeout, so a client never reuses a socket we just closed.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 70_000;

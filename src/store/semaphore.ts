@@ -45,4 +45,9 @@ export class Semaphore {
   get inUse(): number {
     return this.active;
   }
+
+  /** Callers waiting for a slot. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
 }

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { FsError, isFsError } from '../../src/errors/index.js';
 import {
-  CloseCode, PROTOCOL_VERSION, META_OPS, packFrame, unpackFrame, validateArgs, RPC_PATH,
+  CloseCode, PROTOCOL_VERSION, META_OPS, packFrame, unpackFrame, validateArgs,
 } from '../../src/meta/protocol/index.js';
 import { connectMeta, type MetaSession } from '../../src/meta/client/index.js';
 import { ROOT_INO } from '../../src/meta/types.js';
 import { startInProcess, type InProc } from './inproc.js';
 import { probe } from './harness.js';
 import { waitFor } from '../harness/ports.js';
+import { rawSocket } from './raw-socket.js';
 
 const ctx = { uid: 0, gid: 0 };
 
@@ -119,29 +119,6 @@ describe('meta server over TLS (in process, sqlite engine)', () => {
     expect((await probe(`${base}/v1/volumes/nope`, { authorization: `Bearer ${srv.adminToken}` })).status).toBe(404);
   });
 });
-
-/** A raw socket speaking the protocol by hand, to send what a real client never would. */
-async function rawSocket(url: string): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; next(): Promise<unknown> }> {
-  const ws = new WebSocket(url.replace(/^http/, 'ws') + RPC_PATH, { rejectUnauthorized: false });
-  const queue: unknown[] = [];
-  const waiters: Array<(v: unknown) => void> = [];
-  ws.on('message', (d) => {
-    const v = unpackFrame(d as Buffer);
-    const w = waiters.shift();
-    if (w) w(v); else queue.push(v);
-  });
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
-  ws.on('error', () => undefined);
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  return {
-    ws, closed,
-    next: () => new Promise((resolve, reject) => {
-      if (queue.length) return resolve(queue.shift());
-      const t = setTimeout(() => reject(new Error('no frame within 10 s')), 10_000);
-      waiters.push((v) => { clearTimeout(t); resolve(v); });
-    }),
-  };
-}
 
 describe('settings handed to a mount', () => {
   let srv: InProc;

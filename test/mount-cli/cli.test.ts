@@ -168,6 +168,32 @@ describe('mount.flexfs CLI (real processes, real FUSE mounts with --local)', () 
     await stopDaemon(Number(/pid (\d+)/.exec(r.stdout)![1]), mp);
   });
 
+  it('a creds file group or others can read is refused with "chmod 600 FILE"; --local files are owner-only', async () => {
+    const init = await cli(['init', 'creds', 'openvol', '--metaAddr', 'localhost:1'], env, 'token=tok-open-123\n');
+    expect(init.code).toBe(0);
+    const credsPath = join(dir.path, 'home', 'mount', 'creds', 'openvol');
+    await fsp.chmod(credsPath, 0o644);
+    const mp = join(dir.path, 'mnt-open');
+    await fsp.mkdir(mp);
+    const bad = await cli(['start', 'openvol', mp, '--foreground'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`chmod 600 ${credsPath}`);
+    expect(bad.stdout + bad.stderr).not.toContain('tok-open-123');
+
+    const cache = join(dir.path, 'cache-modes');
+    const pid = await startLocal('modesvol', join(dir.path, 'mnt-modes'), ['--diskFolder', cache, '--diskQuota', '64M']);
+    try {
+      await fsp.writeFile(join(dir.path, 'mnt-modes', 'f'), Buffer.alloc(100_000, 3));
+      const local = join(dir.path, 'local');
+      const modeOf = async (p: string) => [p.slice(dir.path.length), (await fsp.stat(p)).mode & 0o777];
+      for (const f of ['meta.db', 'meta.db-wal', 'meta.db-shm']) expect(await modeOf(join(local, f))).toEqual([`/local/${f}`, 0o600]);
+      expect(await modeOf(join(local, 'blocks'))).toEqual(['/local/blocks', 0o700]);
+      expect(await modeOf(cache)).toEqual(['/cache-modes', 0o700]);
+    } finally {
+      await stopDaemon(pid, join(dir.path, 'mnt-modes'));
+    }
+  });
+
   it('init creds reads secrets from stdin (not argv), 0600; encrypted --local volume; wrong passphrase is refused', async () => {
     const r = await cli(['init', 'creds', 'secvol', '--metaAddr', 'localhost:1'], env, 'token=tok-123\nsecret=correct horse\n');
     expect(r.code).toBe(0);

@@ -36,7 +36,7 @@ async function initCreds(flags: { credsFile?: string }): Promise<void> {
   const path = flags.credsFile ?? metaCredsPath();
   const given = await readSecrets(CRED_KEYS, { adminToken: 'admin token (empty: generate)', blockUser: 'bucket access key (empty: ambient)', blockPass: 'bucket secret key', redisPassword: 'redis password (empty: none)' });
   let existing: Creds = {};
-  if (await access(path).then(() => true, () => false)) existing = await readCreds(path);
+  if (await access(path).then(() => true, () => false)) existing = await readCreds(path, { allowOpenMode: true }); // rewritten 0600 below
   const creds: Creds = { ...existing, ...given };
   let generated = false;
   if (!creds.adminToken) { creds.adminToken = randomBytes(32).toString('base64url'); generated = true; }

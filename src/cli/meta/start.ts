@@ -5,11 +5,12 @@ import { metaCredsPath, readCreds } from '../../config/creds.js';
 import { openEngine, urlHasPassword } from '../../meta/engines/index.js';
 import { loadTls, startMetaServer } from '../../meta/server/index.js';
 import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
+import { DEFAULT_MAX_CONNECTIONS, parseMaxConnections } from '../../util/listener-limits.js';
 import { defaultDbFolder, defaultTlsDir, fail } from './common.js';
 
 interface StartFlags {
   bindAddr: string; dbFolder?: string; engine: string; sync?: boolean; noSSL?: boolean; ssl?: boolean;
-  sslCert?: string; sslKey?: string; credsFile?: string; verbose?: boolean; sessionTtl: string;
+  sslCert?: string; sslKey?: string; credsFile?: string; verbose?: boolean; sessionTtl: string; maxConnections: string;
 }
 
 export function registerStart(program: Command): void {
@@ -24,6 +25,7 @@ export function registerStart(program: Command): void {
     .option('--sslKey <file>', 'PEM private key for --sslCert')
     .option('--credsFile <path>', 'creds file with adminToken, blockUser, blockPass, redisPassword (default ~/.flexfs/meta/creds)')
     .option('--sessionTtl <seconds>', 'session lifetime without heartbeats', '60')
+    .option('--maxConnections <n>', 'concurrent connections accepted (mounts hold one each); more are closed at once', String(DEFAULT_MAX_CONNECTIONS))
     .option('--verbose', 'debug logging')
     .action((flags: StartFlags) => runStart(flags).catch(fail));
 }
@@ -34,6 +36,7 @@ async function runStart(flags: StartFlags): Promise<void> {
   const creds = await readCreds(credsPath);
   const str = (k: string) => (typeof creds[k] === 'string' && creds[k] !== '' ? (creds[k] as string) : undefined);
   if (!str('adminToken')) log.warn({ credsFile: credsPath }, 'creds file has no adminToken: admin routes accept only admin tokens made with "token create"');
+  const maxConnections = parseMaxConnections(flags.maxConnections);
   const ttl = Number(flags.sessionTtl);
   if (!Number.isFinite(ttl) || ttl < 1) throw new Error(`--sessionTtl "${flags.sessionTtl}" must be a number of seconds ≥ 1`);
   // commander turns --noSSL into ssl=false for "no" options
@@ -48,7 +51,7 @@ async function runStart(flags: StartFlags): Promise<void> {
   const engine = await openEngine({ engine: flags.engine, dbFolder, sync: flags.sync === true, redisPassword: str('redisPassword') });
   const server = await startMetaServer({
     engine, bindAddr: flags.bindAddr, tls, adminToken: str('adminToken'), blockUser: str('blockUser'),
-    blockPass: str('blockPass'), sessionTtlSeconds: ttl, logger: log, processMetrics: true,
+    blockPass: str('blockPass'), sessionTtlSeconds: ttl, logger: log, processMetrics: true, maxConnections,
   });
   if (tls) log.info({ fingerprint: tls.fingerprint }, 'clients pin this certificate fingerprint (or ~/.flexfs/meta/tls/cert.pem)');
   let stopping = false;

@@ -24,7 +24,7 @@ export function registerToken(program: Command): void {
         tokens.map((t) => [t.id, t.volumeId, t.admin, t.label, new Date(t.createdAt).toISOString(), t.revoked])));
     })().catch(fail));
 
-  addAdminOptions(token.command('revoke <id>').description('revoke a token; sessions using it end at their next heartbeat'))
+  addAdminOptions(token.command('revoke <id>').description('revoke a token; the server closes the sessions using it at once'))
     .action((id: string, f: AdminFlags) => (async () => {
       await (await adminClient(f)).revokeToken(id);
       process.stdout.write(`revoked token ${id}\n`);

@@ -78,7 +78,7 @@ export function localEngineSpec(dir: string): { engine: 'sqlite'; dbFolder: stri
 /** Embedded default: sqlite engine in-process on DIR/meta.db, blocks in DIR/blocks. */
 async function openLocal(volume: string, dir: string, mountpoint: string, secret: string | undefined): Promise<MetaSource> {
   const { openEngine } = await import('../../meta/engines/index.js');
-  await mkdir(join(dir, 'blocks'), { recursive: true });
+  await mkdir(join(dir, 'blocks'), { recursive: true, mode: 0o700 });
   const engine = await openEngine(localEngineSpec(dir));
   try {
     let settings = await engine.getVolume(volume);
@@ -307,7 +307,7 @@ function errorReporter(): (op: string, path: string, err: unknown) => void {
 async function diskSize(folder: string | undefined): Promise<number | undefined> {
   if (!folder) return undefined;
   const { statfs } = await import('node:fs/promises');
-  await mkdir(folder, { recursive: true });
+  await mkdir(folder, { recursive: true, mode: 0o700 });
   const s = await statfs(folder);
   return s.blocks * s.bsize;
 }

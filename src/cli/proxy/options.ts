@@ -3,6 +3,8 @@ import { sseOption } from '../shared/sse-option.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { flexfsHome, proxyCredsPath } from '../../config/creds.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../../util/listener-limits.js';
+import { GET_LIMIT_DEFAULTS } from '../../proxy/get-limits.js';
 
 /** Flags of `start`, shared with `init systemd` (which writes them into the unit's ExecStart). */
 export interface StartFlags {
@@ -21,6 +23,10 @@ export interface StartFlags {
   sslKey?: string;
   credsFile: string;
   verbose?: boolean;
+  maxConnections?: string;
+  maxGets?: string;
+  maxFetches?: string;
+  maxQueuedGets?: string;
 }
 
 export const DEFAULT_PORT = 9450;
@@ -45,6 +51,10 @@ export function addStartOptions(cmd: Command): Command {
     .option('--sslCert <file>', 'TLS certificate (PEM); default: a self-signed one in ~/.flexfs/proxy/')
     .option('--sslKey <file>', 'TLS private key (PEM) for --sslCert')
     .option('--credsFile <file>', 'credentials file with blockUser, blockPass, token', proxyCredsPath())
+    .option('--maxConnections <n>', 'concurrent client connections accepted (a mount opens up to 64); more are closed at once', String(DEFAULT_MAX_CONNECTIONS))
+    .option('--maxGets <n>', 'client GETs holding a block in memory at once (bounds memory with --maxFetches: (maxGets + maxFetches) x 8 MiB at most)', String(GET_LIMIT_DEFAULTS.maxGets))
+    .option('--maxFetches <n>', 'bucket GETs at once', String(GET_LIMIT_DEFAULTS.maxFetches))
+    .option('--maxQueuedGets <n>', 'client GETs waiting for a slot; beyond that a GET gets 503 at once', String(GET_LIMIT_DEFAULTS.maxQueued))
     .option('--verbose', 'log every request');
 }
 

@@ -3,13 +3,14 @@ import { mkdir, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { createCodec } from '../../codec/index.js';
-import { credsTooOpen, readCreds, requireField } from '../../config/creds.js';
+import { readCreds, requireField } from '../../config/creds.js';
 import { parseSize, formatSize } from '../../config/sizes.js';
 import type { BlockStoreSettings } from '../../meta/types.js';
 import { DiskCache } from '../../proxy/disk-cache.js';
 import { createProxyServer } from '../../proxy/server.js';
 import { loadOrCreateTls } from '../../proxy/tls.js';
 import { openStore, parseSseMode } from '../../store/index.js';
+import { parseMaxConnections } from '../../util/listener-limits.js';
 import { addStartOptions, DEFAULT_PORT, type StartFlags } from './options.js';
 
 export function registerStart(program: Command): void {
@@ -36,9 +37,14 @@ async function startProxy(flags: StartFlags): Promise<void> {
   const log = pino({ name: 'proxy.flexfs', level: flags.verbose ? 'debug' : 'info' }, pino.destination(2));
   const sse = parseSseMode(flags.sse, '--sse');
   const { host, port } = parseBindAddr(flags.bindAddr);
+  const maxConnections = parseMaxConnections(flags.maxConnections);
+  const getLimits = {
+    maxGets: wholeNumber('--maxGets', flags.maxGets, 1),
+    maxFetches: wholeNumber('--maxFetches', flags.maxFetches, 1),
+    maxQueued: wholeNumber('--maxQueuedGets', flags.maxQueuedGets, 0),
+  };
 
   const creds = await readCreds(flags.credsFile);
-  if (await credsTooOpen(flags.credsFile)) log.warn({ file: flags.credsFile }, 'credentials file is readable by others; chmod 600 it');
   const token = requireField(creds, 'token', flags.credsFile);
   const blockPass = typeof creds.blockPass === 'string' ? creds.blockPass : '';
   const blockUser = typeof creds.blockUser === 'string' ? creds.blockUser : '';
@@ -66,7 +72,7 @@ async function startProxy(flags: StartFlags): Promise<void> {
   const server = createProxyServer({
     upstream, cache, token, tls, log,
     verify: (key, frame) => codec.verify(key, frame),
-    prefix: flags.keyPrefix, sse: sse === 'require' ? 'require' : sse === 'on',
+    prefix: flags.keyPrefix, sse: sse === 'require' ? 'require' : sse === 'on', maxConnections, getLimits,
   });
   const addr = await server.listen(host, port);
   log.info({
@@ -87,4 +93,12 @@ async function startProxy(flags: StartFlags): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** A count flag: undefined keeps the default; anything but a whole number ≥ min is refused, naming the flag. */
+function wholeNumber(flag: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} "${value}": expected a whole number ≥ ${min}`);
+  return n;
 }

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { chmod, open } from 'node:fs/promises';
 import { FsError, isFsError } from '../../errors/index.js';
 import { buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { CoreMetaStore } from '../core/store.js';
@@ -36,7 +37,27 @@ export interface SqliteEngineOptions {
 }
 
 export async function openSqliteEngine(opts: SqliteEngineOptions): Promise<SqliteEngine> {
-  return new SqliteEngine(opts);
+  const onDisk = opts?.file && opts.file !== ':memory:' && !opts.file.startsWith('file:');
+  // meta.db holds token hashes, wrapped data keys and maybe bucket keys: owner only. sqlite makes
+  // -wal/-shm with the database's mode, so 0600 first, then the side files explicitly as well.
+  if (onDisk) await restrictToOwner(opts.file, true);
+  const engine = new SqliteEngine(opts);
+  if (onDisk) for (const side of ['-wal', '-shm']) await restrictToOwner(opts.file + side, false);
+  return engine;
+}
+
+/**
+ * Make `path` mode 0600 (creating it empty when `create`). A file or folder not ours to create or
+ * chmod (read-only access, missing folder) is left alone: sqlite then opens it or says why not.
+ */
+async function restrictToOwner(path: string, create: boolean): Promise<void> {
+  const leaveAlone = (e: NodeJS.ErrnoException) => {
+    if (!['ENOENT', 'EPERM', 'EACCES', 'EROFS'].includes(e.code ?? '')) throw e;
+  };
+  if (create) {
+    try { await (await open(path, 'a', 0o600)).close(); } catch (e) { leaveAlone(e as NodeJS.ErrnoException); return; }
+  }
+  await chmod(path, 0o600).catch(leaveAlone);
 }
 
 type VolumeRow = { id: string; name: string; settings: string; capacity: number; inode_limit: number; created_at: number };

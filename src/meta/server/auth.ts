@@ -9,6 +9,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
  */
 export class Authenticator {
   private readonly adminHash: Buffer | null;
+  private epochValue = 0;
+  private readonly listeners: Array<() => void> = [];
   constructor(private readonly engine: MetaEngine, adminToken?: string) {
     this.adminHash = adminToken ? sha256(adminToken) : null;
   }
@@ -23,6 +25,26 @@ export class Authenticator {
     if (this.isCredsAdmin(secret)) return { id: 'creds-admin', admin: true, createdAt: 0, revoked: false };
     const info = await this.engine.checkToken(secret);
     return info && !info.revoked ? info : null;
+  }
+
+  /**
+   * Bumped whenever something this server did may have taken access away (a token revoked, a
+   * volume deleted, sessions expired): sessions compare it on every call, so they re-check at
+   * once instead of at their next periodic check.
+   */
+  get epoch(): number { return this.epochValue; }
+
+  /** Run `fn` after each invalidate() (the server sweeps its open sessions then). */
+  onInvalidate(fn: () => void): void { this.listeners.push(fn); }
+
+  invalidate(): void {
+    this.epochValue++;
+    for (const fn of this.listeners) fn();
+  }
+
+  async revoke(tokenId: string): Promise<void> {
+    await this.engine.revokeToken(tokenId);
+    this.invalidate();
   }
 
   async isAdmin(secret: string): Promise<boolean> {

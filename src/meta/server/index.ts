@@ -10,7 +10,9 @@ import { Authenticator } from './auth.js';
 import { ServerMetrics } from './metrics.js';
 import { createRestHandler } from './rest.js';
 import { RpcSession } from './rpc-session.js';
+import { startSessionSweep } from './session-sweep.js';
 import type { TlsMaterial } from './tls.js';
+import { DEFAULT_MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT_MS, limitConnections } from '../../util/listener-limits.js';
 
 export { loadTls, fingerprintOf, type TlsMaterial } from './tls.js';
 export { publicSettings } from './rest.js';
@@ -30,6 +32,8 @@ export interface MetaServerOptions {
   logger?: Logger;
   /** Register Node process metrics (the daemon does; in-process tests do not). */
   processMetrics?: boolean;
+  /** Concurrent TCP connections accepted (--maxConnections, default 4096); more are closed at accept. */
+  maxConnections?: number;
 }
 
 export interface MetaServer {
@@ -67,9 +71,14 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
   const rest = createRestHandler({ engine, auth, metrics, log });
   const onRequest = (req: Parameters<typeof rest>[0], res: Parameters<typeof rest>[1]) => { void rest(req, res); };
   const server: Server = opts.tls
-    ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, onRequest)
+    ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onRequest)
     : createHttpServer(onRequest);
   server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10_000; // requests here are small: a peer that sends no headers is cut
+  limitConnections(server, opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, {
+    dropped: () => metrics.connectionsRefused.inc({ reason: 'max-connections' }),
+    handshakeTimeout: () => metrics.connectionsRefused.inc({ reason: 'tls-handshake-timeout' }),
+  });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_FRAME_BYTES, perMessageDeflate: false });
   const sessions = new Set<RpcSession>();
@@ -100,9 +109,11 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
   // Expire sessions that stopped heartbeating, releasing their holds.
   const expiry = setInterval(() => {
     engine.expireSessions().then((n) => {
-      if (n > 0) { metrics.expired.inc(n); log.info({ expired: n }, 'sessions expired'); }
+      if (n > 0) { metrics.expired.inc(n); log.info({ expired: n }, 'sessions expired'); auth.invalidate(); }
     }, (e) => log.error({ err: String(e) }, 'session expiry failed'));
   }, Math.max(500, Math.floor((ttlSeconds * 1000) / 2)));
+  // Revoked or expired: the socket is closed within one heartbeat interval, idle or not.
+  const sweep = startSessionSweep({ engine, auth, log, intervalMs: heartbeatMs, sessions: () => sessions });
 
   const { host, port } = parseBindAddr(opts.bindAddr);
   await new Promise<void>((resolve, reject) => {
@@ -120,6 +131,7 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
     close() {
       closing ??= (async () => {
         clearInterval(expiry);
+        sweep.stop();
         for (const s of sessions) s.close(CloseCode.shutdown, 'server shutting down');
         wss.close();
         await new Promise<void>((resolve) => {

@@ -25,6 +25,11 @@ export class ServerMetrics {
     name: 'flexfs_meta_sessions_expired_total', help: 'Sessions expired for missing heartbeats',
     registers: [this.registry],
   });
+  readonly connectionsRefused = new Counter({
+    name: 'flexfs_meta_connections_refused_total',
+    help: 'TCP connections closed before serving: over --maxConnections, or no TLS handshake within 5 s',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
   readonly rest = new Counter({
     name: 'flexfs_meta_rest_requests_total', help: 'REST requests by route and status',
     labelNames: ['route', 'status'] as const, registers: [this.registry],

@@ -111,6 +111,7 @@ export function createRestHandler(deps: RestDeps) {
         if (!v) throw new HttpError(404, 'ENOENT', `volume "${id}" does not exist`);
         const force = url.searchParams.get('force');
         await engine.deleteVolume(id, force === '1' || force === 'true');
+        deps.auth.invalidate();
         send(res, 200, { deleted: v.name });
         break;
       }
@@ -130,7 +131,7 @@ export function createRestHandler(deps: RestDeps) {
         send(res, 201, await engine.createToken({ volume: volumeId, admin: body.admin === true, label }));
         break;
       }
-      case 'DELETE tokens/:id': await engine.revokeToken(id); send(res, 200, { revoked: id }); break;
+      case 'DELETE tokens/:id': await deps.auth.revoke(id); send(res, 200, { revoked: id }); break;
       case 'GET sessions': {
         const volume = url.searchParams.get('volume');
         let volumeId: string | undefined;

@@ -51,8 +51,11 @@ export class RpcSession {
   private readonly helloTimer: NodeJS.Timeout;
   /** The handshake in progress; requests that arrive meanwhile wait for it. */
   private pending: Promise<void> = Promise.resolve();
-  /** Token and session were last found valid until then (see ensureValid). */
+  /** Token and session were last found valid until then, at auth epoch checkedEpoch (see ensureValid). */
   private validUntil = 0;
+  private checkedEpoch = -1;
+  /** When the handshake finished (0 before): the sweep ignores sessions newer than its snapshot. */
+  private servingSinceMs = 0;
   private validating: Promise<void> | undefined;
 
   constructor(private readonly ws: WebSocket, private readonly deps: SessionDeps, private readonly remote: string) {
@@ -67,6 +70,15 @@ export class RpcSession {
   }
 
   get id(): string { return this.sessionId; }
+  /** The token this session was opened with; only for the server's periodic re-check. */
+  get token(): string { return this.tokenSecret; }
+  /** Handshake done and not closed: what the sweep checks. */
+  get servingSince(): number { return this.store && this.state === 'serving' ? this.servingSinceMs : 0; }
+
+  /** The sweep found token and session valid at `epoch`: calls need not re-check for that epoch. */
+  markValid(epoch: number): void {
+    if (epoch === this.deps.auth.epoch) this.checkedEpoch = epoch;
+  }
 
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
@@ -135,6 +147,7 @@ export class RpcSession {
       return this.refuse('version', `protocol version mismatch: client speaks ${hello.v}, server speaks ${PROTOCOL_VERSION}`);
     }
     const { engine, auth, ttlSeconds } = this.deps;
+    const epoch = auth.epoch;
     const token = await auth.check(hello.token);
     if (!token) return this.refuse('auth', 'invalid or revoked token');
     const wanted = hello.volume ?? token.volumeId;
@@ -154,6 +167,8 @@ export class RpcSession {
     if (this.ws.readyState !== this.ws.OPEN) return; // client went away meanwhile; the session expires
     this.tokenSecret = hello.token;
     this.validUntil = Date.now() + this.deps.heartbeatMs;
+    this.checkedEpoch = epoch;
+    this.servingSinceMs = Date.now();
     this.volume = volume;
     this.store = engine.volume(volume.id);
     this.deps.metrics.sessions.inc();
@@ -204,7 +219,10 @@ export class RpcSession {
     }
     switch (op) {
       case 'heartbeat': return this.heartbeat();
-      case 'settings': return this.deps.mountSettings(this.volume!);
+      case 'settings':
+        // carries the bucket keys: only for a session whose token and lease still hold
+        await this.ensureValid();
+        return this.deps.mountSettings(this.volume!);
       case 'bye':
         await this.deps.engine.closeSession(this.sessionId);
         setImmediate(() => this.close(CloseCode.normal, 'bye'));
@@ -216,14 +234,17 @@ export class RpcSession {
 
   /**
    * The server, not the client's good manners, decides whether a session may still be served:
-   * at most one heartbeat interval after the last check, the token is checked again and the
+   * at most one heartbeat interval after the last check (or at once when this server revoked a
+   * token or expired sessions since: the auth epoch moved), the token is checked again and the
    * session extended (a request is a sign of life). A revoked token closes the socket (the client
    * fails with EACCES); an expired session closes it unanswered, so the client re-sends the call
    * on a new session after taking its holds again.
    */
   private async ensureValid(): Promise<void> {
-    if (Date.now() < this.validUntil) return;
+    if (this.state === 'closed') throw new SessionEnded();
+    if (Date.now() < this.validUntil && this.checkedEpoch === this.deps.auth.epoch) return;
     this.validating ??= (async () => {
+      const epoch = this.deps.auth.epoch;
       try {
         if (!(await this.deps.auth.check(this.tokenSecret))) {
           this.close(CloseCode.auth, 'token revoked');
@@ -234,6 +255,7 @@ export class RpcSession {
           throw new SessionEnded();
         }
         this.validUntil = Date.now() + this.deps.heartbeatMs;
+        this.checkedEpoch = epoch;
       } finally {
         this.validating = undefined;
       }
