@@ -85,7 +85,7 @@ export class SqliteWorkerEngine implements MetaEngine {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0 && this.state === 'open') this.worker.unref();
     if (m.ok) p.resolve(toBuffer(m.value));
     else p.reject(decodeError(m.error));
   }
@@ -164,6 +164,7 @@ export class SqliteWorkerEngine implements MetaEngine {
 
   /** Finish every call already sent, close the database, end the thread. */
   async close(): Promise<void> {
+    this.worker.ref(); // the caller waits for the thread to end: keep the process up until it has
     if (this.state === 'starting') await this.ready.catch(() => undefined);
     if (this.state === 'open') {
       const closing = this.send('close', []);
