@@ -1,5 +1,10 @@
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
 import { FsError, isFsError } from '../../src/errors/index.js';
 import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
 import { openSqliteWorkerEngine, type SqliteWorkerEngine } from '../../src/meta/engines/sqlite-worker-client.js';
@@ -141,9 +146,15 @@ describe('sqlite engine in a worker thread', () => {
   });
 
   it('a dead worker fails every pending and later call with EIO and reports the crash once', async () => {
-    const { engine, store, crashes } = await open();
+    const { engine, store, file, crashes } = await open();
+    // Another connection holds the write lock, so the worker keeps retrying BEGIN: calls stay pending.
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
     const pending = Array.from({ length: 100 }, (_, i) => store.mkdir(ROOT_INO, `k${i}`, 0o755, ROOT));
+    await new Promise((r) => setTimeout(r, 50)); // (not a timing assertion: the calls stay pending either way)
     await engine.kill();
+    other.exec('ROLLBACK');
+    other.close();
     const { ok, errors } = await settled(pending);
     expect(ok).toEqual([]);
     expect(errors).toHaveLength(100);
@@ -152,6 +163,26 @@ describe('sqlite engine in a worker thread', () => {
     expect(isFsError(later, 'EIO')).toBe(true);
     expect(crashes).toHaveLength(1);
     await engine.close(); // after a crash: resolves, does not throw
+  });
+
+  it('compiled: a process with nothing else to do stays up until close() has closed the database', async () => {
+    const client = join(REPO_ROOT, 'dist/src/meta/engines/sqlite-worker-client.js');
+    await ensureBuilt([client, join(REPO_ROOT, 'dist/src/meta/engines/sqlite-worker.js')]);
+    const file = join(dir.path, 'child.db');
+    const script = `
+      const { openSqliteWorkerEngine } = await import(${JSON.stringify(pathToFileURL(client).href)});
+      const e = await openSqliteWorkerEngine({ file: ${JSON.stringify(file)}, sync: true });
+      await e.createVolume({ name: 'child', blockStore: { url: 'file:///tmp/x' } });
+      await e.close();
+      console.log('closed');`;
+    const scriptFile = join(dir.path, 'child.mjs');
+    await writeFile(scriptFile, script);
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, [scriptFile], { timeout: 60_000 }, (_err, stdout) => resolve({ code: child.exitCode, stdout }));
+    });
+    expect(out).toEqual({ code: 0, stdout: 'closed\n' });
+    const e = await openSqliteEngine({ file });
+    try { expect((await e.listVolumes()).map((v) => v.name)).toEqual(['child']); } finally { await e.close(); }
   });
 
   it('refuses to start on a database it cannot open, with sqlite\'s reason', async () => {
