@@ -64,6 +64,7 @@ async function dispatch(call: WorkerCall): Promise<unknown> {
     return s[call.method](...args);
   }
   if (engineMethods.has(call.method)) {
+    if (call.method === 'deleteVolume') stores.clear(); // the stores cache volume settings
     const e = engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     return e[call.method](...args);
   }
