@@ -12,10 +12,11 @@ import { sleep } from './mutex.js';
  *   a job that fails is rolled back to its savepoint alone and the others go on. Every job of the
  *   group is answered only after the COMMIT returned, so with synchronous=FULL an acknowledged
  *   mutation is on disk; several mutations share one WAL fsync.
- * The drain starts on setImmediate, not a microtask: in the worker thread every message that
+ * With `gatherEvents` (the worker thread) the drain starts on setImmediate: every message that
  * arrived while the last COMMIT was fsyncing is delivered before the check phase, so they form
- * one group. Jobs run strictly one at a time (the core awaits between statements, and a
- * connection has one transaction).
+ * one group. Without it (in-process) the drain starts on a microtask, which groups only calls made
+ * in the same turn but adds no loop turn to each call. Jobs run strictly one at a time (the core
+ * awaits between statements, and a connection has one transaction).
  */
 
 const BUSY_DEADLINE_MS = 30_000;
@@ -55,14 +56,19 @@ export class GroupCommitter {
   private closed = false;
   readonly stats: GroupCommitStats = { commits: 0, mutations: 0, largestGroup: 0 };
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database, private readonly gatherEvents = false) {}
 
   /** Run fn as one job (see above); rejects with FsError. */
   run<T>(fn: () => Promise<T> | T, readOnly: boolean): Promise<T> {
     if (this.closed) return Promise.reject(new FsError('EIO', 'metadata engine is closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, readOnly, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.draining) this.draining = new Promise<void>((done) => setImmediate(() => this.drain().finally(done)));
+      if (!this.draining) {
+        this.draining = new Promise<void>((done) => {
+          const start = () => { void this.drain().finally(done); };
+          if (this.gatherEvents) setImmediate(start); else queueMicrotask(start);
+        });
+      }
     });
   }
 
@@ -123,7 +129,8 @@ export class GroupCommitter {
           continue;
         }
       }
-      outcomes[i] = await this.savepointJob(jobs[i]);
+      // A group of one needs no savepoint: if it fails, the whole transaction is rolled back.
+      outcomes[i] = jobs.length === 1 ? await this.soleJob(jobs[i]) : await this.savepointJob(jobs[i]);
       if (!this.db.inTransaction) {
         // sqlite rolled the whole transaction back itself (disk full, I/O error…): the jobs before
         // this one in the group are lost, so they fail too; the rest start a new transaction.
@@ -146,6 +153,15 @@ export class GroupCommitter {
     this.stats.mutations += jobs.length;
     this.stats.largestGroup = Math.max(this.stats.largestGroup, jobs.length);
     jobs.forEach((job, i) => settle(job, outcomes[i]));
+  }
+
+  private async soleJob(job: Job): Promise<Outcome> {
+    try {
+      return { ok: true, value: await job.fn() };
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      return { ok: false, error: asFsError(e) };
+    }
   }
 
   private async savepointJob(job: Job): Promise<Outcome> {

@@ -22,7 +22,7 @@ const engineMethods = new Set<string>(ENGINE_METHODS);
 
 function openEngine(): SqliteEngine | undefined {
   try {
-    const e = new SqliteEngine(workerData as SqliteEngineOptions);
+    const e = new SqliteEngine({ ...(workerData as SqliteEngineOptions), gatherEvents: true });
     port!.postMessage({ ready: true, durability: e.durability } satisfies WorkerReply);
     return e;
   } catch (e) {

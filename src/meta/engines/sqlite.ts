@@ -24,6 +24,11 @@ export interface SqliteEngineOptions {
   file: string;
   /** synchronous=FULL (every commit durable) instead of NORMAL. */
   sync?: boolean;
+  /**
+   * Wait one event-loop turn before each group so that calls arriving as separate events share a
+   * commit (set in the worker thread, where each call is a message; see sqlite-group.ts).
+   */
+  gatherEvents?: boolean;
 }
 
 export async function openSqliteEngine(opts: SqliteEngineOptions): Promise<SqliteEngine> {
@@ -50,7 +55,7 @@ export class SqliteEngine implements MetaEngine {
     this.db.pragma('foreign_keys = OFF');
     this.withBusyRetrySync(() => this.db.exec(SCHEMA));
     this.s = prepareStatements(this.db);
-    this.group = new GroupCommitter(this.db);
+    this.group = new GroupCommitter(this.db, opts.gatherEvents);
   }
 
   /** Group-commit counters (transactions vs mutations), for tests and benchmarks. */
