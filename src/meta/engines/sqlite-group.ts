@@ -89,8 +89,10 @@ export class GroupCommitter {
         this.queue = writes.splice(GROUP_MAX);
         for (const job of reads) settle(job, await this.readJob(job));
         if (writes.length > 0) await this.writeGroup(writes);
-        // Let calls that arrived meanwhile in (reads among them go first) before the next group.
-        if (this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        // Worker: let the messages that arrived meanwhile in (reads among them go first) before the
+        // next group. In-process, calls made meanwhile are queued already, and a loop turn here
+        // would only let callers on other connections run ahead of this one's.
+        if (this.gatherEvents && this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.draining = null;
