@@ -4,7 +4,8 @@
  * pushes back on the caller instead of growing memory. Workers are spawned lazily and are unref'd
  * while idle so an idle codec never keeps the process alive.
  */
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import { workerEntry } from '../util/worker-entry.js';
 import type { Compression } from './frame.js';
 import { CodecError } from './types.js';
 
@@ -47,18 +48,6 @@ export interface CodecPoolOptions {
   /** Jobs allowed to wait for a worker before run() itself waits. */
   maxQueue: number;
   setup: WorkerSetup;
-}
-
-/** Where the worker's code lives: compiled JS next to this file, or the TS source via a type-stripping loader. */
-function workerEntry(): { filename: string | URL; options: WorkerOptions } {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return { filename: new URL('./worker.js', here), options: {} };
-  // Running from TypeScript sources (vitest): Node 20 cannot load .ts, so the worker first registers
-  // module hooks that transpile the sources (see ts-worker-loader.mjs).
-  const loader = new URL('./ts-worker-loader.mjs', here).href;
-  const entry = new URL('./worker.ts', here).href;
-  const code = `import('node:module').then((m) => { m.register(${JSON.stringify(loader)}); return import(${JSON.stringify(entry)}); });`;
-  return { filename: code, options: { eval: true } };
 }
 
 export class CodecWorkerPool {
@@ -121,7 +110,7 @@ export class CodecWorkerPool {
   }
 
   private spawn(): Slot {
-    const { filename, options } = workerEntry();
+    const { filename, options } = workerEntry(import.meta.url, 'worker');
     const setup: WorkerSetup = {
       compression: this.opts.setup.compression,
       dataKey: this.opts.setup.dataKey ? new Uint8Array(this.opts.setup.dataKey) : undefined,

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { join } from 'node:path';
 import { openRedisEngine } from '../../src/meta/engines/redis.js';
 import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
+import { openSqliteWorkerEngine } from '../../src/meta/engines/sqlite-worker-client.js';
 import { openEngine } from '../../src/meta/engines/index.js';
 import { decodeInode, encodeInode } from '../../src/meta/core/rules.js';
 import { tempDir } from '../harness/ports.js';
@@ -10,10 +11,13 @@ import { startRedis } from '../harness/redis.js';
 import { runEngineSuite } from './engine-suite.js';
 import { describe, expect, it } from 'vitest';
 
-runEngineSuite('sqlite', async () => {
+for (const [label, open] of [
+  ['sqlite', openSqliteEngine],
+  ['sqlite in a worker thread (--local)', openSqliteWorkerEngine],
+] as const) runEngineSuite(label, async () => {
   const dir = await tempDir('flexfs-engine-sqlite-');
   const file = join(dir.path, 'meta.db');
-  const engine = await openSqliteEngine({ file, sync: true });
+  const engine = await open({ file, sync: true });
   return {
     engine,
     dropInodeRecord: async (vol, ino) => {

@@ -3,13 +3,24 @@ import { hideUserInfo } from '../../store/redact.js';
 import type { MetaEngine } from '../engine.js';
 import { openSqliteEngine } from './sqlite.js';
 import { openRedisEngine } from './redis.js';
+import { openSqliteWorkerEngine } from './sqlite-worker-client.js';
 
 export { openSqliteEngine } from './sqlite.js';
 export { openRedisEngine } from './redis.js';
+export { openSqliteWorkerEngine } from './sqlite-worker-client.js';
 
 /** True when a redis URL carries a password (`redis://:pw@host` or `redis://user:pw@host`). */
 export function urlHasPassword(url: string): boolean {
   return /^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url);
+}
+
+export interface EngineSpec {
+  engine: string;
+  dbFolder?: string;
+  sync?: boolean;
+  redisPassword?: string;
+  worker?: boolean;
+  onWorkerCrash?: (err: Error) => void;
 }
 
 /**
@@ -19,11 +30,15 @@ export function urlHasPassword(url: string): boolean {
  * per volume, so each operation stays in one slot). Redis Sentinel is not supported yet, nor TLS
  * to a cluster; their URLs are refused with a message saying so. The redis password comes
  * separately (`redisPassword` in the creds file), never in the URL, which ends up in argv.
+ * `worker` runs sqlite in a worker thread (sqlite-worker-client.ts) instead of on the caller's
+ * event loop; `onWorkerCrash` hears if that thread dies.
  */
-export async function openEngine(spec: { engine: string; dbFolder?: string; sync?: boolean; redisPassword?: string }): Promise<MetaEngine> {
+export async function openEngine(spec: EngineSpec): Promise<MetaEngine> {
   const engine = String(spec?.engine ?? '');
   if (engine === 'sqlite' || engine === '') {
-    return openSqliteEngine({ file: join(spec.dbFolder ?? '.', 'meta.db'), sync: spec.sync });
+    const file = join(spec.dbFolder ?? '.', 'meta.db');
+    if (spec.worker) return openSqliteWorkerEngine({ file, sync: spec.sync, onCrash: spec.onWorkerCrash });
+    return openSqliteEngine({ file, sync: spec.sync });
   }
   if (/^(rediss?|redis\+cluster):\/\//i.test(engine)) return openRedisEngine({ url: engine, password: spec.redisPassword });
   if (/^rediss\+cluster:\/\//i.test(engine) || /^redis-clusters:\/\//i.test(engine)) {

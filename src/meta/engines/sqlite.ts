@@ -1,39 +1,35 @@
 import Database from 'better-sqlite3';
 import { chmod, open } from 'node:fs/promises';
-import { FsError, isFsError } from '../../errors/index.js';
+import { FsError } from '../../errors/index.js';
 import { buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { CoreMetaStore } from '../core/store.js';
 import type { MetaTx, VolumeInfo } from '../core/tx.js';
 import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
-import { Mutex } from '../../util/mutex.js';
-import { sleep } from '../../util/sleep.js';
+import { GroupCommitter, isBusy, type GroupCommitStats } from './sqlite-group.js';
 import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Statements } from './sqlite-tx.js';
 
 /**
- * The embedded engine: one sqlite file (WAL) holds every volume. Each MetaStore operation is one
- * BEGIN IMMEDIATE … COMMIT around core/store.ts's function, serialized per connection by a mutex
- * (the core awaits between statements, and better-sqlite3 has one transaction per connection).
- * busy_timeout is 0 so another connection's lock never blocks the event loop: BEGIN is retried
- * asynchronously instead.
+ * The embedded engine: one sqlite file (WAL) holds every volume. Each operation is one job of
+ * sqlite-group.ts: reads in their own snapshot transaction, mutations in a SAVEPOINT of a group
+ * transaction committed once for all the mutations queued together (group commit), each answered
+ * after that COMMIT. busy_timeout is 0 so another connection's lock never blocks the thread: BEGIN
+ * is retried asynchronously instead. better-sqlite3 is synchronous, so a commit's fsync holds the
+ * thread it runs on: `--local` mounts therefore run this engine in a worker thread
+ * (sqlite-worker.ts), meta.flexfs runs it in-process.
  */
 
 const BUSY_DEADLINE_MS = 30_000;
-
-function isBusy(e: unknown): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT';
-}
-
-function asFsError(e: unknown): unknown {
-  if (isFsError(e)) return e;
-  return new FsError('EIO', `sqlite: ${(e as Error)?.message ?? String(e)}`, { cause: e });
-}
 
 export interface SqliteEngineOptions {
   file: string;
   /** synchronous=FULL (every commit durable) instead of NORMAL. */
   sync?: boolean;
+  /**
+   * Wait one event-loop turn before each group so that calls arriving as separate events share a
+   * commit (set in the worker thread, where each call is a message; see sqlite-group.ts).
+   */
+  gatherEvents?: boolean;
 }
 
 export async function openSqliteEngine(opts: SqliteEngineOptions): Promise<SqliteEngine> {
@@ -68,9 +64,8 @@ export class SqliteEngine implements MetaEngine {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly s: Statements;
-  private readonly lock = new Mutex();
+  private readonly group: GroupCommitter;
   private readonly txs = new Map<string, SqliteTx>();
-  private closed = false;
 
   constructor(opts: SqliteEngineOptions) {
     if (!opts?.file) throw new Error('sqlite engine: no database file given');
@@ -81,6 +76,12 @@ export class SqliteEngine implements MetaEngine {
     this.db.pragma('foreign_keys = OFF');
     this.withBusyRetrySync(() => this.db.exec(SCHEMA));
     this.s = prepareStatements(this.db);
+    this.group = new GroupCommitter(this.db, opts.gatherEvents);
+  }
+
+  /** Group-commit counters (transactions vs mutations), for tests and benchmarks. */
+  async commitStats(): Promise<GroupCommitStats> {
+    return { ...this.group.stats };
   }
 
   /** What a commit survives: 'power-loss' (synchronous=FULL) or 'process-crash' (NORMAL). */
@@ -98,44 +99,9 @@ export class SqliteEngine implements MetaEngine {
     }
   }
 
-  private async begin(readOnly: boolean): Promise<void> {
-    const deadline = Date.now() + BUSY_DEADLINE_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.db.exec(readOnly ? 'BEGIN' : 'BEGIN IMMEDIATE');
-        return;
-      } catch (e) {
-        if (!isBusy(e)) throw asFsError(e);
-        if (Date.now() > deadline) throw new FsError('EIO', 'sqlite database stayed locked by another process');
-        await sleep(Math.min(50, 1 + attempt) * Math.random() + 1);
-      }
-    }
-  }
-
-  private async commit(): Promise<void> {
-    const deadline = Date.now() + BUSY_DEADLINE_MS;
-    for (;;) {
-      try { this.db.exec('COMMIT'); return; } catch (e) {
-        if (!isBusy(e) || Date.now() > deadline) throw asFsError(e);
-        await sleep(2);
-      }
-    }
-  }
-
-  /** One transaction, serialized with every other on this connection. */
+  /** One job of the group committer (see sqlite-group.ts); rejects with FsError. */
   private run<T>(fn: () => Promise<T> | T, readOnly = false): Promise<T> {
-    if (this.closed) return Promise.reject(new FsError('EIO', 'metadata engine is closed'));
-    return this.lock.run(async () => {
-      await this.begin(readOnly);
-      try {
-        const r = await fn();
-        await this.commit();
-        return r;
-      } catch (e) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw asFsError(e);
-      }
-    });
+    return this.group.run(fn, readOnly);
   }
 
   private tx(vol: string): SqliteTx {
@@ -340,10 +306,6 @@ export class SqliteEngine implements MetaEngine {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    await this.lock.run(async () => {
-      this.closed = true;
-      this.db.close();
-    });
+    await this.group.close();
   }
 }

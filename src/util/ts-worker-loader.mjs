@@ -1,6 +1,7 @@
-// Module hooks used ONLY when the codec runs from TypeScript sources (vitest): Node 20 cannot strip
-// types, so a codec worker thread registers these hooks to transpile src/**/*.ts with the installed
-// typescript compiler (a devDependency). Compiled builds (dist/) never load this file.
+// Module hooks used ONLY when a worker thread runs from TypeScript sources (vitest): Node 20 cannot
+// strip types, so the worker (codec pool, sqlite engine; see worker-entry.ts) registers these hooks
+// to transpile src/**/*.ts with the installed typescript compiler (a devDependency). Compiled
+// builds (dist/) never load this file.
 import { readFile, access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 
