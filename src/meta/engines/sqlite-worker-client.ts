@@ -3,7 +3,7 @@ import { FsError } from '../../errors/index.js';
 import { workerEntry } from '../../util/worker-entry.js';
 import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
-import type { SqliteEngineOptions } from './sqlite.js';
+import { withOwnerOnlyFiles, type SqliteEngineOptions } from './sqlite.js';
 import type { GroupCommitStats } from './sqlite-group.js';
 import {
   STORE_METHODS, decodeError, toBuffer, type ControlMethod, type EngineMethod, type RefsPage, type StoreMethod,
@@ -27,9 +27,11 @@ export interface SqliteWorkerOptions extends SqliteEngineOptions {
 }
 
 export async function openSqliteWorkerEngine(opts: SqliteWorkerOptions): Promise<SqliteWorkerEngine> {
-  const engine = new SqliteWorkerEngine(opts);
-  await engine.ready;
-  return engine;
+  return withOwnerOnlyFiles(opts?.file, async () => {
+    const engine = new SqliteWorkerEngine(opts);
+    await engine.ready;
+    return engine;
+  });
 }
 
 interface Pending {

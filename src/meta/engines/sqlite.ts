@@ -33,12 +33,20 @@ export interface SqliteEngineOptions {
 }
 
 export async function openSqliteEngine(opts: SqliteEngineOptions): Promise<SqliteEngine> {
-  const onDisk = opts?.file && opts.file !== ':memory:' && !opts.file.startsWith('file:');
-  // meta.db holds token hashes, wrapped data keys and maybe bucket keys: owner only. sqlite makes
-  // -wal/-shm with the database's mode, so 0600 first, then the side files explicitly as well.
-  if (onDisk) await restrictToOwner(opts.file, true);
-  const engine = new SqliteEngine(opts);
-  if (onDisk) for (const side of ['-wal', '-shm']) await restrictToOwner(opts.file + side, false);
+  return withOwnerOnlyFiles(opts?.file, async () => new SqliteEngine(opts));
+}
+
+/**
+ * Open a database with `open` so that it and its -wal/-shm are mode 0600: meta.db holds token
+ * hashes, wrapped data keys and maybe bucket keys. sqlite makes -wal/-shm with the database's
+ * mode, so 0600 first, then the side files explicitly as well. Used in-process and by the worker
+ * client (sqlite-worker-client.ts), whose thread opens the file.
+ */
+export async function withOwnerOnlyFiles<T>(file: string | undefined, open: () => Promise<T>): Promise<T> {
+  const onDisk = !!file && file !== ':memory:' && !file.startsWith('file:');
+  if (onDisk) await restrictToOwner(file, true);
+  const engine = await open();
+  if (onDisk) for (const side of ['-wal', '-shm']) await restrictToOwner(file + side, false);
   return engine;
 }
 
