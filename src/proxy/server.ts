@@ -9,6 +9,7 @@ import type { DiskCache } from './disk-cache.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { SingleFlight } from '../util/singleflight.js';
+import { HttpError } from '../util/http-error.js';
 import { TIMEOUTS } from '../config/defaults.js';
 import { GetLimits, GetRefused, type GetLimitOptions } from './get-limits.js';
 import { DEFAULT_MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT_MS, limitConnections } from '../util/listener-limits.js';
@@ -58,12 +59,6 @@ export interface ProxyServer {
   listen(host: string, port: number): Promise<AddressInfo>;
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), then drop what is left. */
   close(graceMs?: number): Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
 }
 
 const noopLog: ProxyLogger = { debug() {}, info() {}, warn() {}, error() {} };
