@@ -1,7 +1,8 @@
-import { mkdir, open, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, writeFile, chmod } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'smol-toml';
+import { OpenModeError, readPrivateFile } from './private-file.js';
 
 /**
  * Credentials files: TOML, mode 0600, under ~/.flexfs/ (DESIGN §7):
@@ -31,17 +32,9 @@ export function mountCredsPath(volume: string): string {
 export async function readCreds(path: string, opts: { allowOpenMode?: boolean } = {}): Promise<Creds> {
   let text: string;
   try {
-    // mode and contents from one open file, so the file checked is the file read
-    const fh = await open(path, 'r');
-    try {
-      const mode = (await fh.stat()).mode & 0o777;
-      if (!opts.allowOpenMode && (mode & 0o077) !== 0) throw new CredsModeError(path, mode);
-      text = await fh.readFile('utf8');
-    } finally {
-      await fh.close();
-    }
+    text = await readPrivateFile(path, 'credentials file', opts);
   } catch (e) {
-    if (e instanceof CredsModeError) throw e;
+    if (e instanceof OpenModeError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new Error(`credentials file ${path} does not exist (create it with "init creds")`);
     if (code === 'EACCES') throw new Error(`credentials file ${path} is not readable by this user`);
@@ -51,14 +44,6 @@ export async function readCreds(path: string, opts: { allowOpenMode?: boolean } 
     return parse(text) as Creds;
   } catch {
     throw new Error(`credentials file ${path} is not valid TOML`);
-  }
-}
-
-/** A creds file with group/other permission bits: its secrets may already be known to others. */
-export class CredsModeError extends Error {
-  constructor(readonly path: string, readonly mode: number) {
-    super(`credentials file ${path} is accessible by group or others (mode 0${mode.toString(8)}); `
-      + `run "chmod 600 ${path}" (and rotate its secrets if others could read them)`);
   }
 }
 

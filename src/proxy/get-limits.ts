@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { Semaphore } from '../store/semaphore.js';
+import { Admission } from './admission.js';
 
 /**
  * What GETs may hold at once, so the proxy's memory stays bounded however many clients ask
@@ -19,44 +20,20 @@ export interface GetLimitOptions {
 
 export const GET_LIMIT_DEFAULTS = { maxGets: 32, maxFetches: 16, maxQueued: 1024 } as const;
 
-/** The GET was not admitted: too many in flight and queued, or the client left while queued. */
-export class GetRefused extends Error {
-  constructor(readonly reason: 'busy' | 'client-gone') {
-    super(reason === 'busy' ? 'proxy busy: too many GETs in flight and queued; retry later or elsewhere' : 'client closed the request');
-  }
-}
-
 export class GetLimits {
-  private readonly gets: Semaphore;
+  private readonly gets: Admission;
   private readonly fetches: Semaphore;
-  private readonly maxQueued: number;
   private upstreamNow = 0;
   private upstreamPeakValue = 0;
 
   constructor(opts: GetLimitOptions = {}) {
-    this.gets = new Semaphore(opts.maxGets ?? GET_LIMIT_DEFAULTS.maxGets);
+    this.gets = new Admission(opts.maxGets ?? GET_LIMIT_DEFAULTS.maxGets, opts.maxQueued ?? GET_LIMIT_DEFAULTS.maxQueued, 'GETs');
     this.fetches = new Semaphore(opts.maxFetches ?? GET_LIMIT_DEFAULTS.maxFetches);
-    this.maxQueued = opts.maxQueued ?? GET_LIMIT_DEFAULTS.maxQueued;
-    if (!Number.isInteger(this.maxQueued) || this.maxQueued < 0) throw new Error(`GET queue length must be a whole number ≥ 0, got ${this.maxQueued}`);
   }
 
-  /**
-   * Admit one GET whose response is `res`: resolves once it may proceed (its slot is given back
-   * when `res` closes), or throws GetRefused when the queue is full or the client left meanwhile.
-   */
-  async admit(res: EventEmitter): Promise<void> {
-    if (this.gets.inUse >= this.gets.limit && this.gets.waiting >= this.maxQueued) throw new GetRefused('busy');
-    const gone = new AbortController();
-    const onClose = () => gone.abort(new GetRefused('client-gone'));
-    res.once('close', onClose);
-    let release: () => void;
-    try {
-      release = await this.gets.acquire(gone.signal);
-    } finally {
-      res.off('close', onClose);
-    }
-    if (gone.signal.aborted) { release(); throw new GetRefused('client-gone'); }
-    res.once('close', release);
+  /** Admit one GET whose response is `res` (Admission.admit): throws AdmissionRefused when it may not run. */
+  admit(res: EventEmitter): Promise<void> {
+    return this.gets.admit(res);
   }
 
   /**
@@ -85,6 +62,6 @@ export class GetLimits {
   /** Bucket GETs running now, and the most ever running at once (what the limit bounds). */
   get upstreamInFlight(): number { return this.upstreamNow; }
   get upstreamPeak(): number { return this.upstreamPeakValue; }
-  get getsInFlight(): number { return this.gets.inUse; }
-  get getsQueued(): number { return this.gets.waiting; }
+  get getsInFlight(): number { return this.gets.inFlight; }
+  get getsQueued(): number { return this.gets.queued; }
 }

@@ -220,7 +220,7 @@ export class ProxyGroupStore implements ObjectStore {
           }
           else if (status === 400) reject(new ProxyAttemptError(`${proxy}: refused the request (400)`, false, true));
           else if (status === 502 || status === 504) reject(new ProxyAttemptError(`${proxy}: bucket error via proxy (${status})`, false));
-          // Busy (its GET queue is full): try elsewhere now, but it is not down.
+          // Busy (its GET or PUT queue is full; nothing was stored): try elsewhere now, but it is not down.
           else if (status === 503) reject(new ProxyAttemptError(`${proxy}: busy (503)`, false));
           else reject(new ProxyAttemptError(`${proxy}: HTTP ${status}`, true));
         });

@@ -16,6 +16,7 @@ export interface ProxyMetrics {
   requests: Counter<'method' | 'status'>;
   connectionsRefused: Counter<'reason'>;
   getsRefused: Counter;
+  putsRefused: Counter;
   cacheBytes: Gauge;
   cacheObjects: Gauge;
   cacheQuota: Gauge;
@@ -29,8 +30,15 @@ export interface GetLimitStats {
   getsQueued: number;
 }
 
+/** What the PUT admission reports (Admission). */
+export interface PutLimitStats {
+  inFlight: number;
+  queued: number;
+  peak: number;
+}
+
 export function createProxyMetrics(cacheStats: () => { bytes: number; count: number; quota: number }, withDefaults = true,
-  gets?: GetLimitStats): ProxyMetrics {
+  gets?: GetLimitStats, puts?: PutLimitStats): ProxyMetrics {
   const registry = new Registry();
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'flexfs_proxy_' });
   const registers = [registry];
@@ -55,16 +63,22 @@ export function createProxyMetrics(cacheStats: () => { bytes: number; count: num
       help: 'TCP connections closed before serving: over --maxConnections, or no TLS handshake within 5 s',
     }),
     getsRefused: new Counter({ name: 'flexfs_proxy_gets_refused_total', help: 'GETs answered 503 because --maxGets were in flight and --maxQueuedGets waiting', registers }),
+    putsRefused: new Counter({ name: 'flexfs_proxy_puts_refused_total', help: 'PUTs answered 503 because --maxPuts were in flight and --maxQueuedPuts waiting', registers }),
     cacheBytes: new Gauge({ name: 'flexfs_proxy_cache_bytes', help: 'Bytes held in the disk cache', registers, collect() { this.set(cacheStats().bytes); } }),
     cacheObjects: new Gauge({ name: 'flexfs_proxy_cache_objects', help: 'Objects held in the disk cache', registers, collect() { this.set(cacheStats().count); } }),
     cacheQuota: new Gauge({ name: 'flexfs_proxy_cache_quota_bytes', help: 'Disk cache quota in bytes', registers, collect() { this.set(cacheStats().quota); } }),
   };
+  const gauge = (name: string, help: string, read: () => number) => new Gauge({ name, help, registers, collect() { this.set(read()); } });
   if (gets) {
-    const gauge = (name: string, help: string, read: () => number) => new Gauge({ name, help, registers, collect() { this.set(read()); } });
     gauge('flexfs_proxy_upstream_fetches_in_flight', 'Bucket GETs running now (at most --maxFetches)', () => gets.upstreamInFlight);
     gauge('flexfs_proxy_upstream_fetches_peak', 'Most bucket GETs ever running at once since start', () => gets.upstreamPeak);
     gauge('flexfs_proxy_gets_in_flight', 'Client GETs holding a frame now (at most --maxGets)', () => gets.getsInFlight);
     gauge('flexfs_proxy_gets_queued', 'Client GETs waiting for a slot (at most --maxQueuedGets)', () => gets.getsQueued);
+  }
+  if (puts) {
+    gauge('flexfs_proxy_puts_in_flight', 'Client PUTs holding their body now (at most --maxPuts)', () => puts.inFlight);
+    gauge('flexfs_proxy_puts_peak', 'Most client PUTs ever holding their body at once since start', () => puts.peak);
+    gauge('flexfs_proxy_puts_queued', 'Client PUTs waiting for a slot, body unread (at most --maxQueuedPuts)', () => puts.queued);
   }
   return m;
 }

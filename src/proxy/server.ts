@@ -9,8 +9,11 @@ import type { DiskCache } from './disk-cache.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { SingleFlight } from '../util/singleflight.js';
+import { HttpError } from '../util/http-error.js';
 import { TIMEOUTS } from '../config/defaults.js';
-import { GetLimits, GetRefused, type GetLimitOptions } from './get-limits.js';
+import { GetLimits, type GetLimitOptions } from './get-limits.js';
+import { AdmissionRefused, type Admission } from './admission.js';
+import { putAdmission, type PutLimitOptions } from './put-limits.js';
 import { DEFAULT_MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT_MS, limitConnections } from '../util/listener-limits.js';
 
 /** Logger shape (pino-compatible). Never given secrets. */
@@ -51,6 +54,8 @@ export interface ProxyServerOptions {
   maxConnections?: number;
   /** GETs holding frames, bucket fetches, queued GETs at once (--maxGets, --maxFetches, --maxQueuedGets). */
   getLimits?: GetLimitOptions;
+  /** PUTs holding their body and queued PUTs at once (--maxPuts, --maxQueuedPuts). */
+  putLimits?: PutLimitOptions;
 }
 
 export interface ProxyServer {
@@ -58,12 +63,6 @@ export interface ProxyServer {
   listen(host: string, port: number): Promise<AddressInfo>;
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), then drop what is left. */
   close(graceMs?: number): Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
 }
 
 const noopLog: ProxyLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -77,7 +76,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const tokenDigest = digest(opts.token);
   const { cache, upstream, verify } = opts;
   const limits = new GetLimits(opts.getLimits);
-  const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true, limits);
+  const puts = putAdmission(opts.putLimits);
+  const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true, limits, puts);
   cache.onEvict = () => metrics.evictions.inc();
   const flights = new SingleFlight<string, Buffer>();
   const pendingWrites = new Set<Promise<void>>();
@@ -132,19 +132,24 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }, (frame) => cacheInBackground(key, frame)); // the client need not wait for the cache file (close() does)
   }
 
-  async function handleGet(key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Bounded memory: the frame is read, fetched and sent only within a GET slot.
+  /** Wait for `admission` to let this request run; busy is 503 (counted in `refused`). */
+  async function admitted(admission: Pick<Admission, 'admit'>, res: ServerResponse, refused: { inc(): void }): Promise<void> {
     try {
-      await limits.admit(res);
+      await admission.admit(res);
     } catch (e) {
-      if (!(e instanceof GetRefused)) throw e;
+      if (!(e instanceof AdmissionRefused)) throw e;
       if (e.reason === 'busy') {
-        metrics.getsRefused.inc();
+        refused.inc();
         res.setHeader('retry-after', '1');
         throw new HttpError(503, e.message);
       }
       throw new HttpError(499, e.message); // nobody to answer
     }
+  }
+
+  async function handleGet(key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Bounded memory: the frame is read, fetched and sent only within a GET slot.
+    await admitted(limits, res, metrics.getsRefused);
     let source = 'hit';
     const inMemory = writing.get(key);
     let frame = inMemory ?? (await cache.get(key));
@@ -191,6 +196,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   });
 
   async function handlePut(key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (Number(req.headers['content-length'] ?? NaN) > maxBody) throw new HttpError(413, `body larger than ${maxBody} bytes`);
+    // Bounded memory: the body is read and held only within a PUT slot (queued PUTs are not read).
+    await admitted(puts, res, metrics.putsRefused);
     const body = await readBody(req, maxBody);
     try {
       await verify(key, body);

@@ -208,12 +208,29 @@ describe('mount.flexfs CLI (real processes, real FUSE mounts with --local)', () 
     const blocks = (await execFileP('grep', ['-rl', 'top secret text', join(dir.path, 'local', 'blocks')]).catch(() => ({ stdout: '' }))).stdout;
     expect(blocks).toBe('');
     const wrong = join(dir.path, 'wrong-secret');
-    await fsp.writeFile(wrong, 'battery staple\n');
+    await fsp.writeFile(wrong, 'battery staple\n', { mode: 0o600 });
     const bad = await cli(['start', 'secvol', mp, '--local', join(dir.path, 'local'), '--secretFile', wrong], env);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/wrong passphrase for volume secvol/);
     expect(bad.stderr).not.toMatch(/battery|correct horse/);
     expect(await findFuseMount(mp)).toBeUndefined();
+    // A secret file group or others can access is refused as a creds file is: "chmod 600 FILE".
+    const right = join(dir.path, 'right-secret');
+    await fsp.writeFile(right, 'correct horse\n', { mode: 0o600 });
+    for (const mode of [0o644, 0o640, 0o604]) {
+      await fsp.chmod(right, mode);
+      const open = await cli(['start', 'secvol', mp, '--local', join(dir.path, 'local'), '--secretFile', right], env);
+      expect(open.code).toBe(1);
+      expect(open.stderr).toContain(`secret file ${right} is accessible by group or others (mode 0${mode.toString(8)})`);
+      expect(open.stderr).toContain(`chmod 600 ${right}`);
+      expect(open.stderr).not.toMatch(/correct horse/);
+      expect(await findFuseMount(mp)).toBeUndefined();
+    }
+    // owner-only, the same file mounts
+    await fsp.chmod(right, 0o600);
+    const okPid = await startLocal('secvol', mp, ['--secretFile', right]);
+    expect(await fsp.readFile(join(mp, 'plain.txt'), 'utf8')).toBe('top secret text '.repeat(1000));
+    await stopDaemon(okPid, mp);
   });
 
   it('init/deinit fstab', async () => {

@@ -69,6 +69,25 @@ describe('proxy.flexfs CLI', () => {
     } finally { await dir.cleanup(); }
   });
 
+  it('--maxPuts/--maxQueuedPuts: defaults in --help; init systemd passes them only when not default', async () => {
+    const help = await runCli(['start', '--help']);
+    expect(help.stdout).toMatch(/--maxPuts <n>[\s\S]*?\(default:\s+"16"\)/);
+    expect(help.stdout).toMatch(/--maxQueuedPuts <n>[\s\S]*?\(default:\s+"1024"\)/);
+    const argsOf = async (extra: string[]) => {
+      const r = await runCli(['init', 'systemd', '--store', 's3://bkt', ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.split('\n').find((l) => l.startsWith('# FLEXFS_PROXY_ARGS='))!;
+    };
+    const set = await argsOf(['--maxPuts', '8', '--maxQueuedPuts', '100']);
+    expect(set).toContain('--maxPuts 8');
+    expect(set).toContain('--maxQueuedPuts 100');
+    const defaults = await argsOf(['--maxPuts', '16']);
+    expect(defaults).not.toMatch(/--maxPuts|--maxQueuedPuts/);
+    const bad = await runCli(['start', '--store', `file://${dir.path}/bucket`, '--maxPuts', '0']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--maxPuts "0": expected a whole number ≥ 1');
+  });
+
   it('start fails clearly on missing credentials and on a bad quota or address', async () => {
     const home = join(dir.path, 'h2');
     const base = ['start', '--store', `file://${dir.path}/bucket`, '--diskFolder', join(dir.path, 'cache'), '--bindAddr', '127.0.0.1:0'];

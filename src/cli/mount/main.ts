@@ -64,7 +64,7 @@ export function buildProgram(): Command {
     .option('--no-acl', 'no POSIX ACLs: system.posix_acl_* answer EOPNOTSUPP, the kernel checks mode bits')
     .option('--foreground', 'stay in the foreground (default: daemonize once mounted)')
     .option('--credsFile <path>', 'credentials file (default ~/.flexfs/mount/creds/<volume>)')
-    .option('--secretFile <path>', 'file holding the E2E passphrase (instead of "secret" in the creds file)')
+    .option('--secretFile <path>', 'file holding the E2E passphrase (instead of "secret" in the creds file); must be owner-only (chmod 600)')
     .option('--memCapacity <size>', START_HELP.memCapacity)
     .option('--diskFolder <dir>', 'disk block cache folder')
     .option('--diskQuota <size>', START_HELP.diskQuota)

@@ -1,5 +1,5 @@
 import { writeSync, closeSync } from 'node:fs';
-import { access, mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,6 +7,7 @@ import { FsError } from '../../errors/index.js';
 import { createCodec, createEncryption, unlockDataKey } from '../../codec/index.js';
 import type { BlockCodec } from '../../codec/types.js';
 import { mountCredsPath, readCreds, requireField, type Creds } from '../../config/creds.js';
+import { OpenModeError, readPrivateFile } from '../../config/private-file.js';
 import { parseSize } from '../../config/sizes.js';
 import { findFuseMount, mountFs } from '../../fuse/index.js';
 import type { MetaStore, VolumeSettings } from '../../meta/types.js';
@@ -57,8 +58,11 @@ export async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Pr
 
 async function readSecret(flags: StartFlags, creds: Creds | undefined): Promise<string | undefined> {
   if (flags.secretFile) {
-    const text = (await readFile(flags.secretFile, 'utf8').catch(() => {
-      throw new Error(`secret file ${flags.secretFile} cannot be read`);
+    const path = flags.secretFile;
+    // the passphrase file is held to the creds files' rule: owner-only (chmod 600)
+    const text = (await readPrivateFile(path, 'secret file').catch((e) => {
+      if (e instanceof OpenModeError) throw e;
+      throw new Error(`secret file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     })).trim();
     if (!text) throw new Error(`secret file ${flags.secretFile} is empty`);
     return text;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_MAX_CONNECTIONS } from '../../util/listener-limits.js';
 import { GET_LIMIT_DEFAULTS } from '../../proxy/get-limits.js';
+import { PUT_LIMIT_DEFAULTS } from '../../proxy/put-limits.js';
 import { resolve } from 'node:path';
 import { initSystemdUnit } from '../../ops/units.js';
 import { addStartOptions, type StartFlags } from './options.js';
@@ -52,7 +53,8 @@ export function startArgs(flags: StartFlags, given: (flag: string) => boolean = 
   if (flags.verbose) args.push('--verbose');
   if (flags.maxConnections !== undefined && Number(flags.maxConnections) !== DEFAULT_MAX_CONNECTIONS) args.push('--maxConnections', String(flags.maxConnections));
   for (const [flag, value, def] of [['maxGets', flags.maxGets, GET_LIMIT_DEFAULTS.maxGets], ['maxFetches', flags.maxFetches, GET_LIMIT_DEFAULTS.maxFetches],
-    ['maxQueuedGets', flags.maxQueuedGets, GET_LIMIT_DEFAULTS.maxQueued]] as const) {
+    ['maxQueuedGets', flags.maxQueuedGets, GET_LIMIT_DEFAULTS.maxQueued], ['maxPuts', flags.maxPuts, PUT_LIMIT_DEFAULTS.maxPuts],
+    ['maxQueuedPuts', flags.maxQueuedPuts, PUT_LIMIT_DEFAULTS.maxQueued]] as const) {
     if (value !== undefined && Number(value) !== def) args.push(`--${flag}`, String(value));
   }
   return args;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { flexfsHome, proxyCredsPath } from '../../config/creds.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../util/listener-limits.js';
 import { GET_LIMIT_DEFAULTS } from '../../proxy/get-limits.js';
+import { PUT_LIMIT_DEFAULTS } from '../../proxy/put-limits.js';
 
 /** Flags of `start`, shared with `init systemd` (which writes them into the unit's ExecStart). */
 export interface StartFlags {
@@ -27,6 +28,8 @@ export interface StartFlags {
   maxGets?: string;
   maxFetches?: string;
   maxQueuedGets?: string;
+  maxPuts?: string;
+  maxQueuedPuts?: string;
 }
 
 export const DEFAULT_PORT = 9450;
@@ -55,6 +58,8 @@ export function addStartOptions(cmd: Command): Command {
     .option('--maxGets <n>', 'client GETs holding a block in memory at once (bounds memory with --maxFetches: (maxGets + maxFetches) x 8 MiB at most)', String(GET_LIMIT_DEFAULTS.maxGets))
     .option('--maxFetches <n>', 'bucket GETs at once', String(GET_LIMIT_DEFAULTS.maxFetches))
     .option('--maxQueuedGets <n>', 'client GETs waiting for a slot; beyond that a GET gets 503 at once', String(GET_LIMIT_DEFAULTS.maxQueued))
+    .option('--maxPuts <n>', 'client PUTs holding their body in memory at once (a block frame, 8 MiB at most from a mount)', String(PUT_LIMIT_DEFAULTS.maxPuts))
+    .option('--maxQueuedPuts <n>', 'client PUTs waiting for a slot, body unread; beyond that a PUT gets 503 at once', String(PUT_LIMIT_DEFAULTS.maxQueued))
     .option('--verbose', 'log every request');
 }
 

@@ -43,6 +43,10 @@ async function startProxy(flags: StartFlags): Promise<void> {
     maxFetches: wholeNumber('--maxFetches', flags.maxFetches, 1),
     maxQueued: wholeNumber('--maxQueuedGets', flags.maxQueuedGets, 0),
   };
+  const putLimits = {
+    maxPuts: wholeNumber('--maxPuts', flags.maxPuts, 1),
+    maxQueued: wholeNumber('--maxQueuedPuts', flags.maxQueuedPuts, 0),
+  };
 
   const creds = await readCreds(flags.credsFile);
   const token = requireField(creds, 'token', flags.credsFile);
@@ -72,7 +76,7 @@ async function startProxy(flags: StartFlags): Promise<void> {
   const server = createProxyServer({
     upstream, cache, token, tls, log,
     verify: (key, frame) => codec.verify(key, frame),
-    prefix: flags.keyPrefix, sse: sse === 'require' ? 'require' : sse === 'on', maxConnections, getLimits,
+    prefix: flags.keyPrefix, sse: sse === 'require' ? 'require' : sse === 'on', maxConnections, getLimits, putLimits,
   });
   const addr = await server.listen(host, port);
   log.info({

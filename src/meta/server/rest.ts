@@ -6,6 +6,7 @@ import type { VolumeSettings } from '../types.js';
 import { PROTOCOL_VERSION, SERVER_VERSION } from '../protocol/index.js';
 import type { Authenticator } from './auth.js';
 import type { ServerMetrics } from './metrics.js';
+import { HttpError } from '../../util/http-error.js';
 
 /**
  * REST routes on the same listener as the RPC socket:
@@ -29,10 +30,6 @@ const STATUS: Partial<Record<ErrnoName, number>> = {
   ENOENT: 404, EEXIST: 409, ENOTEMPTY: 409, EINVAL: 400, EACCES: 403, EPERM: 403, ENAMETOOLONG: 400, ERANGE: 400,
 };
 
-class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
-}
-
 /** What admins see of a volume: everything but bucket secrets. */
 export function publicSettings(v: VolumeSettings): VolumeSettings {
   const { blockPass: _p, ...blockStore } = v.blockStore;
@@ -44,7 +41,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, 'E2BIG', `request body over ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`, 'E2BIG');
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};
@@ -53,7 +50,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error();
     return v;
   } catch {
-    throw new HttpError(400, 'EINVAL', 'request body is not a JSON object');
+    throw new HttpError(400, 'request body is not a JSON object', 'EINVAL');
   }
 }
 
@@ -83,10 +80,10 @@ export function createRestHandler(deps: RestDeps) {
       send(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
       return 'metrics';
     }
-    if (parts[0] !== 'v1' || parts.length < 2) throw new HttpError(404, 'ENOENT', `no route ${method} ${url.pathname}`);
+    if (parts[0] !== 'v1' || parts.length < 2) throw new HttpError(404, `no route ${method} ${url.pathname}`, 'ENOENT');
     if (!(await auth.isAdmin(bearer(req)))) {
       metrics.errors.inc({ kind: 'auth' });
-      throw new HttpError(401, 'EACCES', 'admin token required (Authorization: Bearer …)');
+      throw new HttpError(401, 'admin token required (Authorization: Bearer …)', 'EACCES');
     }
     const [, coll, id] = parts;
     const key = `${method} ${coll}${id !== undefined ? '/:id' : ''}`;
@@ -95,20 +92,20 @@ export function createRestHandler(deps: RestDeps) {
       case 'POST volumes': {
         const spec = (await readJson(req)) as unknown as VolumeSpec;
         if (typeof spec.name !== 'string' || !spec.blockStore || typeof spec.blockStore.url !== 'string') {
-          throw new HttpError(400, 'EINVAL', 'volume spec needs "name" and "blockStore.url"');
+          throw new HttpError(400, 'volume spec needs "name" and "blockStore.url"', 'EINVAL');
         }
         send(res, 201, publicSettings(await engine.createVolume(spec)));
         break;
       }
       case 'GET volumes/:id': {
         const v = await engine.getVolume(id);
-        if (!v) throw new HttpError(404, 'ENOENT', `volume "${id}" does not exist`);
+        if (!v) throw new HttpError(404, `volume "${id}" does not exist`, 'ENOENT');
         send(res, 200, publicSettings(v));
         break;
       }
       case 'DELETE volumes/:id': {
         const v = await engine.getVolume(id);
-        if (!v) throw new HttpError(404, 'ENOENT', `volume "${id}" does not exist`);
+        if (!v) throw new HttpError(404, `volume "${id}" does not exist`, 'ENOENT');
         const force = url.searchParams.get('force');
         await engine.deleteVolume(id, force === '1' || force === 'true');
         deps.auth.invalidate();
@@ -119,12 +116,12 @@ export function createRestHandler(deps: RestDeps) {
       case 'POST tokens': {
         const body = await readJson(req);
         const volume = body.volume;
-        if (volume !== undefined && typeof volume !== 'string') throw new HttpError(400, 'EINVAL', '"volume" must be a string');
-        if (!volume && body.admin !== true) throw new HttpError(400, 'EINVAL', 'a token needs a "volume" or "admin": true');
+        if (volume !== undefined && typeof volume !== 'string') throw new HttpError(400, '"volume" must be a string', 'EINVAL');
+        if (!volume && body.admin !== true) throw new HttpError(400, 'a token needs a "volume" or "admin": true', 'EINVAL');
         let volumeId: string | undefined;
         if (volume) {
           const v = await engine.getVolume(volume);
-          if (!v) throw new HttpError(404, 'ENOENT', `volume "${volume}" does not exist`);
+          if (!v) throw new HttpError(404, `volume "${volume}" does not exist`, 'ENOENT');
           volumeId = v.id;
         }
         const label = typeof body.label === 'string' ? body.label.slice(0, 200) : undefined;
@@ -137,13 +134,13 @@ export function createRestHandler(deps: RestDeps) {
         let volumeId: string | undefined;
         if (volume) {
           const v = await engine.getVolume(volume);
-          if (!v) throw new HttpError(404, 'ENOENT', `volume "${volume}" does not exist`);
+          if (!v) throw new HttpError(404, `volume "${volume}" does not exist`, 'ENOENT');
           volumeId = v.id;
         }
         send(res, 200, await engine.listSessions(volumeId));
         break;
       }
-      default: throw new HttpError(404, 'ENOENT', `no route ${method} ${url.pathname}`);
+      default: throw new HttpError(404, `no route ${method} ${url.pathname}`, 'ENOENT');
     }
     return `${method} /v1/${coll}${id !== undefined ? '/:id' : ''}`;
   }
@@ -159,7 +156,7 @@ export function createRestHandler(deps: RestDeps) {
       if (e instanceof HttpError) status = e.status;
       else if (isFsError(e)) status = STATUS[e.code] ?? 500;
       else status = 500;
-      const code = e instanceof HttpError ? e.code : isFsError(e) ? e.code : 'EIO';
+      const code = e instanceof HttpError ? e.code ?? 'EIO' : isFsError(e) ? e.code : 'EIO';
       const message = e instanceof Error ? e.message : String(e);
       if (status >= 500) deps.log.error({ url: req.url, err: message }, 'admin request failed');
       if (!res.headersSent) send(res, status, { error: { code, message } });
