@@ -3,7 +3,7 @@ import { LlMemFs } from './llmemfs.js';
 
 /**
  * Child-process entry for test/fuse/lowlevel.test.ts: mount LlMemFs on the low-level layer.
- *   node dist/bench/llmemfs-main.js MNT [--ttl S] [--deadline-ms N] [--late-ms N] [--writeback]
+ *   node dist/bench/llmemfs-main.js MNT [--ttl S] [--deadline-ms N] [--late-ms N] [--writeback] [--inline]
  * Serves until SIGTERM/SIGINT, then unmounts (exit 0 when clean).
  */
 async function main(): Promise<void> {
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const session = new LowLevelSession(fs, {
     fsname: 'llmemfs', subtype: 'llmemfs', allowOther: true, defaultPermissions: true, deadlineMs,
     writebackCache: args.includes('--writeback'),
+    receive: args.includes('--inline') ? 'inline' : 'threads',
     callerGroupsOps: ['lookup', 'getattr', 'create', 'mkdir', 'setattr'],
     onError: (op, err) => console.error(`llmemfs: ${op}: ${String(err)}`),
     onUnmounted: () => process.exit(0),

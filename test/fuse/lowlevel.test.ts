@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBuilt } from '../harness/build.js';
 import { startMount, type StartedMount } from '../harness/mount.js';
-import { tempDir } from '../harness/ports.js';
+import { tempDir, waitFor } from '../harness/ports.js';
 import { findFuseMount } from '../../src/fuse/mountinfo.js';
 import type { LlMemFsStats } from '../../bench/llmemfs.js';
 
@@ -14,7 +14,9 @@ const ENTRY = 'dist/bench/llmemfs-main.js';
 /** Short on purpose: the never-answered lookup must come back EIO quickly. */
 const DEADLINE_MS = 1500;
 
-describe('low-level FUSE layer (libfuse3 addon) over an in-memory filesystem (real mount in a child process)', () => {
+// Both ways of receiving requests: libfuse's threads + thread-safe function, and the JS thread
+// polling /dev/fuse itself (receive: 'inline').
+describe.each(['threads', 'inline'])('low-level FUSE layer (libfuse3 addon), receive=%s, over an in-memory filesystem (real mount in a child process)', (receive) => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let m: StartedMount;
   let mp: string;
@@ -29,7 +31,8 @@ describe('low-level FUSE layer (libfuse3 addon) over an in-memory filesystem (re
     dir = await tempDir('flexfs-ll-');
     await fsp.chmod(dir.path, 0o755);
     mp = join(dir.path, 'mnt');
-    m = await startMount({ args: [ENTRY, mp, '--ttl', '3600', '--deadline-ms', String(DEADLINE_MS)], mountpoint: mp });
+    const extra = receive === 'inline' ? ['--inline'] : [];
+    m = await startMount({ args: [ENTRY, mp, '--ttl', '3600', '--deadline-ms', String(DEADLINE_MS), ...extra], mountpoint: mp });
   });
 
   afterAll(async () => {
@@ -44,6 +47,8 @@ describe('low-level FUSE layer (libfuse3 addon) over an in-memory filesystem (re
     const line = (await fsp.readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.includes(` ${mp} `))!;
     expect(line).toMatch(/default_permissions/);
     expect(line).toMatch(/allow_other/);
+    // The child logs what INIT negotiated right after the mount appears.
+    await waitFor(async () => m.output().includes('"maxWrite"'), 10_000, 'the mount log line');
     expect(m.output()).toMatch(/"maxWrite":1048576/);
   });
 

@@ -42,6 +42,7 @@ export interface NativeMountOptions {
   deadlineMs: number;
   maxThreads: number;
   maxIdleThreads: number;
+  inline: boolean;
 }
 
 export interface NativeConnInfo {

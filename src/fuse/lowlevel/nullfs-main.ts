@@ -3,17 +3,19 @@ import { LowLevelSession } from './session.js';
 
 /**
  * The low-level null filesystem as a small CLI (for the bench and by hand):
- *   node dist/src/fuse/lowlevel/nullfs-main.js MNT [--ttl 0|3600] [--files N] [--readdirplus always|auto|off]
+ *   node dist/src/fuse/lowlevel/nullfs-main.js MNT [--ttl 0|3600] [--files N] [--readdirplus always|auto|off] [--threads N] [--inline]
  * Serves until SIGTERM/SIGINT, then unmounts and prints the write statistics.
  */
-function parse(argv: string[]): { mountpoint: string; ttl: number; files: number; readdirplus: 'always' | 'auto' | 'off' } {
-  const usage = 'usage: nullfs-main MNT [--ttl SECONDS] [--files N] [--readdirplus always|auto|off]';
-  const r = { mountpoint: '', ttl: 0, files: 10_000, readdirplus: 'always' as 'always' | 'auto' | 'off' };
+function parse(argv: string[]): { mountpoint: string; ttl: number; files: number; threads: number; inline: boolean; readdirplus: 'always' | 'auto' | 'off' } {
+  const usage = 'usage: nullfs-main MNT [--ttl SECONDS] [--files N] [--readdirplus always|auto|off] [--threads N] [--inline]';
+  const r = { mountpoint: '', ttl: 0, files: 10_000, threads: 8, inline: false, readdirplus: 'always' as 'always' | 'auto' | 'off' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value; ${usage}`); return v; };
     if (a === '--ttl') r.ttl = Number(val());
     else if (a === '--files') r.files = Number(val());
+    else if (a === '--threads') r.threads = Number(val());
+    else if (a === '--inline') r.inline = true;
     else if (a === '--readdirplus') r.readdirplus = val() as typeof r.readdirplus;
     else if (!a.startsWith('-') && !r.mountpoint) r.mountpoint = a;
     else throw new Error(`unknown argument ${a}; ${usage}`);
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
   const fs = new LowLevelNullFs({ ttl: a.ttl, files: a.files });
   const session = new LowLevelSession(fs, {
     fsname: 'nullfs-ll', subtype: 'nullfs', allowOther: true, readdirplus: a.readdirplus,
+    receive: a.inline ? 'inline' : 'threads', maxThreads: a.threads, maxIdleThreads: Math.min(4, a.threads),
     onError: (op, err) => console.error(`nullfs: ${op}: ${String(err)}`),
     onUnmounted: () => process.exit(0),
   });

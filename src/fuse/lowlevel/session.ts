@@ -42,6 +42,12 @@ export interface LowLevelMountOptions {
   entryTimeout?: number;
   /** Ops whose requests carry the caller's supplementary groups (read from /proc per request). */
   callerGroupsOps?: readonly OpName[];
+  /**
+   * Who reads /dev/fuse: 'threads' (default: libfuse's loop on its own threads, requests handed to
+   * the JS thread through a thread-safe function) or 'inline' (the JS thread polls the device and
+   * reads the requests itself: one thread wake per request instead of two; see docs/FUSE.md).
+   */
+  receive?: 'threads' | 'inline';
   /** libfuse worker threads (they only queue requests; default 8, 4 idle). */
   maxThreads?: number;
   maxIdleThreads?: number;
@@ -128,6 +134,7 @@ export class LowLevelSession {
       deadlineMs: o.deadlineMs ?? 30_000,
       maxThreads: o.maxThreads ?? 8,
       maxIdleThreads: o.maxIdleThreads ?? 4,
+      inline: o.receive === 'inline',
     });
     this.mounted = true;
     await this.initDone;

@@ -18,7 +18,9 @@
 
 #include <sys/mount.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <atomic>
 #include <cerrno>
@@ -179,6 +181,16 @@ class Session : public Napi::ObjectWrap<Session> {
   int readdirplus_ = 1;  // 0 off, 1 always, 2 auto
   bool writeback_ = false, posixAcl_ = false, atomicOTrunc_ = false, killpriv_ = true;
   unsigned maxThreads_ = 8, maxIdleThreads_ = 4;
+  // Inline mode: the JS thread reads /dev/fuse itself (uv_poll) instead of libfuse's threads:
+  // one thread wake per request instead of two. Requests still reach handlers batched and
+  // replies stay asynchronous; only the receive side moves.
+  bool inline_ = false;
+  uv_poll_t *poll_ = nullptr;
+  struct fuse_buf fbuf_ {};
+  napi_env env_ = nullptr;
+  Napi::AsyncContext *actx_ = nullptr;
+  bool inlineEnded_ = false;  // guarded by tmu_
+  static inline thread_local bool inReadable_ = false;
   std::chrono::milliseconds deadline_{30000};
   uint64_t groupsMask_ = 0;  // bit per op: fetch supplementary groups for it
   struct fuse_conn_info conn_ {};
@@ -215,6 +227,11 @@ class Session : public Napi::ObjectWrap<Session> {
 
   // ---- libfuse thread side ----
   void post(Request *r) {
+    if (inReadable_) {  // inline mode, inside onReadable: drained when the batch is read
+      std::lock_guard<std::mutex> g(qmu_);
+      queue_.push_back(r);
+      return;
+    }
     bool wake;
     {
       std::lock_guard<std::mutex> g(qmu_);
@@ -568,7 +585,10 @@ class Session : public Napi::ObjectWrap<Session> {
       }
       delete r;
     }
-    if (n > 0) s->dispatch_.Call({arr});
+    if (n > 0) {
+      if (s->actx_) s->dispatch_.MakeCallback(env.Global(), {arr}, *s->actx_);  // from a raw uv callback
+      else s->dispatch_.Call({arr});
+    }
     if (env.IsExceptionPending()) {
       // The TypeScript dispatcher catches everything; an exception here is a bug in it.
       Napi::Error e = env.GetAndClearPendingException();
@@ -609,6 +629,7 @@ class Session : public Napi::ObjectWrap<Session> {
     deadline_ = std::chrono::milliseconds((int64_t)num("deadlineMs", 30000));
     maxThreads_ = (unsigned)num("maxThreads", 8);
     maxIdleThreads_ = (unsigned)num("maxIdleThreads", 4);
+    inline_ = flag("inline", false);
     groupsMask_ = opMask(o.Get("groupsOps"));
     uint64_t has = opMask(o.Get("ops"));
 
@@ -643,19 +664,64 @@ class Session : public Napi::ObjectWrap<Session> {
     }
     closed_ = false;
     stopThreads_ = false;
-    loopThread_ = std::thread([this] {
-      struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-      fuse_loop_cfg_set_clone_fd(cfg, 0);
-      fuse_loop_cfg_set_idle_threads(cfg, maxIdleThreads_);
-      fuse_loop_cfg_set_max_threads(cfg, maxThreads_);
-      int rc = fuse_session_loop_mt(se_, cfg);
-      fuse_loop_cfg_destroy(cfg);
-      auto *r = new Request(); r->kind = EV_LOOP_EXIT; r->result = rc;
-      post(r);
-    });
+    if (inline_) {
+      env_ = env;
+      if (!actx_) actx_ = new Napi::AsyncContext(env, "flexfs-fuse-inline");
+      int fd = fuse_session_fd(se_);
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+      uv_loop_t *loop = nullptr;
+      napi_get_uv_event_loop(env, &loop);
+      poll_ = new uv_poll_t;
+      uv_poll_init(loop, poll_, fd);
+      poll_->data = this;
+      inlineEnded_ = false;
+      uv_poll_start(poll_, UV_READABLE, onReadable);
+    } else {
+      loopThread_ = std::thread([this] {
+        struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+        fuse_loop_cfg_set_clone_fd(cfg, 0);
+        fuse_loop_cfg_set_idle_threads(cfg, maxIdleThreads_);
+        fuse_loop_cfg_set_max_threads(cfg, maxThreads_);
+        int rc = fuse_session_loop_mt(se_, cfg);
+        fuse_loop_cfg_destroy(cfg);
+        auto *r = new Request(); r->kind = EV_LOOP_EXIT; r->result = rc;
+        post(r);
+      });
+    }
     deadlineThread_ = std::thread([this] { deadlineLoop(); });
     notifyThread_ = std::thread([this] { notifyLoop(); });
     return env.Undefined();
+  }
+
+  // Inline mode: read what the kernel has queued (up to a batch), let libfuse decode it into the
+  // handlers above (which queue Requests), then dispatch the batch to JavaScript at once.
+  static void onReadable(uv_poll_t *h, int status, int) {
+    Session *s = static_cast<Session *>(h->data);
+    bool ended = status < 0;
+    inReadable_ = true;
+    for (int i = 0; i < 64 && !ended; i++) {
+      int res = fuse_session_receive_buf(s->se_, &s->fbuf_);
+      if (res == -EAGAIN || res == -EINTR) break;
+      if (res <= 0 || fuse_session_exited(s->se_)) { ended = true; break; }
+      fuse_session_process_buf(s->se_, &s->fbuf_);
+    }
+    inReadable_ = false;
+    {
+      Napi::Env env(s->env_);
+      Napi::HandleScope scope(env);
+      drain(env, s);
+    }
+    if (ended) {
+      uv_poll_stop(h);
+      uv_close(reinterpret_cast<uv_handle_t *>(h), [](uv_handle_t *x) { delete reinterpret_cast<uv_poll_t *>(x); });
+      s->poll_ = nullptr;
+      free(s->fbuf_.mem);
+      s->fbuf_.mem = nullptr;
+      { std::lock_guard<std::mutex> g(s->tmu_); s->inlineEnded_ = true; }
+      s->tcv_.notify_all();
+      auto *r = new Request(); r->kind = EV_LOOP_EXIT; r->result = 0;
+      s->post(r);
+    }
   }
 
   void releaseTsfn() { if (tsfnLive_) { tsfn_.Release(); tsfnLive_ = false; } }
@@ -781,6 +847,10 @@ class Session : public Napi::ObjectWrap<Session> {
   // close the fd, destroy the session, stop the helper threads.
   void finish() {
     if (loopThread_.joinable()) loopThread_.join();
+    if (inline_) {  // the JS thread's poll sees the connection end and stops reading
+      std::unique_lock<std::mutex> lk(tmu_);
+      tcv_.wait(lk, [this] { return inlineEnded_; });
+    }
     std::vector<fuse_req_t> left;
     {
       std::unique_lock<std::shared_mutex> fl(fdLock_);
