@@ -4,13 +4,14 @@
  * drop_caches, dd 2 GiB write and read bs=1M):
  *   - ref-nullfs: the C low-level null fs (bench/ref-nullfs/llnull.c, compiled here), TTL 0 and 3600
  *   - the fuse-native (libfuse 2 high-level) JS null fs of bench/nullfs.ts (the current mount path)
- *   - the low-level layer's JS null fs (src/fuse/lowlevel/nullfs.ts), TTL 0 and 3600
+ *   - the low-level layer's JS null fs (src/fuse/lowlevel/nullfs.ts), TTL 0 and 3600, with requests
+ *     received by libfuse's threads (default) and by the JS thread itself (--inline)
  * Needs root (drop_caches), gcc, pkg-config, libfuse3-dev, python3. Writes the table to
  * docs/BENCHMARKS.md (section bench:fuse) unless FLEXFS_BENCH_NO_DOC=1.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startDaemon } from './daemon.js';
@@ -30,9 +31,11 @@ function systems(llnull: string): System[] {
   return [
     { key: 'ref0', label: 'ref-nullfs (C, low-level), TTL 0', cmd: llnull, args: (m) => [m, '-f', '-o', 'allow_other'], env: { TTL: '0' }, create: false },
     { key: 'old', label: 'fuse-native JS null fs (libfuse 2 high-level, current layer)', cmd: node, args: (m) => [join(REPO, 'dist', 'bench', 'nullfs-main.js'), m], create: true },
-    { key: 'new0', label: 'low-level layer JS null fs, TTL 0', cmd: node, args: (m) => [llEntry, m, '--ttl', '0'], create: false },
+    { key: 'new0', label: 'low-level layer JS null fs, TTL 0 (libfuse threads → TSFN)', cmd: node, args: (m) => [llEntry, m, '--ttl', '0'], create: false },
+    { key: 'inl0', label: 'low-level layer JS null fs, TTL 0, receive inline', cmd: node, args: (m) => [llEntry, m, '--ttl', '0', '--inline'], create: false },
     { key: 'ref3600', label: 'ref-nullfs (C, low-level), TTL 3600', cmd: llnull, args: (m) => [m, '-f', '-o', 'allow_other'], env: { TTL: '3600' }, create: false },
-    { key: 'new3600', label: 'low-level layer JS null fs, TTL 3600', cmd: node, args: (m) => [llEntry, m, '--ttl', '3600'], create: false },
+    { key: 'new3600', label: 'low-level layer JS null fs, TTL 3600 (libfuse threads → TSFN)', cmd: node, args: (m) => [llEntry, m, '--ttl', '3600'], create: false },
+    { key: 'inl3600', label: 'low-level layer JS null fs, TTL 3600, receive inline', cmd: node, args: (m) => [llEntry, m, '--ttl', '3600', '--inline'], create: false },
   ];
 }
 
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
   const cflags = (await run('pkg-config', ['--cflags', '--libs', 'fuse3'])).stdout.trim().split(/\s+/);
   await run('gcc', ['-O2', '-o', llnull, join(REPO, 'bench', 'ref-nullfs', 'llnull.c'), ...cflags]);
   const results: Record<string, Row | string> = {};
+  const loadBefore = loadavg()[0];
   try {
     for (const sys of systems(llnull)) {
       const mnt = join(work, `mnt-${sys.key}`);
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  const table = render(systems('').map((s) => [s.key, s.label]), results);
+  const table = render(systems('').map((s) => [s.key, s.label]), results, [loadBefore, loadavg()[0]]);
   process.stdout.write(`${table}\n`);
   if (process.env.FLEXFS_BENCH_NO_DOC !== '1') {
     await updateDoc(join(REPO, 'docs', 'BENCHMARKS.md'), { fuse: table });
@@ -86,12 +90,12 @@ async function main(): Promise<void> {
   }
 }
 
-function render(labels: [string, string][], r: Record<string, Row | string>): string {
+function render(labels: [string, string][], r: Record<string, Row | string>, load: [number, number]): string {
   const row = (k: string) => (typeof r[k] === 'object' ? (r[k] as Row) : undefined);
   const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) ? `${(a / b).toFixed(2)}×` : '–');
   const k = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k/s` : `${n}/s`);
   const lines = [
-    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores, kernel ${KERNEL}; same script (bench/ref-nullfs/measure.py) for every row.`,
+    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores, kernel ${KERNEL}, load average ${load[0].toFixed(1)} at the start and ${load[1].toFixed(1)} at the end (a shared machine: compare rows of one run, not runs); same script (bench/ref-nullfs/measure.py) for every row.`,
     '',
     '| filesystem | stat ×3, 10k files | ls -l 10k after drop_caches | dd write 1M | dd read 1M |',
     '|---|---:|---:|---:|---:|',
@@ -102,11 +106,15 @@ function render(labels: [string, string][], r: Record<string, Row | string>): st
     lines.push(`| ${label} | ${k(x.stat)} | ${k(x.ls)} | ${x.write} | ${x.read} |`);
   }
   const n0 = row('new0'), r0 = row('ref0'), n36 = row('new3600'), r36 = row('ref3600'), old = row('old');
+  const i0 = row('inl0'), i36 = row('inl3600');
   lines.push('', '| ratio | stat | ls -l | write | read |', '|---|---:|---:|---:|---:|');
   const ratios = (label: string, a?: Row, b?: Row) => lines.push(`| ${label} | ${ratio(a?.stat, b?.stat)} | ${ratio(a?.ls, b?.ls)} | ${ratio(a && mbps(a.write), b && mbps(b.write))} | ${ratio(a && mbps(a.read), b && mbps(b.read))} |`);
   ratios('new JS / ref-nullfs, TTL 0 (goal ≥ 0.8×)', n0, r0);
   ratios('new JS / ref-nullfs, TTL 3600 (goal ≥ 0.8×)', n36, r36);
+  ratios('new JS inline / ref-nullfs, TTL 0', i0, r0);
+  ratios('new JS inline / ref-nullfs, TTL 3600', i36, r36);
   ratios('new JS TTL 0 / fuse-native JS (goal ≥ 1.5× seq MB/s)', n0, old);
+  ratios('new JS inline TTL 0 / fuse-native JS', i0, old);
   return lines.join('\n');
 }
 

@@ -29,6 +29,8 @@ export interface LlMemFsStats {
   ops: Record<string, number>;
   writeSizes: Record<string, number>;
   maxWrite: number;
+  /** First and last 16 bytes of the last write's data, hex (the payload arrives intact). */
+  lastWrite?: { size: number; head: string; tail: string };
   lookupsByParent: Record<string, number>;
   creates: { name: string; uid: number; gid: number; groups?: number[] }[];
   lastCaller: Record<string, Caller>;
@@ -232,6 +234,7 @@ export class LlMemFs implements LowLevelHandlers {
     const s = this.stats;
     s.writeSizes[n] = (s.writeSizes[n] ?? 0) + 1;
     s.maxWrite = Math.max(s.maxWrite, n);
+    s.lastWrite = { size: n, head: req.data.subarray(0, 16).toString('hex'), tail: req.data.subarray(n - 16).toString('hex') };
     const a = this.node(req.ino).attr;
     a.size = Math.max(a.size, req.offset + n);
     a.mtime = a.ctime = nowNs();

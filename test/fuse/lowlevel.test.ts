@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -60,6 +61,14 @@ describe.each(['threads', 'inline'])('low-level FUSE layer (libfuse3 addon), rec
     expect(s.writeSizes[String(2 ** 20)]).toBe(16);
     expect(s.ops.write).toBe(16);
     expect((await fsp.stat(join(mp, 'big'))).size).toBe(16 * 2 ** 20);
+    // The payload arrives intact (a large write is handed over in the block it was read into).
+    const payload = randomBytes(2 ** 20);
+    const fh = await fsp.open(join(mp, 'random'), 'w');
+    await fh.write(payload, 0, payload.length, 0); // one write(2) of 1 MiB (writeFile splits into 512 KiB)
+    await fh.close();
+    expect((await stats()).lastWrite).toEqual({
+      size: 2 ** 20, head: payload.subarray(0, 16).toString('hex'), tail: payload.subarray(2 ** 20 - 16).toString('hex'),
+    });
     const data = await fsp.readFile(join(mp, 'big'));
     expect(data.length).toBe(16 * 2 ** 20);
     expect(data.every((b) => b === 0)).toBe(true);

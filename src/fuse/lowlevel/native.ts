@@ -41,7 +41,6 @@ export interface NativeMountOptions {
   handleKillpriv: boolean;
   deadlineMs: number;
   maxThreads: number;
-  maxIdleThreads: number;
   inline: boolean;
 }
 

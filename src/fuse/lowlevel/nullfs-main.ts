@@ -8,7 +8,7 @@ import { LowLevelSession } from './session.js';
  */
 function parse(argv: string[]): { mountpoint: string; ttl: number; files: number; threads: number; inline: boolean; readdirplus: 'always' | 'auto' | 'off' } {
   const usage = 'usage: nullfs-main MNT [--ttl SECONDS] [--files N] [--readdirplus always|auto|off] [--threads N] [--inline]';
-  const r = { mountpoint: '', ttl: 0, files: 10_000, threads: 8, inline: false, readdirplus: 'always' as 'always' | 'auto' | 'off' };
+  const r = { mountpoint: '', ttl: 0, files: 10_000, threads: 4, inline: false, readdirplus: 'always' as 'always' | 'auto' | 'off' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value; ${usage}`); return v; };
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const fs = new LowLevelNullFs({ ttl: a.ttl, files: a.files });
   const session = new LowLevelSession(fs, {
     fsname: 'nullfs-ll', subtype: 'nullfs', allowOther: true, readdirplus: a.readdirplus,
-    receive: a.inline ? 'inline' : 'threads', maxThreads: a.threads, maxIdleThreads: Math.min(4, a.threads),
+    receive: a.inline ? 'inline' : 'threads', maxThreads: a.threads,
     onError: (op, err) => console.error(`nullfs: ${op}: ${String(err)}`),
     onUnmounted: () => process.exit(0),
   });

@@ -48,9 +48,8 @@ export interface LowLevelMountOptions {
    * reads the requests itself: one thread wake per request instead of two; see docs/FUSE.md).
    */
   receive?: 'threads' | 'inline';
-  /** libfuse worker threads (they only queue requests; default 8, 4 idle). */
+  /** Threads reading /dev/fuse in 'threads' mode (they only queue requests; default 4). */
   maxThreads?: number;
-  maxIdleThreads?: number;
   /** Extra raw -o options for libfuse (e.g. 'max_readahead=…'). */
   extraOptions?: string[];
   /** A handler failed with a non-FsError (answered EIO): for logging. */
@@ -132,8 +131,7 @@ export class LowLevelSession {
       atomicOTrunc: o.atomicOTrunc ?? false,
       handleKillpriv: o.handleKillpriv ?? true,
       deadlineMs: o.deadlineMs ?? 30_000,
-      maxThreads: o.maxThreads ?? 8,
-      maxIdleThreads: o.maxIdleThreads ?? 4,
+      maxThreads: o.maxThreads ?? 4,
       inline: o.receive === 'inline',
     });
     this.mounted = true;

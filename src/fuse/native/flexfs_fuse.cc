@@ -1,9 +1,11 @@
 // flexfs's FUSE layer: a thin bridge from libfuse3's low-level API to JavaScript.
 //
 // It moves requests and replies and holds no filesystem rule (docs/FUSE.md):
-// - libfuse's session loop runs on its own threads (fuse_session_loop_mt). Each low-level handler
-//   copies the request into a Request, registers the fuse_req_t in the pending table under a
-//   numeric id, queues the Request and returns: no libfuse thread ever waits on JavaScript.
+// - Receive threads (or, with `inline`, the JS thread through uv_poll) read /dev/fuse into pool
+//   blocks and let libfuse decode each request into a low-level handler below. A handler copies
+//   the arguments into a Request, registers the fuse_req_t in the pending table under a numeric
+//   id, queues it and returns: no libfuse thread ever waits on JavaScript. A large write takes
+//   over the block it was read into, which becomes the JS Buffer (no copy in the layer).
 // - One thread-safe-function call drains the whole queue (batching): JavaScript gets an array of
 //   request objects and answers each later with reply*(id, ...). fuse_reply_* is thread safe.
 // - A deadline thread answers EIO for requests still pending after deadlineMs; a reply that comes
@@ -64,8 +66,15 @@ enum EventKind : uint8_t { EV_REQUEST, EV_NOTIFY_DONE, EV_INIT, EV_LOOP_EXIT, EV
 // a buffer comes back when V8 collects the Buffer that wrapped it.
 class BufferPool {
  public:
-  static constexpr size_t kSize = 1 << 20, kMin = 64 << 10, kKeep = 64;
+  static constexpr size_t kMin = 64 << 10, kKeep = 64;
+  // One block holds a whole request as libfuse reads it (its buffer: 256 pages + a header),
+  // so a receive buffer can be handed to JavaScript as it is.
+  static size_t blockSize() {
+    static const size_t s = 256 * (size_t)sysconf(_SC_PAGESIZE) + (64 << 10);
+    return s;
+  }
   static char *get(size_t n, size_t &cap) {
+    const size_t kSize = blockSize();
     if (n >= kMin && n <= kSize) {
       std::lock_guard<std::mutex> g(mu_);
       cap = kSize;
@@ -78,6 +87,7 @@ class BufferPool {
   // Fill the pool with `n` buffers whose pages are already mapped (first writes fault no pages).
   static void prewarm(size_t n) {
     std::lock_guard<std::mutex> g(mu_);
+    const size_t kSize = blockSize();
     while (free_.size() < n) {
       char *p = static_cast<char *>(malloc(kSize));
       if (!p) return;
@@ -86,7 +96,7 @@ class BufferPool {
     }
   }
   static void put(char *p, size_t cap) {
-    if (cap == kSize) {
+    if (cap == blockSize()) {
       std::lock_guard<std::mutex> g(mu_);
       if (free_.size() < kKeep) { free_.push_back(p); return; }
     }
@@ -114,14 +124,15 @@ struct Request {
   std::vector<gid_t> groups;
   struct stat attr {};
   struct flock lock {};
-  char *data = nullptr;  // write/setxattr payload from BufferPool; ownership passes to a JS Buffer
+  char *block = nullptr;  // write/setxattr payload's allocation (BufferPool); passes to a JS Buffer
+  char *data = nullptr;   // the payload inside block
   size_t dataLen = 0, dataCap = 0;
   std::vector<uint64_t> forgets;  // batch_forget: ino, nlookup pairs
   // EV_NOTIFY_DONE
   Napi::Promise::Deferred *deferred = nullptr;
   int result = 0;
   std::string message;
-  ~Request() { if (data) BufferPool::put(data, dataCap); }
+  ~Request() { if (block) BufferPool::put(block, dataCap); }
 };
 
 struct Pending { fuse_req_t req; Clock::time_point deadline; };
@@ -180,7 +191,7 @@ class Session : public Napi::ObjectWrap<Session> {
   unsigned maxWrite_ = 1 << 20;
   int readdirplus_ = 1;  // 0 off, 1 always, 2 auto
   bool writeback_ = false, posixAcl_ = false, atomicOTrunc_ = false, killpriv_ = true;
-  unsigned maxThreads_ = 8, maxIdleThreads_ = 4;
+  unsigned maxThreads_ = 4;
   // Inline mode: the JS thread reads /dev/fuse itself (uv_poll) instead of libfuse's threads:
   // one thread wake per request instead of two. Requests still reach handlers batched and
   // replies stay asynchronous; only the receive side moves.
@@ -191,6 +202,11 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::AsyncContext *actx_ = nullptr;
   bool inlineEnded_ = false;  // guarded by tmu_
   static inline thread_local bool inReadable_ = false;
+  // The receive block the current thread is processing; a large write takes it over (no copy).
+  static inline thread_local char *tlBlock_ = nullptr;
+  static inline thread_local bool tlStolen_ = false;
+  std::vector<std::thread> recvThreads_;
+  std::atomic<int> recvLive_{0};
   std::chrono::milliseconds deadline_{30000};
   uint64_t groupsMask_ = 0;  // bit per op: fetch supplementary groups for it
   struct fuse_conn_info conn_ {};
@@ -215,7 +231,7 @@ class Session : public Napi::ObjectWrap<Session> {
   std::shared_mutex fdLock_;
   bool closed_ = false;
 
-  std::thread loopThread_, deadlineThread_, notifyThread_, closeThread_;
+  std::thread deadlineThread_, notifyThread_, closeThread_;
   std::mutex tmu_;
   std::condition_variable tcv_;
   bool stopThreads_ = false;
@@ -345,13 +361,22 @@ class Session : public Napi::ObjectWrap<Session> {
     Request *r = of(req)->begin(req, OP_READ, ino, fi); r->size = size; r->off = off; of(req)->post(r);
   }
   static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
-    // The one copy: libfuse reuses its receive buffer once this handler returns.
+    // The payload lies in the receive block read from /dev/fuse (the one copy, by the kernel).
+    // A large write takes the block over and hands it to JavaScript as it is (the receive loop
+    // gets a fresh block); a small one is copied out (cheap, and keeps 1 MiB blocks for big ones).
     size_t cap;
-    char *copy = BufferPool::get(size, cap);
-    if (!copy) { fuse_reply_err(req, ENOMEM); return; }
-    memcpy(copy, buf, size);
+    char *block, *data;
+    if (size >= BufferPool::kMin && tlBlock_ && buf >= tlBlock_ && buf + size <= tlBlock_ + BufferPool::blockSize()) {
+      block = tlBlock_; cap = BufferPool::blockSize(); data = const_cast<char *>(buf);
+      tlStolen_ = true;
+    } else {
+      block = BufferPool::get(size, cap);
+      if (!block) { fuse_reply_err(req, ENOMEM); return; }
+      memcpy(block, buf, size);
+      data = block;
+    }
     Request *r = of(req)->begin(req, OP_WRITE, ino, fi);
-    r->data = copy; r->dataLen = size; r->dataCap = cap; r->off = off; r->extra = fi->writepage; of(req)->post(r);
+    r->block = block; r->data = data; r->dataLen = size; r->dataCap = cap; r->off = off; r->extra = fi->writepage; of(req)->post(r);
   }
   static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     Request *r = of(req)->begin(req, OP_FLUSH, ino, fi); of(req)->post(r);
@@ -386,7 +411,7 @@ class Session : public Napi::ObjectWrap<Session> {
     if (!copy) { fuse_reply_err(req, ENOMEM); return; }
     memcpy(copy, value, size);
     Request *r = of(req)->begin(req, OP_SETXATTR, ino);
-    r->name = name; r->data = copy; r->dataLen = size; r->dataCap = cap; r->flags = flags; of(req)->post(r);
+    r->name = name; r->block = copy; r->data = copy; r->dataLen = size; r->dataCap = cap; r->flags = flags; of(req)->post(r);
   }
   static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
     Request *r = of(req)->begin(req, OP_GETXATTR, ino); r->name = name; r->size = size; of(req)->post(r);
@@ -503,14 +528,14 @@ class Session : public Napi::ObjectWrap<Session> {
       case OP_READ: case OP_READDIR: case OP_READDIRPLUS:
         setNum(o, "size", (double)r->size); setNum(o, "offset", (double)r->off); break;
       case OP_WRITE: case OP_SETXATTR: {
-        char *d = r->data; r->data = nullptr;
+        char *d = r->data, *block = r->block; r->block = nullptr;
         size_t cap = r->dataCap;
         // Tell V8 the payload's size so it collects spent Buffers (and recycles the payload) soon.
         Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)cap);
         o.Set(r->op == OP_WRITE ? "data" : "value",
-              Napi::Buffer<char>::New(env, d, r->dataLen, [cap](Napi::Env e, char *p) {
+              Napi::Buffer<char>::New(env, d, r->dataLen, [cap, block](Napi::Env e, char *) {
                 Napi::MemoryManagement::AdjustExternalMemory(e, -(int64_t)cap);
-                BufferPool::put(p, cap);
+                BufferPool::put(block, cap);
               }));
         if (r->op == OP_WRITE) { setNum(o, "offset", (double)r->off); o.Set("writepage", Napi::Boolean::New(env, r->extra != 0)); }
         else setNum(o, "flags", r->flags);
@@ -609,7 +634,7 @@ class Session : public Napi::ObjectWrap<Session> {
   }
 
   // mount(mountpoint, { args: string[], ops: number[], groupsOps: number[], maxWrite, readdirplus,
-  //   writebackCache, posixAcl, atomicOTrunc, handleKillpriv, deadlineMs, maxThreads, maxIdleThreads })
+  //   writebackCache, posixAcl, atomicOTrunc, handleKillpriv, deadlineMs, maxThreads, inline, writeBuffers })
   Napi::Value Mount(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (se_) { Napi::Error::New(env, "this session is already mounted").ThrowAsJavaScriptException(); return env.Undefined(); }
@@ -627,8 +652,7 @@ class Session : public Napi::ObjectWrap<Session> {
     atomicOTrunc_ = flag("atomicOTrunc", false);
     killpriv_ = flag("handleKillpriv", true);
     deadline_ = std::chrono::milliseconds((int64_t)num("deadlineMs", 30000));
-    maxThreads_ = (unsigned)num("maxThreads", 8);
-    maxIdleThreads_ = (unsigned)num("maxIdleThreads", 4);
+    maxThreads_ = (unsigned)num("maxThreads", 4);
     inline_ = flag("inline", false);
     groupsMask_ = opMask(o.Get("groupsOps"));
     uint64_t has = opMask(o.Get("ops"));
@@ -645,7 +669,7 @@ class Session : public Napi::ObjectWrap<Session> {
     struct fuse_lowlevel_ops ops;
     fillOps(ops, has);
 
-    if (has & (1ull << OP_WRITE)) BufferPool::prewarm((size_t)num("writeBuffers", 32));
+    if (has & (1ull << OP_WRITE)) BufferPool::prewarm((size_t)num("writeBuffers", 16));
     tsfn_ = Tsfn::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo &) {}), "flexfs-fuse", 0, 1, this);
     tsfnLive_ = true;
     se_ = fuse_session_new(&fargs, &ops, sizeof ops, this);
@@ -677,16 +701,9 @@ class Session : public Napi::ObjectWrap<Session> {
       inlineEnded_ = false;
       uv_poll_start(poll_, UV_READABLE, onReadable);
     } else {
-      loopThread_ = std::thread([this] {
-        struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-        fuse_loop_cfg_set_clone_fd(cfg, 0);
-        fuse_loop_cfg_set_idle_threads(cfg, maxIdleThreads_);
-        fuse_loop_cfg_set_max_threads(cfg, maxThreads_);
-        int rc = fuse_session_loop_mt(se_, cfg);
-        fuse_loop_cfg_destroy(cfg);
-        auto *r = new Request(); r->kind = EV_LOOP_EXIT; r->result = rc;
-        post(r);
-      });
+      unsigned n = maxThreads_ ? maxThreads_ : 1;
+      recvLive_ = (int)n;
+      for (unsigned i = 0; i < n; i++) recvThreads_.emplace_back([this] { recvLoop(); });
     }
     deadlineThread_ = std::thread([this] { deadlineLoop(); });
     notifyThread_ = std::thread([this] { notifyLoop(); });
@@ -700,11 +717,15 @@ class Session : public Napi::ObjectWrap<Session> {
     bool ended = status < 0;
     inReadable_ = true;
     for (int i = 0; i < 64 && !ended; i++) {
+      if (!s->fbuf_.mem) { size_t cap; s->fbuf_.mem = BufferPool::get(BufferPool::blockSize(), cap); }
+      tlBlock_ = static_cast<char *>(s->fbuf_.mem); tlStolen_ = false;
       int res = fuse_session_receive_buf(s->se_, &s->fbuf_);
       if (res == -EAGAIN || res == -EINTR) break;
       if (res <= 0 || fuse_session_exited(s->se_)) { ended = true; break; }
       fuse_session_process_buf(s->se_, &s->fbuf_);
+      if (tlStolen_) s->fbuf_.mem = nullptr;
     }
+    tlBlock_ = nullptr;
     inReadable_ = false;
     {
       Napi::Env env(s->env_);
@@ -715,12 +736,36 @@ class Session : public Napi::ObjectWrap<Session> {
       uv_poll_stop(h);
       uv_close(reinterpret_cast<uv_handle_t *>(h), [](uv_handle_t *x) { delete reinterpret_cast<uv_poll_t *>(x); });
       s->poll_ = nullptr;
-      free(s->fbuf_.mem);
+      if (s->fbuf_.mem) BufferPool::put(static_cast<char *>(s->fbuf_.mem), BufferPool::blockSize());
       s->fbuf_.mem = nullptr;
       { std::lock_guard<std::mutex> g(s->tmu_); s->inlineEnded_ = true; }
       s->tcv_.notify_all();
       auto *r = new Request(); r->kind = EV_LOOP_EXIT; r->result = 0;
       s->post(r);
+    }
+  }
+
+  // Threaded receive: each thread reads a request into its own pool block, lets libfuse decode it
+  // into the handlers above (which only queue it) and reads the next one. The last thread out
+  // reports the end of the session.
+  void recvLoop() {
+    struct fuse_buf fb {};
+    for (;;) {
+      if (!fb.mem) { size_t cap; fb.mem = BufferPool::get(BufferPool::blockSize(), cap); }
+      if (!fb.mem) break;
+      tlBlock_ = static_cast<char *>(fb.mem); tlStolen_ = false;
+      int res = fuse_session_receive_buf(se_, &fb);
+      if (res == -EINTR || res == -EAGAIN) continue;
+      if (res <= 0 || fuse_session_exited(se_)) break;
+      fuse_session_process_buf(se_, &fb);
+      if (tlStolen_) fb.mem = nullptr;
+    }
+    tlBlock_ = nullptr;
+    if (fb.mem) BufferPool::put(static_cast<char *>(fb.mem), BufferPool::blockSize());
+    fuse_session_exit(se_);  // the others may still be blocked in read: they get ENODEV too
+    if (--recvLive_ == 0) {
+      auto *r = new Request(); r->kind = EV_LOOP_EXIT; r->result = 0;
+      post(r);
     }
   }
 
@@ -846,7 +891,8 @@ class Session : public Napi::ObjectWrap<Session> {
   // The loop has returned (or will, once the kernel aborts the connection): fail what is pending,
   // close the fd, destroy the session, stop the helper threads.
   void finish() {
-    if (loopThread_.joinable()) loopThread_.join();
+    for (auto &t : recvThreads_) if (t.joinable()) t.join();
+    recvThreads_.clear();
     if (inline_) {  // the JS thread's poll sees the connection end and stops reading
       std::unique_lock<std::mutex> lk(tmu_);
       tcv_.wait(lk, [this] { return inlineEnded_; });
