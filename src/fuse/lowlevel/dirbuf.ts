@@ -10,8 +10,25 @@ import type { DirReply, Entry, FuseAttr } from './types.js';
 const DIRENT_HEADER = 24;
 const ENTRY_OUT = 128;
 const S_IFMT = 0o170000;
+const NS = 1_000_000_000n;
 
 function align8(n: number): number { return (n + 7) & ~7; }
+
+const TWO32 = 2 ** 32;
+/** u64 from a non-negative safe integer, as two u32 (no BigInt on the per-entry path). */
+function u64(b: Buffer, p: number, v: number): void {
+  b.writeUInt32LE(v % TWO32, p);
+  b.writeUInt32LE(Math.floor(v / TWO32), p + 4);
+}
+/** A time in ns → (i64 seconds at p, u32 nanoseconds at q). */
+function time(b: Buffer, p: number, q: number, ns: bigint): void {
+  if (ns === 0n) { b.writeUInt32LE(0, p); b.writeUInt32LE(0, p + 4); b.writeUInt32LE(0, q); return; }
+  let sec = ns / NS;
+  let nsec = ns - sec * NS;
+  if (nsec < 0n) { nsec += NS; sec -= 1n; }
+  b.writeBigInt64LE(sec, p);
+  b.writeUInt32LE(Number(nsec), q);
+}
 
 /** Seconds (fractional) → [whole seconds, nanoseconds] as fuse_entry_out wants them. */
 function splitTimeout(t: number): [number, number] {
@@ -45,17 +62,17 @@ export class DirBuffer implements DirReply {
     if (this.plus) {
       const [es, ens] = splitTimeout(entry.entryTimeout ?? 0);
       const [as, ans] = splitTimeout(entry.attrTimeout ?? 0);
-      b.writeBigUInt64LE(BigInt(entry.ino), p);
-      b.writeBigUInt64LE(BigInt(entry.generation ?? 0), p + 8);
-      b.writeBigUInt64LE(BigInt(es), p + 16);
-      b.writeBigUInt64LE(BigInt(as), p + 24);
+      u64(b, p, entry.ino);
+      u64(b, p + 8, entry.generation ?? 0);
+      u64(b, p + 16, es);
+      u64(b, p + 24, as);
       b.writeUInt32LE(ens, p + 32);
       b.writeUInt32LE(ans, p + 36);
       writeAttr(b, p + 40, entry.attr);
       p += ENTRY_OUT;
     }
-    b.writeBigUInt64LE(BigInt(entry.attr.ino || entry.ino), p);
-    b.writeBigUInt64LE(BigInt(nextOffset), p + 8);
+    u64(b, p, entry.attr.ino || entry.ino);
+    u64(b, p + 8, nextOffset);
     b.writeUInt32LE(nameLen, p + 16);
     b.writeUInt32LE((entry.attr.mode & S_IFMT) >>> 12, p + 20);
     b.write(name, p + 24, nameLen, 'utf8');
@@ -68,19 +85,15 @@ export class DirBuffer implements DirReply {
   bytes(): Uint8Array { return this.buf.subarray(0, this.used); }
 }
 
-const NS = 1_000_000_000n;
 
 /** struct fuse_attr (88 bytes). */
 function writeAttr(b: Buffer, p: number, a: FuseAttr): void {
-  b.writeBigUInt64LE(BigInt(a.ino), p);
-  b.writeBigUInt64LE(BigInt(a.size), p + 8);
-  b.writeBigUInt64LE(BigInt(a.blocks ?? Math.ceil(a.size / 512)), p + 16);
-  b.writeBigInt64LE(a.atime / NS, p + 24);
-  b.writeBigInt64LE(a.mtime / NS, p + 32);
-  b.writeBigInt64LE(a.ctime / NS, p + 40);
-  b.writeUInt32LE(Number(a.atime % NS), p + 48);
-  b.writeUInt32LE(Number(a.mtime % NS), p + 52);
-  b.writeUInt32LE(Number(a.ctime % NS), p + 56);
+  u64(b, p, a.ino);
+  u64(b, p + 8, a.size);
+  u64(b, p + 16, a.blocks ?? Math.ceil(a.size / 512));
+  time(b, p + 24, p + 48, a.atime);
+  time(b, p + 32, p + 52, a.mtime);
+  time(b, p + 40, p + 56, a.ctime);
   b.writeUInt32LE(a.mode, p + 60);
   b.writeUInt32LE(a.nlink, p + 64);
   b.writeUInt32LE(a.uid, p + 68);

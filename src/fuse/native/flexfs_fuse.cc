@@ -603,7 +603,7 @@ class Session : public Napi::ObjectWrap<Session> {
           break;
         }
         case EV_CLOSED:
-          if (r->result == 0) r->deferred->Resolve(env.Undefined());
+          if (r->result == 0) { s->Unref(); r->deferred->Resolve(env.Undefined()); }
           else r->deferred->Reject(Napi::Error::New(env, r->message).Value());
           delete r->deferred;
           break;
@@ -688,6 +688,7 @@ class Session : public Napi::ObjectWrap<Session> {
     }
     closed_ = false;
     stopThreads_ = false;
+    Ref();  // the JS object stays alive while mounted (threads use it); Unref when closed
     if (inline_) {
       env_ = env;
       if (!actx_) actx_ = new Napi::AsyncContext(env, "flexfs-fuse-inline");
