@@ -119,6 +119,9 @@ describe.each(['threads', 'inline'])('low-level FUSE layer (libfuse3 addon), rec
     await fsp.writeFile(f, '');
     await run('touch', ['-d', '2001-02-03 04:05:06.123456789 UTC', f]);
     expect((await run('stat', ['-c', '%.9X %.9Y', f])).stdout.trim()).toBe('981173106.123456789 981173106.123456789');
+    // readdirplus refreshes the kernel's cached attributes from the JS-encoded entries: same times.
+    await run('ls', ['-l', mp]);
+    expect((await run('stat', ['-c', '%.9X %.9Y %s %a', f])).stdout.trim()).toBe('981173106.123456789 981173106.123456789 0 644');
     await run('touch', ['-m', '-d', '2002-01-01 00:00:00 UTC', f]); // mtime only: atime omitted
     expect((await run('stat', ['-c', '%X %Y', f])).stdout.trim()).toBe('981173106 1009843200');
     const before = Date.now() / 1000 - 5;
