@@ -31,7 +31,8 @@ describe('packaging/install.sh into a temporary root (DESTDIR)', () => {
     const R = root.path;
     const pkg = join(R, 'opt/flexfs');
     for (const f of [...ENTRIES, 'package.json', 'fstab.example', 'node_modules/commander/package.json',
-      'node_modules/better-sqlite3/package.json', 'docs/OPERATIONS.md', 'packaging/install.sh', ...UNITS.map((u) => `packaging/systemd/${u}`)]) {
+      'node_modules/better-sqlite3/package.json', 'docs/OPERATIONS.md', 'packaging/install.sh', ...UNITS.map((u) => `packaging/systemd/${u}`),
+      'binding.gyp', 'build/Release/flexfs_fuse.node']) { // the FUSE addon and the marker its loader looks for
       expect(await exists(join(pkg, f)), f).toBe(true);
     }
     for (const b of ['mount.flexfs', 'meta.flexfs', 'proxy.flexfs', 'flexfs']) {
