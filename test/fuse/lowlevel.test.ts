@@ -72,6 +72,12 @@ describe.each(['threads', 'inline'])('low-level FUSE layer (libfuse3 addon), rec
     const data = await fsp.readFile(join(mp, 'big'));
     expect(data.length).toBe(16 * 2 ** 20);
     expect(data.every((b) => b === 0)).toBe(true);
+    // keep_cache on open: the second read of the unchanged file comes from the page cache.
+    await reset();
+    expect((await fsp.readFile(join(mp, 'big'))).length).toBe(16 * 2 ** 20);
+    const again = await stats();
+    expect(again.ops.open).toBe(1);
+    expect(again.ops.read ?? 0).toBe(0);
   });
 
   it('ls -l of a directory is answered by readdirplus: no lookup or getattr per entry', async () => {
