@@ -186,3 +186,29 @@ describe.each(['threads', 'inline'])('low-level FUSE layer (libfuse3 addon), rec
     expect(await fsp.readFile('/proc/mounts', 'utf8')).not.toContain(` ${mp} `);
   });
 });
+
+describe('low-level FUSE layer with writebackCache (real mount in a child process)', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let m: StartedMount;
+  let mp: string;
+
+  beforeAll(async () => {
+    await ensureBuilt([ENTRY]);
+    dir = await tempDir('flexfs-llwb-');
+    mp = join(dir.path, 'mnt');
+    m = await startMount({ args: [ENTRY, mp, '--ttl', '3600', '--writeback'], mountpoint: mp });
+  });
+
+  afterAll(async () => {
+    await m?.stop();
+    await dir?.cleanup();
+  });
+
+  it('4 KiB writes reach JavaScript merged into large requests', async () => {
+    await run('dd', ['if=/dev/zero', `of=${join(mp, 'wb')}`, 'bs=4k', 'count=1024', 'conv=fsync']);
+    const s = JSON.parse((await run('getfattr', ['--only-values', '-n', 'user.llmemfs.stats', mp])).stdout) as LlMemFsStats;
+    expect(s.maxWrite).toBeGreaterThanOrEqual(64 * 1024);
+    expect(s.ops.write).toBeLessThan(1024 / 4);
+    expect((await fsp.stat(join(mp, 'wb'))).size).toBe(4 * 2 ** 20);
+  });
+});
