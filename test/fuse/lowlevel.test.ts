@@ -73,11 +73,17 @@ describe.each(['threads', 'inline'])('low-level FUSE layer (libfuse3 addon), rec
     expect(data.length).toBe(16 * 2 ** 20);
     expect(data.every((b) => b === 0)).toBe(true);
     // keep_cache on open: the second read of the unchanged file comes from the page cache.
-    await reset();
-    expect((await fsp.readFile(join(mp, 'big'))).length).toBe(16 * 2 ** 20);
-    const again = await stats();
-    expect(again.ops.open).toBe(1);
-    expect(again.ops.read ?? 0).toBe(0);
+    // (Up to 3 tries: another process on the machine may drop all caches in between.)
+    let reads = -1;
+    for (let i = 0; i < 3 && reads !== 0; i++) {
+      await fsp.readFile(join(mp, 'big'));
+      await reset();
+      expect((await fsp.readFile(join(mp, 'big'))).length).toBe(16 * 2 ** 20);
+      const again = await stats();
+      expect(again.ops.open).toBe(1);
+      reads = again.ops.read ?? 0;
+    }
+    expect(reads).toBe(0);
   });
 
   it('ls -l of a directory is answered by readdirplus: no lookup or getattr per entry', async () => {
