@@ -31,7 +31,8 @@ describe('packaging/install.sh into a temporary root (DESTDIR)', () => {
     const R = root.path;
     const pkg = join(R, 'opt/flexfs');
     for (const f of [...ENTRIES, 'package.json', 'fstab.example', 'node_modules/commander/package.json',
-      'node_modules/better-sqlite3/package.json', 'docs/OPERATIONS.md', 'packaging/install.sh', ...UNITS.map((u) => `packaging/systemd/${u}`)]) {
+      'node_modules/better-sqlite3/package.json', 'docs/OPERATIONS.md', 'packaging/install.sh', ...UNITS.map((u) => `packaging/systemd/${u}`),
+      'binding.gyp', 'build/Release/flexfs_fuse.node']) { // the FUSE addon and the marker its loader looks for
       expect(await exists(join(pkg, f)), f).toBe(true);
     }
     for (const b of ['mount.flexfs', 'meta.flexfs', 'proxy.flexfs', 'flexfs']) {
@@ -125,21 +126,21 @@ describe('packaging/install.sh --deps-only (Debian packages, with a stand-in apt
   const deps = (bin: string, extraEnv: NodeJS.ProcessEnv = {}) => run('/bin/sh', [join(REPO_ROOT, 'packaging/install.sh'), '--deps-only'],
     { env: { PATH: bin, ...extraEnv }, timeout: 30_000 });
 
-  it('runs apt-get update, then installs fuse and the fuse-native build tools that are missing; nothing when all are there', async () => {
+  it('runs apt-get update, then installs fuse3, libfuse3-dev and the build tools that are missing; nothing when all are there', async () => {
     expect(process.getuid?.(), 'the live-system mode needs root').toBe(0);
     const bare = await fakeBin('bare', []);
     const r = await deps(bare.bin);
-    expect(r.stdout).toMatch(/installing Debian packages: fuse patch make g\+\+ python3/);
+    expect(r.stdout).toMatch(/installing Debian packages: fuse3 pkg-config libfuse3-dev patch make g\+\+ python3/);
     expect((await readFile(bare.log, 'utf8')).split('\n').filter(Boolean)).toEqual([
       'noninteractive update -q',
-      'noninteractive install -y fuse patch make g++ python3',
+      'noninteractive install -y fuse3 pkg-config libfuse3-dev patch make g++ python3',
     ]);
     // Only make missing: only make is asked for. (/dev/fuse exists on a test host with FUSE.)
-    const some = await fakeBin('some', ['fusermount', 'patch', 'g++', 'python3']);
+    const some = await fakeBin('some', ['fusermount3', 'pkg-config', 'patch', 'g++', 'python3']);
     await deps(some.bin);
     expect(await readFile(some.log, 'utf8')).toBe('noninteractive update -q\nnoninteractive install -y make\n');
     // Idempotent: everything present, no apt-get call at all.
-    const full = await fakeBin('full', ['fusermount', 'patch', 'make', 'g++', 'python3']);
+    const full = await fakeBin('full', ['fusermount3', 'pkg-config', 'patch', 'make', 'g++', 'python3']);
     const again = await deps(full.bin);
     expect(again.stdout).toMatch(/nothing missing/);
     expect(await exists(full.log)).toBe(false);
