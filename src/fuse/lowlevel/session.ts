@@ -1,5 +1,6 @@
 import { errnoOf, toErrno } from '../../errors/index.js';
 import { loadAddon, type NativeConnInfo, type NativeEvent, type NativeSession } from './native.js';
+import { TIMEOUTS } from '../../config/defaults.js';
 import type {
   AttrReply, CreateReply, DirReply, Entry, FlockLock, LowLevelHandlers, OpName, OpenReply, StatfsReply,
 } from './types.js';
@@ -130,7 +131,7 @@ export class LowLevelSession {
       posixAcl: o.posixAcl ?? false,
       atomicOTrunc: o.atomicOTrunc ?? false,
       handleKillpriv: o.handleKillpriv ?? true,
-      deadlineMs: o.deadlineMs ?? 30_000,
+      deadlineMs: o.deadlineMs ?? TIMEOUTS.fuseOpMs,
       maxThreads: o.maxThreads ?? 4,
       inline: o.receive === 'inline',
     });
