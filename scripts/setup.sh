@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-PACKAGES=(patch make g++ python3 pkg-config systemd fuse3 libfuse3-dev libfuse2 libfuse-dev acl redis-server ceph-mon ceph-osd ceph-common radosgw fio attr util-linux)
+PACKAGES=(patch make g++ python3 pkg-config systemd fuse3 libfuse3-dev libfuse2 libfuse-dev acl redis-server ceph-mon ceph-osd ceph-common radosgw fio attr rsync util-linux)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

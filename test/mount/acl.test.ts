@@ -70,6 +70,28 @@ describe('POSIX ACLs through a real mount', () => {
     expect((await run('getfattr', ['-n', 'system.posix_acl_access', p('copy-p')])).stderr).toMatch(/No such attribute/);
   });
 
+  it('rsync -aA and tar --acls carry modes and ACL entries into the mount', async () => {
+    covers('acl-modes', 'acl-stored');
+    const src = await sourceTree('tree-r');
+    const shared = join(src.root, 'd755', 'shared');
+    await fsp.writeFile(shared, 'for alice');
+    await fsp.chmod(shared, 0o640);
+    await ok('setfacl', ['-m', 'u:1000:rw', shared]);
+    await ok('setfacl', ['-d', '-m', 'u:1000:rx', join(src.root, 'd2775')]);
+    // Every path's ACL, in path order (the two sides list directories in different orders).
+    const acls = async (root: string) => ok('sh', ['-c',
+      `cd '${root}' && find . | LC_ALL=C sort | while read -r f; do echo "# $f"; getfacl -n -p --omit-header "$f"; done`]);
+    const want = { modes: await modeList(src.root), acls: await acls(src.root) };
+    await ok('rsync', ['-aA', `${src.root}/`, p('rsync-copy')]);
+    expect({ modes: await modeList(p('rsync-copy')), acls: await acls(p('rsync-copy')) }).toEqual(want);
+    const tarball = join(dir.path, 'tree-r.tar');
+    await ok('tar', ['--acls', '-cf', tarball, '-C', src.root, '.']);
+    await fsp.mkdir(p('tar-copy'));
+    await ok('tar', ['--acls', '-xpf', tarball, '-C', p('tar-copy')]);
+    expect({ modes: await modeList(p('tar-copy')), acls: await acls(p('tar-copy')) }).toEqual(want);
+    expect(await fsAs(ALICE, 'readFile', p('tar-copy', 'd755', 'shared'))).toEqual({ result: 'OK', value: 'for alice' });
+  });
+
   it('getfacl/setfacl round trip: the mode follows the mask, chmod updates the mask, setfacl -b removes', async () => {
     covers('acl-modes', 'acl-stored');
     const f = p('rt');
