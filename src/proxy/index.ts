@@ -8,7 +8,6 @@ import { ProxyGroupStore, parseProxyList, type ProxyGroupOptions } from './group
 
 export { ProxyGroupStore, parseProxyList, type ProxyGroupOptions, type ProxyGroupStats } from './group.js';
 export { createProxyServer, type ProxyServer, type ProxyServerOptions, type ProxyLogger } from './server.js';
-export { DiskCache, type DiskCacheOptions } from './disk-cache.js';
 export { rendezvousOrder } from './rendezvous.js';
 export { validateBlockKey, keyFromPath, pathForKey, BadKeyError } from './keys.js';
 export { loadOrCreateTls } from './tls.js';

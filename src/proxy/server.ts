@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { withSseCheck } from '../store/sse.js';
 import { StoreError, type ObjectStore } from '../store/types.js';
 import { REFUSED_HEADER, SSE_HEADER } from './group.js';
-import type { DiskCache } from './disk-cache.js';
+import type { DiskFrameCache } from '../cache/disk.js';
 import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { SingleFlight } from '../util/singleflight.js';
@@ -27,7 +27,7 @@ export interface ProxyLogger {
 export interface ProxyServerOptions {
   /** Where blocks live (openStore of the bucket settings; SSE is applied by that store). */
   upstream: ObjectStore;
-  cache: DiskCache;
+  cache: DiskFrameCache;
   /** Key-less integrity check of a stored frame (BlockCodec.verify); throws when it fails. */
   verify: (key: string, frame: Buffer) => Promise<void>;
   /** Bearer token clients must present on /v1/ routes. */
@@ -77,7 +77,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { cache, upstream, verify } = opts;
   const limits = new GetLimits(opts.getLimits);
   const puts = putAdmission(opts.putLimits);
-  const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.quota }), opts.processMetrics ?? true, limits, puts);
+  const metrics = createProxyMetrics(() => ({ bytes: cache.bytes, count: cache.count, quota: cache.capacityBytes }), opts.processMetrics ?? true, limits, puts);
   cache.onEvict = () => metrics.evictions.inc();
   const flights = new SingleFlight<string, Buffer>();
   const pendingWrites = new Set<Promise<void>>();
@@ -86,7 +86,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   function cacheInBackground(key: string, frame: Buffer): Promise<void> {
     writing.set(key, frame);
-    const p = cache.put(key, frame)
+    const p = cache.write(key, frame)
       .catch((e) => log.warn({ err: errText(e) }, 'caching a fetched block failed'))
       .finally(() => {
         pendingWrites.delete(p);
@@ -163,8 +163,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         // Never serve a bad frame: drop it and fetch a good copy.
         metrics.verifyFailures.inc({ source: 'cache' });
         log.warn({ key }, 'cached frame failed verification; refetching');
-        await cache.delete(key);
-        frame = null;
+        await cache.drop(key);
+        frame = undefined;
       }
     }
     if (!frame) {
@@ -220,7 +220,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       }
       throw e;
     }
-    await cache.put(key, body).catch((e) => log.warn({ err: errText(e) }, 'caching a written block failed'));
+    await cache.write(key, body).catch((e) => log.warn({ err: errText(e) }, 'caching a written block failed'));
     // Tell the client whether the bucket encrypted the object, as S3 does (its own --sse check).
     res.writeHead(204, applied ? { [SSE_HEADER]: applied } : {});
     res.end();

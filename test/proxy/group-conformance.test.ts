@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../harness/ports.js';
-import { DiskCache } from '../../src/proxy/disk-cache.js';
+import { DiskFrameCache, hashedLayout } from '../../src/cache/disk.js';
 import { ProxyGroupStore, type ProxyGroupStats } from '../../src/proxy/group.js';
 import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
 import { loadOrCreateTls } from '../../src/proxy/tls.js';
@@ -26,7 +26,7 @@ runObjectStoreConformance('proxy group (2 loopback proxies over file://)', async
   const servers: ProxyServer[] = [];
   const proxies: string[] = [];
   for (const name of ['p1', 'p2']) {
-    const cache = await DiskCache.open({ folder: join(dir.path, name), quotaBytes: 64 << 20 });
+    const cache = await DiskFrameCache.open(join(dir.path, name), 64 << 20, { layout: hashedLayout });
     const s = createProxyServer({
       upstream: new FileObjectStore(bucket), cache, token, tls, anyKey: true, verify: async () => {}, processMetrics: false,
     });

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../harness/ports.js';
 import { createCodec } from '../../src/codec/index.js';
-import { DiskCache } from '../../src/proxy/disk-cache.js';
+import { DiskFrameCache, hashedLayout } from '../../src/cache/disk.js';
 import { ProxyGroupStore } from '../../src/proxy/group.js';
 import { openProxyGroup } from '../../src/proxy/index.js';
 import { createProxyServer, type ProxyServer } from '../../src/proxy/server.js';
@@ -27,7 +27,7 @@ describe('proxy group against in-process proxies', () => {
   let caPem: string;
 
   async function server(name: string, tls: { cert: string; key: string } | null): Promise<[ProxyServer, string]> {
-    const cache = await DiskCache.open({ folder: join(dir.path, name), quotaBytes: 64 << 20 });
+    const cache = await DiskFrameCache.open(join(dir.path, name), 64 << 20, { layout: hashedLayout });
     const s = createProxyServer({ upstream: bucket, cache, token, tls, verify: (k, f) => codec.verify(k, f), processMetrics: false });
     const a = await s.listen('127.0.0.1', 0);
     return [s, `127.0.0.1:${a.port}`];

@@ -6,7 +6,7 @@ import { createCodec } from '../../codec/index.js';
 import { readCreds, requireField } from '../../config/creds.js';
 import { parseSize, formatSize } from '../../config/sizes.js';
 import type { BlockStoreSettings } from '../../meta/types.js';
-import { DiskCache } from '../../proxy/disk-cache.js';
+import { DiskFrameCache, hashedLayout } from '../../cache/disk.js';
 import { createProxyServer } from '../../proxy/server.js';
 import { loadOrCreateTls } from '../../proxy/tls.js';
 import { openStore, parseSseMode } from '../../store/index.js';
@@ -56,7 +56,7 @@ async function startProxy(flags: StartFlags): Promise<void> {
   await mkdir(flags.diskFolder, { recursive: true, mode: 0o700 });
   const fsStat = await statfs(flags.diskFolder);
   const quotaBytes = parseSize(flags.diskQuota, fsStat.blocks * fsStat.bsize);
-  const cache = await DiskCache.open({ folder: flags.diskFolder, quotaBytes });
+  const cache = await DiskFrameCache.open(flags.diskFolder, quotaBytes, { layout: hashedLayout });
 
   const settings: BlockStoreSettings = {
     url: flags.store,
