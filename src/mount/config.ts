@@ -28,11 +28,13 @@ export interface MetaSource {
  *   created on first use, and this mount keeps a session with a heartbeat (`--local DIR`);
  * - `remote`: a session on meta.flexfs;
  * - `given`: an already open source (tests, benches); the stack closes it with the rest.
+ *   `namesSealed`: its MetaStore already seals names (withNameEncryption applied), so the stack
+ *   does not wrap it again.
  */
 export type MetaSourceConfig =
   | { kind: 'local'; dir: string }
   | { kind: 'remote'; addr: string; token: string; tls?: MetaTlsOptions }
-  | { kind: 'given'; source: MetaSource };
+  | { kind: 'given'; source: MetaSource; namesSealed?: boolean };
 
 /** Everything below the CLI, as typed data. */
 export interface MountStackConfig {
@@ -42,6 +44,8 @@ export interface MountStackConfig {
   meta: MetaSourceConfig;
   /** The E2E passphrase: creates an encrypted volume (local, first use) and unlocks its data key. */
   secret?: string;
+  /** An already unlocked data key (tests, benches): used instead of unlocking with `secret`. */
+  dataKey?: Buffer;
   /** The credentials file the settings came from: named in error messages only. */
   credsPath?: string;
   /** Proxy tokens and TLS trust (from the credentials file). */

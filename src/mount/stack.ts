@@ -39,8 +39,8 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
   let codec: BlockCodec | undefined;
   let store: ObjectStore | undefined;
   try {
-    let dataKey: Buffer | undefined;
-    if (source.settings.encryption) {
+    let dataKey = config.dataKey;
+    if (source.settings.encryption && !dataKey) {
       if (!secret) throw new Error(`volume ${volume} is end-to-end encrypted: put its passphrase as "secret" in ${config.credsPath} (or use --secretFile)`);
       dataKey = await unlockDataKey(source.settings.encryption, secret).catch((e: Error) => {
         throw new Error(e.name === 'WrongPassphraseError' ? `wrong passphrase for volume ${volume}` : `cannot unlock volume ${volume}: ${e.message}`);
@@ -50,7 +50,8 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     store = blocks.store;
     codec = createCodec({ compression: source.settings.compression, dataKey, workers: config.codecWorkers });
     // E2E volumes created with name encryption: names, targets and xattrs are sealed here.
-    const meta = await withNameEncryption(source.meta, source.settings, dataKey);
+    const namesSealed = config.meta.kind === 'given' && config.meta.namesSealed === true;
+    const meta = namesSealed ? source.meta : await withNameEncryption(source.meta, source.settings, dataKey);
     const sessionId = source.sessionId;
     const fs = new FlexFileSystem({ ...config.vfs, meta, store, codec, settings: source.settings, sessionId });
     const openStore = store;
