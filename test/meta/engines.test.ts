@@ -82,7 +82,7 @@ describe('openEngine', () => {
 
 describe('sqlite durability', () => {
   it('sync: true commits with synchronous=FULL (power-loss safe), as --local mounts open it', async () => {
-    const { localEngineSpec } = await import('../../src/cli/mount/start.js');
+    const { localEngineSpec } = await import('../../src/mount/index.js');
     const dir = await tempDir('flexfs-engine-sync-');
     try {
       const local = await openEngine(localEngineSpec(dir.path));

@@ -2,12 +2,13 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { tempDir } from '../harness/ports.js';
 import { openStore, withFaults, withRetry, type FaultyStore } from '../../src/store/index.js';
-import { createCodec, createEncryption } from '../../src/codec/index.js';
+import { createEncryption } from '../../src/codec/index.js';
 import type { MetaEngine } from '../../src/meta/engine.js';
 import { withNameEncryption } from '../../src/meta/name-crypt.js';
 import type { MetaStore, VolumeSettings } from '../../src/meta/types.js';
 import type { ObjectStore } from '../../src/store/types.js';
-import { FlexFileSystem, type FileSystemOptions } from '../../src/vfs/index.js';
+import { openMountStack } from '../../src/mount/index.js';
+import type { FlexFileSystem, FileSystemOptions } from '../../src/vfs/index.js';
 import type { Caller } from '../../src/vfs/types.js';
 
 export const ROOT: Caller = { uid: 0, gid: 0, pid: 0 };
@@ -17,7 +18,8 @@ export const BOB: Caller = { uid: 1001, gid: 1001, pid: 0 };
 /**
  * A real volume for VFS tests: the sqlite metadata engine in a temp dir, a file:// block store
  * (wrapped in the fault decorator, faults off unless a test turns them on), the real codec.
- * `mount()` makes a FileSystem on it (call it twice for two clients on one volume).
+ * `mount()` makes a FileSystem on it through the mount's composition root (openMountStack, with
+ * this volume's metadata, store and data key injected); call it twice for two clients on one volume.
  */
 export interface TestVolume {
   dir: string;
@@ -74,11 +76,14 @@ export async function makeVolume(opts: { blockSize?: number; encrypted?: boolean
   return {
     dir: tmp.path, engine, settings, meta, store, faults, rawStore, dataKey,
     async mount(extra = {}) {
-      const fs = new FlexFileSystem({
-        meta, store, settings,
-        codec: createCodec({ compression: settings.compression, dataKey, workers: 1 }),
-        memCapacity: 64 * 2 ** 20,
-        ...extra,
+      // `meta` / `store` in `extra` replace the volume's (fault-injecting wrappers around them).
+      const { meta: m = meta, store: s = store, ...vfs } = extra;
+      const { fs } = await openMountStack({
+        volume: settings.name, dataKey, codecWorkers: 1,
+        // The harness owns the engine and the store: cleanup() closes them once.
+        meta: { kind: 'given', source: { meta: m, settings, close: async () => undefined }, namesSealed: true },
+        openStore: () => s,
+        vfs: { memCapacity: 64 * 2 ** 20, ...vfs },
       });
       await fs.init();
       mounted.push(fs);

@@ -1,20 +1,14 @@
 import { writeSync, closeSync } from 'node:fs';
 import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
-import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { FsError } from '../../errors/index.js';
-import { createCodec, createEncryption, unlockDataKey } from '../../codec/index.js';
-import type { BlockCodec } from '../../codec/types.js';
 import { mountCredsPath, readCreds, requireField, type Creds } from '../../config/creds.js';
 import { OpenModeError, readPrivateFile } from '../../config/private-file.js';
 import { parseSize } from '../../config/sizes.js';
 import { findFuseMount, mountFs } from '../../fuse/index.js';
-import type { MetaStore, VolumeSettings } from '../../meta/types.js';
-import { withNameEncryption } from '../../meta/name-crypt.js';
-import { openStore, parseSseMode, withSseCheck, type SseCheckedStore } from '../../store/index.js';
-import type { ObjectStore } from '../../store/types.js';
-import { createFileSystem, type FlexFileSystem } from '../../vfs/index.js';
+import { openMountStack, type MetaSourceConfig } from '../../mount/index.js';
+import { openStore, parseSseMode } from '../../store/index.js';
 import { startMountTelemetry } from '../../ops/mount-telemetry.js';
 import { instrumentPosixFs } from '../../ops/op-metrics.js';
 import { pino, type Logger } from 'pino';
@@ -36,14 +30,6 @@ const log = {
 
 /** A failure already written to the structured log (main exits without printing it again). */
 export class LoggedError extends Error {}
-
-/** Where the volume's metadata comes from, and how to let go of it. */
-interface MetaSource {
-  meta: MetaStore;
-  settings: VolumeSettings;
-  sessionId?: string;
-  close(): Promise<void>;
-}
 
 /** Checks that give a clear error before anything is opened. */
 export async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<void> {
@@ -69,65 +55,6 @@ async function readSecret(flags: StartFlags, creds: Creds | undefined): Promise<
   }
   const s = creds?.secret;
   return typeof s === 'string' && s ? s : undefined;
-}
-
-/**
- * The embedded engine: sqlite on DIR/meta.db with synchronous=FULL, so the commit an fsync waits
- * for survives a power loss, not only a crash of the mount. It runs in a worker thread with group
- * commit, so those fsyncs never hold the event loop (docs/METADATA.md).
- */
-export function localEngineSpec(dir: string): { engine: 'sqlite'; dbFolder: string; sync: true; worker: true } {
-  return { engine: 'sqlite', dbFolder: dir, sync: true, worker: true };
-}
-
-/** Embedded default: sqlite engine (worker thread) on DIR/meta.db, blocks in DIR/blocks. */
-async function openLocal(volume: string, dir: string, mountpoint: string, secret: string | undefined): Promise<MetaSource> {
-  const { openEngine } = await import('../../meta/engines/index.js');
-  await mkdir(join(dir, 'blocks'), { recursive: true, mode: 0o700 });
-  const engine = await openEngine({
-    ...localEngineSpec(dir),
-    // Every metadata call fails with EIO from here on; the mount stays up so it can be unmounted.
-    onWorkerCrash: (e) => log.error(`the metadata engine's worker thread died: ${e.message}; metadata operations fail with EIO until remount`, { dir }),
-  });
-  try {
-    let settings = await engine.getVolume(volume);
-    if (!settings) {
-      const encryption = secret ? (await createEncryption(secret)).params : undefined;
-      settings = await engine.createVolume({ name: volume, blockStore: { url: `file://${resolve(dir, 'blocks')}` }, encryption });
-      log.info(`created volume ${volume} in ${dir}${encryption ? ' (end-to-end encrypted)' : ''}`, { volume, dir });
-    }
-    // Sessions of crashed local mounts expire (their holds on unlinked files are released) once
-    // they stop heartbeating; a local mount is the only one that can collect them.
-    const ttl = 600;
-    await engine.expireSessions().catch(() => 0);
-    const sessionId = await engine.openSession(settings.id, { host: hostname(), pid: process.pid, mountpoint }, ttl);
-    const beat = setInterval(() => { engine.heartbeat(sessionId, ttl).then(() => engine.expireSessions()).catch(() => undefined); }, 60_000);
-    beat.unref();
-    return {
-      meta: engine.volume(settings.id), settings, sessionId,
-      async close() {
-        clearInterval(beat);
-        await engine.closeSession(sessionId).catch(() => undefined);
-        await engine.close();
-      },
-    };
-  } catch (e) {
-    await engine.close().catch(() => undefined);
-    throw e;
-  }
-}
-
-async function openRemote(volume: string, credsPath: string, creds: Creds, mountpoint: string): Promise<MetaSource> {
-  const { connectMeta } = await import('../../meta/client/index.js');
-  const addr = requireField(creds, 'metaAddr', credsPath);
-  const token = requireField(creds, 'token', credsPath);
-  const tls = {
-    ca: typeof creds.metaCA === 'string' ? creds.metaCA : undefined,
-    fingerprint: typeof creds.metaFingerprint === 'string' ? creds.metaFingerprint : undefined,
-    insecure: creds.metaInsecure === true,
-  };
-  const session = await connectMeta({ addr, token, volume, tls, mountpoint });
-  return { meta: session.store, settings: session.settings, get sessionId() { return session.sessionId; }, close: () => session.close() };
 }
 
 function notifySystemd(): void {
@@ -175,41 +102,24 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     creds = await readCreds(credsPath);
   }
   const secret = await readSecret(flags, creds);
-  const source = flags.local
-    ? await openLocal(volume, resolve(flags.local), mountpoint, secret)
-    : await openRemote(volume, credsPath, creds!, mountpoint);
+  // --sse / --sse=require on the mount (the stack adds the volume's sse setting).
+  const sse = parseSseMode(flags.sse, '--sse');
+  // Test-only fault injection (see test-faults.ts); unset in every real deployment.
+  const testFaults = await testFaultsFromEnv(process.env.FLEXFS_TEST_FAULTS);
+  if (testFaults) log.warn('TEST-ONLY fault injection is on (FLEXFS_TEST_FAULTS)');
+  const stack = await openMountStack({
+    volume, mountpoint, secret, credsPath, sse, log,
+    meta: flags.local ? { kind: 'local', dir: flags.local } : remoteSource(credsPath, creds!),
+    proxyCreds: creds, proxies: flags.proxy !== undefined ? splitProxyList(flags.proxy) : undefined,
+    openStore: testFaults ? (bs) => testFaults.wrap(openStore(bs, { retry: false })) : undefined,
+    vfs: {
+      memCapacity, diskFolder: flags.diskFolder, diskQuota, readOnly: !!flags.ro, noAtime: !!flags.noATime,
+      acl: flags.acl !== false, umask, ...testFaults?.deadlines,
+    },
+  });
+  const { fs, store } = stack;
 
-  let codec: BlockCodec | undefined;
   try {
-    let dataKey: Buffer | undefined;
-    if (source.settings.encryption) {
-      if (!secret) throw new Error(`volume ${volume} is end-to-end encrypted: put its passphrase as "secret" in ${credsPath} (or use --secretFile)`);
-      dataKey = await unlockDataKey(source.settings.encryption, secret).catch((e: Error) => {
-        throw new Error(e.name === 'WrongPassphraseError' ? `wrong passphrase for volume ${volume}` : `cannot unlock volume ${volume}: ${e.message}`);
-      });
-    }
-    // --sse / --sse=require on the mount, or the volume's sse setting (which is plain --sse).
-    const flagSse = parseSseMode(flags.sse, '--sse');
-    const sseMode = flagSse !== 'off' ? flagSse : source.settings.blockStore.sse ? 'on' : 'off';
-    const blockStore = { ...source.settings.blockStore, sse: sseMode !== 'off' };
-    // Test-only fault injection (see test-faults.ts); unset in every real deployment.
-    const testFaults = await testFaultsFromEnv(process.env.FLEXFS_TEST_FAULTS);
-    if (testFaults) log.warn('TEST-ONLY fault injection is on (FLEXFS_TEST_FAULTS)');
-    const direct = testFaults ? testFaults.wrap(openStore(blockStore, { retry: false })) : openStore(blockStore);
-    const viaProxies = await withProxies(direct, flags, source.settings, creds, credsPath, blockStore.sse);
-    // Outermost, so each PUT is judged once whichever way it went (proxy or bucket).
-    const store = sseMode === 'off' ? viaProxies : withSseCheck(viaProxies, {
-      mode: sseMode,
-      onNotApplied: (e) => { if (e.first) log.warn(e.message, { where: e.where, sse: sseMode }); },
-    });
-    const sseNotApplied = () => (store as Partial<SseCheckedStore>).sseNotApplied ?? 0;
-    codec = createCodec({ compression: source.settings.compression, dataKey });
-    // E2E volumes created with name encryption: names, targets and xattrs are sealed here.
-    const meta = await withNameEncryption(source.meta, source.settings, dataKey);
-    const fs = createFileSystem({
-      meta, store, codec, settings: source.settings, memCapacity, diskFolder: flags.diskFolder, diskQuota,
-      readOnly: !!flags.ro, noAtime: !!flags.noATime, sessionId: source.sessionId, acl: flags.acl !== false, umask, ...testFaults?.deadlines,
-    });
     // With --metricsPort every operation is timed and its errors counted (src/ops/op-metrics.ts).
     const opMetrics = flags.metricsPort ? instrumentPosixFs(fs) : undefined;
     const mount = await mountFs(opMetrics?.fs ?? fs, mountpoint, {
@@ -218,8 +128,8 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
       onError: errorReporter(),
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
-    const telemetry = await startMountTelemetry(fs as FlexFileSystem, {
-      volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register, sseNotApplied,
+    const telemetry = await startMountTelemetry(fs, {
+      volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register, sseNotApplied: stack.sseNotApplied,
     })
       .catch((e: Error) => { log.warn(`status/metrics disabled: ${e.message}`); return undefined; });
     if (telemetry?.metricsAddr) log.info(`metrics on http://${telemetry.metricsAddr}/metrics`, { metricsAddr: telemetry.metricsAddr });
@@ -237,10 +147,8 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
       let code = 0;
       // Unmount first (refused while busy, then lazy) so nothing new arrives, then flush.
       if (unmount) await mount.unmount().catch((e: Error) => { log.error(e.message); code = 1; });
-      await fs.destroy().catch((e: Error) => { log.error(`flush failed: ${e.message}`); code = 1; });
-      await codec?.close().catch(() => undefined);
-      await store.close().catch(() => undefined);
-      await source.close().catch(() => undefined);
+      // The stack flushes the VFS, then closes the codec, the block store and the metadata source.
+      await stack.close().catch((e: Error) => { log.error(`flush failed: ${e.message}`); code = 1; });
       log.info('stopped');
       logger.flush();
       process.exit(code);
@@ -252,36 +160,21 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
     process.on('SIGTERM', () => void shutdown('SIGTERM', true));
     process.on('SIGINT', () => void shutdown('SIGINT', true));
   } catch (e) {
-    await codec?.close().catch(() => undefined);
-    await source.close().catch(() => undefined);
+    await stack.close().catch(() => undefined);
     throw e;
   }
 }
 
-/**
- * The proxy group in front of the bucket store when `--proxy` (or `-o proxy=`) or the volume's
- * `proxies` setting names proxies; otherwise the bucket store itself. The group owns `direct`
- * (closes it) and falls back to it when proxies fail (docs/PROXY.md).
- */
-async function withProxies(direct: ObjectStore, flags: StartFlags, settings: VolumeSettings, creds: Creds | undefined,
-  credsPath: string, sse: boolean): Promise<ObjectStore> {
-  const proxies = flags.proxy !== undefined ? splitProxyList(flags.proxy) : settings.proxies ?? [];
-  if (proxies.length === 0) return direct;
-  const { openProxyGroup } = await import('../../proxy/index.js');
-  try {
-    return await openProxyGroup({
-      proxies, direct, creds: creds ?? {}, credsFile: credsPath, sse,
-      onProxyEvent: ({ proxy, state, reason }) => {
-        // A 401 means this mount's proxyToken is wrong: reads go on via the bucket, but say why.
-        const hint = reason && / 401\b/.test(reason) ? ` (the proxy refused proxyToken from ${credsPath})` : '';
-        if (state === 'down') log.warn(`proxy ${proxy} failed, using the next proxy or the bucket: ${reason ?? 'error'}${hint}`, { proxy });
-        else log.info(`proxy ${proxy} is back`, { proxy });
-      },
-    });
-  } catch (e) {
-    await direct.close().catch(() => undefined);
-    throw e;
-  }
+/** meta.flexfs address, volume token and TLS trust from the credentials file. */
+function remoteSource(credsPath: string, creds: Creds): MetaSourceConfig {
+  const addr = requireField(creds, 'metaAddr', credsPath);
+  const token = requireField(creds, 'token', credsPath);
+  const tls = {
+    ca: typeof creds.metaCA === 'string' ? creds.metaCA : undefined,
+    fingerprint: typeof creds.metaFingerprint === 'string' ? creds.metaFingerprint : undefined,
+    insecure: creds.metaInsecure === true,
+  };
+  return { kind: 'remote', addr, token, tls };
 }
 
 /**

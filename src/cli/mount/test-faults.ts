@@ -19,7 +19,7 @@ export interface TestFaultSpec extends Omit<FaultConfig, 'random'> {
 }
 
 export interface TestFaults {
-  /** Deadlines to hand to createFileSystem. */
+  /** Deadlines for the VFS (the mount stack's `vfs` options). */
   deadlines: { putDeadlineMs?: number; getDeadlineMs?: number; metaDeadlineMs?: number };
   /** Wrap the raw store (opened with retry: false): retry(faults(raw)). */
   wrap(raw: ObjectStore): ObjectStore;

@@ -1,0 +1,56 @@
+import { openStore, withSseCheck, type SseCheckedStore, type SseMode } from '../store/index.js';
+import type { ObjectStore } from '../store/types.js';
+import type { VolumeSettings } from '../volume/settings.js';
+import type { MountLog, MountStackConfig } from './config.js';
+
+/** The mount's block store and the SSE counter telemetry reports. */
+export interface MountBlockStore {
+  store: ObjectStore;
+  sseNotApplied(): number;
+}
+
+/**
+ * The bucket store (config.openStore, default openStore), behind the proxy group when proxies are
+ * configured, inside the SSE check when SSE is on (the mount's mode, or the volume's sse setting).
+ */
+export async function openBlockStore(config: MountStackConfig, settings: VolumeSettings, log: MountLog): Promise<MountBlockStore> {
+  // --sse / --sse=require on the mount, or the volume's sse setting (which is plain --sse).
+  const flagSse: SseMode = config.sse ?? 'off';
+  const sseMode: SseMode = flagSse !== 'off' ? flagSse : settings.blockStore.sse ? 'on' : 'off';
+  const blockStore = { ...settings.blockStore, sse: sseMode !== 'off' };
+  const direct = (config.openStore ?? openStore)(blockStore);
+  const viaProxies = await withProxies(direct, config, settings, blockStore.sse, log);
+  // Outermost, so each PUT is judged once whichever way it went (proxy or bucket).
+  const store = sseMode === 'off' ? viaProxies : withSseCheck(viaProxies, {
+    mode: sseMode,
+    onNotApplied: (e) => { if (e.first) log.warn(e.message, { where: e.where, sse: sseMode }); },
+  });
+  return { store, sseNotApplied: () => (store as Partial<SseCheckedStore>).sseNotApplied ?? 0 };
+}
+
+/**
+ * The proxy group in front of the bucket store when `config.proxies` (`--proxy`, `-o proxy=`) or
+ * the volume's `proxies` setting names proxies; otherwise the bucket store itself. The group owns
+ * `direct` (closes it) and falls back to it when proxies fail (docs/PROXY.md).
+ */
+async function withProxies(direct: ObjectStore, config: MountStackConfig, settings: VolumeSettings, sse: boolean,
+  log: MountLog): Promise<ObjectStore> {
+  const proxies = config.proxies ?? settings.proxies ?? [];
+  if (proxies.length === 0) return direct;
+  const { openProxyGroup } = await import('../proxy/index.js');
+  const credsPath = config.credsPath;
+  try {
+    return await openProxyGroup({
+      proxies, direct, creds: config.proxyCreds ?? {}, credsFile: credsPath, sse,
+      onProxyEvent: ({ proxy, state, reason }) => {
+        // A 401 means this mount's proxyToken is wrong: reads go on via the bucket, but say why.
+        const hint = reason && / 401\b/.test(reason) ? ` (the proxy refused proxyToken from ${credsPath})` : '';
+        if (state === 'down') log.warn(`proxy ${proxy} failed, using the next proxy or the bucket: ${reason ?? 'error'}${hint}`, { proxy });
+        else log.info(`proxy ${proxy} is back`, { proxy });
+      },
+    });
+  } catch (e) {
+    await direct.close().catch(() => undefined);
+    throw e;
+  }
+}

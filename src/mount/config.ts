@@ -1,0 +1,67 @@
+import type { MetaStore } from '../meta/types.js';
+import type { BlockStoreSettings, VolumeSettings } from '../volume/settings.js';
+import type { MetaTlsOptions } from '../meta/client/index.js';
+import type { ProxyClientCreds } from '../proxy/index.js';
+import type { SseMode } from '../store/index.js';
+import type { ObjectStore } from '../store/types.js';
+import type { FileSystemOptions } from '../vfs/index.js';
+
+/** Where the mount stack's records go (the CLI passes its pino logger; default: nowhere). */
+export interface MountLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** A volume's metadata as the stack uses it, and how to let go of it. */
+export interface MetaSource {
+  meta: MetaStore;
+  settings: VolumeSettings;
+  /** Mount session id: the VFS's open-file holds belong to it. */
+  sessionId?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Where the volume's metadata comes from:
+ * - `local`: embedded sqlite (worker thread) on DIR/meta.db, blocks in DIR/blocks; the volume is
+ *   created on first use, and this mount keeps a session with a heartbeat (`--local DIR`);
+ * - `remote`: a session on meta.flexfs;
+ * - `given`: an already open source (tests, benches); the stack closes it with the rest.
+ *   `namesSealed`: its MetaStore already seals names (withNameEncryption applied), so the stack
+ *   does not wrap it again.
+ */
+export type MetaSourceConfig =
+  | { kind: 'local'; dir: string }
+  | { kind: 'remote'; addr: string; token: string; tls?: MetaTlsOptions }
+  | { kind: 'given'; source: MetaSource; namesSealed?: boolean };
+
+/** Everything below the CLI, as typed data. */
+export interface MountStackConfig {
+  volume: string;
+  /** The mountpoint the metadata session records (for `flexfs status` and session listings). */
+  mountpoint?: string;
+  meta: MetaSourceConfig;
+  /** The E2E passphrase: creates an encrypted volume (local, first use) and unlocks its data key. */
+  secret?: string;
+  /** An already unlocked data key (tests, benches): used instead of unlocking with `secret`. */
+  dataKey?: Buffer;
+  /** The credentials file the settings came from: named in error messages only. */
+  credsPath?: string;
+  /** Proxy tokens and TLS trust (from the credentials file). */
+  proxyCreds?: ProxyClientCreds;
+  /** Proxies in front of the bucket; undefined: the volume's `proxies` setting. */
+  proxies?: string[];
+  /** SSE-S3 check on PUTs; 'off' (default) still follows the volume's `sse` setting as 'on'. */
+  sse?: SseMode;
+  /**
+   * Opens the bucket store (default `openStore`, retry over prefix over S3, or retry over file).
+   * The stack owns what it returns.
+   */
+  openStore?: (settings: BlockStoreSettings) => ObjectStore;
+  /** Codec worker threads (default: createCodec's). */
+  codecWorkers?: number;
+  /** VFS options (sizes, deadlines, flags); meta, store, codec, settings and session come from the stack. */
+  vfs?: Omit<FileSystemOptions, 'meta' | 'store' | 'codec' | 'settings' | 'sessionId'>;
+  log?: MountLog;
+}

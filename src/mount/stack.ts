@@ -1,0 +1,76 @@
+import { createCodec, unlockDataKey } from '../codec/index.js';
+import type { BlockCodec } from '../codec/types.js';
+import { withNameEncryption } from '../meta/name-crypt.js';
+import type { ObjectStore } from '../store/types.js';
+import { FlexFileSystem } from '../vfs/index.js';
+import type { VolumeSettings } from '../volume/settings.js';
+import { openBlockStore } from './block-store.js';
+import type { MetaSource, MountLog, MountStackConfig } from './config.js';
+import { openMetaSource } from './meta-source.js';
+
+/** An open mount stack: everything below FUSE, ready for mountFs (or a test) to drive. */
+export interface MountStack {
+  /** The POSIX core; `init()` it before use (mountFs does). */
+  fs: FlexFileSystem;
+  settings: VolumeSettings;
+  /** The block store the VFS writes through (proxies and SSE check included). */
+  store: ObjectStore;
+  sessionId?: string;
+  /** PUTs the store did not encrypt although SSE was asked for (telemetry). */
+  sseNotApplied(): number;
+  /**
+   * Flush and let go, in order: the VFS (flushes dirty data, releases holds), the codec, the
+   * block store, the metadata source. Every part is closed; a failed flush is rethrown at the end.
+   */
+  close(): Promise<void>;
+}
+
+const SILENT: MountLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * The composition root (DESIGN.md §2): metadata source → data key → name sealing → block store
+ * (proxies, SSE check) → codec → FlexFileSystem, from typed config. The CLI maps flags and
+ * credentials onto `config`; tests and benches call this the same way.
+ */
+export async function openMountStack(config: MountStackConfig): Promise<MountStack> {
+  const log = config.log ?? SILENT;
+  const { volume, secret } = config;
+  const source: MetaSource = await openMetaSource(config.meta, volume, config.mountpoint, secret, log);
+  let codec: BlockCodec | undefined;
+  let store: ObjectStore | undefined;
+  try {
+    let dataKey = config.dataKey;
+    if (source.settings.encryption && !dataKey) {
+      if (!secret) throw new Error(`volume ${volume} is end-to-end encrypted: put its passphrase as "secret" in ${config.credsPath} (or use --secretFile)`);
+      dataKey = await unlockDataKey(source.settings.encryption, secret).catch((e: Error) => {
+        throw new Error(e.name === 'WrongPassphraseError' ? `wrong passphrase for volume ${volume}` : `cannot unlock volume ${volume}: ${e.message}`);
+      });
+    }
+    const blocks = await openBlockStore(config, source.settings, log);
+    store = blocks.store;
+    codec = createCodec({ compression: source.settings.compression, dataKey, workers: config.codecWorkers });
+    // E2E volumes created with name encryption: names, targets and xattrs are sealed here.
+    const namesSealed = config.meta.kind === 'given' && config.meta.namesSealed === true;
+    const meta = namesSealed ? source.meta : await withNameEncryption(source.meta, source.settings, dataKey);
+    const sessionId = source.sessionId;
+    const fs = new FlexFileSystem({ ...config.vfs, meta, store, codec, settings: source.settings, sessionId });
+    const openStore = store;
+    const openCodec = codec;
+    return {
+      fs, settings: source.settings, store, sessionId, sseNotApplied: blocks.sseNotApplied,
+      async close() {
+        let flushError: unknown;
+        await fs.destroy().catch((e: unknown) => { flushError = e; });
+        await openCodec.close().catch(() => undefined);
+        await openStore.close().catch(() => undefined);
+        await source.close().catch(() => undefined);
+        if (flushError !== undefined) throw flushError;
+      },
+    };
+  } catch (e) {
+    await codec?.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    await source.close().catch(() => undefined);
+    throw e;
+  }
+}
