@@ -2,7 +2,7 @@ import { createCodec, unlockDataKey } from '../codec/index.js';
 import type { BlockCodec } from '../codec/types.js';
 import { withNameEncryption } from '../meta/name-crypt.js';
 import type { ObjectStore } from '../store/types.js';
-import { FlexFileSystem } from '../vfs/index.js';
+import { FlexFileSystem, FsCore } from '../vfs/index.js';
 import type { VolumeSettings } from '../volume/settings.js';
 import { openBlockStore } from './block-store.js';
 import type { MetaSource, MountLog, MountStackConfig } from './config.js';
@@ -10,7 +10,9 @@ import { openMetaSource } from './meta-source.js';
 
 /** An open mount stack: everything below FUSE, ready for mountFs (or a test) to drive. */
 export interface MountStack {
-  /** The POSIX core; `init()` it before use (mountFs does). */
+  /** The inode-level POSIX core (what the FUSE layer serves); `init()` it before use (mountCore does). */
+  core: FsCore;
+  /** The path layer over the same core (tests, benches, tools that speak paths). */
   fs: FlexFileSystem;
   settings: VolumeSettings;
   /** The block store the VFS writes through (proxies and SSE check included). */
@@ -29,7 +31,7 @@ const SILENT: MountLog = { info: () => undefined, warn: () => undefined, error: 
 
 /**
  * The composition root (DESIGN.md §2): metadata source → data key → name sealing → block store
- * (proxies, SSE check) → codec → FlexFileSystem, from typed config. The CLI maps flags and
+ * (proxies, SSE check) → codec → FsCore (and its path layer), from typed config. The CLI maps flags and
  * credentials onto `config`; tests and benches call this the same way.
  */
 export async function openMountStack(config: MountStackConfig): Promise<MountStack> {
@@ -53,14 +55,15 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     const namesSealed = config.meta.kind === 'given' && config.meta.namesSealed === true;
     const meta = namesSealed ? source.meta : await withNameEncryption(source.meta, source.settings, dataKey);
     const sessionId = source.sessionId;
-    const fs = new FlexFileSystem({ ...config.vfs, meta, store, codec, settings: source.settings, sessionId });
+    const core = new FsCore({ ...config.vfs, meta, store, codec, settings: source.settings, sessionId });
+    const fs = new FlexFileSystem(core);
     const openStore = store;
     const openCodec = codec;
     return {
-      fs, settings: source.settings, store, sessionId, sseNotApplied: blocks.sseNotApplied,
+      core, fs, settings: source.settings, store, sessionId, sseNotApplied: blocks.sseNotApplied,
       async close() {
         let flushError: unknown;
-        await fs.destroy().catch((e: unknown) => { flushError = e; });
+        await core.destroy().catch((e: unknown) => { flushError = e; });
         await openCodec.close().catch(() => undefined);
         await openStore.close().catch(() => undefined);
         await source.close().catch(() => undefined);

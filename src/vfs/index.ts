@@ -1,14 +1,16 @@
-import type { PosixFs } from './types.js';
 import type { FileSystemOptions } from './options.js';
-import { FlexFileSystem } from './filesystem.js';
+import { FsCore } from './core.js';
+import { FlexFileSystem } from './path-fs.js';
 
-export type { Caller, PosixFs } from './types.js';
+export type { AttrChanges, Caller, InodeFs, OpenResult, PosixFs } from './types.js';
+export { RENAME_EXCHANGE, RENAME_NOREPLACE } from './types.js';
 export type { FileSystemOptions } from './options.js';
 export { VFS_DEFAULTS } from './options.js';
-export { FlexFileSystem } from './filesystem.js';
+export { FsCore } from './core.js';
+export { FlexFileSystem } from './path-fs.js';
 export { MAX_FILE_SIZE } from './openfile.js';
 
-/** The mount client's POSIX core over a volume's MetaStore and block store (no kernel involved). */
-export function createFileSystem(opts: FileSystemOptions): PosixFs {
-  return new FlexFileSystem(opts);
+/** The mount client's POSIX core over a volume's MetaStore and block store, with its path layer. */
+export function createFileSystem(opts: FileSystemOptions): FlexFileSystem {
+  return new FlexFileSystem(new FsCore(opts));
 }

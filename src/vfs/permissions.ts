@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { FsError } from '../errors/index.js';
 import type { Attr } from '../meta/types.js';
 import type { Caller } from './types.js';
 import { ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, withMode, type Acl } from './acl.js';
@@ -112,4 +113,105 @@ export async function privBitsToDrop(attr: Attr, caller: Caller, groups: GroupLo
   let drop = attr.mode & 0o4000;
   if ((attr.mode & 0o2000) && ((attr.mode & 0o010) || !(await groups.inGroup(caller, attr.gid)))) drop |= 0o2000;
   return drop;
+}
+
+const NO_ID = 0xffffffff; // chown's "leave unchanged" (-1 as uint32)
+const S_ISGID_BIT = 0o2000;
+
+/** Where the core asks for an inode's access ACL (AclStore.forCheck). */
+export interface AclSource {
+  forCheck(attr: Attr, c: Caller): Promise<Acl | null>;
+}
+
+/**
+ * Every permission rule of the core in one place: mode bits (as the mount reports them, with
+ * --umask), access ACLs, and Linux's rules for chmod, chown, utimens, xattr names and hard links.
+ * With `checkPermissions` off (the kernel checks mode bits, default_permissions) only the rules
+ * the kernel leaves to the filesystem apply (ownership changes, explicit times, xattr classes).
+ */
+export class AccessPolicy {
+  constructor(
+    private readonly checkPermissions: boolean,
+    private readonly umask: number,
+    readonly groups: GroupLookup,
+    private readonly acls: AclSource,
+  ) {}
+
+  /** Does `c` have `want` (R_OK|W_OK|X_OK) on `attr`? */
+  async allowed(attr: Attr, want: number, c: Caller): Promise<boolean> {
+    const seen = this.umask ? { ...attr, mode: attr.mode & ~(this.umask & 0o777) } : attr;
+    return permits(seen, want, c, this.groups, await this.acls.forCheck(attr, c));
+  }
+
+  /** EACCES unless `c` has `want` on `attr` (when the core checks permissions). */
+  async need(attr: Attr, want: number, c: Caller): Promise<void> {
+    if (!this.checkPermissions) return;
+    if (!(await this.allowed(attr, want, c))) throw new FsError('EACCES');
+  }
+
+  /** Whether lookups by `c` check search permission on the directory (root's always pass). */
+  searchChecked(c: Caller): boolean {
+    return this.checkPermissions && c.uid !== 0;
+  }
+
+  /** Search (x) permission on a directory a lookup goes through. */
+  async search(dir: Attr, c: Caller): Promise<void> {
+    if (this.searchChecked(c)) await this.need(dir, X_OK, c);
+  }
+
+  /** The permission bits a chmod by `c` sets (EPERM when it may not). */
+  async chmodPerm(attr: Attr, mode: number, c: Caller): Promise<number> {
+    let perm = mode & 0o7777;
+    if (!(await mayChmod(attr, perm, c, () => this.allowed(attr, W_OK, c)))) {
+      throw new FsError('EPERM', 'only the owner or root may change the mode');
+    }
+    // Linux: an unprivileged owner outside the file's group cannot set setgid on it (silently dropped).
+    if (c.uid !== 0 && attr.type !== 'dir' && (perm & S_ISGID_BIT) && !(await this.groups.inGroup(c, attr.gid))) perm &= ~S_ISGID_BIT;
+    return perm;
+  }
+
+  /** chown's new ids (undefined: unchanged), checked against Linux's rules. */
+  async chownIds(attr: Attr, uid: number | undefined, gid: number | undefined, c: Caller): Promise<{ uid?: number; gid?: number }> {
+    const newUid = uid === undefined || uid === NO_ID || uid === -1 ? undefined : uid;
+    const newGid = gid === undefined || gid === NO_ID || gid === -1 ? undefined : gid;
+    if (c.uid !== 0) {
+      if (newUid !== undefined && newUid !== attr.uid) throw new FsError('EPERM', 'only root may change the owner');
+      if (c.uid !== attr.uid && (newUid !== undefined || newGid !== undefined)) throw new FsError('EPERM', 'not the owner');
+      if (newGid !== undefined && newGid !== attr.gid && !(await this.groups.inGroup(c, newGid))) {
+        throw new FsError('EPERM', 'the owner may only change the group to one it belongs to');
+      }
+    }
+    return { uid: newUid, gid: newGid };
+  }
+
+  /**
+   * Linux utimensat: the owner and root set any times; a writer only both times "now" (a time
+   * given or omitted makes it an explicit change).
+   */
+  async checkTimes(attr: Attr, atime: bigint | 'now' | undefined, mtime: bigint | 'now' | undefined, c: Caller): Promise<void> {
+    if (c.uid === 0 || c.uid === attr.uid || (atime === undefined && mtime === undefined)) return;
+    if (atime !== 'now' || mtime !== 'now') throw new FsError('EPERM', 'only the owner may set explicit times');
+    if (!(await this.allowed(attr, W_OK, c))) throw new FsError('EACCES');
+  }
+
+  /** Reading user.* xattrs needs read permission. */
+  async checkXattrRead(attr: Attr, name: string, c: Caller): Promise<void> {
+    if (name.startsWith('user.')) await this.need(attr, R_OK, c);
+  }
+
+  /** Writing user.* xattrs needs write permission; trusted.* and security.* are root's (Linux). */
+  async checkXattrWrite(attr: Attr, name: string, c: Caller): Promise<void> {
+    if (c.uid === 0) return;
+    if (/^(trusted|security)\./.test(name)) throw new FsError('EPERM', 'only root may change trusted and security xattrs');
+    if (c.uid !== attr.uid && !name.startsWith('user.')) throw new FsError('EPERM');
+    await this.need(attr, W_OK, c);
+  }
+
+  /** protected_hardlinks (the Linux default): others' files need read and write permission. */
+  async checkLink(existing: Attr, c: Caller): Promise<void> {
+    if (existing.type === 'dir') throw new FsError('EPERM', 'hard links to directories are not allowed');
+    if (c.uid !== 0 && c.uid !== existing.uid && this.checkPermissions && !(await this.allowed(existing, R_OK | W_OK, c))) {
+      throw new FsError('EPERM', 'linking a file of another user needs read and write permission on it');
+    }
+  }
 }

@@ -1,13 +1,16 @@
-import type { Attr, StatFs } from '../meta/types.js';
+import type { Attr, DirEntry, StatFs } from '../meta/types.js';
 
 /**
- * PosixFs: what the FUSE adapter (src/fuse/) calls. Path-based because fuse-native's high-level
- * API is; the implementation resolves paths to inodes (with short-TTL caches) and works by inode
- * below that. Every method is async and throws FsError (src/errors) with the errno to answer.
- * No method may block the event loop.
+ * The mount client's POSIX core has two faces:
+ * - `InodeFs`, the core itself: every operation by inode number and file handle, which is what
+ *   the low-level FUSE protocol speaks (src/fuse/kernel-ops.ts maps requests onto it);
+ * - `PosixFs`, a thin path layer over it (src/vfs/path-fs.ts) for the path-based callers: the
+ *   VFS test suites and benches that drive the core without a kernel.
+ * Every method is async and throws FsError (src/errors) with the errno to answer. No method may
+ * block the event loop.
  *
- * `caller` is who performs the operation (from fuse_get_context via the patched fuse-native).
- * File handles are small integers (< 2^32) allocated by the implementation.
+ * `caller` is who performs the operation (from the FUSE request). File handles are small
+ * integers (< 2^31) allocated by the core.
  */
 export interface Caller {
   uid: number;
@@ -15,6 +18,86 @@ export interface Caller {
   pid: number;
 }
 
+export type { DirEntry } from '../meta/types.js';
+
+/** setattr's fields; only those present change. Times in ns, 'now' for UTIME_NOW. */
+export interface AttrChanges {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: bigint | 'now';
+  mtime?: bigint | 'now';
+}
+
+/** What open/create answer besides the handle. */
+export interface OpenResult {
+  fh: number;
+  /**
+   * The file's data is unchanged since this mount last opened it (same mtime and size): the
+   * kernel may keep its page cache (what libfuse 2's auto_cache decided).
+   */
+  keepCache: boolean;
+}
+
+/** rename(2) flags as renameat2 passes them. */
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+
+export interface InodeFs {
+  /** Open caches, check the root. Before any other call. */
+  init(): Promise<void>;
+
+  lookup(parent: number, name: string, caller: Caller): Promise<Attr>;
+  /** With `fh`: the attributes through that open handle (an unlinked file still answers). */
+  getattr(ino: number, caller: Caller, fh?: number): Promise<Attr>;
+  /** chmod, chown, truncate (ftruncate with `fh`) and utimens in one call, as FUSE sends them. */
+  setattr(ino: number, changes: AttrChanges, caller: Caller, fh?: number): Promise<Attr>;
+  access(ino: number, mask: number, caller: Caller): Promise<void>;
+  statfs(caller: Caller): Promise<StatFs>;
+  readlink(ino: number, caller: Caller): Promise<string>;
+
+  mknod(parent: number, name: string, mode: number, rdev: number, caller: Caller): Promise<Attr>;
+  mkdir(parent: number, name: string, mode: number, caller: Caller): Promise<Attr>;
+  symlink(parent: number, name: string, target: string, caller: Caller): Promise<Attr>;
+  /** A new name `newName` in `newParent` for inode `ino`. */
+  link(ino: number, newParent: number, newName: string, caller: Caller): Promise<Attr>;
+  unlink(parent: number, name: string, caller: Caller): Promise<void>;
+  rmdir(parent: number, name: string, caller: Caller): Promise<void>;
+  /** `flags`: RENAME_NOREPLACE | RENAME_EXCHANGE. */
+  rename(parent: number, name: string, newParent: number, newName: string, flags: number, caller: Caller): Promise<void>;
+
+  open(ino: number, flags: number, caller: Caller): Promise<OpenResult>;
+  /** Create and open; without O_EXCL an existing name is opened instead. */
+  create(parent: number, name: string, mode: number, flags: number, caller: Caller): Promise<OpenResult & { attr: Attr }>;
+  /** Copy up to `length` bytes at `position` into `buf`; returns the bytes read. */
+  read(fh: number, buf: Buffer, length: number, position: number, caller: Caller): Promise<number>;
+  /** `data` is only valid during the call: the core copies what it keeps. Returns bytes written. */
+  write(fh: number, data: Buffer, position: number, caller: Caller): Promise<number>;
+  flush(fh: number, caller: Caller): Promise<void>;
+  fsync(fh: number, datasync: boolean, caller: Caller): Promise<void>;
+  release(fh: number, caller: Caller): Promise<void>;
+
+  opendir(ino: number, flags: number, caller: Caller): Promise<number>;
+  /**
+   * The directory's entries (without "." and "..") with attributes, as of the handle's listing:
+   * read from the metadata server when `fromStart` (offset 0, rewinddir) or not read yet, so
+   * offsets into it stay stable while a reader pages through.
+   */
+  readdir(fh: number, fromStart: boolean, caller: Caller): Promise<DirEntry[]>;
+  releasedir(fh: number, caller: Caller): Promise<void>;
+  fsyncdir(fh: number, datasync: boolean, caller: Caller): Promise<void>;
+
+  setxattr(ino: number, name: string, value: Buffer, flags: number, caller: Caller): Promise<void>;
+  getxattr(ino: number, name: string, caller: Caller): Promise<Buffer>;
+  listxattr(ino: number, caller: Caller): Promise<string[]>;
+  removexattr(ino: number, name: string, caller: Caller): Promise<void>;
+
+  /** Flush every dirty file and release resources (unmount, SIGTERM). */
+  destroy(): Promise<void>;
+}
+
+/** The path layer (src/vfs/path-fs.ts): each path is resolved to an inode, then the core runs. */
 export interface PosixFs {
   init(): Promise<void>;
   getattr(path: string, caller: Caller): Promise<Attr>;
@@ -33,7 +116,7 @@ export interface PosixFs {
   mknod(path: string, mode: number, rdev: number, caller: Caller): Promise<void>;
   create(path: string, mode: number, flags: number, caller: Caller): Promise<number>;
   open(path: string, flags: number, caller: Caller): Promise<number>;
-  /** Copy `length` bytes at `position` into `buf` (which the caller reuses); returns bytes read. */
+  /** Copy `length` bytes at `position` into `buf`; returns bytes read. */
   read(path: string, fh: number, buf: Buffer, length: number, position: number, caller: Caller): Promise<number>;
   /** `buf` is only valid during the call: implementations copy what they keep. Returns bytes written. */
   write(path: string, fh: number, buf: Buffer, length: number, position: number, caller: Caller): Promise<number>;
@@ -59,6 +142,5 @@ export interface PosixFs {
   listxattr(path: string, caller: Caller): Promise<string[]>;
   removexattr(path: string, name: string, caller: Caller): Promise<void>;
 
-  /** Flush every dirty file and release resources (unmount, SIGTERM). */
   destroy(): Promise<void>;
 }

@@ -1,0 +1,100 @@
+import { isFsError } from '../errors/index.js';
+import type { Attr, MetaStore, OpContext } from '../meta/types.js';
+import { staleAfter, type Change } from './invalidation.js';
+
+interface Timed<T> {
+  value: T;
+  expires: number;
+}
+
+/** Entries past this many are pruned (expired first, then all): the caches stay bounded. */
+const CACHE_MAX = 100_000;
+
+/**
+ * The mount's cache of directory entries (parent ino + name → ino) and attributes (ino → Attr),
+ * each trusted for `ttlMs` (0: off). The core's own changes drop what they make stale
+ * (invalidation.ts); changes by other clients show up within the TTL, and at open
+ * (close-to-open: open always asks the metadata server).
+ */
+export class MetaCache {
+  private readonly entries = new Map<string, Timed<number>>();
+  private readonly attrs = new Map<number, Timed<Attr>>();
+
+  constructor(
+    private readonly meta: MetaStore,
+    private readonly ttlMs: number,
+    private readonly call: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
+  ) {}
+
+  async lookup(parent: number, name: string, ctx: OpContext): Promise<Attr> {
+    const now = Date.now();
+    const e = this.entries.get(key(parent, name));
+    if (e && e.expires > now) {
+      const a = this.attrs.get(e.value);
+      if (a && a.expires > now) return a.value;
+      try {
+        return await this.getattr(e.value, ctx);
+      } catch (err) {
+        // The cached entry points at an inode that is gone: ask for the name afresh.
+        if (!isFsError(err, 'ENOENT')) throw err;
+        this.dropEntry(parent, name);
+      }
+    }
+    const attr = await this.call('lookup', () => this.meta.lookup(parent, name, ctx));
+    this.putEntry(parent, name, attr);
+    return attr;
+  }
+
+  /** Look `name` up at the metadata server, whatever the cache holds. */
+  lookupFresh(parent: number, name: string, ctx: OpContext): Promise<Attr> {
+    this.dropEntry(parent, name);
+    return this.lookup(parent, name, ctx);
+  }
+
+  async getattr(ino: number, ctx: OpContext, fresh = false): Promise<Attr> {
+    const a = this.attrs.get(ino);
+    if (!fresh && a && a.expires > Date.now()) return a.value;
+    const attr = await this.call('getattr', () => this.meta.getattr(ino, ctx));
+    this.putAttr(attr);
+    return attr;
+  }
+
+  putEntry(parent: number, name: string, attr: Attr): void {
+    if (this.ttlMs <= 0) return;
+    this.bound(this.entries);
+    this.entries.set(key(parent, name), { value: attr.ino, expires: Date.now() + this.ttlMs });
+    this.putAttr(attr);
+  }
+
+  putAttr(attr: Attr): void {
+    if (this.ttlMs <= 0) return;
+    this.bound(this.attrs);
+    this.attrs.set(attr.ino, { value: attr, expires: Date.now() + this.ttlMs });
+  }
+
+  dropEntry(parent: number, name: string): void {
+    this.entries.delete(key(parent, name));
+  }
+
+  dropAttr(ino: number): void {
+    this.attrs.delete(ino);
+  }
+
+  /** Drop what `change` made stale (the table in invalidation.ts). */
+  changed(change: Change): void {
+    const stale = staleAfter(change);
+    for (const [parent, name] of stale.entries) this.dropEntry(parent, name);
+    for (const ino of stale.attrs) this.dropAttr(ino);
+  }
+
+  private bound<K, V>(m: Map<K, Timed<V>>): void {
+    if (m.size < CACHE_MAX) return;
+    const now = Date.now();
+    for (const [k, v] of m) if (v.expires <= now) m.delete(k);
+    if (m.size >= CACHE_MAX) m.clear();
+  }
+}
+
+function key(parent: number, name: string): string {
+  return `${parent}/${name}`;
+}
