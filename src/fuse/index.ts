@@ -53,3 +53,6 @@ function mountError(mnt: string, err: Error): Error {
   const msg = err.message === 'Mountpoint in use' ? `${mnt} is already a mountpoint` : `mounting ${mnt} failed: ${err.message}`;
   return new Error(msg, { cause: err });
 }
+
+export { mountCore, type CoreMount, type CoreMountOptions } from './kernel-mount.js';
+export { makeKernelOps } from './kernel-ops.js';

@@ -56,3 +56,21 @@ export const DIR_ENTRY_STAT: FuseStat = {
   mode: 0o040755, uid: 0, gid: 0, size: 0, dev: 0, nlink: 2, ino: 0, rdev: 0, blksize: REPORTED_BLKSIZE,
   blocks: 0, atime: 0n, mtime: 0n, ctime: 0n,
 };
+
+/** Attributes in a low-level reply (fuse/lowlevel FuseAttr); `umask` as in attrToStat. */
+export function toFuseAttr(a: Attr, umask = 0): import('./lowlevel/types.js').FuseAttr {
+  return {
+    ino: a.ino,
+    mode: umask ? a.mode & ~(umask & 0o777) : a.mode,
+    nlink: a.nlink,
+    uid: a.uid,
+    gid: a.gid,
+    rdev: a.rdev,
+    size: a.size,
+    blocks: Math.ceil(a.size / 512),
+    blksize: REPORTED_BLKSIZE,
+    atime: a.atime,
+    mtime: a.mtime,
+    ctime: a.ctime,
+  };
+}

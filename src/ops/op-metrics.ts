@@ -1,22 +1,21 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { toErrnoName } from '../errors/index.js';
-import type { PosixFs } from '../vfs/types.js';
 
 /**
- * Per-operation metrics for a mount: a PosixFs decorator that times every call and counts
+ * Per-operation metrics for a mount: a decorator of the core (any object with async ops) that times every call and counts
  * failures by errno, plus bytes read and written. Only used when the mount's Prometheus endpoint
  * is on (--metricsPort), so a plain mount pays nothing. The cost per call is one hrtime pair and
  * one histogram observation.
  */
-export interface OpMetrics {
+export interface OpMetrics<T extends object> {
   /** The instrumented file system to mount instead of the plain one. */
-  fs: PosixFs;
+  fs: T;
   register(registry: Registry): void;
 }
 
 const OPS_WITH_BYTES = new Set(['read', 'write']);
 
-export function instrumentPosixFs(inner: PosixFs): OpMetrics {
+export function instrumentOps<T extends object>(inner: T): OpMetrics<T> {
   const latency = new Histogram({
     name: 'flexfs_mount_op_seconds', help: 'latency of file system operations as the kernel sees them', labelNames: ['op'],
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [],
@@ -24,7 +23,7 @@ export function instrumentPosixFs(inner: PosixFs): OpMetrics {
   const errors = new Counter({ name: 'flexfs_mount_op_errors_total', help: 'failed operations by errno', labelNames: ['op', 'errno'], registers: [] });
   const bytes = new Counter({ name: 'flexfs_mount_bytes_total', help: 'bytes read from or written to files through the mount', labelNames: ['direction'], registers: [] });
 
-  const fs = Object.create(inner) as PosixFs;
+  const fs = Object.create(inner) as T;
   for (const op of Object.getOwnPropertyNames(Object.getPrototypeOf(inner)).concat(Object.keys(inner))) {
     const fn = (inner as unknown as Record<string, unknown>)[op];
     if (op === 'constructor' || typeof fn !== 'function') continue;

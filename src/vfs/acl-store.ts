@@ -161,11 +161,13 @@ export class AclStore {
   }
 
   /**
-   * Permission bits to create an inode with. With inherited ACLs to write afterwards, the inode
-   * starts owner-only, so nobody else gets in before its ACLs are in place.
+   * Permission bits to create an inode with. Without a default ACL the caller's umask applies
+   * (when the kernel left it to us; else the mode arrives masked already); with one, the ACL
+   * masks the mode instead and the umask is ignored (POSIX.1e). With inherited ACLs to write
+   * afterwards, the inode starts owner-only, so nobody else gets in before its ACLs are in place.
    */
-  createPerm(requested: number, inh: Inherited | undefined): number {
-    if (!inh) return requested & 0o7777;
+  createPerm(requested: number, inh: Inherited | undefined, umask = 0): number {
+    if (!inh) return requested & 0o7777 & ~(umask & 0o777);
     const later = inh.access !== undefined || inh.default !== undefined;
     return (requested & 0o7000) | (later ? inh.perm & 0o700 : inh.perm);
   }

@@ -293,14 +293,14 @@ export class FsCore implements InodeFs {
     if ((full & S_IFMT) === S_IFDIR) throw new FsError('EINVAL', 'mknod cannot make a directory');
     const inh = await this.acls.inherit(dir, full, false, c);
     const attr = await this.metaCall('mknod', () =>
-      this.meta.mknod(parent, name, (full & S_IFMT) | this.acls.createPerm(full, inh), rdev, this.ctx(c, true)));
+      this.meta.mknod(parent, name, (full & S_IFMT) | this.acls.createPerm(full, inh, c.umask), rdev, this.ctx(c, true)));
     return this.made(parent, name, await this.acls.applyInherited(attr, inh, c));
   }
 
   async mkdir(parent: number, name: string, mode: number, c: Caller): Promise<Attr> {
     const dir = await this.dirForChange(parent, name, c);
     const inh = await this.acls.inherit(dir, mode, true, c);
-    const attr = await this.metaCall('mkdir', () => this.meta.mkdir(parent, name, S_IFDIR | this.acls.createPerm(mode, inh), this.ctx(c, true)));
+    const attr = await this.metaCall('mkdir', () => this.meta.mkdir(parent, name, S_IFDIR | this.acls.createPerm(mode, inh, c.umask), this.ctx(c, true)));
     return this.made(parent, name, await this.acls.applyInherited(attr, inh, c));
   }
 
@@ -410,7 +410,7 @@ export class FsCore implements InodeFs {
     let attr: Attr;
     try {
       attr = await this.metaCall('create', () =>
-        this.meta.create(parent, name, S_IFREG | this.acls.createPerm(mode, inh), this.ctx(c, true), true));
+        this.meta.create(parent, name, S_IFREG | this.acls.createPerm(mode, inh, c.umask), this.ctx(c, true), true));
     } catch (e) {
       // O_CREAT without O_EXCL on a name that appeared meanwhile: open the existing file.
       if (!isFsError(e, 'EEXIST') || (flags & fsc.O_EXCL)) throw e;

@@ -16,6 +16,12 @@ export interface Caller {
   uid: number;
   gid: number;
   pid: number;
+  /**
+   * The creating process's umask, on create/mknod/mkdir when the kernel leaves applying it to the
+   * filesystem (FUSE_CAP_DONT_MASK: so a default ACL can replace it, POSIX.1e). Absent: the mode
+   * arrives masked already.
+   */
+  umask?: number;
 }
 
 export type { DirEntry } from '../meta/types.js';

@@ -217,6 +217,14 @@ describe('POSIX ACLs through a real mount', () => {
       'user::rw-\nuser:1000:rwx\t#effective:r--\ngroup::r-x\t#effective:r--\nmask::r--\nother::---\n\n');
     expect(await fsAs(ALICE, 'readFile', join(d, 'file'))).toEqual({ result: 'OK', value: 'inherited' });
     expect((await fsAs(BOB, 'readFile', join(d, 'file'))).result).toBe('EACCES');
+    // Under a default ACL the umask does not apply (POSIX.1e, as ext4): the ACL masks the mode.
+    await ok('sh', ['-c', `umask 022; touch '${join(d, 'touched')}'`]);
+    expect((await fsp.stat(join(d, 'touched'))).mode & 0o777).toBe(0o660);
+    expect(await ok('getfacl', ['-n', '--omit-header', join(d, 'touched')])).toContain('mask::rw-\n');
+    // Outside one it does.
+    await ok('sh', ['-c', `umask 027; touch '${p('umasked')}'; mkdir '${p('umasked-dir')}'`]);
+    expect((await fsp.stat(p('umasked'))).mode & 0o777).toBe(0o640);
+    expect((await fsp.stat(p('umasked-dir'))).mode & 0o777).toBe(0o750);
     // A subdirectory inherits the default ACL as its access and its default ACL.
     expect((await fsp.stat(join(d, 'sub'))).mode & 0o777).toBe(0o750);
     const sub = await ok('getfacl', ['-n', '--omit-header', join(d, 'sub')]);

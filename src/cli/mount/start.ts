@@ -6,11 +6,11 @@ import { FsError } from '../../errors/index.js';
 import { mountCredsPath, readCreds, requireField, type Creds } from '../../config/creds.js';
 import { OpenModeError, readPrivateFile } from '../../config/private-file.js';
 import { parseSize } from '../../config/sizes.js';
-import { findFuseMount, mountFs } from '../../fuse/index.js';
+import { findFuseMount, mountCore } from '../../fuse/index.js';
 import { openMountStack, type MetaSourceConfig } from '../../mount/index.js';
 import { openStore, parseSseMode } from '../../store/index.js';
 import { startMountTelemetry } from '../../ops/mount-telemetry.js';
-import { instrumentPosixFs } from '../../ops/op-metrics.js';
+import { instrumentOps } from '../../ops/op-metrics.js';
 import { pino, type Logger } from 'pino';
 import type { StartFlags } from './flags.js';
 import { parseUmask, splitProxyList } from './flags.js';
@@ -117,18 +117,19 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
       acl: flags.acl !== false, umask, ...testFaults?.deadlines,
     },
   });
-  const { fs, store } = stack;
+  const { core, store } = stack;
 
   try {
     // With --metricsPort every operation is timed and its errors counted (src/ops/op-metrics.ts).
-    const opMetrics = flags.metricsPort ? instrumentPosixFs(fs) : undefined;
-    const mount = await mountFs(opMetrics?.fs ?? fs, mountpoint, {
+    const opMetrics = flags.metricsPort ? instrumentOps(core) : undefined;
+    let onUnmounted = () => undefined as void;
+    const mount = await mountCore(opMetrics?.fs ?? core, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
-      noAtime: !!flags.noATime, nonEmpty: !!flags.nonEmpty, umask, defaultPermissions: flags.acl === false,
-      onError: errorReporter(),
+      noAtime: !!flags.noATime, umask, defaultPermissions: flags.acl === false,
+      onError: errorReporter(), onUnmounted: () => onUnmounted(),
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
-    const telemetry = await startMountTelemetry(fs, {
+    const telemetry = await startMountTelemetry(core, {
       volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register, sseNotApplied: stack.sseNotApplied,
     })
       .catch((e: Error) => { log.warn(`status/metrics disabled: ${e.message}`); return undefined; });
@@ -153,7 +154,8 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
       logger.flush();
       process.exit(code);
     };
-    // Someone ran umount/fusermount -u: flush and leave.
+    // Someone ran umount/fusermount -u: flush and leave (the session says so; the poll is a backstop).
+    onUnmounted = () => void shutdown('unmounted externally', false);
     const watch = setInterval(() => {
       findFuseMount(mountpoint).then((m) => { if (!m) void shutdown('unmounted externally', false); }, () => undefined);
     }, 2000);
@@ -183,7 +185,7 @@ function remoteSource(credsPath: string, creds: Creds): MetaSourceConfig {
  * count of the others, so a failing bucket cannot flood the log. With --verbose every failed
  * operation (ENOENT, EACCES… included) is also a debug record.
  */
-function errorReporter(): (op: string, path: string, err: unknown) => void {
+function errorReporter(): (op: string, what: string, err: unknown) => void {
   const last = new Map<string, { at: number; suppressed: number }>();
   return (op, path, err) => {
     const code = (err as { code?: unknown })?.code;

@@ -37,6 +37,7 @@ export interface NativeMountOptions {
   readdirplus: 0 | 1 | 2;
   writebackCache: boolean;
   posixAcl: boolean;
+  dontMask: boolean;
   atomicOTrunc: boolean;
   handleKillpriv: boolean;
   deadlineMs: number;

@@ -32,6 +32,11 @@ export interface LowLevelMountOptions {
   writebackCache?: boolean;
   /** Ask for POSIX ACL support (the kernel then sends the umask and leaves ACL checks to us). */
   posixAcl?: boolean;
+  /**
+   * The kernel sends create/mknod/mkdir modes unmasked and the umask beside them
+   * (FUSE_CAP_DONT_MASK, implied by posixAcl): the filesystem applies it (or a default ACL).
+   */
+  dontMask?: boolean;
   /** The kernel passes O_TRUNC to open instead of a setattr(size 0) (off by default). */
   atomicOTrunc?: boolean;
   /** The filesystem clears SUID/SGID on write/chown itself (FUSE_CAP_HANDLE_KILLPRIV; default on). */
@@ -129,6 +134,7 @@ export class LowLevelSession {
       readdirplus: o.readdirplus === 'off' ? 0 : o.readdirplus === 'auto' ? 2 : 1,
       writebackCache: o.writebackCache ?? false,
       posixAcl: o.posixAcl ?? false,
+      dontMask: o.dontMask ?? false,
       atomicOTrunc: o.atomicOTrunc ?? false,
       handleKillpriv: o.handleKillpriv ?? true,
       deadlineMs: o.deadlineMs ?? TIMEOUTS.fuseOpMs,

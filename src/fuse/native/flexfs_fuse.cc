@@ -190,7 +190,7 @@ class Session : public Napi::ObjectWrap<Session> {
   std::string mountpoint_;
   unsigned maxWrite_ = 1 << 20;
   int readdirplus_ = 1;  // 0 off, 1 always, 2 auto
-  bool writeback_ = false, posixAcl_ = false, atomicOTrunc_ = false, killpriv_ = true;
+  bool writeback_ = false, posixAcl_ = false, dontMask_ = false, atomicOTrunc_ = false, killpriv_ = true;
   unsigned maxThreads_ = 4;
   // Inline mode: the JS thread reads /dev/fuse itself (uv_poll) instead of libfuse's threads:
   // one thread wake per request instead of two. Requests still reach handlers batched and
@@ -295,7 +295,7 @@ class Session : public Napi::ObjectWrap<Session> {
     want(FUSE_CAP_READDIRPLUS_AUTO, s->readdirplus_ == 2);
     want(FUSE_CAP_WRITEBACK_CACHE, s->writeback_);
     want(FUSE_CAP_POSIX_ACL, s->posixAcl_);
-    want(FUSE_CAP_DONT_MASK, s->posixAcl_);
+    want(FUSE_CAP_DONT_MASK, s->posixAcl_ || s->dontMask_);
     want(FUSE_CAP_ATOMIC_O_TRUNC, s->atomicOTrunc_);
     want(FUSE_CAP_HANDLE_KILLPRIV, s->killpriv_);
     want(FUSE_CAP_EXPORT_SUPPORT, false);
@@ -634,7 +634,7 @@ class Session : public Napi::ObjectWrap<Session> {
   }
 
   // mount(mountpoint, { args: string[], ops: number[], groupsOps: number[], maxWrite, readdirplus,
-  //   writebackCache, posixAcl, atomicOTrunc, handleKillpriv, deadlineMs, maxThreads, inline, writeBuffers })
+  //   writebackCache, posixAcl, dontMask, atomicOTrunc, handleKillpriv, deadlineMs, maxThreads, inline, writeBuffers })
   Napi::Value Mount(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (se_) { Napi::Error::New(env, "this session is already mounted").ThrowAsJavaScriptException(); return env.Undefined(); }
@@ -649,6 +649,7 @@ class Session : public Napi::ObjectWrap<Session> {
     readdirplus_ = (int)num("readdirplus", 1);
     writeback_ = flag("writebackCache", false);
     posixAcl_ = flag("posixAcl", false);
+    dontMask_ = flag("dontMask", false);
     atomicOTrunc_ = flag("atomicOTrunc", false);
     killpriv_ = flag("handleKillpriv", true);
     deadline_ = std::chrono::milliseconds((int64_t)num("deadlineMs", 30000));

@@ -1,0 +1,110 @@
+import { resolve } from 'node:path';
+import type { InodeFs } from '../vfs/types.js';
+import { TIMEOUTS } from '../config/defaults.js';
+import { findFuseMount } from './mountinfo.js';
+import { makeKernelOps } from './kernel-ops.js';
+import type { LookupCounts } from './lookup-counts.js';
+import { LowLevelSession } from './lowlevel/session.js';
+import type { OpName } from './lowlevel/types.js';
+
+/** How a flexfs volume is mounted (the mount's flags, as typed data). */
+export interface CoreMountOptions {
+  /** Shown as the source in mount(8)/df: normally the volume name. */
+  fsname: string;
+  readOnly?: boolean;
+  /** Let other users use the mount; default: true when running as root. */
+  allowOther?: boolean;
+  noExec?: boolean;
+  noSuid?: boolean;
+  noDev?: boolean;
+  noAtime?: boolean;
+  /**
+   * Let the kernel check mode bits (`default_permissions`, default true). The flexfs mount turns
+   * it off with ACLs on: the kernel is not given ACLs to check (no FUSE_POSIX_ACL), so it would
+   * refuse what a named-user entry grants; the core then checks everything itself
+   * (src/vfs/permissions.ts).
+   */
+  defaultPermissions?: boolean;
+  /** Permission bits masked from every reported mode, e.g. 0o022 (--umask). */
+  umask?: number;
+  /**
+   * Kernel attribute / entry cache timeouts in seconds (defaults 0 and 1). Attributes are not
+   * cached by the kernel (the core caches them for 1 s, refreshed at every open) because the
+   * kernel clamps reads to the size it cached: a reader that stat'ed a file just before another
+   * client grew it would otherwise read the old length after open, breaking close-to-open.
+   */
+  attrTimeout?: number;
+  entryTimeout?: number;
+  /** Largest write request (default 1 MiB). */
+  maxWrite?: number;
+  /** Safety net: an op unanswered after this many ms fails with EIO (default TIMEOUTS.fuseOpMs). */
+  opTimeoutMs?: number;
+  /** Called with every error an operation answers with (ENOENT included), for logging. Must be cheap. */
+  onError?: (op: string, what: string, err: unknown) => void;
+  /** The kernel ended the mount from outside (umount, fusermount3 -u). */
+  onUnmounted?: () => void;
+}
+
+export interface CoreMount {
+  readonly mountpoint: string;
+  readonly session: LowLevelSession;
+  /** Lookups the kernel holds per inode. */
+  readonly lookups: LookupCounts;
+  /** Unmount (lazily when busy). Does not destroy the core. */
+  unmount(): Promise<void>;
+}
+
+/** Ops whose requests carry the caller's supplementary groups: none yet (GroupLookup reads them when needed). */
+const GROUPS_OPS: readonly OpName[] = [];
+
+/**
+ * Mount the inode-level core at `mountpoint` through flexfs's own FUSE layer (libfuse3 low-level,
+ * src/fuse/lowlevel). Resolves once the kernel has sent FUSE INIT. core.init() runs first;
+ * destroying the core is the caller's job (unmount, then flush — see cli/mount).
+ */
+export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountOptions): Promise<CoreMount> {
+  const mnt = resolve(mountpoint);
+  if (!o.fsname || /[,\s]/.test(o.fsname)) throw new Error(`invalid fsname "${o.fsname}": must be non-empty without commas or spaces`);
+  if (o.umask !== undefined && (!Number.isInteger(o.umask) || o.umask < 0 || o.umask > 0o777)) throw new Error(`invalid umask ${o.umask}`);
+  if (await findFuseMount(mnt)) throw new Error(`${mnt} is already a FUSE mountpoint`);
+  await core.init();
+  const attrTimeout = o.attrTimeout ?? 0;
+  const entryTimeout = o.entryTimeout ?? 1;
+  const { handlers, lookups } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout, onError: o.onError });
+  const session = new LowLevelSession(handlers, {
+    fsname: o.fsname,
+    subtype: 'flexfs',
+    allowOther: o.allowOther ?? process.getuid?.() === 0,
+    defaultPermissions: o.defaultPermissions ?? true,
+    readOnly: o.readOnly,
+    nosuid: o.noSuid,
+    nodev: o.noDev,
+    noexec: o.noExec,
+    extraOptions: o.noAtime ? ['noatime'] : [],
+    maxWrite: o.maxWrite ?? 1 << 20,
+    readdirplus: 'always',
+    handleKillpriv: true,
+    // The core applies the umask itself, or the parent's default ACL instead (POSIX.1e).
+    dontMask: true,
+    deadlineMs: o.opTimeoutMs ?? TIMEOUTS.fuseOpMs,
+    attrTimeout,
+    entryTimeout,
+    callerGroupsOps: GROUPS_OPS,
+    onUnmounted: o.onUnmounted,
+  });
+  try {
+    await session.mount(mnt);
+  } catch (e) {
+    throw new Error(`mounting ${mnt} failed: ${(e as Error).message}`, { cause: e });
+  }
+  let unmounting: Promise<void> | undefined;
+  return {
+    mountpoint: mnt,
+    session,
+    lookups,
+    unmount() {
+      unmounting ??= session.unmount();
+      return unmounting;
+    },
+  };
+}

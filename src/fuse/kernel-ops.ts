@@ -1,0 +1,149 @@
+import type { Attr } from '../meta/types.js';
+import { ROOT_INO } from '../meta/types.js';
+import type { AttrChanges, InodeFs } from '../vfs/types.js';
+import { DirBuffer } from './lowlevel/dirbuf.js';
+import { LookupCounts } from './lookup-counts.js';
+import { statfsToFuse, toFuseAttr } from './stat.js';
+import type {
+  Entry, LowLevelHandlers, OpName, ReaddirRequest, SetattrRequest,
+} from './lowlevel/types.js';
+
+const S_IFDIR = 0o040000;
+
+export interface KernelOpsOptions {
+  /** Permission bits hidden from every reported mode (--umask). */
+  umask?: number;
+  /** Seconds the kernel may cache attributes / names in readdirplus entries (as the session's defaults). */
+  attrTimeout: number;
+  entryTimeout: number;
+  /** Every failed operation (ENOENT included), for logging: op, what it was about, the error. Must be cheap. */
+  onError?: (op: string, what: string, err: unknown) => void;
+}
+
+/** What a request was about, for log lines: the inode and the name, if any. */
+function describe(req: { ino?: number; name?: string; fh?: number }): string {
+  return req.name !== undefined ? `ino ${req.ino} "${req.name}"` : `ino ${req.ino}`;
+}
+
+/**
+ * The low-level FUSE request table over the inode-level core: each request is one core call,
+ * its answer converted to the reply's shape. Holds no filesystem rule; it only counts the
+ * lookups the kernel holds (LookupCounts) and remembers each directory's parent for "..".
+ */
+export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: LowLevelHandlers; lookups: LookupCounts } {
+  const lookups = new LookupCounts();
+  const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
+  const umask = o.umask ?? 0;
+  const attr = (a: Attr) => toFuseAttr(a, umask);
+  /** An entry reply: the kernel now holds one more lookup of the inode. */
+  const entry = (a: Attr, parent?: number): Entry => {
+    lookups.add(a.ino);
+    if (parent !== undefined && a.type === 'dir') parents.set(a.ino, parent);
+    return { ino: a.ino, generation: a.generation, attr: attr(a), attrTimeout: o.attrTimeout, entryTimeout: o.entryTimeout };
+  };
+
+  const list = async (req: ReaddirRequest, plus: boolean): Promise<DirBuffer> => {
+    const entries = await core.readdir(req.fh, req.offset === 0, req);
+    const out = new DirBuffer(req.size, plus);
+    // Offsets: 0 "." → 1 ".." → 2 the first entry …; the kernel passes back the next one's.
+    for (let i = req.offset; i < entries.length + 2; i++) {
+      let ok: boolean;
+      if (i < 2) {
+        // "." and "..": names only (the kernel counts no lookup for them in readdirplus).
+        const ino = i === 0 ? req.ino : parents.get(req.ino) ?? req.ino;
+        ok = out.add(i === 0 ? '.' : '..', { ino: 0, attr: { ino, mode: S_IFDIR, nlink: 2, uid: 0, gid: 0, size: 0, atime: 0n, mtime: 0n, ctime: 0n } }, i + 1);
+      } else {
+        const e = entries[i - 2];
+        const reply: Entry = plus
+          ? { ino: e.attr.ino, generation: e.attr.generation, attr: attr(e.attr), attrTimeout: o.attrTimeout, entryTimeout: o.entryTimeout }
+          : { ino: e.attr.ino, attr: attr(e.attr) };
+        ok = out.add(e.name, reply, i + 1);
+        if (ok && plus) {
+          lookups.add(e.attr.ino);
+          if (e.attr.type === 'dir') parents.set(e.attr.ino, req.ino);
+        }
+      }
+      if (!ok) break;
+    }
+    return out;
+  };
+
+  const handlers: LowLevelHandlers = {
+    lookup: async (req) => entry(await core.lookup(req.ino, req.name, req), req.ino),
+    forget: (req) => {
+      lookups.forget(req.ino, req.nlookup);
+      if (lookups.of(req.ino) === 0 && req.ino !== ROOT_INO) parents.delete(req.ino);
+    },
+    getattr: async (req) => ({ attr: attr(await core.getattr(req.ino, req, req.fh)) }),
+    setattr: async (req) => ({ attr: attr(await core.setattr(req.ino, changesOf(req), req, req.fh)) }),
+    readlink: (req) => core.readlink(req.ino, req),
+    mknod: async (req) => entry(await core.mknod(req.ino, req.name, req.mode, req.rdev, req), req.ino),
+    mkdir: async (req) => entry(await core.mkdir(req.ino, req.name, req.mode, req), req.ino),
+    unlink: (req) => core.unlink(req.ino, req.name, req),
+    rmdir: (req) => core.rmdir(req.ino, req.name, req),
+    symlink: async (req) => entry(await core.symlink(req.ino, req.name, req.target, req), req.ino),
+    rename: async (req) => {
+      await core.rename(req.ino, req.name, req.newParent, req.newName, req.flags, req);
+    },
+    link: async (req) => entry(await core.link(req.ino, req.newParent, req.name, req), req.newParent),
+    open: async (req) => {
+      const r = await core.open(req.ino, req.flags, req);
+      return { fh: r.fh, keepCache: r.keepCache };
+    },
+    create: async (req) => {
+      const r = await core.create(req.ino, req.name, req.mode, req.flags, req);
+      return { ...entry(r.attr, req.ino), fh: r.fh, keepCache: r.keepCache };
+    },
+    read: async (req) => {
+      const buf = Buffer.allocUnsafe(req.size);
+      const n = await core.read(req.fh, buf, req.size, req.offset, req);
+      return buf.subarray(0, n);
+    },
+    write: (req) => core.write(req.fh, req.data, req.offset, req),
+    flush: (req) => core.flush(req.fh, req),
+    release: (req) => core.release(req.fh, req),
+    fsync: (req) => core.fsync(req.fh, req.datasync, req),
+    opendir: async (req) => ({ fh: await core.opendir(req.ino, req.flags, req) }),
+    readdir: (req) => list(req, false),
+    readdirplus: (req) => list(req, true),
+    releasedir: (req) => core.releasedir(req.fh, req),
+    fsyncdir: (req) => core.fsyncdir(req.fh, req.datasync, req),
+    statfs: async (req) => statfsToFuse(await core.statfs(req)),
+    setxattr: (req) => core.setxattr(req.ino, req.name, req.value, req.flags, req),
+    getxattr: (req) => core.getxattr(req.ino, req.name, req),
+    listxattr: (req) => core.listxattr(req.ino, req),
+    removexattr: (req) => core.removexattr(req.ino, req.name, req),
+    access: (req) => core.access(req.ino, req.mask, req),
+  };
+  return { handlers: o.onError ? reporting(handlers, o.onError) : handlers, lookups };
+}
+
+/** setattr's fields as the core takes them (the request carries only those being set). */
+function changesOf(req: SetattrRequest): AttrChanges {
+  const ch: AttrChanges = {};
+  if (req.mode !== undefined) ch.mode = req.mode;
+  if (req.newUid !== undefined) ch.uid = req.newUid;
+  if (req.newGid !== undefined) ch.gid = req.newGid;
+  if (req.size !== undefined) ch.size = req.size;
+  if (req.atime !== undefined) ch.atime = req.atime;
+  if (req.mtime !== undefined) ch.mtime = req.mtime;
+  return ch;
+}
+
+/** Every handler's failure goes to `onError` too, then on to the session (which answers the errno). */
+function reporting(h: LowLevelHandlers, onError: NonNullable<KernelOpsOptions['onError']>): LowLevelHandlers {
+  const out: Record<string, unknown> = {};
+  for (const [op, fn] of Object.entries(h) as [OpName, (req: never) => unknown][]) {
+    if (op === 'forget') { out[op] = fn; continue; }
+    out[op] = (req: never) => {
+      const fail = (e: unknown) => { onError(op, describe(req), e); throw e; };
+      try {
+        const v = fn(req);
+        return v instanceof Promise ? v.catch(fail) : v;
+      } catch (e) {
+        return fail(e);
+      }
+    };
+  }
+  return out as LowLevelHandlers;
+}
