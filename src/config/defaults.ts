@@ -30,8 +30,13 @@ export const TIMEOUTS = {
   metaDeadlineMs: 60 * SECOND,
   /** One RPC call to meta.flexfs, reconnects included (meta/client/rpc-client.ts). */
   rpcCallMs: 60 * SECOND,
-  /** Safety net per FUSE operation: unanswered after this, the kernel gets ETIMEDOUT (fuse/index.ts). */
+  /** Safety net per FUSE operation: unanswered after this, the kernel gets EIO (fuse/lowlevel). */
   fuseOpMs: 600 * SECOND,
+  /**
+   * At SIGTERM/SIGINT, how long the mount waits for its detached FUSE session to end (files still
+   * held open keep it alive) before it flushes and exits anyway (cli/mount/start.ts). Not a deadline.
+   */
+  unmountGraceMs: 2 * SECOND,
 } as const;
 
 export type TimeoutName = keyof typeof TIMEOUTS;

@@ -28,7 +28,8 @@ export interface CoreMountOptions {
   /** Permission bits masked from every reported mode, e.g. 0o022 (--umask). */
   umask?: number;
   /**
-   * Kernel attribute / entry cache timeouts in seconds (defaults 0 and 1). Attributes are not
+   * Kernel attribute / entry cache timeouts in seconds (defaults 0, and 1 with
+   * default_permissions, else 0: see mountCore). Attributes are not
    * cached by the kernel (the core caches them for 1 s, refreshed at every open) because the
    * kernel clamps reads to the size it cached: a reader that stat'ed a file just before another
    * client grew it would otherwise read the old length after open, breaking close-to-open.
@@ -69,13 +70,16 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
   if (await findFuseMount(mnt)) throw new Error(`${mnt} is already a FUSE mountpoint`);
   await core.init();
   const attrTimeout = o.attrTimeout ?? 0;
-  const entryTimeout = o.entryTimeout ?? 1;
+  const defaultPermissions = o.defaultPermissions ?? true;
+  // Without default_permissions the core checks search permission at each LOOKUP; a name the
+  // kernel had cached would skip that, so such mounts let the kernel cache no names.
+  const entryTimeout = o.entryTimeout ?? (defaultPermissions ? 1 : 0);
   const { handlers, lookups } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout, onError: o.onError });
   const session = new LowLevelSession(handlers, {
     fsname: o.fsname,
     subtype: 'flexfs',
     allowOther: o.allowOther ?? process.getuid?.() === 0,
-    defaultPermissions: o.defaultPermissions ?? true,
+    defaultPermissions,
     readOnly: o.readOnly,
     nosuid: o.noSuid,
     nodev: o.noDev,

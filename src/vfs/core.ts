@@ -208,26 +208,27 @@ export class FsCore implements InodeFs {
   }
 
   /**
-   * chmod, chown, truncate and utimens as one FUSE setattr: truncate first (its own mtime
-   * covers the times the kernel sends with it), then ownership, mode and explicit times.
+   * chmod, chown, truncate and utimens as one FUSE setattr, in libfuse's order. The kernel sends
+   * a truncate by an unprivileged writer with the mode that drops setuid/setgid (accepted from a
+   * writer by chmodPerm) and with mtime "now", which the truncate sets itself.
    */
   async setattr(ino: number, ch: AttrChanges, c: Caller, fh?: number): Promise<Attr> {
     this.writable();
     const h = this.fileOf(fh);
     let attr = await this.getattr(ino, c, fh);
-    if (ch.size !== undefined) {
-      attr = await this.truncate(attr, ch.size, h, c);
-      if (ch.atime === 'now' || ch.atime === undefined) ch = { ...ch, atime: undefined };
-      if (ch.mtime === 'now' || ch.mtime === undefined) ch = { ...ch, mtime: undefined };
-    }
-    if (ch.uid !== undefined || ch.gid !== undefined) attr = await this.chown(attr, ch.uid, ch.gid, c);
     if (ch.mode !== undefined) {
       const perm = await this.policy.chmodPerm(attr, ch.mode, c);
       attr = await this.setMeta(attr.ino, { mode: perm }, c);
       await this.acls.afterChmod(attr, c);
     }
-    if (ch.atime !== undefined || ch.mtime !== undefined) attr = await this.utimens(attr, ch.atime, ch.mtime, c);
-    this.cache.changed({ kind: 'setattr', ino });
+    if (ch.uid !== undefined || ch.gid !== undefined) attr = await this.chown(attr, ch.uid, ch.gid, c);
+    let { atime, mtime } = ch;
+    if (ch.size !== undefined) {
+      attr = await this.truncate(attr, ch.size, h, c);
+      if (atime === 'now') atime = undefined;
+      if (mtime === 'now') mtime = undefined;
+    }
+    if (atime !== undefined || mtime !== undefined) attr = await this.utimens(attr, atime, mtime, c);
     return this.present(attr);
   }
 

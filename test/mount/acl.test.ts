@@ -222,9 +222,9 @@ describe('POSIX ACLs through a real mount', () => {
     expect((await fsp.stat(join(d, 'touched'))).mode & 0o777).toBe(0o660);
     expect(await ok('getfacl', ['-n', '--omit-header', join(d, 'touched')])).toContain('mask::rw-\n');
     // Outside one it does.
-    await ok('sh', ['-c', `umask 027; touch '${p('umasked')}'; mkdir '${p('umasked-dir')}'`]);
-    expect((await fsp.stat(p('umasked'))).mode & 0o777).toBe(0o640);
-    expect((await fsp.stat(p('umasked-dir'))).mode & 0o777).toBe(0o750);
+    await ok('sh', ['-c', `umask 027; touch '${p('new-umask027')}'; mkdir '${p('new-umask027-dir')}'`]);
+    expect((await fsp.stat(p('new-umask027'))).mode & 0o777).toBe(0o640);
+    expect((await fsp.stat(p('new-umask027-dir'))).mode & 0o777).toBe(0o750);
     // A subdirectory inherits the default ACL as its access and its default ACL.
     expect((await fsp.stat(join(d, 'sub'))).mode & 0o777).toBe(0o750);
     const sub = await ok('getfacl', ['-n', '--omit-header', join(d, 'sub')]);

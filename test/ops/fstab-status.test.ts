@@ -110,7 +110,7 @@ describe('fstab mount with mount -T, flexfs status, mount metrics', () => {
     expect(value('flexfs_mount_op_seconds_count', { op: 'write', volume: 'opsvol' })).toBeGreaterThan(0);
     expect(value('flexfs_mount_op_seconds_count', { op: 'create' })).toBe(1);
     expect(value('flexfs_mount_bytes_total', { direction: 'written' })).toBe(data.length);
-    expect(value('flexfs_mount_op_errors_total', { op: 'getattr', errno: 'ENOENT' })).toBeGreaterThan(0);
+    expect(value('flexfs_mount_op_errors_total', { op: 'lookup', errno: 'ENOENT' })).toBeGreaterThan(0);
 
     // Status by volume (embedded engine), while mounted: one session, the file's bytes.
     const vol = await flexfsCli(['status', 'opsvol', '--local', local, '--json'], env);

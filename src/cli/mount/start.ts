@@ -15,6 +15,7 @@ import { pino, type Logger } from 'pino';
 import type { StartFlags } from './flags.js';
 import { parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
+import { TIMEOUTS } from '../../config/defaults.js';
 
 /**
  * Structured log (pino, one JSON object per line) on stderr, which is the log file once the mount
@@ -146,8 +147,14 @@ async function serve(volume: string, mountpoint: string, flags: StartFlags): Pro
       await telemetry?.stop().catch(() => undefined);
       log.info(`${why}: flushing and unmounting ${mountpoint}`, { mountpoint });
       let code = 0;
-      // Unmount first (refused while busy, then lazy) so nothing new arrives, then flush.
-      if (unmount) await mount.unmount().catch((e: Error) => { log.error(e.message); code = 1; });
+      // Detach the mount first (lazily) so nothing new arrives through its path, then flush. Files
+      // still held open keep the FUSE session alive: after a short grace the flush goes ahead (the
+      // kernel ends the session when this process exits; their holders then get ENOTCONN).
+      if (unmount) {
+        const ended = mount.unmount().then(() => true, (e: Error) => { log.error(e.message); code = 1; return true; });
+        const grace = new Promise<boolean>((r) => setTimeout(() => r(false), TIMEOUTS.unmountGraceMs).unref());
+        if (!(await Promise.race([ended, grace]))) log.warn(`${mountpoint} is still in use: flushing before its last users let go`, { mountpoint });
+      }
       // The stack flushes the VFS, then closes the codec, the block store and the metadata source.
       await stack.close().catch((e: Error) => { log.error(`flush failed: ${e.message}`); code = 1; });
       log.info('stopped');
