@@ -7,10 +7,9 @@
 #   /etc/systemd/system/              flexfs-meta.service, flexfs-proxy.service, flexfs-mount@.service
 #   /etc/flexfs/{meta,proxy}.env      unit settings (only created when missing; never overwritten)
 #   user "flexfs", /var/lib/flexfs    the daemons' user and state folder (flexfs:flexfs, 0700)
-# Debian packages it installs when missing (apt-get update first): fuse3 (fusermount3, and the
-# fusermount the fuse-native layer uses), and what `npm ci` needs to build flexfs's FUSE addon
-# against libfuse3 and to patch and rebuild fuse-native (pkg-config, libfuse3-dev, patch, make, g++,
-# python3). Run `install.sh --deps-only`
+# Debian packages it installs when missing (apt-get update first): fuse3 (fusermount3 for
+# non-root mounts, /dev/fuse), and what `npm ci` needs to build flexfs's FUSE addon against
+# libfuse3 (pkg-config, libfuse3-dev, make, g++, python3). Run `install.sh --deps-only`
 # on a fresh machine BEFORE `npm ci` to get just those.
 # Idempotent: running it again replaces the package and launchers with the current build.
 #
@@ -58,10 +57,9 @@ if [ "$LIVE" = 1 ] && [ "$(id -u)" != 0 ]; then die "run as root (or set DESTDIR
 [ "$DEPS_ONLY" = 0 ] || [ "$LIVE" = 1 ] || die "--deps-only installs Debian packages on the live system; not with DESTDIR"
 [ "$DEPS_ONLY" = 0 ] || [ "$DEPS" = 1 ] || die "--deps-only and --no-deps contradict each other"
 
-# Debian packages: fuse3 at run time (fusermount3 and fusermount, /dev/fuse); pkg-config and
-# libfuse3-dev for the FUSE addon that `npm ci` builds (scripts/build-fuse-addon.mjs); patch, make,
-# g++ and python3 for node-gyp and the fuse-native patch (scripts/patch-fuse-native.mjs). Each
-# tool's package has the tool's name. Nothing missing: no apt-get at all (idempotent, offline-safe).
+# Debian packages: fuse3 at run time (fusermount3, /dev/fuse); pkg-config and libfuse3-dev for the
+# FUSE addon that `npm ci` builds (scripts/build-fuse-addon.mjs); make, g++ and python3 for
+# node-gyp. Each tool's package has the tool's name. Nothing missing: no apt-get at all (idempotent, offline-safe).
 missing_packages() {
   pk=""
   { command -v fusermount3 >/dev/null 2>&1 && [ -e /dev/fuse ]; } || pk="fuse3"
@@ -70,7 +68,7 @@ missing_packages() {
   else
     pk="${pk:+$pk }pkg-config libfuse3-dev"
   fi
-  for t in patch make g++ python3; do
+  for t in make g++ python3; do
     command -v "$t" >/dev/null 2>&1 || pk="${pk:+$pk }$t"
   done
   echo "$pk"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything flexfs needs to build, mount and run its test suite on Debian 12:
-# the Debian packages (FUSE 3 runtime and headers, libfuse 2 for the fuse-native layer until it is
-# removed, acl for the ACL tests, redis-server, Ceph RGW for the S3 tests, fio, attr), the npm
-# dependencies (npm ci: native modules are built because package.json lists them under
-# allowScripts; postinstall patches and rebuilds fuse-native), then compiles TypeScript.
+# the Debian packages (FUSE 3 runtime and headers for flexfs's FUSE addon, acl for the ACL tests,
+# redis-server, Ceph RGW for the S3 tests, fio, attr, rsync), the npm dependencies (npm ci: native
+# modules are built because package.json lists them under allowScripts, and its install script
+# builds the FUSE addon against libfuse3), then compiles TypeScript.
 # Idempotent: safe to run again. Needs root for apt-get (uses sudo when not root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-PACKAGES=(patch make g++ python3 pkg-config systemd fuse3 libfuse3-dev libfuse2 libfuse-dev acl redis-server ceph-mon ceph-osd ceph-common radosgw fio attr rsync util-linux)
+PACKAGES=(make g++ python3 pkg-config systemd fuse3 libfuse3-dev acl redis-server ceph-mon ceph-osd ceph-common radosgw fio attr rsync util-linux)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,7 @@ import { openBlockStore } from './block-store.js';
 import type { MetaSource, MountLog, MountStackConfig } from './config.js';
 import { openMetaSource } from './meta-source.js';
 
-/** An open mount stack: everything below FUSE, ready for mountFs (or a test) to drive. */
+/** An open mount stack: everything below FUSE, ready for mountCore (or a test) to drive. */
 export interface MountStack {
   /** The inode-level POSIX core (what the FUSE layer serves); `init()` it before use (mountCore does). */
   core: FsCore;

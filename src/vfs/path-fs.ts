@@ -90,7 +90,7 @@ export class FlexFileSystem implements PosixFs {
   async readdir(path: string, c: Caller): Promise<{ name: string; attr: Attr }[]> {
     const dir = await this.resolve(path, c);
     if (dir.type !== 'dir') throw new FsError('ENOTDIR');
-    const fh = await this.core.opendir(dir.ino, 0, { ...c, uid: 0 }); // listing needs no read permission (fuse-native's readdir has no handle)
+    const fh = await this.core.opendir(dir.ino, 0, { ...c, uid: 0 }); // a path readdir comes without a handle: read permission was checked by the caller's opendir
     try {
       return await this.core.readdir(fh, true, c);
     } finally {

@@ -483,8 +483,8 @@ describe('POSIX semantics through a real mount (--local)', () => {
     const st = await fsp.stat(t);
     expect([st.size, st.mode & 0o7777]).toEqual([1, 0o777]);
     // An explicit chmod by a non-owner that changes more than setuid/setgid stays EPERM. One that
-    // only drops them from a file the caller may write is indistinguishable, below the libfuse 2
-    // layer, from the kernel's own kill-priv request (ACL mounts have no default_permissions), so
+    // only drops them from a file the caller may write is indistinguishable, in the FUSE request,
+    // from the kernel's own kill-priv request (ACL mounts have no default_permissions), so
     // it is accepted: the caller could drop them by writing anyway (SEMANTICS.md). Setgid goes too:
     // the caller is outside the file's group.
     await fsp.chmod(f, 0o6777);
@@ -514,7 +514,7 @@ describe('POSIX semantics through a real mount (--local)', () => {
     expect(Math.round((await fsp.stat(p('dst-times'))).mtimeMs / 1000)).toBe(1_500_000_000);
   });
 
-  // fuse-native patch level 2 sets libfuse's flag_utime_omit_ok, so UTIME_NOW/UTIME_OMIT reach us.
+  // UTIME_NOW/UTIME_OMIT reach the core as such (FUSE setattr flags).
   it('touch by a non-owner with write permission (UTIME_NOW) works', async () => {
     covers('utimens-now');
     const f = p('shared', 'times-now');

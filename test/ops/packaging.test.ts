@@ -130,17 +130,17 @@ describe('packaging/install.sh --deps-only (Debian packages, with a stand-in apt
     expect(process.getuid?.(), 'the live-system mode needs root').toBe(0);
     const bare = await fakeBin('bare', []);
     const r = await deps(bare.bin);
-    expect(r.stdout).toMatch(/installing Debian packages: fuse3 pkg-config libfuse3-dev patch make g\+\+ python3/);
+    expect(r.stdout).toMatch(/installing Debian packages: fuse3 pkg-config libfuse3-dev make g\+\+ python3/);
     expect((await readFile(bare.log, 'utf8')).split('\n').filter(Boolean)).toEqual([
       'noninteractive update -q',
-      'noninteractive install -y fuse3 pkg-config libfuse3-dev patch make g++ python3',
+      'noninteractive install -y fuse3 pkg-config libfuse3-dev make g++ python3',
     ]);
     // Only make missing: only make is asked for. (/dev/fuse exists on a test host with FUSE.)
-    const some = await fakeBin('some', ['fusermount3', 'pkg-config', 'patch', 'g++', 'python3']);
+    const some = await fakeBin('some', ['fusermount3', 'pkg-config', 'g++', 'python3']);
     await deps(some.bin);
     expect(await readFile(some.log, 'utf8')).toBe('noninteractive update -q\nnoninteractive install -y make\n');
     // Idempotent: everything present, no apt-get call at all.
-    const full = await fakeBin('full', ['fusermount3', 'pkg-config', 'patch', 'make', 'g++', 'python3']);
+    const full = await fakeBin('full', ['fusermount3', 'pkg-config', 'make', 'g++', 'python3']);
     const again = await deps(full.bin);
     expect(again.stdout).toMatch(/nothing missing/);
     expect(await exists(full.log)).toBe(false);
