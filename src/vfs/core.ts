@@ -2,35 +2,31 @@ import { constants as fsc } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { FsError, isFsError } from '../errors/index.js';
 import { ROOT_INO, type Attr, type DirEntry, type MetaStore, type OpContext, type SetAttrChanges, type StatFs } from '../meta/types.js';
-import { MemoryBlockCache, defaultMemoryCacheBytes } from '../cache/memory.js';
-import { DiskFrameCache } from '../cache/disk.js';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type AttrChanges, type Caller, type InodeFs, type OpenResult } from './types.js';
 import { VFS_DEFAULTS, type FileSystemOptions } from './options.js';
-import { BlockIO } from './blockio.js';
-import { BlockIdAllocator } from './ids.js';
-import { DirtyBudget } from './budget.js';
-import { OpenFile } from './openfile.js';
+import { OpenFiles } from './open-files.js';
+import { Xattrs } from './xattrs.js';
+import { buildCoreParts, type CoreParts } from './parts.js';
+import type { MemoryBlockCache } from '../cache/memory.js';
+import type { DiskFrameCache } from '../cache/disk.js';
+import type { BlockIO } from './blockio.js';
+import type { DirtyBudget } from './budget.js';
 import { MetaCache } from './meta-cache.js';
 import { HandleTable, type FileHandle } from './handles.js';
-import { ReadaheadDetector } from './readahead.js';
 import { AccessPolicy, GroupLookup, privBitsToDrop, R_OK, W_OK, X_OK } from './permissions.js';
 import { AclStore } from './acl-store.js';
-import { isAclName } from './acl.js';
 import { withDeadline } from './deadline.js';
-import { XattrAbsenceCache } from './xattr-absence.js';
 import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from '../util/mode.js';
 import { NAME_MAX } from '../meta/core/rules.js';
 
 const O_ACCMODE = 3;
 const FMODE_EXEC = 0x20; // in the open flags of an execve (the kernel leaves the x check to us without default_permissions)
-const DAY_NS = 86_400n * 1_000_000_000n;
-/** Inodes whose last-open data version is remembered for keep_cache (bounded). */
-const VERSIONS_MAX = 100_000;
 
 /**
  * The POSIX core, by inode (InodeFs): checks permissions (AccessPolicy), keeps the handle table
- * and the per-inode open-file state, and maps every operation onto MetaStore calls and block
- * I/O. Metadata answers are cached in MetaCache; every change reports what it made stale
+ * and maps every operation onto MetaStore calls. The open files' data path is OpenFiles', the
+ * xattrs' Xattrs'; the block-side parts (CoreParts) are injected or built from the options.
+ * Metadata answers are cached in MetaCache; every change reports what it made stale
  * (invalidation.ts).
  */
 export class FsCore implements InodeFs {
@@ -40,53 +36,37 @@ export class FsCore implements InodeFs {
   readonly disk?: DiskFrameCache;
   readonly cache: MetaCache;
   private readonly meta: MetaStore;
-  private readonly ids: BlockIdAllocator;
   private readonly policy: AccessPolicy;
-  private readonly xattrAbsent = new XattrAbsenceCache();
   private readonly handles = new HandleTable();
-  private readonly files = new Map<number, OpenFile>();
-  /** ino → "mtime:size" when this mount last opened it (keep_cache decision). */
-  private readonly versions = new Map<number, string>();
-  private readonly bs: number;
+  private readonly files: OpenFiles;
+  private readonly xattrs: Xattrs;
   private readonly metaDeadlineMs: number;
-  private readonly readaheadMax: number;
   private readonly acls: AclStore;
   private destroyed = false;
 
-  constructor(private readonly o: FileSystemOptions) {
+  constructor(private readonly o: FileSystemOptions, parts: CoreParts = buildCoreParts(o)) {
     const bs = o.settings.blockSize;
     if (!Number.isInteger(bs) || bs < 4096) throw new Error(`volume block size ${bs} is not valid`);
-    this.bs = bs;
     this.meta = o.meta;
     this.metaDeadlineMs = o.metaDeadlineMs ?? VFS_DEFAULTS.metaDeadlineMs;
-    const memCapacity = o.memCapacity ?? defaultMemoryCacheBytes();
-    // Prefetched blocks wait in the memory cache: a window larger than half of it would evict
-    // blocks before they are read and fetch them again (a small --memCapacity thrashed).
-    this.readaheadMax = o.readaheadMax ?? Math.min(64 * 2 ** 20, 8 * bs, Math.floor(memCapacity / 2 / bs) * bs);
-    this.memory = new MemoryBlockCache(memCapacity);
-    if (o.diskFolder) this.disk = new DiskFrameCache(o.diskFolder, o.diskQuota ?? VFS_DEFAULTS.diskQuota);
-    this.io = new BlockIO({
-      volumeId: o.settings.id,
-      store: o.store,
-      codec: o.codec,
-      memory: this.memory,
-      disk: this.disk,
-      getDeadlineMs: o.getDeadlineMs ?? VFS_DEFAULTS.getDeadlineMs,
-      putDeadlineMs: o.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs,
-    });
-    this.budget = new DirtyBudget(o.dirtyBytes ?? VFS_DEFAULTS.dirtyBytes);
+    ({ memory: this.memory, disk: this.disk, io: this.io, budget: this.budget } = parts);
     const call = this.metaCall.bind(this);
+    const ctx = (c: Caller, mutation?: boolean) => this.ctx(c, mutation);
     this.cache = new MetaCache(o.meta, o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs, call);
-    const sys: OpContext = { uid: 0, gid: 0, sessionId: o.sessionId };
-    this.ids = new BlockIdAllocator(o.meta, () => sys, VFS_DEFAULTS.idBatch, call);
     const groups = new GroupLookup();
     this.acls = new AclStore({
-      meta: o.meta, metaCall: call, ttlMs: o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs, enabled: o.acl ?? true,
-      ctx: (c, mutation) => this.ctx(c, mutation),
+      meta: o.meta, metaCall: call, ttlMs: o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs, enabled: o.acl ?? true, ctx,
       setMode: (ino, perm, c) => this.setMeta(ino, { mode: perm }, c),
       inGroup: (c, gid) => groups.inGroup(c, gid),
     });
     this.policy = new AccessPolicy(o.checkPermissions ?? true, o.umask ?? 0, groups, this.acls);
+    this.files = new OpenFiles({
+      meta: o.meta, io: this.io, ids: parts.ids, budget: this.budget, cache: this.cache, handles: this.handles,
+      blockSize: bs, readaheadMax: parts.readaheadMax, budgetDeadlineMs: o.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs,
+      noAtime: !!o.noAtime, readOnly: !!o.readOnly, sessionId: o.sessionId, metaCall: call, ctx,
+      killPriv: (attr, c) => this.killPriv(attr, c),
+    });
+    this.xattrs = new Xattrs({ meta: o.meta, cache: this.cache, acls: this.acls, policy: this.policy, metaCall: call, ctx });
   }
 
   // ------------------------------------------------------------------ plumbing
@@ -127,40 +107,11 @@ export class FsCore implements InodeFs {
     return h.kind === 'file' ? h : undefined;
   }
 
-  /** Attributes with any local (unflushed) size/mtime laid over. */
-  private present(attr: Attr): Attr {
-    const f = this.files.get(attr.ino);
-    return f ? f.view(attr) : attr;
-  }
-
-  private openFile(attr: Attr): OpenFile {
-    let f = this.files.get(attr.ino);
-    if (!f) {
-      f = new OpenFile(attr.ino, attr, {
-        meta: this.meta,
-        io: this.io,
-        ids: this.ids,
-        budget: this.budget,
-        blockSize: this.bs,
-        metaCall: this.metaCall.bind(this),
-        budgetDeadlineMs: this.o.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs,
-        onAttr: (a) => this.cache.putAttr(a),
-      }, () => ({ uid: 0, gid: 0, sessionId: this.o.sessionId }));
-      this.files.set(attr.ino, f);
-    }
-    return f;
-  }
-
-  /** Forget an open-file state nobody uses and that has nothing left to write. */
-  private maybeDrop(f: OpenFile): void {
-    if (f.handles === 0 && !f.isDirty && this.files.get(f.ino) === f) this.files.delete(f.ino);
-  }
-
   /** One setattr at the metadata server; caches and the open-file state take the answer. */
   private async setMeta(ino: number, changes: SetAttrChanges, c: Caller): Promise<Attr> {
     const attr = await this.metaCall('setattr', () => this.meta.setattr(ino, changes, this.ctx(c, true)));
     this.cache.putAttr(attr);
-    this.files.get(ino)?.refresh(attr);
+    this.files.refresh(attr);
     return attr;
   }
 
@@ -183,12 +134,12 @@ export class FsCore implements InodeFs {
     checkName(name);
     // The metadata server answers ENOTDIR itself: fetch the parent only to check search permission.
     if (this.policy.searchChecked(c)) await this.dirFor(parent, c);
-    return this.present(await this.cache.lookup(parent, name, this.ctx(c)));
+    return this.files.present(await this.cache.lookup(parent, name, this.ctx(c)));
   }
 
   async getattr(ino: number, c: Caller, fh?: number): Promise<Attr> {
     try {
-      return this.present(await this.cache.getattr(ino, this.ctx(c)));
+      return this.files.present(await this.cache.getattr(ino, this.ctx(c)));
     } catch (e) {
       // An unlinked file still held open here: answer from what the open state knows.
       const f = this.fileOf(fh)?.file ?? this.files.get(ino);
@@ -229,7 +180,7 @@ export class FsCore implements InodeFs {
       if (mtime === 'now') mtime = undefined;
     }
     if (atime !== undefined || mtime !== undefined) attr = await this.utimens(attr, atime, mtime, c);
-    return this.present(attr);
+    return this.files.present(attr);
   }
 
   private async truncate(attr: Attr, size: number, h: FileHandle | undefined, c: Caller): Promise<Attr> {
@@ -237,16 +188,7 @@ export class FsCore implements InodeFs {
     if (attr.type !== 'file') throw new FsError('EINVAL', 'not a regular file');
     // ftruncate needs a handle open for writing (the kernel checks that); otherwise write permission.
     if (!h || (h.flags & O_ACCMODE) === fsc.O_RDONLY) await this.policy.need(attr, W_OK, c);
-    // Without an open state, start from fresh attributes (the cache may be a TTL old).
-    const base = this.files.has(attr.ino) ? attr : await this.cache.getattr(attr.ino, this.ctx(c), true);
-    const f = this.openFile(base);
-    try {
-      const a = await f.truncate(size);
-      this.cache.putAttr(a);
-      return (await this.killPriv(a, c)) ?? a;
-    } finally {
-      this.maybeDrop(f);
-    }
+    return this.files.truncate(attr, size, c);
   }
 
   private async chown(attr: Attr, uid: number | undefined, gid: number | undefined, c: Caller): Promise<Attr> {
@@ -321,7 +263,7 @@ export class FsCore implements InodeFs {
     const attr = await this.metaCall('link', () => this.meta.link(ino, newParent, newName, this.ctx(c, true)));
     this.cache.changed({ kind: 'link', parent: newParent, name: newName, ino });
     this.cache.putEntry(newParent, newName, attr);
-    return this.present(attr);
+    return this.files.present(attr);
   }
 
   async unlink(parent: number, name: string, c: Caller): Promise<void> {
@@ -385,24 +327,11 @@ export class FsCore implements InodeFs {
     }
     this.cache.putAttr(fresh);
     try {
-      const h = this.addFileHandle(fresh, flags);
-      if ((flags & fsc.O_TRUNC) && fresh.type === 'file' && h.file.size > 0) this.cache.putAttr(await h.file.truncate(0));
-      return { fh: h.fh, keepCache: this.sameVersion(this.present(fresh)) };
+      return await this.files.opened(fresh, flags);
     } catch (e) {
       await this.metaCall('release', () => this.meta.release(ino, this.ctx(c))).catch(() => undefined);
       throw e;
     }
-  }
-
-  /** Whether the data is what it was at this mount's last open of the inode (and remember it). */
-  private sameVersion(attr: Attr): boolean {
-    const v = `${attr.mtime}:${attr.size}`;
-    const same = this.versions.get(attr.ino) === v;
-    if (!same) {
-      if (this.versions.size >= VERSIONS_MAX) this.versions.clear();
-      this.versions.set(attr.ino, v);
-    }
-    return same;
   }
 
   async create(parent: number, name: string, mode: number, flags: number, c: Caller): Promise<OpenResult & { attr: Attr }> {
@@ -420,53 +349,17 @@ export class FsCore implements InodeFs {
       return { ...opened, attr: await this.getattr(existing.ino, c, opened.fh) };
     }
     attr = await this.made(parent, name, await this.acls.applyInherited(attr, inh, c));
-    const h = this.addFileHandle(attr, flags);
-    this.sameVersion(attr);
-    return { fh: h.fh, keepCache: false, attr: this.present(attr) };
-  }
-
-  private addFileHandle(attr: Attr, flags: number): FileHandle {
-    const file = this.openFile(attr);
-    file.refresh(attr);
-    file.handles++;
-    return this.handles.addFile(attr.ino, flags, file, new ReadaheadDetector(this.bs, this.readaheadMax),
-      (flags & O_ACCMODE) !== fsc.O_WRONLY);
-  }
-
-  /** relatime: bump atime on a handle's first read when it is older than mtime or a day old (ctime stays). */
-  private touchAtime(attr: Attr, c: Caller): void {
-    if (this.o.noAtime || this.o.readOnly || attr.type !== 'file') return;
-    const now = BigInt(Date.now()) * 1_000_000n;
-    if (attr.atime > attr.mtime && now - attr.atime < DAY_NS) return;
-    this.metaCall('setattr', () => this.meta.setattr(attr.ino, { atime: 'now', keepCtime: true }, this.ctx(c)))
-      .then((a) => this.cache.putAttr(a))
-      .catch(() => undefined);
+    return { ...this.files.created(attr, flags), attr: this.files.present(attr) };
   }
 
   async read(fh: number, buf: Buffer, length: number, position: number, c: Caller): Promise<number> {
-    const h = this.handles.file(fh);
-    if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
-    if (position < 0) throw new FsError('EINVAL');
-    if (h.atimeDue) {
-      h.atimeDue = false;
-      this.touchAtime(this.present(h.file.attr), c);
-    }
-    const n = await h.file.read(buf.subarray(0, Math.min(length, buf.length)), position);
-    const ahead = h.readahead.next(position, n);
-    if (ahead) h.file.prefetch(ahead.from, ahead.count);
-    return n;
+    return this.files.read(this.handles.file(fh), buf, length, position, c);
   }
 
   async write(fh: number, data: Buffer, position: number, c: Caller): Promise<number> {
     const h = this.handles.file(fh);
-    if ((h.flags & O_ACCMODE) === fsc.O_RDONLY) throw new FsError('EBADF', 'handle not open for writing');
     this.writable();
-    if (!h.privChecked) {
-      h.privChecked = true;
-      await this.killPriv(await this.cache.getattr(h.ino, this.ctx(c)), c);
-    }
-    const pos = h.flags & fsc.O_APPEND ? h.file.size : position;
-    return h.file.write(data, pos);
+    return this.files.write(h, data, position, c);
   }
 
   async flush(fh: number, _c: Caller): Promise<void> {
@@ -482,24 +375,7 @@ export class FsCore implements InodeFs {
   async release(fh: number, c: Caller): Promise<void> {
     const h = this.handles.get(fh);
     this.handles.delete(fh);
-    if (h.kind !== 'file') return;
-    const f = h.file;
-    let failure: unknown;
-    try {
-      await f.flush();
-    } catch (e) {
-      failure = e; // dirty data stays in f for a later flush (next open, destroy)
-    }
-    f.handles--;
-    try {
-      await this.metaCall('release', () => this.meta.release(h.ino, this.ctx(c)));
-    } catch (e) {
-      failure ??= e;
-    }
-    // What this mount wrote is what it opens next time: the page cache holds those bytes.
-    this.versions.set(f.ino, `${f.view(f.attr).mtime}:${f.size}`);
-    this.maybeDrop(f);
-    if (failure) throw failure;
+    if (h.kind === 'file') await this.files.release(h, c);
   }
 
   // ------------------------------------------------------------------ directories
@@ -520,7 +396,7 @@ export class FsCore implements InodeFs {
       const page = await this.metaCall('readdir', () => this.meta.readdir(h.ino, this.ctx(c), cursor, 1000));
       for (const e of page.entries) {
         this.cache.putEntry(h.ino, e.name, e.attr);
-        out.push({ name: e.name, attr: this.present(e.attr) });
+        out.push({ name: e.name, attr: this.files.present(e.attr) });
       }
       cursor = page.next;
     } while (cursor !== undefined);
@@ -542,33 +418,20 @@ export class FsCore implements InodeFs {
 
   async setxattr(ino: number, name: string, value: Buffer, flags: number, c: Caller): Promise<void> {
     this.writable();
-    const attr = await this.cache.getattr(ino, this.ctx(c));
-    if (isAclName(name)) return this.acls.setxattr(attr, name, value, c);
-    await this.policy.checkXattrWrite(attr, name, c);
-    await this.metaCall('setxattr', () => this.meta.setxattr(ino, name, Buffer.from(value), flags, this.ctx(c, true)))
-      .finally(() => this.xattrAbsent.forget(ino));
-    this.cache.changed({ kind: 'xattr', ino });
+    return this.xattrs.set(await this.cache.getattr(ino, this.ctx(c)), name, value, flags, c);
   }
 
   async getxattr(ino: number, name: string, c: Caller): Promise<Buffer> {
-    const attr = await this.cache.getattr(ino, this.ctx(c));
-    if (isAclName(name)) return this.acls.getxattr(attr, name, c);
-    await this.policy.checkXattrRead(attr, name, c);
-    return this.xattrAbsent.get(ino, name, () => this.metaCall('getxattr', () => this.meta.getxattr(ino, name, this.ctx(c))));
+    return this.xattrs.get(await this.cache.getattr(ino, this.ctx(c)), name, c);
   }
 
-  async listxattr(ino: number, c: Caller): Promise<string[]> {
-    return this.acls.visible(await this.metaCall('listxattr', () => this.meta.listxattr(ino, this.ctx(c))));
+  listxattr(ino: number, c: Caller): Promise<string[]> {
+    return this.xattrs.list(ino, c);
   }
 
   async removexattr(ino: number, name: string, c: Caller): Promise<void> {
     this.writable();
-    const attr = await this.cache.getattr(ino, this.ctx(c));
-    if (isAclName(name)) return this.acls.removexattr(attr, name, c);
-    await this.policy.checkXattrWrite(attr, name, c);
-    await this.metaCall('removexattr', () => this.meta.removexattr(ino, name, this.ctx(c, true)))
-      .finally(() => this.xattrAbsent.forget(ino));
-    this.cache.changed({ kind: 'xattr', ino });
+    return this.xattrs.remove(await this.cache.getattr(ino, this.ctx(c)), name, c);
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -576,19 +439,11 @@ export class FsCore implements InodeFs {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    const results = await Promise.allSettled([...this.files.values()].map((f) => f.flush()));
-    const sys = { uid: 0, gid: 0, sessionId: this.o.sessionId };
-    for (const h of this.handles.all()) {
-      this.handles.delete(h.fh);
-      if (h.kind === 'file') {
-        h.file.handles--;
-        await this.metaCall('release', () => this.meta.release(h.ino, sys)).catch(() => undefined);
-      }
+    try {
+      await this.files.closeAll();
+    } finally {
+      await this.o.codec.close();
     }
-    this.files.clear();
-    await this.o.codec.close();
-    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (failed) throw failed.reason;
   }
 
   /** Bytes of dirty data held right now (tests, metrics). */

@@ -57,7 +57,28 @@ describe('a revoked token or an expired session gets nothing (real meta.flexfs d
     const idle = await open(t.secret);
     const other = await openSqliteEngine({ file: join(env.dbFolder, 'meta.db') });
     try { await other.revokeToken(t.id); } finally { await other.close(); }
-    expect((await closedWithin(idle, 2 * HEARTBEAT_MS + SLACK_MS)).code).toBe(CloseCode.auth);
+    // the sweep runs every heartbeat interval: one interval at the most
+    expect((await closedWithin(idle, HEARTBEAT_MS + SLACK_MS)).code).toBe(CloseCode.auth);
+  });
+
+  it('settings re-checks every time: right after a revoke or a session end behind this server\'s back, no bucket keys', async () => {
+    const settingsAfter = async (cut: (other: Awaited<ReturnType<typeof openSqliteEngine>>, sessionId: string, tokenId: string) => Promise<void>) => {
+      const t = await env.admin.createToken({ volume: 'rv1' });
+      const s = await rawSocket(env.daemon.addr);
+      s.ws.send(hello(t.secret));
+      const welcome = await s.next() as { sessionId: string };
+      s.ws.send(packFrame({ id: 1, op: 'settings', args: [] }));
+      expect(await s.next()).toMatchObject({ id: 1, ok: { blockStore: { blockPass: 'daemon-bucket-secret' } } });
+      const other = await openSqliteEngine({ file: join(env.dbFolder, 'meta.db') });
+      try { await cut(other, welcome.sessionId, t.id); } finally { await other.close(); }
+      // at once, not after the next sweep or heartbeat interval
+      s.ws.send(packFrame({ id: 2, op: 'settings', args: [] }));
+      const reply = await Promise.race([s.next().catch(() => null), s.closed.then(() => null)]);
+      expect(JSON.stringify(reply ?? null)).not.toContain('daemon-bucket-secret');
+      return (await closedWithin(s, SLACK_MS)).code;
+    };
+    expect(await settingsAfter((o, _s, tokenId) => o.revokeToken(tokenId))).toBe(CloseCode.auth);
+    expect(await settingsAfter((o, sessionId) => o.closeSession(sessionId))).toBe(CloseCode.sessionExpired);
   });
 
   it('a session that expired (no heartbeats) has its idle socket closed, not kept open by pings', async () => {
@@ -65,7 +86,8 @@ describe('a revoked token or an expired session gets nothing (real meta.flexfs d
     const idle = await rawSocket(env.daemon.addr);
     idle.ws.send(hello(t.secret));
     const welcome = await idle.next() as { sessionId: string };
-    const { code } = await closedWithin(idle, TTL_S * 1000 + 2 * HEARTBEAT_MS + SLACK_MS);
+    // expired at TTL after its last sign of life; the sweep closes it within one interval after that
+    const { code } = await closedWithin(idle, TTL_S * 1000 + HEARTBEAT_MS + SLACK_MS);
     expect(code).toBe(CloseCode.sessionExpired);
     // closed because its lease ran out (the row may linger until the next expiry pass)
     const sessions = await env.admin.request<Array<{ id: string; volumeId: string; expiresAt: number }>>('GET', '/v1/sessions');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
 import { writeCreds } from '../../src/config/creds.js';
 import { createEncryption } from '../../src/codec/index.js';
@@ -238,6 +239,32 @@ describe('remote: meta.flexfs + RGW through real mounts', () => {
       expect(r.stderr + r.stdout).not.toContain(c.secret);
     }
     expect(await fsp.readdir(mp)).toEqual([]); // nothing was mounted there
+  });
+
+  it('writes cost no metadata call for security.capability: the kernel asks before each write, the mount answers from memory', async () => {
+    const m = await mount('rvol', 'cap');
+    const ca = await fsp.readFile(join(home, 'meta', 'tls', 'cert.pem'));
+    const getxattrCalls = async (): Promise<number> => {
+      const text = await new Promise<string>((ok, fail) => {
+        https.get({ host: '127.0.0.1', port: meta!.port, path: '/metrics', ca }, (res) => {
+          let body = '';
+          res.on('data', (d) => { body += d; });
+          res.on('end', () => ok(body));
+        }).on('error', fail);
+      });
+      return text.split('\n').filter((l) => l.startsWith('flexfs_meta_requests_total{') && l.includes('op="getxattr"'))
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    };
+    const before = await getxattrCalls();
+    // 32 writes of 1 MiB through one fd, then 32 more through another: each is a kernel
+    // GETXATTR security.capability (FUSE turns off the kernel's own "no capability" cache).
+    for (const name of ['cap-a', 'cap-b']) {
+      const r = await run('dd', ['if=/dev/zero', `of=${join(m.mountpoint, name)}`, 'bs=1M', 'count=32', 'status=none']);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    // at most one lookup per new inode reaches the server; none per write
+    expect(await getxattrCalls() - before).toBeLessThanOrEqual(2);
+    expect((await fsp.stat(join(m.mountpoint, 'cap-b'))).size).toBe(32 * MiB);
   });
 
   it('meta.flexfs killed and restarted mid-run: fsyncs succeed or fail with EIO, nothing acknowledged is lost, the mount reconnects', async () => {

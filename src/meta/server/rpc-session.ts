@@ -220,8 +220,9 @@ export class RpcSession {
     switch (op) {
       case 'heartbeat': return this.heartbeat();
       case 'settings':
-        // carries the bucket keys: only for a session whose token and lease still hold
-        await this.ensureValid();
+        // carries the bucket keys: only for a session whose token and lease hold right now (a
+        // fresh check, not the one of up to a heartbeat interval ago; settings is called rarely)
+        await this.ensureValid(true);
         return this.deps.mountSettings(this.volume!);
       case 'bye':
         await this.deps.engine.closeSession(this.sessionId);
@@ -236,13 +237,14 @@ export class RpcSession {
    * The server, not the client's good manners, decides whether a session may still be served:
    * at most one heartbeat interval after the last check (or at once when this server revoked a
    * token or expired sessions since: the auth epoch moved), the token is checked again and the
-   * session extended (a request is a sign of life). A revoked token closes the socket (the client
+   * session extended (a request is a sign of life); `fresh` checks now whatever the last check
+   * found (settings, which carries the bucket keys). A revoked token closes the socket (the client
    * fails with EACCES); an expired session closes it unanswered, so the client re-sends the call
    * on a new session after taking its holds again.
    */
-  private async ensureValid(): Promise<void> {
+  private async ensureValid(fresh = false): Promise<void> {
     if (this.state === 'closed') throw new SessionEnded();
-    if (Date.now() < this.validUntil && this.checkedEpoch === this.deps.auth.epoch) return;
+    if (!fresh && Date.now() < this.validUntil && this.checkedEpoch === this.deps.auth.epoch) return;
     this.validating ??= (async () => {
       const epoch = this.deps.auth.epoch;
       try {

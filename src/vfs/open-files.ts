@@ -1,0 +1,200 @@
+import { constants as fsc } from 'node:fs';
+import { FsError } from '../errors/index.js';
+import type { Attr, MetaStore, OpContext } from '../meta/types.js';
+import type { Caller, OpenResult } from './types.js';
+import type { BlockIO } from './blockio.js';
+import type { BlockIdAllocator } from './ids.js';
+import type { DirtyBudget } from './budget.js';
+import type { MetaCache } from './meta-cache.js';
+import { OpenFile } from './openfile.js';
+import { HandleTable, type FileHandle } from './handles.js';
+import { ReadaheadDetector } from './readahead.js';
+
+const O_ACCMODE = 3;
+const DAY_NS = 86_400n * 1_000_000_000n;
+/** Inodes whose last-open data version is remembered for keep_cache (bounded). */
+const VERSIONS_MAX = 100_000;
+
+export interface OpenFilesDeps {
+  meta: MetaStore;
+  io: BlockIO;
+  ids: BlockIdAllocator;
+  budget: DirtyBudget;
+  cache: MetaCache;
+  handles: HandleTable;
+  blockSize: number;
+  readaheadMax: number;
+  /** How long a writer may wait for dirty budget (the block PUT deadline). */
+  budgetDeadlineMs: number;
+  noAtime: boolean;
+  readOnly: boolean;
+  sessionId?: string;
+  metaCall: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  ctx(c: Caller, mutation?: boolean): OpContext;
+  /** Clear the setuid/setgid bits a write or truncate by `c` clears; the new attributes if any changed. */
+  killPriv(attr: Attr, c: Caller): Promise<Attr | undefined>;
+}
+
+/**
+ * The open-file side of the core: one OpenFile per inode with open handles or unflushed data
+ * (shared by every handle of it), the data path of file handles (read with readahead, write,
+ * flush, release) and truncate, the keep-cache decision at open, relatime.
+ */
+export class OpenFiles {
+  private readonly files = new Map<number, OpenFile>();
+  /** ino → "mtime:size" when this mount last opened it (keep_cache decision). */
+  private readonly versions = new Map<number, string>();
+
+  constructor(private readonly d: OpenFilesDeps) {}
+
+  /** The open state of `ino`, if any. */
+  get(ino: number): OpenFile | undefined {
+    return this.files.get(ino);
+  }
+
+  /** Attributes with any local (unflushed) size/mtime laid over. */
+  present(attr: Attr): Attr {
+    const f = this.files.get(attr.ino);
+    return f ? f.view(attr) : attr;
+  }
+
+  private openFile(attr: Attr): OpenFile {
+    let f = this.files.get(attr.ino);
+    if (!f) {
+      const d = this.d;
+      f = new OpenFile(attr.ino, attr, {
+        meta: d.meta, io: d.io, ids: d.ids, budget: d.budget, blockSize: d.blockSize, metaCall: d.metaCall,
+        budgetDeadlineMs: d.budgetDeadlineMs, onAttr: (a) => d.cache.putAttr(a),
+      }, () => ({ uid: 0, gid: 0, sessionId: d.sessionId }));
+      this.files.set(attr.ino, f);
+    }
+    return f;
+  }
+
+  /** Forget an open-file state nobody uses and that has nothing left to write. */
+  private maybeDrop(f: OpenFile): void {
+    if (f.handles === 0 && !f.isDirty && this.files.get(f.ino) === f) this.files.delete(f.ino);
+  }
+
+  /** Take the metadata server's attributes into the open state (setattr answers). */
+  refresh(attr: Attr): void {
+    this.files.get(attr.ino)?.refresh(attr);
+  }
+
+  private addHandle(attr: Attr, flags: number): FileHandle {
+    const file = this.openFile(attr);
+    file.refresh(attr);
+    file.handles++;
+    return this.d.handles.addFile(attr.ino, flags, file, new ReadaheadDetector(this.d.blockSize, this.d.readaheadMax),
+      (flags & O_ACCMODE) !== fsc.O_WRONLY);
+  }
+
+  /** A handle on an inode the metadata server just opened (`fresh`: its answer); O_TRUNC applied. */
+  async opened(fresh: Attr, flags: number): Promise<OpenResult> {
+    const h = this.addHandle(fresh, flags);
+    if ((flags & fsc.O_TRUNC) && fresh.type === 'file' && h.file.size > 0) this.d.cache.putAttr(await h.file.truncate(0));
+    return { fh: h.fh, keepCache: this.sameVersion(this.present(fresh)) };
+  }
+
+  /** A handle on a file just created (nothing cached of it yet). */
+  created(attr: Attr, flags: number): OpenResult {
+    const h = this.addHandle(attr, flags);
+    this.sameVersion(attr);
+    return { fh: h.fh, keepCache: false };
+  }
+
+  /** Whether the data is what it was at this mount's last open of the inode (and remember it). */
+  private sameVersion(attr: Attr): boolean {
+    const v = `${attr.mtime}:${attr.size}`;
+    const same = this.versions.get(attr.ino) === v;
+    if (!same) {
+      if (this.versions.size >= VERSIONS_MAX) this.versions.clear();
+      this.versions.set(attr.ino, v);
+    }
+    return same;
+  }
+
+  /** relatime: bump atime on a handle's first read when it is older than mtime or a day old (ctime stays). */
+  private touchAtime(attr: Attr, c: Caller): void {
+    if (this.d.noAtime || this.d.readOnly || attr.type !== 'file') return;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    if (attr.atime > attr.mtime && now - attr.atime < DAY_NS) return;
+    this.d.metaCall('setattr', () => this.d.meta.setattr(attr.ino, { atime: 'now', keepCtime: true }, this.d.ctx(c)))
+      .then((a) => this.d.cache.putAttr(a))
+      .catch(() => undefined);
+  }
+
+  async read(h: FileHandle, buf: Buffer, length: number, position: number, c: Caller): Promise<number> {
+    if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
+    if (position < 0) throw new FsError('EINVAL');
+    if (h.atimeDue) {
+      h.atimeDue = false;
+      this.touchAtime(this.present(h.file.attr), c);
+    }
+    const n = await h.file.read(buf.subarray(0, Math.min(length, buf.length)), position);
+    const ahead = h.readahead.next(position, n);
+    if (ahead) h.file.prefetch(ahead.from, ahead.count);
+    return n;
+  }
+
+  async write(h: FileHandle, data: Buffer, position: number, c: Caller): Promise<number> {
+    if ((h.flags & O_ACCMODE) === fsc.O_RDONLY) throw new FsError('EBADF', 'handle not open for writing');
+    if (!h.privChecked) {
+      h.privChecked = true;
+      await this.d.killPriv(await this.d.cache.getattr(h.ino, this.d.ctx(c)), c);
+    }
+    const pos = h.flags & fsc.O_APPEND ? h.file.size : position;
+    return h.file.write(data, pos);
+  }
+
+  /** Release a file handle: flush, drop the server's hold; a failed flush keeps the data for later. */
+  async release(h: FileHandle, c: Caller): Promise<void> {
+    const f = h.file;
+    let failure: unknown;
+    try {
+      await f.flush();
+    } catch (e) {
+      failure = e; // dirty data stays in f for a later flush (next open, destroy)
+    }
+    f.handles--;
+    try {
+      await this.d.metaCall('release', () => this.d.meta.release(h.ino, this.d.ctx(c)));
+    } catch (e) {
+      failure ??= e;
+    }
+    // What this mount wrote is what it opens next time: the page cache holds those bytes.
+    this.versions.set(f.ino, `${f.view(f.attr).mtime}:${f.size}`);
+    this.maybeDrop(f);
+    if (failure) throw failure;
+  }
+
+  /** Truncate (or extend) a regular file, then clear what an unprivileged truncate clears. */
+  async truncate(attr: Attr, size: number, c: Caller): Promise<Attr> {
+    // Without an open state, start from fresh attributes (the cache may be a TTL old).
+    const base = this.files.has(attr.ino) ? attr : await this.d.cache.getattr(attr.ino, this.d.ctx(c), true);
+    const f = this.openFile(base);
+    try {
+      const a = await f.truncate(size);
+      this.d.cache.putAttr(a);
+      return (await this.d.killPriv(a, c)) ?? a;
+    } finally {
+      this.maybeDrop(f);
+    }
+  }
+
+  /** Unmount: flush every open state, release every handle's hold. Rejects with the first flush failure. */
+  async closeAll(): Promise<void> {
+    const results = await Promise.allSettled([...this.files.values()].map((f) => f.flush()));
+    const sys = { uid: 0, gid: 0, sessionId: this.d.sessionId };
+    for (const h of this.d.handles.all()) {
+      this.d.handles.delete(h.fh);
+      if (h.kind === 'file') {
+        h.file.handles--;
+        await this.d.metaCall('release', () => this.d.meta.release(h.ino, sys)).catch(() => undefined);
+      }
+    }
+    this.files.clear();
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) throw failed.reason;
+  }
+}
