@@ -119,6 +119,7 @@ export class FsCore implements InodeFs {
   private async made(parent: number, name: string, attr: Attr): Promise<Attr> {
     this.cache.changed({ kind: 'create', parent, name, ino: attr.ino });
     this.cache.putEntry(parent, name, attr);
+    this.xattrs.created(attr.ino);
     return attr;
   }
 

@@ -25,6 +25,11 @@ export class Xattrs {
 
   constructor(private readonly d: XattrDeps) {}
 
+  /** A new inode this mount made has no xattrs but the ACLs it inherits: its absences are known. */
+  created(ino: number): void {
+    this.absent.markAbsent(ino);
+  }
+
   async set(attr: Attr, name: string, value: Buffer, flags: number, c: Caller): Promise<void> {
     if (isAclName(name)) return this.d.acls.setxattr(attr, name, value, c);
     await this.d.policy.checkXattrWrite(attr, name, c);
