@@ -95,6 +95,18 @@ export const VFS_DEFAULTS = {
   idBatch: 64,
 } as const;
 
+/** How a mount talks to the kernel (src/fuse/kernel-mount.ts). */
+export const FUSE_DEFAULTS = {
+  /** Largest read/write request in bytes (FUSE max_pages 256). */
+  maxRequestBytes: MiB,
+  /**
+   * The kernel's readahead for the mount (its backing device's read_ahead_kb): the kernel's
+   * default, 128 KiB, would cut every sequential read into 128 KiB requests; 4 MiB (one default
+   * block) lets it send 1 MiB requests, several in flight.
+   */
+  readaheadKb: 4096,
+} as const;
+
 /** Memory block cache default: this share of RAM, clamped to [minBytes, maxBytes]. */
 export const MEMORY_CACHE_DEFAULT = {
   ramFraction: 0.05,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { InodeFs } from '../vfs/types.js';
-import { TIMEOUTS } from '../config/defaults.js';
+import { FUSE_DEFAULTS, TIMEOUTS } from '../config/defaults.js';
+import { writeFile } from 'node:fs/promises';
 import { findFuseMount } from './mountinfo.js';
 import { makeKernelOps } from './kernel-ops.js';
 import type { LookupCounts } from './lookup-counts.js';
@@ -36,8 +37,10 @@ export interface CoreMountOptions {
    */
   attrTimeout?: number;
   entryTimeout?: number;
-  /** Largest write request (default 1 MiB). */
+  /** Largest write request (default FUSE_DEFAULTS.maxRequestBytes, 1 MiB). */
   maxWrite?: number;
+  /** The kernel's readahead for the mount in KiB (default FUSE_DEFAULTS.readaheadKb; root only). */
+  readaheadKb?: number;
   /** Safety net: an op unanswered after this many ms fails with EIO (default TIMEOUTS.fuseOpMs). */
   opTimeoutMs?: number;
   /** Called with every error an operation answers with (ENOENT included), for logging. Must be cheap. */
@@ -85,7 +88,7 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
     nodev: o.noDev,
     noexec: o.noExec,
     extraOptions: o.noAtime ? ['noatime'] : [],
-    maxWrite: o.maxWrite ?? 1 << 20,
+    maxWrite: o.maxWrite ?? FUSE_DEFAULTS.maxRequestBytes,
     readdirplus: 'always',
     handleKillpriv: true,
     // The core applies the umask itself, or the parent's default ACL instead (POSIX.1e).
@@ -101,6 +104,7 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
   } catch (e) {
     throw new Error(`mounting ${mnt} failed: ${(e as Error).message}`, { cause: e });
   }
+  await setReadahead(mnt, o.readaheadKb ?? FUSE_DEFAULTS.readaheadKb);
   let unmounting: Promise<void> | undefined;
   return {
     mountpoint: mnt,
@@ -111,4 +115,17 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
       return unmounting;
     },
   };
+}
+
+/**
+ * Raise the kernel's readahead for the mount (as root: /sys/class/bdi/<major:minor>/read_ahead_kb),
+ * so sequential reads arrive as 1 MiB requests. The device comes from /proc/self/mountinfo: this
+ * process serves the mount and must not stat it. Best effort: without the right, the kernel's
+ * default (128 KiB requests) stays.
+ */
+async function setReadahead(mountpoint: string, kb: number): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const m = await findFuseMount(mountpoint);
+  if (!m || !/^\d+:\d+$/.test(m.device)) return;
+  await writeFile(`/sys/class/bdi/${m.device}/read_ahead_kb`, String(kb)).catch(() => undefined);
 }

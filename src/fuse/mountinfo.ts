@@ -6,6 +6,8 @@ export interface MountEntry {
   fstype: string;
   source: string;
   options: string;
+  /** The mount's device, "major:minor" (also the name of its backing device under /sys/class/bdi). */
+  device: string;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
@@ -21,7 +23,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     if (!right) continue;
     const l = left.split(' ');
     const r = right.split(' ');
-    out.push({ mountpoint: unescape(l[4]), options: l[5], fstype: r[0], source: unescape(r[1] ?? ''), });
+    out.push({ mountpoint: unescape(l[4]), options: l[5], fstype: r[0], source: unescape(r[1] ?? ''), device: l[2] });
   }
   return out;
 }

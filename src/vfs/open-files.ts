@@ -124,17 +124,17 @@ export class OpenFiles {
       .catch(() => undefined);
   }
 
-  async read(h: FileHandle, buf: Buffer, length: number, position: number, c: Caller): Promise<number> {
+  async read(h: FileHandle, length: number, position: number, c: Caller): Promise<Buffer> {
     if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
     if (position < 0) throw new FsError('EINVAL');
     if (h.atimeDue) {
       h.atimeDue = false;
       this.touchAtime(this.present(h.file.attr), c);
     }
-    const n = await h.file.read(buf.subarray(0, Math.min(length, buf.length)), position);
-    const ahead = h.readahead.next(position, n);
+    const data = await h.file.bytes(length, position);
+    const ahead = h.readahead.next(position, data.length);
     if (ahead) h.file.prefetch(ahead.from, ahead.count);
-    return n;
+    return data;
   }
 
   async write(h: FileHandle, data: Buffer, position: number, c: Caller): Promise<number> {

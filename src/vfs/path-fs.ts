@@ -148,8 +148,10 @@ export class FlexFileSystem implements PosixFs {
     }
   }
 
-  read(_path: string, fh: number, buf: Buffer, length: number, position: number, c: Caller): Promise<number> {
-    return this.core.read(fh, buf, length, position, c);
+  async read(_path: string, fh: number, buf: Buffer, length: number, position: number, c: Caller): Promise<number> {
+    const data = await this.core.read(fh, Math.min(length, buf.length), position, c);
+    buf.set(data);
+    return data.length;
   }
 
   write(_path: string, fh: number, buf: Buffer, length: number, position: number, c: Caller): Promise<number> {

@@ -76,8 +76,11 @@ export interface InodeFs {
   open(ino: number, flags: number, caller: Caller): Promise<OpenResult>;
   /** Create and open; without O_EXCL an existing name is opened instead. */
   create(parent: number, name: string, mode: number, flags: number, caller: Caller): Promise<OpenResult & { attr: Attr }>;
-  /** Copy up to `length` bytes at `position` into `buf`; returns the bytes read. */
-  read(fh: number, buf: Buffer, length: number, position: number, caller: Caller): Promise<number>;
+  /**
+   * Up to `length` bytes at `position` (fewer at the end of the file). May be a view of a cached
+   * block, which is never written again: the caller copies it out (into the kernel) or keeps it.
+   */
+  read(fh: number, length: number, position: number, caller: Caller): Promise<Uint8Array>;
   /** `data` is only valid during the call: the core copies what it keeps. Returns bytes written. */
   write(fh: number, data: Buffer, position: number, caller: Caller): Promise<number>;
   flush(fh: number, caller: Caller): Promise<void>;
