@@ -43,13 +43,19 @@ describe('flexfs on the low-level FUSE layer (real mounts, --local)', () => {
     };
   }
 
-  it('dd bs=1M arrives as 1 MiB write requests; the mount is fuse.flexfs with its source and options', async () => {
+  it('dd bs=1M arrives as 1 MiB write and read requests; the mount is fuse.flexfs with its source and options', async () => {
     const m = await mount('big');
     const writes = await m.ops('write');
     await ok('dd', ['if=/dev/zero', `of=${join(m.mp, 'f')}`, 'bs=1M', 'count=8', 'status=none']);
     expect(await m.ops('write') - writes).toBe(8);
     expect(await m.bytes()).toBe(8 * MiB);
     expect((await fsp.stat(join(m.mp, 'f'))).blksize).toBe(MiB); // cp and dd pick 1 MiB buffers
+    // Reads too: the mount raised the kernel's readahead (4 MiB), so 8 MiB read cold is ~8 requests.
+    await ok('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']);
+    const reads = await m.ops('read');
+    await ok('dd', [`if=${join(m.mp, 'f')}`, 'of=/dev/null', 'bs=1M', 'status=none']);
+    expect(await m.ops('read') - reads).toBeGreaterThan(0);
+    expect(await m.ops('read') - reads).toBeLessThanOrEqual(10);
     const entry = (await readMounts()).find((e) => e.mountpoint === m.mp);
     expect(entry).toMatchObject({ fstype: 'fuse.flexfs', source: 'vol' });
     expect(entry!.options.split(',')).toContain('rw');
