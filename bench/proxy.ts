@@ -13,10 +13,26 @@ import { blockKey, openStore, type ObjectStore } from '../src/store/index.js';
 import { tempDir } from '../test/harness/ports.js';
 import { startRgw } from '../test/harness/rgw.js';
 import { runCli, startProxyProcess } from '../test/proxy/harness.js';
+import { request } from 'node:https';
+import { peakRss } from './daemon.js';
 
 const BLOCK = 4 * 1024 * 1024;
 const BLOCKS = Number(process.argv[2] ?? 32);
 const IN_FLIGHT = Number(process.argv[3] ?? 4);
+const BURST = Number(process.env.FLEXFS_BENCH_BURST ?? 1000);
+
+/** One GET /v1/blocks/<key> with its own connection; resolves with the status (the body is drained). */
+function rawGet(port: number, ca: string, token: string, key: string): Promise<number> {
+  return new Promise((ok) => {
+    const req = request({ host: '127.0.0.1', port, path: `/v1/blocks/${key}`, ca, agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.on('data', () => undefined);
+      res.on('end', () => ok(res.statusCode ?? 0));
+      res.on('error', () => ok(0));
+    });
+    req.on('error', () => ok(0));
+    req.end();
+  });
+}
 
 async function timed(keys: string[], inFlight: number, read: (key: string) => Promise<Buffer>): Promise<{ seconds: number; bytes: number; p50: number; p99: number }> {
   const lat: number[] = [];
@@ -71,11 +87,22 @@ async function main(): Promise<void> {
     rows.push(['bucket direct, 1 in flight', await timed(keys, 1, (k) => direct.get(k))]);
     if (g.stats.direct !== 0) throw new Error(`bench: ${g.stats.direct} reads bypassed the proxy`);
 
+    // Memory under a burst: 1,000 GETs of 4 MiB blocks at once (each its own request; the proxy
+    // holds at most --maxGets bodies, queues up to --maxQueuedGets, answers 503 beyond).
+    const rssBefore = await peakRss(proxy.pid);
+    const burst = await Promise.all(Array.from({ length: BURST }, (_, i) => rawGet(proxy!.port, proxy!.certPem, token, keys[i % keys.length])));
+    const rssAfter = await peakRss(proxy.pid);
+    const served = burst.filter((s) => s === 200).length;
+    const refused = burst.filter((s) => s === 503).length;
+
     console.log(`flexfs proxy benchmark: ${BLOCKS} blocks of 4 MiB (incompressible), ${IN_FLIGHT} in flight unless noted, Ceph RGW + proxy.flexfs (HTTPS) on loopback, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${availableParallelism()}`);
     console.log('');
     console.log('| read path | MB/s | p50 ms/block | p99 ms/block |');
     console.log('|---|---|---|---|');
     for (const [name, r] of rows) console.log(`| ${name} | ${(r.bytes / 1e6 / r.seconds).toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`);
+    const mib = (n?: number) => (n === undefined ? '?' : (n / 2 ** 20).toFixed(0));
+    console.log('');
+    console.log(`burst of ${BURST} concurrent 4 MiB GETs (warm): ${served} served, ${refused} answered 503, ${BURST - served - refused} other; proxy peak RSS ${mib(rssBefore)} MiB before, ${mib(rssAfter)} MiB after`);
   } finally {
     await group?.close().catch(() => undefined);
     await proxy?.stop().catch(() => undefined);

@@ -42,7 +42,7 @@ export interface OpenFilesDeps {
  */
 export class OpenFiles {
   private readonly files = new Map<number, OpenFile>();
-  /** ino → "mtime:size" when this mount last opened it (keep_cache decision). */
+  /** ino → its data version ("mtime:ctime:size") when this mount last opened it (keep_cache decision). */
   private readonly versions = new Map<number, string>();
 
   constructor(private readonly d: OpenFilesDeps) {}
@@ -105,7 +105,7 @@ export class OpenFiles {
 
   /** Whether the data is what it was at this mount's last open of the inode (and remember it). */
   private sameVersion(attr: Attr): boolean {
-    const v = `${attr.mtime}:${attr.size}`;
+    const v = version(attr);
     const same = this.versions.get(attr.ino) === v;
     if (!same) {
       if (this.versions.size >= VERSIONS_MAX) this.versions.clear();
@@ -163,7 +163,7 @@ export class OpenFiles {
       failure ??= e;
     }
     // What this mount wrote is what it opens next time: the page cache holds those bytes.
-    this.versions.set(f.ino, `${f.view(f.attr).mtime}:${f.size}`);
+    this.versions.set(f.ino, version(f.view(f.attr)));
     this.maybeDrop(f);
     if (failure) throw failure;
   }
@@ -197,4 +197,12 @@ export class OpenFiles {
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
   }
+}
+
+/**
+ * What keep_cache compares: a commit elsewhere changes mtime and size, and always ctime (which no
+ * caller can set back, unlike mtime), so data changed by another client never matches.
+ */
+function version(attr: Attr): string {
+  return `${attr.mtime}:${attr.ctime}:${attr.size}`;
 }

@@ -51,6 +51,8 @@ export interface ProxyProc {
   addr: string;
   port: number;
   certPem: string;
+  /** The daemon's process id (benchmarks read its peak RSS). */
+  pid: number;
   opts: ProxyStartOptions;
   logs(): string;
   /** SIGTERM and wait for exit (SIGKILL after 10 s). */
@@ -92,7 +94,7 @@ export async function startProxyProcess(opts: ProxyStartOptions): Promise<ProxyP
   const certPem = await readFile(certFile, 'utf8');
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {
-    addr: `127.0.0.1:${port}`, port, certPem, opts,
+    addr: `127.0.0.1:${port}`, port, certPem, opts, pid: child.pid!,
     logs: () => logs,
     alive,
     async stop() {
