@@ -77,7 +77,8 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
   // Without default_permissions the core checks search permission at each LOOKUP; a name the
   // kernel had cached would skip that, so such mounts let the kernel cache no names.
   const entryTimeout = o.entryTimeout ?? (defaultPermissions ? 1 : 0);
-  const { handlers, lookups } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout, onError: o.onError });
+  const { handlers, lookups } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout });
+  const onError = o.onError;
   const session = new LowLevelSession(handlers, {
     fsname: o.fsname,
     subtype: 'flexfs',
@@ -98,6 +99,7 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
     entryTimeout,
     callerGroupsOps: GROUPS_OPS,
     onUnmounted: o.onUnmounted,
+    onFailure: onError ? (op, req, err) => onError(op, describe(req), err) : undefined,
   });
   try {
     await session.mount(mnt);
@@ -128,4 +130,9 @@ async function setReadahead(mountpoint: string, kb: number): Promise<void> {
   const m = await findFuseMount(mountpoint);
   if (!m || !/^\d+:\d+$/.test(m.device)) return;
   await writeFile(`/sys/class/bdi/${m.device}/read_ahead_kb`, String(kb)).catch(() => undefined);
+}
+
+/** What a request was about, for log lines: the inode and the name, if any. */
+function describe(req: Record<string, unknown>): string {
+  return req.name !== undefined ? `ino ${req.ino} "${req.name}"` : `ino ${req.ino}`;
 }

@@ -4,9 +4,7 @@ import type { AttrChanges, InodeFs } from '../vfs/types.js';
 import { DirBuffer } from './lowlevel/dirbuf.js';
 import { LookupCounts } from './lookup-counts.js';
 import { statfsToFuse, toFuseAttr } from './stat.js';
-import type {
-  Entry, LowLevelHandlers, OpName, ReaddirRequest, SetattrRequest,
-} from './lowlevel/types.js';
+import type { Entry, LowLevelHandlers, ReaddirRequest, SetattrRequest } from './lowlevel/types.js';
 
 const S_IFDIR = 0o040000;
 
@@ -16,13 +14,6 @@ export interface KernelOpsOptions {
   /** Seconds the kernel may cache attributes / names in readdirplus entries (as the session's defaults). */
   attrTimeout: number;
   entryTimeout: number;
-  /** Every failed operation (ENOENT included), for logging: op, what it was about, the error. Must be cheap. */
-  onError?: (op: string, what: string, err: unknown) => void;
-}
-
-/** What a request was about, for log lines: the inode and the name, if any. */
-function describe(req: { ino?: number; name?: string; fh?: number }): string {
-  return req.name !== undefined ? `ino ${req.ino} "${req.name}"` : `ino ${req.ino}`;
 }
 
 /**
@@ -112,7 +103,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     removexattr: (req) => core.removexattr(req.ino, req.name, req),
     access: (req) => core.access(req.ino, req.mask, req),
   };
-  return { handlers: o.onError ? reporting(handlers, o.onError) : handlers, lookups };
+  return { handlers, lookups };
 }
 
 /** setattr's fields as the core takes them (the request carries only those being set). */
@@ -125,22 +116,4 @@ function changesOf(req: SetattrRequest): AttrChanges {
   if (req.atime !== undefined) ch.atime = req.atime;
   if (req.mtime !== undefined) ch.mtime = req.mtime;
   return ch;
-}
-
-/** Every handler's failure goes to `onError` too, then on to the session (which answers the errno). */
-function reporting(h: LowLevelHandlers, onError: NonNullable<KernelOpsOptions['onError']>): LowLevelHandlers {
-  const out: Record<string, unknown> = {};
-  for (const [op, fn] of Object.entries(h) as [OpName, (req: never) => unknown][]) {
-    if (op === 'forget') { out[op] = fn; continue; }
-    out[op] = (req: never) => {
-      const fail = (e: unknown) => { onError(op, describe(req), e); throw e; };
-      try {
-        const v = fn(req);
-        return v instanceof Promise ? v.catch(fail) : v;
-      } catch (e) {
-        return fail(e);
-      }
-    };
-  }
-  return out as LowLevelHandlers;
 }

@@ -60,6 +60,8 @@ export interface LowLevelMountOptions {
   extraOptions?: string[];
   /** A handler failed with a non-FsError (answered EIO): for logging. */
   onError?: (op: OpName, err: unknown) => void;
+  /** Every failed request, whatever its errno (ENOENT included): the op, the request, the error. Must be cheap. */
+  onFailure?: (op: OpName, req: Record<string, unknown>, err: unknown) => void;
   /** The kernel ended the session on its own (umount from outside). */
   onUnmounted?: () => void;
 }
@@ -182,10 +184,10 @@ export class LowLevelSession {
       try {
         const req = this.normalize(ev);
         const v = handler!(req as never);
-        if (v instanceof Promise) v.then((r) => this.reply(op, id, r, ev), (e) => this.fail(op, id, e));
+        if (v instanceof Promise) v.then((r) => this.reply(op, id, r, ev), (e) => this.fail(op, id, e, ev));
         else this.reply(op, id, v, ev);
       } catch (e) {
-        this.fail(op, id, e);
+        this.fail(op, id, e, ev);
       }
     }
   }
@@ -226,8 +228,9 @@ export class LowLevelSession {
     if (!ok) this.lateReplies++;
   }
 
-  private fail(op: number, id: number, e: unknown): void {
+  private fail(op: number, id: number, e: unknown, req?: Record<string, unknown>): void {
     const errno = toErrno(e);
+    if (req) this.opts.onFailure?.(this.opNames[op] as OpName, req, e);
     if (errno === EIO) this.opts.onError?.(this.opNames[op] as OpName, e);
     if (!this.native.replyErr(id, errno)) this.lateReplies++;
   }
