@@ -6,7 +6,6 @@ import { findFuseMount } from './mountinfo.js';
 import { makeKernelOps } from './kernel-ops.js';
 import type { LookupCounts } from './lookup-counts.js';
 import { LowLevelSession } from './lowlevel/session.js';
-import type { OpName } from './lowlevel/types.js';
 
 /** How a flexfs volume is mounted (the mount's flags, as typed data). */
 export interface CoreMountOptions {
@@ -58,9 +57,6 @@ export interface CoreMount {
   unmount(): Promise<void>;
 }
 
-/** Ops whose requests carry the caller's supplementary groups: none yet (GroupLookup reads them when needed). */
-const GROUPS_OPS: readonly OpName[] = [];
-
 /**
  * Mount the inode-level core at `mountpoint` through flexfs's own FUSE layer (libfuse3 low-level,
  * src/fuse/lowlevel). Resolves once the kernel has sent FUSE INIT. core.init() runs first;
@@ -97,7 +93,6 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
     deadlineMs: o.opTimeoutMs ?? TIMEOUTS.fuseOpMs,
     attrTimeout,
     entryTimeout,
-    callerGroupsOps: GROUPS_OPS,
     onUnmounted: o.onUnmounted,
     onFailure: onError ? (op, req, err) => onError(op, describe(req), err) : undefined,
   });

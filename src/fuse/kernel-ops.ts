@@ -26,11 +26,17 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
   const umask = o.umask ?? 0;
   const attr = (a: Attr) => toFuseAttr(a, umask);
-  /** An entry reply: the kernel now holds one more lookup of the inode. */
-  const entry = (a: Attr, parent?: number): Entry => {
+  /** Entry reply fields for `a`. */
+  const reply = (a: Attr): Entry =>
+    ({ ino: a.ino, generation: a.generation, attr: attr(a), attrTimeout: o.attrTimeout, entryTimeout: o.entryTimeout });
+  /** The kernel now holds one more lookup of `a` (an entry reply it accepted), found in `parent`. */
+  const held = (a: Attr, parent: number): void => {
     lookups.add(a.ino);
-    if (parent !== undefined && a.type === 'dir') parents.set(a.ino, parent);
-    return { ino: a.ino, generation: a.generation, attr: attr(a), attrTimeout: o.attrTimeout, entryTimeout: o.entryTimeout };
+    if (a.type === 'dir') parents.set(a.ino, parent);
+  };
+  const entry = (a: Attr, parent: number): Entry => {
+    held(a, parent);
+    return reply(a);
   };
 
   const list = async (req: ReaddirRequest, plus: boolean): Promise<DirBuffer> => {
@@ -45,14 +51,8 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
         ok = out.add(i === 0 ? '.' : '..', { ino: 0, attr: { ino, mode: S_IFDIR, nlink: 2, uid: 0, gid: 0, size: 0, atime: 0n, mtime: 0n, ctime: 0n } }, i + 1);
       } else {
         const e = entries[i - 2];
-        const reply: Entry = plus
-          ? { ino: e.attr.ino, generation: e.attr.generation, attr: attr(e.attr), attrTimeout: o.attrTimeout, entryTimeout: o.entryTimeout }
-          : { ino: e.attr.ino, attr: attr(e.attr) };
-        ok = out.add(e.name, reply, i + 1);
-        if (ok && plus) {
-          lookups.add(e.attr.ino);
-          if (e.attr.type === 'dir') parents.set(e.attr.ino, req.ino);
-        }
+        ok = out.add(e.name, plus ? reply(e.attr) : { ino: e.attr.ino, attr: attr(e.attr) }, i + 1);
+        if (ok && plus) held(e.attr, req.ino);
       }
       if (!ok) break;
     }
