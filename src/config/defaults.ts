@@ -1,7 +1,10 @@
 /**
- * The defaults table: every timeout whose order matters, and the mount's VFS and cache defaults.
- * Modules take their defaults from here (never an inline `?? 30_000`), `mount.flexfs start --help`
- * prints them, and src/config/defaults.test.ts checks the deadline order in DEADLINE_NESTING.
+ * The defaults table: every tunable default of every component, in one file. Timeouts whose
+ * order matters are in TIMEOUTS (src/config/defaults.test.ts checks their nesting); then one table
+ * per component (mount VFS and caches, FUSE, block store, RPC client, meta.flexfs, proxy.flexfs,
+ * volumes, operator jobs). Modules take their defaults from here (never an inline `?? 30_000`),
+ * and each binary's `--help` prints them from here. Format limits and protocol constants (frame
+ * sizes, NAME_MAX…) are not defaults and stay with their code.
  * A leaf module: it imports nothing, so every layer can use it.
  */
 
@@ -37,6 +40,20 @@ export const TIMEOUTS = {
    * held open keep it alive) before it flushes and exits anyway (cli/mount/start.ts). Not a deadline.
    */
   unmountGraceMs: 2 * SECOND,
+  /** TCP connect to S3 (store/s3.ts). Not in the nesting: it is part of one S3 request. */
+  s3ConnectMs: 5 * SECOND,
+  /** The EC2 instance metadata service, for ambient credentials (store/s3-credentials.ts). */
+  imdsMs: 1 * SECOND,
+  /** One connection attempt to meta.flexfs, TLS and hello included (meta/client/rpc-client.ts). */
+  rpcConnectMs: 10 * SECOND,
+  /** A peer of a flexfs TLS listener must finish its handshake within this (util/listener-limits.ts). */
+  tlsHandshakeMs: 5 * SECOND,
+  /** meta.flexfs connecting to redis at start (meta/engines/redis-connect.ts). */
+  redisConnectMs: 20 * SECOND,
+  /** sqlite waits this long for a lock held by another process (meta/engines/sqlite*.ts). */
+  sqliteBusyMs: 30 * SECOND,
+  /** How often a mount rewrites its status file for `flexfs status` (ops/mount-telemetry.ts). */
+  statusIntervalMs: 5 * SECOND,
 } as const;
 
 export type TimeoutName = keyof typeof TIMEOUTS;
@@ -82,6 +99,10 @@ export const DEADLINE_NESTING: Nesting[] = [
   { inner: ['blockPutDeadlineMs'], outer: 'fuseOpMs', where: 'FUSE write waiting for the dirty budget' },
   { inner: ['blockPutDeadlineMs', 'metaDeadlineMs'], outer: 'fuseOpMs', where: 'FUSE flush/fsync: uploads (in parallel), then the commit' },
   { inner: ['rpcCallMs'], outer: 'fuseOpMs', where: 'any FUSE op waiting on meta.flexfs' },
+  { inner: ['s3ConnectMs'], outer: 's3RequestMs', where: 'the TCP connect of one S3 request' },
+  { inner: ['imdsMs'], outer: 's3RequestMs', where: 'ambient credentials fetched for an S3 request' },
+  { inner: ['rpcConnectMs'], outer: 'rpcCallMs', where: 'an RPC call waiting for a reconnect: one attempt leaves time for another' },
+  { inner: ['sqliteBusyMs'], outer: 'metaDeadlineMs', where: 'a --local metadata call waiting on a sqlite lock' },
 ];
 
 /** Mount-side (VFS) defaults; sizes in bytes, times in ms. */
@@ -95,10 +116,12 @@ export const VFS_DEFAULTS = {
   idBatch: 64,
 } as const;
 
-/** How a mount talks to the kernel (src/fuse/kernel-mount.ts). */
+/** How a mount talks to the kernel (src/fuse/kernel-mount.ts, src/fuse/lowlevel/session.ts). */
 export const FUSE_DEFAULTS = {
   /** Largest read/write request in bytes (FUSE max_pages 256). */
   maxRequestBytes: MiB,
+  /** libfuse threads reading /dev/fuse (none of them waits on JavaScript). */
+  maxThreads: 4,
   /**
    * The kernel's readahead for the mount (its backing device's read_ahead_kb): the kernel's
    * default, 128 KiB, would cut every sequential read into 128 KiB requests; 4 MiB (one default
@@ -112,4 +135,70 @@ export const MEMORY_CACHE_DEFAULT = {
   ramFraction: 0.05,
   minBytes: 64 * MiB,
   maxBytes: 1024 * MiB,
+} as const;
+
+/** The block store (store/s3.ts, store/retry.ts, store/file.ts). */
+export const STORE_DEFAULTS = {
+  /** S3 requests in flight per store, and its HTTP connection pool. */
+  s3MaxConcurrency: 64,
+  /** Keys per page of a LIST (the S3 maximum). */
+  listPageSize: 1000,
+  /** The retry decorator: attempts in total, first backoff ceiling (doubling), backoff cap. */
+  retryMaxAttempts: 8,
+  retryBaseDelayMs: 100,
+  retryMaxDelayMs: 5 * SECOND,
+} as const;
+
+/** A mount's connection to meta.flexfs (meta/client/rpc-client.ts): reconnect backoff. */
+export const RPC_CLIENT_DEFAULTS = {
+  backoffInitialMs: 100,
+  backoffMaxMs: 5 * SECOND,
+} as const;
+
+/** Both TLS listeners, meta.flexfs and proxy.flexfs (util/listener-limits.ts). */
+export const LISTENER_DEFAULTS = {
+  /** Concurrent connections accepted; more are closed at accept. */
+  maxConnections: 4096,
+} as const;
+
+/** meta.flexfs (meta/server/, cli/meta/). */
+export const META_SERVER_DEFAULTS = {
+  port: 8443,
+  engine: 'sqlite',
+  /** A session without heartbeats ends after this; mounts heartbeat every quarter of it. */
+  sessionTtlSeconds: 60,
+} as const;
+
+/** proxy.flexfs (proxy/, cli/proxy/). */
+export const PROXY_DEFAULTS = {
+  port: 9450,
+  /** Disk cache quota: bytes, a size, or a share of the cache's filesystem. */
+  diskQuota: '50%',
+  /** Largest object body a proxy accepts (a mount's frames are at most 8 MiB and a header). */
+  maxObjectBytes: 64 * MiB,
+  /** GETs holding a frame in memory at once; bucket GETs at once; GETs waiting (then 503). */
+  maxGets: 32,
+  maxFetches: 16,
+  maxQueuedGets: 1024,
+  /** PUTs holding their body at once; PUTs waiting, body unread (then 503). */
+  maxPuts: 16,
+  maxQueuedPuts: 1024,
+} as const;
+
+/** New volumes (meta/core/admin.ts, `meta.flexfs volume create`). */
+export const VOLUME_DEFAULTS = {
+  blockSize: 4 * MiB,
+  compression: 'lz4',
+  /** Superseded blocks are kept this long before gc deletes them. */
+  retentionSeconds: 86_400,
+} as const;
+
+/** Operator jobs (ops/gc.ts, ops/fsck.ts). */
+export const OPS_DEFAULTS = {
+  /** gc: parallel deletes; queued blocks taken per batch; unreferenced objects younger than this are left. */
+  gcConcurrency: 16,
+  gcBatch: 1000,
+  orphanAgeSeconds: 86_400,
+  /** fsck: problems listed per report (the count is always exact). */
+  fsckMaxListed: 1000,
 } as const;

@@ -21,6 +21,14 @@ export function parseSize(text: string, percentOf?: number): number {
   return Math.floor(bytes);
 }
 
+/** A byte count as a size flag writes it (64K, 4M, 1G; plain bytes otherwise): `--help` defaults. */
+export function sizeFlag(bytes: number): string {
+  for (const unit of ['T', 'G', 'M', 'K'] as const) {
+    if (bytes >= UNITS[unit] && bytes % UNITS[unit] === 0) return `${bytes / UNITS[unit]}${unit}`;
+  }
+  return String(bytes);
+}
+
 export function formatSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = bytes;

@@ -2,7 +2,7 @@ import { createCodec, unlockDataKey } from '../codec/index.js';
 import type { BlockCodec } from '../codec/types.js';
 import { withNameEncryption } from '../meta/name-crypt.js';
 import type { ObjectStore } from '../store/types.js';
-import { FlexFileSystem, FsCore } from '../vfs/index.js';
+import { FlexFileSystem, FsCore, buildCoreParts, type FileSystemOptions } from '../vfs/index.js';
 import type { VolumeSettings } from '../volume/settings.js';
 import { openBlockStore } from './block-store.js';
 import type { MetaSource, MountLog, MountStackConfig } from './config.js';
@@ -31,7 +31,8 @@ const SILENT: MountLog = { info: () => undefined, warn: () => undefined, error: 
 
 /**
  * The composition root (DESIGN.md §2): metadata source → data key → name sealing → block store
- * (proxies, SSE check) → codec → FsCore (and its path layer), from typed config. The CLI maps flags and
+ * (proxies, SSE check) → codec → the core's block-side parts (caches, block I/O, dirty budget, block
+ * ids) → FsCore (and its path layer), from typed config. The CLI maps flags and
  * credentials onto `config`; tests and benches call this the same way.
  */
 export async function openMountStack(config: MountStackConfig): Promise<MountStack> {
@@ -55,7 +56,10 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     const namesSealed = config.meta.kind === 'given' && config.meta.namesSealed === true;
     const meta = namesSealed ? source.meta : await withNameEncryption(source.meta, source.settings, dataKey);
     const sessionId = source.sessionId;
-    const core = new FsCore({ ...config.vfs, meta, store, codec, settings: source.settings, sessionId });
+    const options: FileSystemOptions = { ...config.vfs, meta, store, codec, settings: source.settings, sessionId };
+    // The block-side parts are built here, beside the store and codec they sit on, and handed to
+    // the core; the core builds only its own helpers (metadata cache, ACLs, open files).
+    const core = new FsCore(options, buildCoreParts(options));
     const fs = new FlexFileSystem(core);
     const openStore = store;
     const openCodec = codec;

@@ -4,6 +4,7 @@ import { blockKey } from '../store/keys.js';
 import type { ObjectStore } from '../store/types.js';
 import { listVolumeBlocks, readReferences } from './scan.js';
 import { DEFAULT_ORPHAN_AGE_SECONDS, type GcProgress } from './gc.js';
+import { OPS_DEFAULTS } from '../config/defaults.js';
 
 export interface FsckOptions {
   engine: MetaEngine;
@@ -51,7 +52,7 @@ export interface FsckReport {
  */
 export async function runFsck(o: FsckOptions): Promise<FsckReport> {
   const now = o.now ?? Date.now();
-  const max = o.maxListed ?? 1000;
+  const max = o.maxListed ?? OPS_DEFAULTS.fsckMaxListed;
   const volumeId = o.volume.id;
   const oldEnough = now - (o.orphanAgeSeconds ?? DEFAULT_ORPHAN_AGE_SECONDS) * 1000;
   const r: FsckReport = {

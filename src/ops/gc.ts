@@ -3,9 +3,10 @@ import type { VolumeSettings } from '../meta/types.js';
 import { blockKey } from '../store/keys.js';
 import type { ObjectStore } from '../store/types.js';
 import { forEachLimited, listVolumeBlocks, readReferences, type ListedBlock } from './scan.js';
+import { OPS_DEFAULTS } from '../config/defaults.js';
 
 /** Orphans younger than this are left alone: a mount may have PUT them and not committed yet. */
-export const DEFAULT_ORPHAN_AGE_SECONDS = 86_400;
+export const DEFAULT_ORPHAN_AGE_SECONDS = OPS_DEFAULTS.orphanAgeSeconds;
 
 export interface GcOptions {
   engine: MetaEngine;
@@ -73,7 +74,7 @@ export async function runGc(o: GcOptions): Promise<GcSummary> {
   for (const [name, v] of [['retention', retention], ['orphan age', orphanAge]] as const) {
     if (!Number.isFinite(v) || v < 0) throw new Error(`gc: ${name} must be a non-negative number of seconds, got ${v}`);
   }
-  const concurrency = o.concurrency ?? 16;
+  const concurrency = o.concurrency ?? OPS_DEFAULTS.gcConcurrency;
   const volumeId = o.volume.id;
   const s: GcSummary = {
     volume: o.volume.name, dryRun: !!o.dryRun, queuedDeleted: 0, queuedKept: 0, scanned: 0,
@@ -89,7 +90,7 @@ export async function runGc(o: GcOptions): Promise<GcSummary> {
   if (o.dryRun) {
     s.queuedDeleted = (await o.engine.gcQueue(volumeId, cutoff, Number.MAX_SAFE_INTEGER)).length;
   } else {
-    const batch = o.batch ?? 1000;
+    const batch = o.batch ?? OPS_DEFAULTS.gcBatch;
     const failed = new Set<number>(); // entries whose delete failed stay queued; skip them this run
     for (;;) {
       o.signal?.throwIfAborted();

@@ -3,6 +3,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { flexfsHome } from '../config/creds.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 /** What a mount exposes about itself (read from the VFS: fs.io.stats, fs.dirtyBytes, caches). */
 export interface MountCounters {
@@ -88,7 +89,7 @@ export async function startMountTelemetry(fs: MountCounters, o: MountTelemetryOp
   };
   await write();
   let writing = Promise.resolve();
-  const timer = setInterval(() => { writing = writing.then(write).catch(() => undefined); }, o.intervalMs ?? 5000);
+  const timer = setInterval(() => { writing = writing.then(write).catch(() => undefined); }, o.intervalMs ?? TIMEOUTS.statusIntervalMs);
   timer.unref();
   return {
     metricsAddr,

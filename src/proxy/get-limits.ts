@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { Semaphore } from '../store/semaphore.js';
 import { Admission } from './admission.js';
+import { PROXY_DEFAULTS } from '../config/defaults.js';
 
 /**
  * What GETs may hold at once, so the proxy's memory stays bounded however many clients ask
@@ -18,7 +19,9 @@ export interface GetLimitOptions {
   maxQueued?: number;
 }
 
-export const GET_LIMIT_DEFAULTS = { maxGets: 32, maxFetches: 16, maxQueued: 1024 } as const;
+export const GET_LIMIT_DEFAULTS = {
+  maxGets: PROXY_DEFAULTS.maxGets, maxFetches: PROXY_DEFAULTS.maxFetches, maxQueued: PROXY_DEFAULTS.maxQueuedGets,
+} as const;
 
 export class GetLimits {
   private readonly gets: Admission;

@@ -1,4 +1,5 @@
 import { Admission } from './admission.js';
+import { PROXY_DEFAULTS } from '../config/defaults.js';
 
 /**
  * What PUTs may hold at once: a PUT holds its whole body (a block frame, at most 8 MiB plus a
@@ -12,7 +13,7 @@ export interface PutLimitOptions {
   maxQueued?: number;
 }
 
-export const PUT_LIMIT_DEFAULTS = { maxPuts: 16, maxQueued: 1024 } as const;
+export const PUT_LIMIT_DEFAULTS = { maxPuts: PROXY_DEFAULTS.maxPuts, maxQueued: PROXY_DEFAULTS.maxQueuedPuts } as const;
 
 export function putAdmission(opts: PutLimitOptions = {}): Admission {
   return new Admission(opts.maxPuts ?? PUT_LIMIT_DEFAULTS.maxPuts, opts.maxQueued ?? PUT_LIMIT_DEFAULTS.maxQueued, 'PUTs');

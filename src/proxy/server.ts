@@ -10,7 +10,7 @@ import { BadKeyError, keyFromPath, normalizePrefix } from './keys.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { SingleFlight } from '../util/singleflight.js';
 import { HttpError } from '../util/http-error.js';
-import { TIMEOUTS } from '../config/defaults.js';
+import { PROXY_DEFAULTS, TIMEOUTS } from '../config/defaults.js';
 import { GetLimits, type GetLimitOptions } from './get-limits.js';
 import { AdmissionRefused, type Admission } from './admission.js';
 import { putAdmission, type PutLimitOptions } from './put-limits.js';
@@ -71,7 +71,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   if (!opts.token) throw new Error('proxy token must not be empty');
   const log = opts.log ?? noopLog;
   const keyRules = { prefix: normalizePrefix(opts.prefix), anyKey: opts.anyKey ?? false };
-  const maxBody = opts.maxObjectBytes ?? 64 * 2 ** 20;
+  const maxBody = opts.maxObjectBytes ?? PROXY_DEFAULTS.maxObjectBytes;
   const upstreamTimeoutMs = opts.upstreamTimeoutMs ?? TIMEOUTS.proxyUpstreamMs;
   const tokenDigest = digest(opts.token);
   const { cache, upstream, verify } = opts;

@@ -6,6 +6,7 @@ import {
   StoreError, type GetOptions, type ListOptions, type ListPage, type ObjectInfo, type ObjectStore,
   type PutOptions, type RequestOptions,
 } from './types.js';
+import { STORE_DEFAULTS } from '../config/defaults.js';
 
 /**
  * `file://DIR` store: one file per key under DIR (key segments become folders). The embedded
@@ -109,7 +110,7 @@ export class FileObjectStore implements ObjectStore {
    */
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
     checkSignal(options);
-    const limit = Math.max(1, options?.limit ?? 1000);
+    const limit = Math.max(1, options?.limit ?? STORE_DEFAULTS.listPageSize);
     const after = options?.after;
     const out: ObjectInfo[] = [];
     const walk = async (relDir: string): Promise<boolean> => {

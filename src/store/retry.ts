@@ -1,5 +1,5 @@
 import { StoreError, type ObjectStore, type RequestOptions } from './types.js';
-import { TIMEOUTS } from '../config/defaults.js';
+import { STORE_DEFAULTS, TIMEOUTS } from '../config/defaults.js';
 
 export interface RetryPolicy {
   /** Attempts in total, including the first (default 8). */
@@ -16,7 +16,10 @@ export interface RetryPolicy {
   onRetry?: (info: { op: string; key?: string; attempt: number; delayMs: number; error: StoreError }) => void;
 }
 
-const DEFAULTS = { maxAttempts: 8, baseDelayMs: 100, maxDelayMs: 5_000, attemptTimeoutMs: TIMEOUTS.retryAttemptMs, deadlineMs: TIMEOUTS.retryDeadlineMs };
+const DEFAULTS = {
+  maxAttempts: STORE_DEFAULTS.retryMaxAttempts, baseDelayMs: STORE_DEFAULTS.retryBaseDelayMs,
+  maxDelayMs: STORE_DEFAULTS.retryMaxDelayMs, attemptTimeoutMs: TIMEOUTS.retryAttemptMs, deadlineMs: TIMEOUTS.retryDeadlineMs,
+};
 
 /**
  * Retry decorator: retries retryable StoreErrors (Throttled, Unavailable, Timeout) with exponential

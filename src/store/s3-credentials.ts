@@ -3,6 +3,7 @@ import {
 } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { hideUserInfo } from './redact.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 export interface S3CredentialSettings {
   blockUser?: string;
@@ -50,7 +51,7 @@ export function credentialProvider(s: S3CredentialSettings): AwsCredentialIdenti
     const chain = fromNodeProviderChain();
     const ambient = imdsDisabled
       ? chain
-      : createCredentialChain(fromInstanceMetadata({ timeout: s.imdsTimeoutMs ?? 1000, maxRetries: 0 }), chain);
+      : createCredentialChain(fromInstanceMetadata({ timeout: s.imdsTimeoutMs ?? TIMEOUTS.imdsMs, maxRetries: 0 }), chain);
     base = explained(ambient,
       'no bucket credentials found (blockUser/blockPass empty, no EC2 instance role, nothing in the default AWS chain)');
   }

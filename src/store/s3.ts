@@ -13,7 +13,7 @@ import { validateKey } from './keys.js';
 import type {
   GetOptions, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions, RequestOptions,
 } from './types.js';
-import { TIMEOUTS } from '../config/defaults.js';
+import { STORE_DEFAULTS, TIMEOUTS } from '../config/defaults.js';
 
 // flexfs targets Node 20 on purpose; the SDK's "will need Node 22" start-up warning is noise in
 // daemon logs. An operator can still turn it back on by setting the variable to anything else.
@@ -94,7 +94,7 @@ export class S3ObjectStore implements ObjectStore {
     this.endpoint = endpoint ?? `https://s3.${region}.amazonaws.com`;
     this.sse = !!o.sse;
     this.requestTimeoutMs = o.requestTimeoutMs ?? TIMEOUTS.s3RequestMs;
-    const maxConcurrency = o.maxConcurrency ?? 64;
+    const maxConcurrency = o.maxConcurrency ?? STORE_DEFAULTS.s3MaxConcurrency;
     this.slots = new Semaphore(maxConcurrency);
     this.description = `s3://${o.bucket} at ${this.endpoint}${this.sse ? ' (sse)' : ''}`;
     const agentOpts = { keepAlive: true, maxSockets: maxConcurrency };
@@ -111,7 +111,7 @@ export class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: new NodeHttpHandler({
-        connectionTimeout: o.connectTimeoutMs ?? 5_000,
+        connectionTimeout: o.connectTimeoutMs ?? TIMEOUTS.s3ConnectMs,
         httpAgent: new HttpAgent(agentOpts),
         httpsAgent: new HttpsAgent(agentOpts),
       }),
@@ -188,7 +188,7 @@ export class S3ObjectStore implements ObjectStore {
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
     return this.run('list', undefined, options, async (abortSignal) => {
       const res = await this.client.send(new ListObjectsV2Command({
-        Bucket: this.bucket, Prefix: prefix || undefined, MaxKeys: Math.max(1, options?.limit ?? 1000),
+        Bucket: this.bucket, Prefix: prefix || undefined, MaxKeys: Math.max(1, options?.limit ?? STORE_DEFAULTS.listPageSize),
         ContinuationToken: options?.after,
       }), { abortSignal });
       const objects: ObjectInfo[] = (res.Contents ?? []).map((c) => ({

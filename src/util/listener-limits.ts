@@ -1,12 +1,13 @@
 import type { Server } from 'node:net';
+import { LISTENER_DEFAULTS, TIMEOUTS } from '../config/defaults.js';
 
 /**
  * Limits every flexfs TLS listener (meta.flexfs, proxy.flexfs) applies, so idle or hostile TCP
  * peers cannot hold sockets: a peer must finish the TLS handshake within a few seconds (Node's
  * default is 120 s), and beyond a cap new connections are closed at accept.
  */
-export const TLS_HANDSHAKE_TIMEOUT_MS = 5000;
-export const DEFAULT_MAX_CONNECTIONS = 4096;
+export const TLS_HANDSHAKE_TIMEOUT_MS = TIMEOUTS.tlsHandshakeMs;
+export const DEFAULT_MAX_CONNECTIONS = LISTENER_DEFAULTS.maxConnections;
 
 /** `--maxConnections` value: a positive integer, or an error naming the flag and the fix. */
 export function parseMaxConnections(value: string | number | undefined): number {

@@ -7,6 +7,7 @@ export { RENAME_EXCHANGE, RENAME_NOREPLACE } from './types.js';
 export type { FileSystemOptions } from './options.js';
 export { VFS_DEFAULTS } from './options.js';
 export { FsCore } from './core.js';
+export { buildCoreParts, type CoreParts } from './parts.js';
 export { FlexFileSystem } from './path-fs.js';
 export { MAX_FILE_SIZE } from './openfile.js';
 

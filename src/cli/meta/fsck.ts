@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { metaCredsPath } from '../../config/creds.js';
 import { openExistingEngine, selectVolumes } from '../../ops/engine-access.js';
 import { runFsck, type FsckReport } from '../../ops/fsck.js';
-import { DEFAULT_ORPHAN_AGE_SECONDS } from '../../ops/gc.js';
 import { progressBar } from '../../ops/progress.js';
 import { openVolumeStore } from '../../ops/volume-store.js';
-import { parseDuration } from '../shared/table.js';
+import { durationFlag, parseDuration } from '../shared/table.js';
+import { META_SERVER_DEFAULTS, OPS_DEFAULTS } from '../../config/defaults.js';
 import { defaultDbFolder } from './common.js';
 
 export interface FsckFlags { engine: string; dbFolder?: string; credsFile?: string; orphanAge: string; json?: boolean }
@@ -14,10 +14,10 @@ export interface FsckFlags { engine: string; dbFolder?: string; credsFile?: stri
 export function registerFsckCommands(program: Command): void {
   program.command('fsck [volumes...]')
     .description('check volumes (all when none named): blocks referenced but missing from the bucket, orphan objects, namespace consistency. Exit 0 consistent, 1 damage found, 2 could not run')
-    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', 'sqlite')
+    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', META_SERVER_DEFAULTS.engine)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
-    .option('--orphanAge <duration>', 'orphans at least this old count as collectable by gc', `${DEFAULT_ORPHAN_AGE_SECONDS / 3600}h`)
+    .option('--orphanAge <duration>', 'orphans at least this old count as collectable by gc', durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
     .option('--json', 'print the reports as JSON')
     .action((volumes: string[], flags: FsckFlags) => fsckCommand(volumes, flags).then((code) => process.exit(code), fatal));
 }

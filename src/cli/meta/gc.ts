@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { metaCredsPath } from '../../config/creds.js';
 import { openExistingEngine, selectVolumes } from '../../ops/engine-access.js';
-import { DEFAULT_ORPHAN_AGE_SECONDS, runGc, type GcSummary } from '../../ops/gc.js';
+import { runGc, type GcSummary } from '../../ops/gc.js';
 import { progressBar } from '../../ops/progress.js';
 import { openVolumeStore } from '../../ops/volume-store.js';
-import { parseDuration } from '../shared/table.js';
+import { durationFlag, parseDuration } from '../shared/table.js';
+import { META_SERVER_DEFAULTS, OPS_DEFAULTS } from '../../config/defaults.js';
 import { defaultDbFolder } from './common.js';
 
 export interface GcFlags {
@@ -16,14 +17,14 @@ export interface GcFlags {
 export function registerGcCommands(program: Command): void {
   program.command('gc [volumes...]')
     .description('delete queued superseded/deleted blocks past the volume retention, and unreferenced objects older than --orphanAge (all volumes when none named). Exit 0 done, 1 some deletions failed, 2 could not run')
-    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', 'sqlite')
+    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', META_SERVER_DEFAULTS.engine)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
     .option('--dry-run', 'count what would be deleted, delete nothing')
-    .option('--orphanAge <duration>', 'only delete unreferenced objects at least this old (s/m/h/d)', `${DEFAULT_ORPHAN_AGE_SECONDS / 3600}h`)
+    .option('--orphanAge <duration>', 'only delete unreferenced objects at least this old (s/m/h/d)', durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
     .option('--retention <duration>', 'override the volume retention for queued blocks (s/m/h/d)')
     .option('--no-orphans', 'skip the bucket scan for unreferenced objects')
-    .option('--concurrency <n>', 'parallel deletes', '16')
+    .option('--concurrency <n>', 'parallel deletes', String(OPS_DEFAULTS.gcConcurrency))
     .option('--json', 'print the summary as JSON')
     .action((volumes: string[], flags: GcFlags) => gcCommand(volumes, flags).then((code) => process.exit(code), fatal));
 }

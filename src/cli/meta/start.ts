@@ -7,8 +7,9 @@ import { loadTls, startMetaServer } from '../../meta/server/index.js';
 import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
 import { DEFAULT_MAX_CONNECTIONS, parseMaxConnections } from '../../util/listener-limits.js';
 import { defaultDbFolder, defaultTlsDir, fail } from './common.js';
+import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
 
-interface StartFlags {
+interface MetaStartFlags {
   bindAddr: string; dbFolder?: string; engine: string; sync?: boolean; noSSL?: boolean; ssl?: boolean;
   sslCert?: string; sslKey?: string; credsFile?: string; verbose?: boolean; sessionTtl: string; maxConnections: string;
 }
@@ -18,19 +19,19 @@ export function registerStart(program: Command): void {
     .description('run the metadata server (HTTPS REST + WebSocket RPC on one port)')
     .option('--bindAddr <host:port>', 'listen address', `0.0.0.0:${DEFAULT_META_PORT}`)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
-    .option('--engine <engine>', 'metadata engine: sqlite, redis://host:port[/db] or redis+cluster://host:port[,host:port…] (password: redisPassword in the creds file)', 'sqlite')
+    .option('--engine <engine>', 'metadata engine: sqlite, redis://host:port[/db] or redis+cluster://host:port[,host:port…] (password: redisPassword in the creds file)', META_SERVER_DEFAULTS.engine)
     .option('--sync', 'fsync every metadata commit (sqlite synchronous=FULL)')
     .option('--noSSL', 'plain HTTP/WebSocket instead of TLS')
     .option('--sslCert <file>', 'PEM certificate (default: self-signed, made on first start)')
     .option('--sslKey <file>', 'PEM private key for --sslCert')
     .option('--credsFile <path>', 'creds file with adminToken, blockUser, blockPass, redisPassword (default ~/.flexfs/meta/creds)')
-    .option('--sessionTtl <seconds>', 'session lifetime without heartbeats', '60')
+    .option('--sessionTtl <seconds>', 'session lifetime without heartbeats', String(META_SERVER_DEFAULTS.sessionTtlSeconds))
     .option('--maxConnections <n>', 'concurrent connections accepted (mounts hold one each); more are closed at once', String(DEFAULT_MAX_CONNECTIONS))
     .option('--verbose', 'debug logging')
-    .action((flags: StartFlags) => runStart(flags).catch(fail));
+    .action((flags: MetaStartFlags) => runStart(flags).catch(fail));
 }
 
-async function runStart(flags: StartFlags): Promise<void> {
+async function runStart(flags: MetaStartFlags): Promise<void> {
   const log = pino({ name: 'meta.flexfs', level: flags.verbose ? 'debug' : 'info' });
   const credsPath = flags.credsFile ?? metaCredsPath();
   const creds = await readCreds(credsPath);

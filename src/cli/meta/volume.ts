@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
-import { parseSize, formatSize } from '../../config/sizes.js';
+import { parseSize, formatSize, sizeFlag } from '../../config/sizes.js';
+import { VOLUME_DEFAULTS } from '../../config/defaults.js';
+import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from '../../meta/core/admin.js';
+import { parseStoreUrl } from '../../store/url.js';
 import { createEncryption } from '../../codec/index.js';
 import type { VolumeSpec } from '../../meta/engine.js';
 import type { VolumeSettings } from '../../meta/types.js';
 import { readNewPassphrase } from '../shared/secrets.js';
-import { formatPairs, formatTable, parseDuration } from '../shared/table.js';
+import { durationFlag, formatPairs, formatTable, parseDuration } from '../shared/table.js';
 import { addAdminOptions, adminClient, fail, type AdminFlags } from './common.js';
 
 interface CreateFlags extends AdminFlags {
@@ -16,11 +19,11 @@ interface CreateFlags extends AdminFlags {
 /** Map `volume create` flags onto a VolumeSpec; errors name the flag. */
 export function volumeSpecFromFlags(name: string, f: CreateFlags): VolumeSpec {
   const blockSize = parseSize(f.blockSize);
-  if (blockSize < 256 * 1024 || blockSize > 8 * 1024 * 1024 || (blockSize & (blockSize - 1)) !== 0) {
-    throw new Error(`--blockSize ${f.blockSize}: must be a power of two from 256K to 8M`);
+  if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || (blockSize & (blockSize - 1)) !== 0) {
+    throw new Error(`--blockSize ${f.blockSize}: must be a power of two from ${sizeFlag(MIN_BLOCK_SIZE)} to ${sizeFlag(MAX_BLOCK_SIZE)}`);
   }
   if (f.compression !== 'lz4' && f.compression !== 'none') throw new Error(`--compression ${f.compression}: expected lz4 or none`);
-  if (!/^(file:\/\/\/|s3:\/\/[^/]+)/.test(f.store)) throw new Error(`--store ${f.store}: expected file:///dir or s3://bucket[/prefix]`);
+  try { parseStoreUrl(f.store); } catch (e) { throw new Error(`--store: ${(e as Error).message}`); }
   const proxies = f.proxies ? f.proxies.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   for (const p of proxies ?? []) if (!/^[^\s:]+:\d{1,5}$|^https?:\/\//.test(p)) throw new Error(`--proxies: "${p}" is not host:port`);
   if (f.assumeRoleArn !== undefined && !/^arn:[^\s:]*:[^\s]+$/.test(f.assumeRoleArn)) {
@@ -73,8 +76,8 @@ export function registerVolume(program: Command): void {
   addAdminOptions(volume.command('create <name>')
     .description('create a volume (--encrypt reads the passphrase twice from the TTY or stdin)')
     .requiredOption('--store <url>', 'block store: file:///dir or s3://bucket/prefix')
-    .option('--blockSize <size>', 'block size, 256K…8M', '4M')
-    .option('--compression <codec>', 'lz4 or none', 'lz4')
+    .option('--blockSize <size>', `block size, ${sizeFlag(MIN_BLOCK_SIZE)}…${sizeFlag(MAX_BLOCK_SIZE)}`, sizeFlag(VOLUME_DEFAULTS.blockSize))
+    .option('--compression <codec>', 'lz4 or none', VOLUME_DEFAULTS.compression)
     .option('--encrypt', 'end-to-end encryption with a passphrase')
     .option('--endpoint <url>', 'S3 endpoint (non-AWS)')
     .option('--region <region>', 'S3 region')
@@ -83,7 +86,7 @@ export function registerVolume(program: Command): void {
     .option('--ambientCredentials', 'mounts use their own instance role / AWS chain instead of the server\'s blockUser/blockPass')
     .option('--assumeRoleArn <arn>', 'mounts assume this IAM role (STS AssumeRole) for bucket access')
     .option('--stsEndpoint <url>', 'STS endpoint for --assumeRoleArn (non-AWS or regional)')
-    .option('--retention <duration>', 'keep superseded blocks this long before gc (e.g. 24h)', '24h')
+    .option('--retention <duration>', 'keep superseded blocks this long before gc (e.g. 24h)', durationFlag(VOLUME_DEFAULTS.retentionSeconds))
     .option('--proxies <list>', 'proxy group host:port,host:port')
     .option('--capacity <size>', 'capacity: writes past it fail with ENOSPC; statfs reports it (default unlimited)')
     .option('--inodeLimit <n>', 'most inodes the volume may hold: creates past it fail with ENOSPC (default unlimited)'))

@@ -1,7 +1,7 @@
 import { parseSseMode } from '../../store/sse.js';
 
 /** Flags of `mount.flexfs start`, as commander hands them over (sizes still strings). */
-export interface StartFlags {
+export interface MountStartFlags {
   local?: string;
   /** true (`--sse`, `-o sse`) or 'require' (`--sse=require`, `-o sse=require`); see parseSseMode. */
   sse?: boolean | string;
@@ -32,13 +32,13 @@ export interface StartFlags {
 /** mount(8) options that mean nothing to flexfs itself (handled by mount/systemd). */
 const IGNORED = new Set(['_netdev', 'nofail', 'auto', 'noauto', 'defaults', 'user', 'users', 'nouser', 'rw', 'x-systemd.automount']);
 
-const BOOLEAN: Record<string, keyof StartFlags> = {
+const BOOLEAN: Record<string, keyof MountStartFlags> = {
   ro: 'ro', noatime: 'noATime', noexec: 'noExec', nosuid: 'noSUID', nodev: 'noDev',
   nonempty: 'nonEmpty', foreground: 'foreground', verbose: 'verbose',
   // mount(8) defaults for these are the opposite flags: nothing to do.
 };
 const NEGATED_DEFAULTS = new Set(['atime', 'relatime', 'exec', 'suid', 'dev', 'async']);
-const VALUED: Record<string, keyof StartFlags> = {
+const VALUED: Record<string, keyof MountStartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
   diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
   proxy: 'proxy',
@@ -48,8 +48,8 @@ const VALUED: Record<string, keyof StartFlags> = {
  * Map a mount(8)/fstab option string ("_netdev,nofail,sse,credsFile=/x") onto start flags.
  * Ignores what mount/systemd handle; an unknown option is an error naming it.
  */
-export function parseMountOptions(text: string | undefined): StartFlags {
-  const out: StartFlags = {};
+export function parseMountOptions(text: string | undefined): MountStartFlags {
+  const out: MountStartFlags = {};
   for (const raw of (text ?? '').split(',')) {
     const opt = raw.trim();
     if (!opt) continue;

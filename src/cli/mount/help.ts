@@ -1,13 +1,5 @@
 import { MEMORY_CACHE_DEFAULT, VFS_DEFAULTS } from '../../config/defaults.js';
-
-/** A byte count as a size flag would write it: 64M, 1G. */
-export function sizeFlag(bytes: number): string {
-  const GiB = 2 ** 30;
-  const MiB = 2 ** 20;
-  if (bytes % GiB === 0) return `${bytes / GiB}G`;
-  if (bytes % MiB === 0) return `${bytes / MiB}M`;
-  return String(bytes);
-}
+import { sizeFlag } from '../../config/sizes.js';
 
 /** `mount.flexfs start --help` texts whose defaults come from the defaults table (config/defaults.ts). */
 export const START_HELP = {

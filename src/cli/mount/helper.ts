@@ -1,4 +1,4 @@
-import { parseMountOptions, type StartFlags } from './flags.js';
+import { parseMountOptions, type MountStartFlags } from './flags.js';
 
 const SUBCOMMANDS = new Set(['start', 'init', 'deinit', 'version', 'help', '-h', '--help', '-V', '--version']);
 
@@ -6,10 +6,10 @@ const SUBCOMMANDS = new Set(['start', 'init', 'deinit', 'version', 'help', '-h',
  * mount(8) calls `mount.flexfs <volume> <dir> [-sfnv] [-o opts]`; map that onto `start`.
  * Returns undefined when argv is a normal subcommand invocation.
  */
-export function helperInvocation(argv: string[]): { volume: string; mountpoint: string; flags: StartFlags; fake: boolean } | undefined {
+export function helperInvocation(argv: string[]): { volume: string; mountpoint: string; flags: MountStartFlags; fake: boolean } | undefined {
   if (argv.length < 2 || SUBCOMMANDS.has(argv[0]) || argv[0].startsWith('-')) return undefined;
   const [volume, mountpoint, ...rest] = argv;
-  let flags: StartFlags = {};
+  let flags: MountStartFlags = {};
   let fake = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];

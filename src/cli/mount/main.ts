@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { daemonize } from './daemon.js';
-import type { StartFlags } from './flags.js';
+import type { MountStartFlags } from './flags.js';
 import { START_HELP } from './help.js';
 import { helperInvocation } from './helper.js';
 import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
@@ -15,8 +15,8 @@ function version(): string {
   return pkg.version;
 }
 
-/** StartFlags back to argv for the daemon child (only flags that were set). */
-function flagsToArgs(flags: StartFlags): string[] {
+/** MountStartFlags back to argv for the daemon child (only flags that were set). */
+function flagsToArgs(flags: MountStartFlags): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(flags)) {
     if (k === 'foreground' || k === 'readyFd' || v === undefined) continue;
@@ -33,7 +33,7 @@ function flagsToArgs(flags: StartFlags): string[] {
   return out;
 }
 
-async function start(volume: string, mountpoint: string, flags: StartFlags): Promise<void> {
+async function start(volume: string, mountpoint: string, flags: MountStartFlags): Promise<void> {
   if (!flags.foreground && !process.env.NOTIFY_SOCKET) {
     await daemonize(volume, ['start', volume, mountpoint, ...flagsToArgs(flags)]);
   }
@@ -72,7 +72,7 @@ export function buildProgram(): Command {
     .option('--metricsPort <[host:]port>', 'serve Prometheus metrics on this address (default host 127.0.0.1)')
     .option('--proxy <list>', 'read and write blocks through proxy.flexfs: host:port[,host:port…] (default: the volume\'s proxies setting)')
     .addOption(new Option('--readyFd <fd>').hideHelp())
-    .action((volume: string, mountpoint: string, flags: StartFlags) => start(volume, mountpoint, flags).catch(fail));
+    .action((volume: string, mountpoint: string, flags: MountStartFlags) => start(volume, mountpoint, flags).catch(fail));
 
   const init = program.command('init').description('set up credentials or fstab');
   init.command('creds <volume>').description('write ~/.flexfs/mount/creds/<volume>; token, secret and proxyToken from stdin (key=value lines) or a prompt')

@@ -12,7 +12,7 @@ import { openStore, parseSseMode } from '../../store/index.js';
 import { startMountTelemetry } from '../../ops/mount-telemetry.js';
 import { instrumentOps } from '../../ops/op-metrics.js';
 import { pino, type Logger } from 'pino';
-import type { StartFlags } from './flags.js';
+import type { MountStartFlags } from './flags.js';
 import { parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
 import { TIMEOUTS } from '../../config/defaults.js';
@@ -43,7 +43,7 @@ export async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Pr
   }
 }
 
-async function readSecret(flags: StartFlags, creds: Creds | undefined): Promise<string | undefined> {
+async function readSecret(flags: MountStartFlags, creds: Creds | undefined): Promise<string | undefined> {
   if (flags.secretFile) {
     const path = flags.secretFile;
     // the passphrase file is held to the creds files' rule: owner-only (chmod 600)
@@ -63,14 +63,14 @@ function notifySystemd(): void {
   execFile('systemd-notify', ['--ready', `--pid=${process.pid}`], () => undefined);
 }
 
-function reportReady(flags: StartFlags, line: string): void {
+function reportReady(flags: MountStartFlags, line: string): void {
   if (flags.readyFd === undefined) return;
   const fd = Number(flags.readyFd);
   try { writeSync(fd, line + '\n'); closeSync(fd); } catch { /* the parent went away */ }
 }
 
 /** Mount the volume and serve it until SIGTERM/SIGINT or an external unmount. */
-export async function runStart(volume: string, mountpointArg: string, flags: StartFlags): Promise<void> {
+export async function runStart(volume: string, mountpointArg: string, flags: MountStartFlags): Promise<void> {
   const mountpoint = resolve(mountpointArg);
   try {
     await serve(volume, mountpoint, flags);
@@ -88,7 +88,7 @@ export async function runStart(volume: string, mountpointArg: string, flags: Sta
   }
 }
 
-async function serve(volume: string, mountpoint: string, flags: StartFlags): Promise<void> {
+async function serve(volume: string, mountpoint: string, flags: MountStartFlags): Promise<void> {
   if (flags.verbose) logger.level = 'debug';
   await checkMountpoint(mountpoint, !!flags.nonEmpty);
   const umask = flags.umask !== undefined ? parseUmask(flags.umask) : undefined;

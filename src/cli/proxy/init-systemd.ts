@@ -4,7 +4,7 @@ import { GET_LIMIT_DEFAULTS } from '../../proxy/get-limits.js';
 import { PUT_LIMIT_DEFAULTS } from '../../proxy/put-limits.js';
 import { resolve } from 'node:path';
 import { initSystemdUnit } from '../../ops/units.js';
-import { addStartOptions, type StartFlags } from './options.js';
+import { addStartOptions, type ProxyStartFlags } from './options.js';
 
 /**
  * `init systemd`: prints (or with --now installs) the packaged flexfs-proxy.service and the
@@ -16,7 +16,7 @@ export function registerInitSystemd(init: Command): void {
     .option('--unitDir <dir>', 'where --now writes the unit', '/etc/systemd/system')
     .option('--envDir <dir>', 'where --now writes proxy.env', '/etc/flexfs')
     .option('--print', 'print only (the default without --now; kept for scripts)')
-    .action(async (flags: StartFlags & { now?: boolean; unitDir: string; envDir: string }, cmd: Command) => {
+    .action(async (flags: ProxyStartFlags & { now?: boolean; unitDir: string; envDir: string }, cmd: Command) => {
       try {
         const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
         await initSystemdUnit({ unit: 'flexfs-proxy.service', daemon: 'proxy', args: startArgs(flags, given), now: flags.now,
@@ -34,7 +34,7 @@ export function registerInitSystemd(init: Command): void {
  * given on this command line (the defaults of whoever runs `init systemd` would be their own home),
  * and never from under /root or /home, which the unit cannot read (ProtectHome=yes).
  */
-export function startArgs(flags: StartFlags, given: (flag: string) => boolean = () => true): string[] {
+export function startArgs(flags: ProxyStartFlags, given: (flag: string) => boolean = () => true): string[] {
   const args: string[] = ['--store', flags.store, '--bindAddr', flags.bindAddr, '--diskQuota', flags.diskQuota];
   for (const [flag, value] of [['diskFolder', flags.diskFolder], ['credsFile', flags.credsFile], ['sslCert', flags.sslCert], ['sslKey', flags.sslKey]] as const) {
     if (!value || !given(flag)) continue;

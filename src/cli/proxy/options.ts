@@ -6,9 +6,10 @@ import { flexfsHome, proxyCredsPath } from '../../config/creds.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../util/listener-limits.js';
 import { GET_LIMIT_DEFAULTS } from '../../proxy/get-limits.js';
 import { PUT_LIMIT_DEFAULTS } from '../../proxy/put-limits.js';
+import { PROXY_DEFAULTS } from '../../config/defaults.js';
 
 /** Flags of `start`, shared with `init systemd` (which writes them into the unit's ExecStart). */
-export interface StartFlags {
+export interface ProxyStartFlags {
   store: string;
   endpoint?: string;
   region?: string;
@@ -32,7 +33,7 @@ export interface StartFlags {
   maxQueuedPuts?: string;
 }
 
-export const DEFAULT_PORT = 9450;
+export const DEFAULT_PORT = PROXY_DEFAULTS.port;
 
 export function defaultDiskFolder(): string {
   return process.getuid?.() === 0 ? '/var/cache/flexfs/proxy' : join(process.env.FLEXFS_HOME ? flexfsHome() : join(homedir(), '.flexfs'), 'proxy', 'cache');
@@ -46,7 +47,7 @@ export function addStartOptions(cmd: Command): Command {
     .option('--pathStyle', 'path-style S3 addressing (default for endpoints not ending in amazonaws.com)')
     .option('--bindAddr <host:port>', 'address to listen on', `0.0.0.0:${DEFAULT_PORT}`)
     .option('--diskFolder <dir>', 'folder of the disk cache', defaultDiskFolder())
-    .option('--diskQuota <size>', 'disk cache quota: bytes, a size like 50G, or a percentage of the filesystem', '50%')
+    .option('--diskQuota <size>', 'disk cache quota: bytes, a size like 50G, or a percentage of the filesystem', PROXY_DEFAULTS.diskQuota)
     .option('--keyPrefix <prefix>', 'serve only keys under this prefix (e.g. a volume id)')
     .option('--sse [require]', 'add x-amz-server-side-encryption: AES256 to every PUT to the bucket and warn when the bucket does not '
       + 'apply it; --sse=require refuses such writes instead', sseOption('--sse'))

@@ -11,11 +11,11 @@ import { createProxyServer } from '../../proxy/server.js';
 import { loadOrCreateTls } from '../../proxy/tls.js';
 import { openStore, parseSseMode } from '../../store/index.js';
 import { parseMaxConnections } from '../../util/listener-limits.js';
-import { addStartOptions, DEFAULT_PORT, type StartFlags } from './options.js';
+import { addStartOptions, DEFAULT_PORT, type ProxyStartFlags } from './options.js';
 
 export function registerStart(program: Command): void {
   addStartOptions(program.command('start').description('run the caching block proxy'))
-    .action(async (flags: StartFlags) => {
+    .action(async (flags: ProxyStartFlags) => {
       try {
         await startProxy(flags);
       } catch (e) {
@@ -33,7 +33,7 @@ export function parseBindAddr(addr: string): { host: string; port: number } {
   return { host: m[1] || m[2] || '0.0.0.0', port: Number.isFinite(port) ? port : DEFAULT_PORT };
 }
 
-async function startProxy(flags: StartFlags): Promise<void> {
+async function startProxy(flags: ProxyStartFlags): Promise<void> {
   const log = pino({ name: 'proxy.flexfs', level: flags.verbose ? 'debug' : 'info' }, pino.destination(2));
   const sse = parseSseMode(flags.sse, '--sse');
   const { host, port } = parseBindAddr(flags.bindAddr);

@@ -12,6 +12,14 @@ export function formatPairs(pairs: Array<[string, string | number | boolean | un
   return pairs.map(([k, v]) => `${(k + ':').padEnd(w + 1)} ${v === undefined || v === null || v === '' ? '-' : String(v)}`).join('\n') + '\n';
 }
 
+/** Seconds as a duration flag writes them (7d, 24h, 15m, 30s): `--help` defaults. */
+export function durationFlag(seconds: number): string {
+  for (const [unit, n] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds >= n && seconds % n === 0) return `${seconds / n}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
 /** Parse a duration: seconds ("3600") or with a unit (30s, 15m, 24h, 7d). Returns seconds. */
 export function parseDuration(text: string): number {
   const m = /^(\d+)\s*([smhd]?)$/i.exec(text.trim());

@@ -1,6 +1,6 @@
 import { errnoOf, toErrno } from '../../errors/index.js';
 import { loadAddon, type NativeConnInfo, type NativeEvent, type NativeSession } from './native.js';
-import { TIMEOUTS } from '../../config/defaults.js';
+import { FUSE_DEFAULTS, TIMEOUTS } from '../../config/defaults.js';
 import type {
   AttrReply, CreateReply, DirReply, Entry, FlockLock, LowLevelHandlers, OpName, OpenReply, StatfsReply,
 } from './types.js';
@@ -132,7 +132,7 @@ export class LowLevelSession {
       args: mountArgs(o),
       ops,
       groupsOps: (o.callerGroupsOps ?? []).map(code).filter((c) => c >= 0),
-      maxWrite: o.maxWrite ?? 1 << 20,
+      maxWrite: o.maxWrite ?? FUSE_DEFAULTS.maxRequestBytes,
       readdirplus: o.readdirplus === 'off' ? 0 : o.readdirplus === 'auto' ? 2 : 1,
       writebackCache: o.writebackCache ?? false,
       posixAcl: o.posixAcl ?? false,
@@ -140,7 +140,7 @@ export class LowLevelSession {
       atomicOTrunc: o.atomicOTrunc ?? false,
       handleKillpriv: o.handleKillpriv ?? true,
       deadlineMs: o.deadlineMs ?? TIMEOUTS.fuseOpMs,
-      maxThreads: o.maxThreads ?? 4,
+      maxThreads: o.maxThreads ?? FUSE_DEFAULTS.maxThreads,
       inline: o.receive === 'inline',
     });
     this.mounted = true;

@@ -8,7 +8,7 @@ import {
 } from '../protocol/index.js';
 import { parseMetaAddr, type MetaAddress } from './address.js';
 import { resolveTls, type MetaTlsOptions, type ResolvedTls } from './tls.js';
-import { TIMEOUTS } from '../../config/defaults.js';
+import { RPC_CLIENT_DEFAULTS, TIMEOUTS } from '../../config/defaults.js';
 
 export interface RpcClientOptions {
   addr: string;
@@ -77,7 +77,7 @@ export class RpcClient {
   constructor(private readonly opts: RpcClientOptions) {
     this.addr = parseMetaAddr(opts.addr);
     this.callTimeoutMs = opts.callTimeoutMs ?? TIMEOUTS.rpcCallMs;
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? TIMEOUTS.rpcConnectMs;
   }
 
   /** First connection: resolves with the session, rejects with a clear error (no retries). */
@@ -210,8 +210,8 @@ export class RpcClient {
 
   private scheduleReconnect(): void {
     if (this.reconnectTimer) return;
-    const base = this.opts.backoffInitialMs ?? 100;
-    const max = this.opts.backoffMaxMs ?? 5000;
+    const base = this.opts.backoffInitialMs ?? RPC_CLIENT_DEFAULTS.backoffInitialMs;
+    const max = this.opts.backoffMaxMs ?? RPC_CLIENT_DEFAULTS.backoffMaxMs;
     const delay = Math.random() * Math.min(max, base * 2 ** this.attempt) + 20;
     this.attempt = Math.min(this.attempt + 1, 20);
     this.reconnectTimer = setTimeout(() => {

@@ -4,13 +4,14 @@ import type { VolumeSpec } from '../engine.js';
 import { ROOT_INO, type VolumeSettings } from '../types.js';
 import { nowNs } from './rules.js';
 import type { InodeRec } from './tx.js';
+import { VOLUME_DEFAULTS } from '../../config/defaults.js';
 
 /** Rules shared by the engines' admin side: volume specs, token secrets, namespace checks. */
 
-export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_BLOCK_SIZE = VOLUME_DEFAULTS.blockSize;
 export const MIN_BLOCK_SIZE = 256 * 1024;
 export const MAX_BLOCK_SIZE = 8 * 1024 * 1024;
-export const DEFAULT_RETENTION_SECONDS = 86_400;
+export const DEFAULT_RETENTION_SECONDS = VOLUME_DEFAULTS.retentionSeconds;
 export const VOLUME_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface StoredVolume {

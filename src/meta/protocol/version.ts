@@ -3,6 +3,7 @@
  * to frame shapes or op semantics; a mismatch is refused at the handshake with a clear message.
  */
 export const PROTOCOL_VERSION = 1;
+import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
 
 /** Largest frame the server accepts from a client (requests are small; xattr values ≤ 64 KiB). */
 export const MAX_REQUEST_FRAME_BYTES = 1 << 20;
@@ -10,7 +11,7 @@ export const MAX_REQUEST_FRAME_BYTES = 1 << 20;
 export const MAX_RESPONSE_FRAME_BYTES = 64 << 20;
 
 /** Default listening port of meta.flexfs. */
-export const DEFAULT_META_PORT = 8443;
+export const DEFAULT_META_PORT = META_SERVER_DEFAULTS.port;
 
 /** HTTP path of the WebSocket RPC endpoint. */
 export const RPC_PATH = '/v1/rpc';

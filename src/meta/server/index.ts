@@ -13,6 +13,7 @@ import { RpcSession } from './rpc-session.js';
 import { startSessionSweep } from './session-sweep.js';
 import type { TlsMaterial } from './tls.js';
 import { DEFAULT_MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT_MS, limitConnections } from '../../util/listener-limits.js';
+import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
 
 export { loadTls, fingerprintOf, type TlsMaterial } from './tls.js';
 export { publicSettings } from './rest.js';
@@ -58,7 +59,7 @@ export function parseBindAddr(addr: string): { host: string; port: number } {
 export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServer> {
   const log = opts.logger ?? pino({ level: 'silent' });
   const { engine } = opts;
-  const ttlSeconds = opts.sessionTtlSeconds ?? 60;
+  const ttlSeconds = opts.sessionTtlSeconds ?? META_SERVER_DEFAULTS.sessionTtlSeconds;
   const heartbeatMs = Math.max(200, Math.floor((ttlSeconds * 1000) / 4));
   const metrics = new ServerMetrics(opts.processMetrics);
   const auth = new Authenticator(engine, opts.adminToken);
