@@ -103,6 +103,12 @@ export function checkTarget(target: string, sealed = false): number {
   return len;
 }
 
+/** A numeric argument from a caller: a safe integer ≥ min, else EINVAL naming it. */
+export function checkInt(v: unknown, what: string, min = 0): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new FsError('EINVAL', `${what} must be an integer ≥ ${min}`);
+  return v;
+}
+
 /** Wall clock in ns (µs resolution). */
 export function nowNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;

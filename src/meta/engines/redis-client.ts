@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { FsError, isFsError } from '../../errors/index.js';
 
 /**
  * The client the redis engine talks through: one server (or replication primary) or a Redis
@@ -30,4 +31,10 @@ export async function* scanKeys(r: RedisClient, pattern: string, count = 1000): 
       yield keys;
     } while (cursor !== '0');
   }
+}
+
+/** A client or server failure as the EIO the engine reports; FsErrors pass through. */
+export function asFsError(e: unknown): unknown {
+  if (isFsError(e)) return e;
+  return new FsError('EIO', `redis: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }

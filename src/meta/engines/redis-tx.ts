@@ -6,8 +6,8 @@ import type { RedisClient } from './redis-client.js';
 
 /**
  * Optimistic MetaTx for redis: reads go to the server and are recorded as checks (what was
- * seen), writes are buffered; RedisEngine then sends checks + writes to the one Lua script
- * (redis-lua.ts). An overlay makes reads see this transaction's own writes.
+ * seen), writes are buffered; RedisRunner (redis-runner.ts) then sends checks + writes to the
+ * one Lua script (redis-lua.ts). An overlay makes reads see this transaction's own writes.
  */
 type Check = (string | number | Buffer | false | string[])[];
 type Write = (string | number | Buffer)[];

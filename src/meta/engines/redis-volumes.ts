@@ -1,0 +1,60 @@
+import { FsError } from '../../errors/index.js';
+import { buildVolume, rootInode, type StoredVolume } from '../core/admin.js';
+import { encodeInode } from '../core/rules.js';
+import type { VolumeSpec } from '../engine.js';
+import { ROOT_INO, type VolumeSettings } from '../types.js';
+import type { AdminScripts } from './redis-admin-lua.js';
+import { sessionRecs, storedVolume, tokenRecs } from './redis-admin-records.js';
+import { ADMIN, volumeKeys } from './redis-keys.js';
+import { asFsError, scanKeys, type RedisClient } from './redis-client.js';
+
+/** The redis engine's volumes: create (root inode, counters, name), list, delete with their keys. */
+
+/**
+ * The volume's own keys first (unreachable until named: a crash here leaves only stray keys
+ * under a fresh id), then one script names it; a taken name removes the keys again.
+ */
+export async function createVolume(r: RedisClient, scripts: AdminScripts, spec: VolumeSpec): Promise<VolumeSettings> {
+  const v = buildVolume(spec);
+  const id = v.settings.id;
+  const k = volumeKeys(id);
+  const made = await r.multi()
+    .set(k.inode(ROOT_INO), encodeInode(rootInode()))
+    .hset(k.counters, 'lastIno', '1', 'lastBlock', '0', 'inodes', '1', 'usedBytes', '0')
+    .exec();
+  const failed = made?.find(([err]) => err)?.[0];
+  if (!made || failed) throw asFsError(failed ?? new Error('transaction aborted'));
+  let named: number;
+  try {
+    named = await scripts.createVolume(ADMIN.volumeNames, ADMIN.volumes, v.settings.name, id, JSON.stringify(v));
+  } catch (e) {
+    await r.del(k.inode(ROOT_INO), k.counters).catch(() => undefined);
+    throw asFsError(e);
+  }
+  if (named !== 1) {
+    await r.del(k.inode(ROOT_INO), k.counters);
+    throw new FsError('EEXIST', `volume "${spec.name}" already exists`);
+  }
+  return v.settings;
+}
+
+export async function listVolumes(r: RedisClient): Promise<VolumeSettings[]> {
+  const all = (await r.hvals(ADMIN.volumes)).map((j) => (JSON.parse(j) as StoredVolume).settings);
+  return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Refuses (ENOTEMPTY) a volume with files unless `force`. */
+export async function deleteVolume(r: RedisClient, scripts: AdminScripts, nameOrId: string, force: boolean): Promise<void> {
+  const v = await storedVolume(r, nameOrId);
+  if (!v) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
+  const id = v.settings.id;
+  const k = volumeKeys(id);
+  if (!force && (await r.hlen(k.entries(ROOT_INO))) > 0) throw new FsError('ENOTEMPTY', `volume "${v.settings.name}" still has files`);
+  // One script forgets the volume, its name, tokens and sessions; its keys go afterwards (a
+  // crash in between leaves unreachable keys, not a half-deleted volume).
+  const tokens = (await tokenRecs(r)).filter((t) => t.volumeId === id).flatMap((t) => [t.id, t.hash]);
+  const sessions = (await sessionRecs(r, id)).map((s) => s.id);
+  await scripts.deleteVolume(ADMIN.volumes, ADMIN.volumeNames, ADMIN.tokens, ADMIN.tokenHashes, ADMIN.sessions,
+    ADMIN.sessionExpiry, id, v.settings.name, tokens.length / 2, ...tokens, ...sessions);
+  for await (const batch of scanKeys(r, k.all)) if (batch.length) await r.del(...batch);
+}
