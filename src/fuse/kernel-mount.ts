@@ -28,11 +28,11 @@ export interface CoreMountOptions {
   /** Permission bits masked from every reported mode, e.g. 0o022 (--umask). */
   umask?: number;
   /**
-   * Kernel attribute / entry cache timeouts in seconds (defaults 0, and 1 with
-   * default_permissions, else 0: see mountCore). Attributes are not
-   * cached by the kernel (the core caches them for 1 s, refreshed at every open) because the
-   * kernel clamps reads to the size it cached: a reader that stat'ed a file just before another
-   * client grew it would otherwise read the old length after open, breaking close-to-open.
+   * Kernel attribute / entry cache timeouts in seconds (--attrTTL, --entryTTL; defaults 0, and 1
+   * with default_permissions, else 0: see mountCore). The kernel clamps reads to the size it
+   * cached, so a cached size must never outlive a change another client committed: other mounts'
+   * changes arrive pushed (KernelCoherence drops them from the kernel), and an open whose fresh
+   * attributes differ from the kernel's drops the kernel's copy before it is answered.
    */
   attrTimeout?: number;
   entryTimeout?: number;
@@ -73,7 +73,7 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
   // Without default_permissions the core checks search permission at each LOOKUP; a name the
   // kernel had cached would skip that, so such mounts let the kernel cache no names.
   const entryTimeout = o.entryTimeout ?? (defaultPermissions ? 1 : 0);
-  const { handlers, lookups } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout });
+  const { handlers, lookups, coherence } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout });
   const onError = o.onError;
   const session = new LowLevelSession(handlers, {
     fsname: o.fsname,
@@ -102,12 +102,16 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
     throw new Error(`mounting ${mnt} failed: ${(e as Error).message}`, { cause: e });
   }
   await setReadahead(mnt, o.readaheadKb ?? FUSE_DEFAULTS.readaheadKb);
+  // What other mounts change reaches the kernel's caches (after the core's: it subscribed first).
+  coherence.attach(session);
+  const unwatch = core.watchOthers?.((changes) => coherence.othersChanged(changes));
   let unmounting: Promise<void> | undefined;
   return {
     mountpoint: mnt,
     session,
     lookups,
     unmount() {
+      unwatch?.();
       unmounting ??= session.unmount();
       return unmounting;
     },

@@ -3,6 +3,7 @@ import { ROOT_INO } from '../meta/types.js';
 import type { AttrChanges, InodeFs } from '../vfs/types.js';
 import { DirBuffer } from './lowlevel/dirbuf.js';
 import { LookupCounts } from './lookup-counts.js';
+import { KernelCoherence } from './kernel-notify.js';
 import { statfsToFuse, toFuseAttr } from './stat.js';
 import type { Entry, LowLevelHandlers, ReaddirRequest, SetattrRequest } from './lowlevel/types.js';
 
@@ -21,11 +22,13 @@ export interface KernelOpsOptions {
  * its answer converted to the reply's shape. Holds no filesystem rule; it only counts the
  * lookups the kernel holds (LookupCounts) and remembers each directory's parent for "..".
  */
-export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: LowLevelHandlers; lookups: LookupCounts } {
+export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: LowLevelHandlers; lookups: LookupCounts; coherence: KernelCoherence } {
   const lookups = new LookupCounts();
+  const coherence = new KernelCoherence(lookups, o.attrTimeout > 0);
   const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
   const umask = o.umask ?? 0;
-  const attr = (a: Attr) => toFuseAttr(a, umask);
+  /** Attributes as the kernel gets them (what it may cache is noted for coherence). */
+  const attr = (a: Attr) => { coherence.replied(a); return toFuseAttr(a, umask); };
   /** Entry reply fields for `a`. */
   const reply = (a: Attr): Entry =>
     ({ ino: a.ino, generation: a.generation, attr: attr(a), attrTimeout: o.attrTimeout, entryTimeout: o.entryTimeout });
@@ -63,6 +66,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     lookup: async (req) => entry(await core.lookup(req.ino, req.name, req), req.ino),
     forget: (req) => {
       lookups.forget(req.ino, req.nlookup);
+      coherence.forgotten(req.ino);
       if (lookups.of(req.ino) === 0 && req.ino !== ROOT_INO) parents.delete(req.ino);
     },
     getattr: async (req) => ({ attr: attr(await core.getattr(req.ino, req, req.fh)) }),
@@ -79,6 +83,8 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     link: async (req) => entry(await core.link(req.ino, req.newParent, req.name, req), req.newParent),
     open: async (req) => {
       const r = await core.open(req.ino, req.flags, req);
+      // open fetched the attributes afresh (close-to-open): the kernel's copy must not be older
+      if (o.attrTimeout > 0) await coherence.opening(await core.getattr(req.ino, req, r.fh));
       return { fh: r.fh, keepCache: r.keepCache };
     },
     create: async (req) => {
@@ -103,7 +109,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     removexattr: (req) => core.removexattr(req.ino, req.name, req),
     access: (req) => core.access(req.ino, req.mask, req),
   };
-  return { handlers, lookups };
+  return { handlers, lookups, coherence };
 }
 
 /** setattr's fields as the core takes them (the request carries only those being set). */

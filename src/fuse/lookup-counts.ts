@@ -21,6 +21,11 @@ export class LookupCounts {
     return this.counts.get(ino) ?? 0;
   }
 
+  /** Every inode the kernel holds. */
+  inodes(): IterableIterator<number> {
+    return this.counts.keys();
+  }
+
   /** Inodes the kernel holds. */
   get size(): number {
     return this.counts.size;

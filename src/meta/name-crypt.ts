@@ -13,7 +13,7 @@ import { FsError } from '../errors/index.js';
 import { createNameCipher, SealError, type NameCipher } from '../codec/names.js';
 import { checkName, checkXattrName, PATH_MAX, XATTR_SIZE_MAX } from './core/rules.js';
 import type {
-  Attr, BlockRef, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
+  Attr, BlockRef, ChangeListener, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
 } from './types.js';
 
 /** The MetaStore a mount uses: sealed names on volumes with the flag, `meta` itself otherwise. */
@@ -128,4 +128,19 @@ export class NameCryptMetaStore implements MetaStore {
   allocIds(count: number, ctx: OpContext): Promise<number> { return this.inner.allocIds(count, ctx); }
   settings(): Promise<VolumeSettings> { return this.inner.settings(); }
   close(): Promise<void> { return this.inner.close(); }
+
+  /** The inner store's changes with their entry names opened (one that does not open: all suspect). */
+  watch(listener: ChangeListener): () => void {
+    if (!this.inner.watch) return () => undefined;
+    return this.inner.watch((changes) => {
+      if (!changes) return listener(null);
+      let e: [number, string][];
+      try {
+        e = changes.e.map(([parent, stored]) => [parent, isDot(stored) ? stored : this.cipher.openName(parent, stored)]);
+      } catch {
+        return listener(null);
+      }
+      listener({ ...changes, e });
+    });
+  }
 }

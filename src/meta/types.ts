@@ -113,6 +113,22 @@ export interface CommitRequest {
 // Volume settings live in a leaf module (store/ and codec/ import them too, not meta/).
 export type { BlockStoreSettings, EncryptionParams, VolumeSettings } from '../volume/settings.js';
 
+/**
+ * What other sessions' mutations made stale (coherent caching, docs/SEMANTICS.md):
+ * - `e`: directory entries (parent ino, name) that appeared, went or point elsewhere now; a cache
+ *   that maps one of them to an inode drops that inode's attributes too (unlink, rename);
+ * - `a`: inodes whose attributes or xattrs changed (an ACL is both);
+ * - `d`: inodes whose data changed (a commit, a truncate): cached pages of them are stale.
+ */
+export interface Changes {
+  e: [parent: number, name: string][];
+  a: number[];
+  d: number[];
+}
+
+/** Hears `Changes` made by other sessions; `null`: some may have been missed, all caches are suspect. */
+export type ChangeListener = (changes: Changes | null) => void;
+
 export interface MetaStore {
   lookup(parent: number, name: string, ctx: OpContext): Promise<Attr>;
   getattr(ino: number, ctx: OpContext): Promise<Attr>;
@@ -155,4 +171,10 @@ export interface MetaStore {
   /** The volume's settings (block size, compression, encryption params, block store). */
   settings(): Promise<VolumeSettings>;
   close(): Promise<void>;
+  /**
+   * Optional: tell `listener` what other sessions change (a remote store on meta.flexfs does;
+   * an embedded one has no other sessions). Names in `Changes` are this store's names (opened by
+   * the name-sealing decorator). Returns the unsubscribe function.
+   */
+  watch?(listener: ChangeListener): () => void;
 }

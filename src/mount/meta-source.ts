@@ -62,6 +62,7 @@ async function openLocal(volume: string, dir: string, mountpoint: string, secret
 
 async function openRemote(volume: string, config: Extract<MetaSourceConfig, { kind: 'remote' }>, mountpoint: string | undefined): Promise<MetaSource> {
   const { connectMeta } = await import('../meta/client/index.js');
-  const session = await connectMeta({ addr: config.addr, token: config.token, volume, tls: config.tls, mountpoint });
+  // watch: the mount's caches hear what other mounts change (coherent caching).
+  const session = await connectMeta({ addr: config.addr, token: config.token, volume, tls: config.tls, mountpoint, watch: true });
   return { meta: session.store, settings: session.settings, get sessionId() { return session.sessionId; }, close: () => session.close() };
 }

@@ -30,7 +30,9 @@ export function instrumentOps<T extends object>(inner: T): OpMetrics<T> {
     const timer = latency.labels(op);
     (fs as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => {
       const start = process.hrtime.bigint();
-      return (fn as (...a: unknown[]) => Promise<unknown>).apply(inner, args).then((result) => {
+      const out = (fn as (...a: unknown[]) => unknown).apply(inner, args);
+      if (!(out instanceof Promise)) return out; // not an operation (e.g. watchOthers)
+      return out.then((result) => {
         timer.observe(Number(process.hrtime.bigint() - start) / 1e9);
         if (OPS_WITH_BYTES.has(op) && typeof result === 'number') bytes.inc({ direction: op === 'read' ? 'read' : 'written' }, result);
         return result;

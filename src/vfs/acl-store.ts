@@ -46,6 +46,16 @@ export class AclStore {
     if (!this.d.enabled) throw new FsError('ENOTSUP', 'POSIX ACLs are off on this mount (mounted with --no-acl)');
   }
 
+  /** Another mount changed `ino`: its cached ACLs may be stale. */
+  forget(ino: number): void {
+    for (const name of [ACL_ACCESS, ACL_DEFAULT]) this.cache.delete(`${ino}:${name}`);
+  }
+
+  /** Changes by other mounts may have been missed: forget every cached ACL. */
+  clear(): void {
+    this.cache.clear();
+  }
+
   private remember(ino: number, name: string, acl: Acl | null): void {
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(`${ino}:${name}`, { acl, expires: Date.now() + this.d.ttlMs });

@@ -1,7 +1,7 @@
 import { constants as fsc } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { FsError, isFsError } from '../errors/index.js';
-import { ROOT_INO, type Attr, type DirEntry, type MetaStore, type OpContext, type SetAttrChanges, type StatFs } from '../meta/types.js';
+import { ROOT_INO, type Attr, type ChangeListener, type DirEntry, type MetaStore, type OpContext, type SetAttrChanges, type StatFs } from '../meta/types.js';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type AttrChanges, type Caller, type InodeFs, type OpenResult } from './types.js';
 import { VFS_DEFAULTS, type FileSystemOptions } from './options.js';
 import { OpenFiles } from './open-files.js';
@@ -12,6 +12,7 @@ import type { DiskFrameCache } from '../cache/disk.js';
 import type { BlockIO } from './blockio.js';
 import type { DirtyBudget } from './budget.js';
 import { MetaCache } from './meta-cache.js';
+import { dropOthersChanges } from './coherence.js';
 import { HandleTable, type FileHandle } from './handles.js';
 import { AccessPolicy, GroupLookup, privBitsToDrop, R_OK, W_OK, X_OK } from './permissions.js';
 import { AclStore } from './acl-store.js';
@@ -43,6 +44,7 @@ export class FsCore implements InodeFs {
   private readonly metaDeadlineMs: number;
   private readonly acls: AclStore;
   private destroyed = false;
+  private readonly unwatch?: () => void;
 
   constructor(private readonly o: FileSystemOptions, parts: CoreParts = buildCoreParts(o)) {
     const bs = o.settings.blockSize;
@@ -67,6 +69,15 @@ export class FsCore implements InodeFs {
       killPriv: (attr, c) => this.killPriv(attr, c),
     });
     this.xattrs = new Xattrs({ meta: o.meta, cache: this.cache, acls: this.acls, policy: this.policy, metaCall: call, ctx });
+    this.unwatch = o.meta.watch?.((c) => dropOthersChanges({ meta: this.cache, xattrs: this.xattrs, acls: this.acls }, c));
+  }
+
+  /**
+   * Hear what other mounts change, after this core's caches dropped it (the FUSE layer tells the
+   * kernel). A MetaStore without `watch` (an embedded volume) has no other mounts: never called.
+   */
+  watchOthers(listener: ChangeListener): () => void {
+    return this.o.meta.watch?.(listener) ?? (() => undefined);
   }
 
   // ------------------------------------------------------------------ plumbing
@@ -440,6 +451,7 @@ export class FsCore implements InodeFs {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.unwatch?.();
     try {
       await this.files.closeAll();
     } finally {

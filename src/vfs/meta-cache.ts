@@ -1,5 +1,5 @@
 import { isFsError } from '../errors/index.js';
-import type { Attr, MetaStore, OpContext } from '../meta/types.js';
+import type { Attr, Changes, MetaStore, OpContext } from '../meta/types.js';
 import { staleAfter, type Change } from './invalidation.js';
 
 interface Timed<T> {
@@ -78,6 +78,26 @@ export class MetaCache {
 
   dropAttr(ino: number): void {
     this.attrs.delete(ino);
+  }
+
+  /**
+   * Drop what another mount changed (pushed by meta.flexfs): entries, and the inode each of them
+   * mapped to here (its nlink or ctime moved); attributes. `null`: changes may have been missed,
+   * drop everything.
+   */
+  othersChanged(changes: Changes | null): void {
+    if (!changes) {
+      this.entries.clear();
+      this.attrs.clear();
+      return;
+    }
+    for (const [parent, name] of changes.e) {
+      const e = this.entries.get(key(parent, name));
+      if (e) this.dropAttr(e.value);
+      this.dropEntry(parent, name);
+    }
+    for (const ino of changes.a) this.dropAttr(ino);
+    for (const ino of changes.d) this.dropAttr(ino);
   }
 
   /** Drop what `change` made stale (the table in invalidation.ts). */

@@ -1,4 +1,4 @@
-import type { Attr, DirEntry, StatFs } from '../meta/types.js';
+import type { Attr, ChangeListener, DirEntry, StatFs } from '../meta/types.js';
 
 /**
  * The mount client's POSIX core has two faces:
@@ -53,6 +53,11 @@ export const RENAME_EXCHANGE = 2;
 export interface InodeFs {
   /** Open caches, check the root. Before any other call. */
   init(): Promise<void>;
+  /**
+   * Optional: hear what other mounts change, after the core dropped it from its own caches (the
+   * FUSE layer drops it from the kernel's). Returns the unsubscribe function.
+   */
+  watchOthers?(listener: ChangeListener): () => void;
 
   lookup(parent: number, name: string, caller: Caller): Promise<Attr>;
   /** With `fh`: the attributes through that open handle (an unlinked file still answers). */

@@ -57,6 +57,12 @@ export class XattrAbsenceCache {
     this.known.delete(ino);
   }
 
+  /** Forget every absence (changes by other mounts may have been missed). */
+  clear(): void {
+    this.epoch++;
+    this.known.clear();
+  }
+
   get size(): number {
     return this.known.size;
   }

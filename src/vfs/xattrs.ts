@@ -30,6 +30,16 @@ export class Xattrs {
     this.absent.markAbsent(ino);
   }
 
+  /** Another mount changed `ino`'s xattrs or attributes: what this cache knows of it may be stale. */
+  forget(ino: number): void {
+    this.absent.forget(ino);
+  }
+
+  /** Changes by other mounts may have been missed: forget everything. */
+  clear(): void {
+    this.absent.clear();
+  }
+
   async set(attr: Attr, name: string, value: Buffer, flags: number, c: Caller): Promise<void> {
     if (isAclName(name)) return this.d.acls.setxattr(attr, name, value, c);
     await this.d.policy.checkXattrWrite(attr, name, c);

@@ -4,7 +4,7 @@ import {
   CloseCode, PROTOCOL_VERSION, META_OPS, packFrame, unpackFrame, validateArgs,
 } from '../../src/meta/protocol/index.js';
 import { connectMeta, type MetaSession } from '../../src/meta/client/index.js';
-import { ROOT_INO } from '../../src/meta/types.js';
+import { ROOT_INO, type Changes } from '../../src/meta/types.js';
 import { startInProcess, type InProc } from './inproc.js';
 import { probe } from './harness.js';
 import { waitFor } from '../harness/ports.js';
@@ -362,5 +362,64 @@ describe('reconnect, resume and deadlines', () => {
       }
       expect(isFsError(err, 'EACCES')).toBe(true);
     } finally { await s.close(); }
+  });
+});
+
+describe('changes pushed to watching sessions (coherent caching)', () => {
+  let srv: InProc;
+  beforeAll(async () => { srv = await startInProcess(); });
+  afterAll(async () => { await srv?.cleanup(); });
+
+  const open = (watch: boolean) => connectMeta({ addr: srv.server.url, token: srv.volumeToken, tls: { insecure: true }, watch });
+
+  it('a watcher hears every other session\'s mutations, batched; the writer and non-watchers hear nothing', async () => {
+    const [writer, watcher, deaf] = await Promise.all([open(true), open(true), open(false)]);
+    try {
+      const heard: (Changes | null)[] = [];
+      const mine: (Changes | null)[] = [];
+      watcher.store.watch!((c) => heard.push(c));
+      writer.store.watch!((c) => mine.push(c));
+      expect(deaf.store.watch).toBeTypeOf('function'); // it has the method, the server sends it nothing
+      const d = await writer.store.mkdir(ROOT_INO, 'cd', 0o40755, ctx);
+      const f = await writer.store.create(d.ino, 'f', 0o100644, ctx);
+      await writer.store.setattr(f.ino, { size: 10 }, ctx);
+      await writer.store.rename(d.ino, 'f', ROOT_INO, 'g', ctx);
+      await writer.store.setxattr(f.ino, 'user.k', Buffer.from('v'), 0, ctx);
+      await writer.store.getattr(f.ino, ctx); // reads change nothing
+      await waitFor(async () => {
+        const all = heard.filter((c): c is Changes => c !== null);
+        return all.some((c) => c.e.some(([p, n]) => p === ROOT_INO && n === 'g')) && all.some((c) => c.a.includes(f.ino) && c.d.length === 0) ? true : null;
+      }, 5000, 'the rename and the xattr change', 20);
+      const merged = { e: new Set<string>(), a: new Set<number>(), d: new Set<number>() };
+      for (const c of heard) {
+        expect(c).not.toBeNull();
+        for (const [p, n] of c!.e) merged.e.add(`${p}/${n}`);
+        for (const i of c!.a) merged.a.add(i);
+        for (const i of c!.d) merged.d.add(i);
+      }
+      expect([...merged.e].sort()).toEqual([`${ROOT_INO}/cd`, `${ROOT_INO}/g`, `${d.ino}/f`].sort());
+      expect([...merged.a].sort()).toEqual([ROOT_INO, d.ino, f.ino].sort());
+      expect([...merged.d]).toEqual([f.ino]); // the truncate
+      expect(mine).toEqual([]);
+      // calls finishing in the same loop turn share a frame
+      const frames = heard.length;
+      await Promise.all(Array.from({ length: 40 }, (_, i) => writer.store.create(ROOT_INO, `b${i}`, 0o100644, ctx)));
+      await waitFor(() => (heard.flatMap((c) => c!.e).filter(([, n]) => n.startsWith('b')).length === 40 ? true : null), 5000, 'the 40 creates', 20);
+      expect(heard.length - frames).toBeLessThan(40);
+    } finally {
+      await Promise.all([writer.close(), watcher.close(), deaf.close()]);
+    }
+  });
+
+  it('after a reconnect the watcher is told that it may have missed changes (null)', async () => {
+    const watcher = await open(true);
+    try {
+      const heard: (Changes | null)[] = [];
+      watcher.store.watch!((c) => heard.push(c));
+      await srv.server.close();
+      await srv.restart();
+      await waitFor(() => watcher.store.getattr(ROOT_INO, ctx).catch(() => null), 20_000, 'reconnect after restart', 50);
+      expect(heard).toContain(null);
+    } finally { await watcher.close(); }
   });
 });

@@ -27,6 +27,12 @@ const CLAIMS: Claim[] = [
   { match: /^Within one client, every handle of a file shares one open-file state/, id: 'shared-handles' },
   { match: /^Attribute and directory-entry caches have a short TTL/, id: 'attr-ttl' },
   { match: /^Concurrent writers on different clients: last commit wins/, id: 'last-commit-wins' },
+  // Coherent caching
+  { match: /^Every mount on meta\.flexfs hears what the other sessions/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-push' },
+  { match: /^Every mount on meta\.flexfs hears what the other sessions/, file: 'test/meta-server/protocol.test.ts', test: 'a watcher hears every other session' },
+  { match: /^`--attrTTL` \/ `--entryTTL`/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-ttl' },
+  { match: /^`--attrTTL` \/ `--entryTTL`/, file: 'src/cli/mount/ttl-flags.test.ts', test: 'bad values and a name cache on an ACL mount are refused' },
+  { match: /^A mount that loses its connection hears nothing/, file: 'test/meta-server/protocol.test.ts', test: 'after a reconnect the watcher is told' },
   // Durability
   { match: /^`fsync\(\)` \(and `fdatasync\(\)`\) return only after/, file: `${MOUNT}/crash.test.ts`, id: 'fsync-durable' },
   { match: /^`fsync\(\)` \(and `fdatasync\(\)`\) return only after/, file: `${MOUNT}/sync.test.ts`, id: 'fdatasync' },

@@ -1,4 +1,5 @@
 import { parseSseMode } from '../../store/sse.js';
+import { VFS_DEFAULTS } from '../../config/defaults.js';
 
 /** Flags of `mount.flexfs start`, as commander hands them over (sizes still strings). */
 export interface MountStartFlags {
@@ -23,6 +24,9 @@ export interface MountStartFlags {
   verbose?: boolean;
   /** Opt-in Prometheus endpoint `[host:]port` (src/ops/mount-telemetry.ts). */
   metricsPort?: string;
+  /** Kernel attribute / entry cache timeouts in seconds (--attrTTL, --entryTTL; fstab attrttl=, entryttl=). */
+  attrTTL?: string;
+  entryTTL?: string;
   /** Proxy group `host:port,host:port` (`+` also separates, for mount -o); overrides the volume's `proxies`. */
   proxy?: string;
   /** Internal: fd to report readiness to a daemonizing parent. */
@@ -41,7 +45,7 @@ const NEGATED_DEFAULTS = new Set(['atime', 'relatime', 'exec', 'suid', 'dev', 'a
 const VALUED: Record<string, keyof MountStartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
   diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
-  proxy: 'proxy',
+  proxy: 'proxy', attrttl: 'attrTTL', entryttl: 'entryTTL',
 };
 
 /**
@@ -99,6 +103,31 @@ export function splitProxyList(text: string): string[] {
   const items = text.split(/[,+]/).map((s) => s.trim()).filter(Boolean);
   if (items.length === 0) throw new Error(`proxy list "${text}" names no proxy (expected host:port[+host:port…])`);
   return items;
+}
+
+/** A cache timeout flag: seconds, a non-negative number (fractions allowed). */
+export function parseTtl(flag: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`${flag} "${text}": expected seconds, a number ≥ 0 (e.g. 60)`);
+  return n;
+}
+
+/**
+ * --attrTTL / --entryTTL: the kernel's cache timeouts (undefined: mountCore's defaults), and how
+ * long the mount's own metadata cache trusts what it holds (never less than the kernel: a stat
+ * the kernel passes on must not find older data here).
+ */
+export function kernelTtls(flags: Pick<MountStartFlags, 'attrTTL' | 'entryTTL' | 'acl'>): {
+  attrTimeout?: number; entryTimeout?: number; cacheTtlMs?: number;
+} {
+  const attrTimeout = flags.attrTTL !== undefined ? parseTtl('--attrTTL', flags.attrTTL) : undefined;
+  const entryTimeout = flags.entryTTL !== undefined ? parseTtl('--entryTTL', flags.entryTTL) : undefined;
+  if (entryTimeout && flags.acl !== false) {
+    throw new Error(`--entryTTL ${flags.entryTTL} needs --no-acl: with ACLs flexfs checks search permission at every lookup, `
+      + 'which a name cached by the kernel would skip (use --entryTTL 0, or mount with --no-acl)');
+  }
+  const longest = Math.max(attrTimeout ?? 0, entryTimeout ?? 0) * 1000;
+  return { attrTimeout, entryTimeout, cacheTtlMs: longest > VFS_DEFAULTS.attrTtlMs ? longest : undefined };
 }
 
 /** Parse an octal umask such as "022" or "0027". */

@@ -70,6 +70,8 @@ export function buildProgram(): Command {
     .option('--diskQuota <size>', START_HELP.diskQuota)
     .option('--verbose', 'log unexpected operation errors')
     .option('--metricsPort <[host:]port>', 'serve Prometheus metrics on this address (default host 127.0.0.1)')
+    .option('--attrTTL <seconds>', START_HELP.attrTTL)
+    .option('--entryTTL <seconds>', START_HELP.entryTTL)
     .option('--proxy <list>', 'read and write blocks through proxy.flexfs: host:port[,host:port…] (default: the volume\'s proxies setting)')
     .addOption(new Option('--readyFd <fd>').hideHelp())
     .action((volume: string, mountpoint: string, flags: MountStartFlags) => start(volume, mountpoint, flags).catch(fail));

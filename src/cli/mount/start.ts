@@ -13,7 +13,7 @@ import { startMountTelemetry } from '../../ops/mount-telemetry.js';
 import { instrumentOps } from '../../ops/op-metrics.js';
 import { pino, type Logger } from 'pino';
 import type { MountStartFlags } from './flags.js';
-import { parseUmask, splitProxyList } from './flags.js';
+import { kernelTtls, parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
 import { TIMEOUTS } from '../../config/defaults.js';
 
@@ -92,6 +92,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
   if (flags.verbose) logger.level = 'debug';
   await checkMountpoint(mountpoint, !!flags.nonEmpty);
   const umask = flags.umask !== undefined ? parseUmask(flags.umask) : undefined;
+  const { attrTimeout, entryTimeout, cacheTtlMs } = kernelTtls(flags);
   const memCapacity = flags.memCapacity ? parseSize(flags.memCapacity, (await import('node:os')).totalmem()) : undefined;
   const diskQuota = flags.diskQuota ? parseSize(flags.diskQuota, await diskSize(flags.diskFolder)) : undefined;
 
@@ -115,7 +116,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     openStore: testFaults ? (bs) => testFaults.wrap(openStore(bs, { retry: false })) : undefined,
     vfs: {
       memCapacity, diskFolder: flags.diskFolder, diskQuota, readOnly: !!flags.ro, noAtime: !!flags.noATime,
-      acl: flags.acl !== false, umask, ...testFaults?.deadlines,
+      acl: flags.acl !== false, umask, attrTtlMs: cacheTtlMs, ...testFaults?.deadlines,
     },
   });
   const { core, store } = stack;
@@ -126,7 +127,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     let onUnmounted = () => undefined as void;
     const mount = await mountCore(opMetrics?.fs ?? core, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
-      noAtime: !!flags.noATime, umask, defaultPermissions: flags.acl === false,
+      noAtime: !!flags.noATime, umask, defaultPermissions: flags.acl === false, attrTimeout, entryTimeout,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).

@@ -23,6 +23,8 @@ export interface ConnectMetaOptions {
   /** Deadline per call, reconnects included (default 60 s), after which the call fails with EIO. */
   callTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Ask the server for what other sessions change (a mount's caches: store.watch). */
+  watch?: boolean;
 }
 
 export interface MetaSession {
@@ -45,6 +47,7 @@ export async function connectMeta(opts: ConnectMetaOptions): Promise<MetaSession
     host: hostname(), pid: process.pid, mountpoint: opts.mountpoint,
     callTimeoutMs: opts.callTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs,
     onNewSession: (request) => store ? store.restoreHolds(request) : Promise.resolve(),
+    onChanges: opts.watch ? (changes) => store?.deliverChanges(changes) : undefined,
   });
   const welcome = await rpc.start();
   store = new RemoteMetaStore(rpc);

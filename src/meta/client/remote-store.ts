@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type {
-  Attr, BlockRef, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
+  Attr, BlockRef, ChangeListener, Changes, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
 } from '../types.js';
 import { META_OPS, ctxIndex, type MetaOpName } from '../protocol/index.js';
 import type { RpcClient } from './rpc-client.js';
@@ -14,6 +14,7 @@ export class RemoteMetaStore implements MetaStore {
   private readonly opPrefix = randomUUID();
   private opSeq = 0;
   private readonly holds = new Map<number, number>();
+  private readonly listeners = new Set<ChangeListener>();
 
   constructor(private readonly rpc: RpcClient) {}
 
@@ -24,6 +25,16 @@ export class RemoteMetaStore implements MetaStore {
         await request('open', [ino, { uid: 0, gid: 0, opId: this.newOpId() }]).catch(() => undefined);
       }
     }
+  }
+
+  /** What the server pushed (or null: changes were missed); see MetaStore.watch. */
+  deliverChanges(changes: Changes | null): void {
+    for (const l of this.listeners) l(changes);
+  }
+
+  watch(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
   }
 
   private newOpId(): string {

@@ -1,9 +1,9 @@
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import type { TLSSocket } from 'node:tls';
 import { FsError, type ErrnoName, errnoOf } from '../../errors/index.js';
-import type { VolumeSettings } from '../types.js';
+import type { ChangeListener, VolumeSettings } from '../types.js';
 import {
-  CloseCode, MAX_RESPONSE_FRAME_BYTES, PROTOCOL_VERSION, isObject, packFrame, unpackFrame,
+  CloseCode, MAX_RESPONSE_FRAME_BYTES, PROTOCOL_VERSION, isObject, packFrame, parseChangesFrame, unpackFrame,
   type Hello, type Welcome, type WireError,
 } from '../protocol/index.js';
 import { parseMetaAddr, type MetaAddress } from './address.js';
@@ -24,6 +24,11 @@ export interface RpcClientOptions {
   connectTimeoutMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /**
+   * Hears what other sessions of the volume change (the hello asks the server for `changes`
+   * frames); `null` after a reconnect, since changes made meanwhile were not heard.
+   */
+  onChanges?: ChangeListener;
   /** Runs after a reconnect that got a NEW session (the old one expired), before queued calls go out. */
   onNewSession?: (request: (op: string, args: unknown[]) => Promise<unknown>) => Promise<void>;
 }
@@ -128,7 +133,7 @@ export class RpcClient {
         const hello: Hello = {
           t: 'hello', v: PROTOCOL_VERSION, token: this.opts.token, volume: this.opts.volume,
           host: this.opts.host, pid: this.opts.pid, mountpoint: this.opts.mountpoint,
-          resume: this.sessionId || undefined,
+          resume: this.sessionId || undefined, watch: this.opts.onChanges ? true : undefined,
         };
         ws.send(packFrame(hello));
       });
@@ -171,6 +176,8 @@ export class RpcClient {
     this.attempt = 0;
     this.connects++;
     this.state = 'restoring';
+    // Changes made while no socket was open went unheard: whatever the listener caches is suspect.
+    if (hadSession) this.opts.onChanges?.(null);
     const restore = hadSession && !w.resumed && this.opts.onNewSession
       ? this.opts.onNewSession((op, args) => this.request(op, args, true)).catch(() => undefined)
       : Promise.resolve();
@@ -185,6 +192,8 @@ export class RpcClient {
   private onFrame(data: Buffer): void {
     let v: unknown;
     try { v = unpackFrame(data); } catch { this.ws?.terminate(); return; }
+    const changes = parseChangesFrame(v);
+    if (changes !== undefined) { this.opts.onChanges?.(changes); return; }
     if (!isObject(v) || typeof v.id !== 'number') return;
     const p = this.pending.get(v.id);
     if (!p) return; // answer to a call that already timed out

@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { hideUserInfo as safeUrl } from '../../store/redact.js';
 import type { RedisClient } from './redis-client.js';
+import { TIMEOUTS } from '../../config/defaults.js';
 
 /**
  * Open the redis engine's client from its URL: `redis://host:port[/db]` or `rediss://…` (one
@@ -10,7 +11,7 @@ import type { RedisClient } from './redis-client.js';
  */
 
 const CLUSTER = /^redis\+cluster:\/\//i;
-const CONNECT_TIMEOUT_MS = 20_000;
+const CONNECT_TIMEOUT_MS = TIMEOUTS.redisConnectMs;
 
 export function isClusterUrl(url: string): boolean {
   return CLUSTER.test(url);

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { FsError, isFsError } from '../../errors/index.js';
 import { sleep } from '../../util/sleep.js';
+import { TIMEOUTS } from '../../config/defaults.js';
 
 /**
  * Group commit for the sqlite engine. Every engine call is a job; jobs queue and are drained one
@@ -19,7 +20,7 @@ import { sleep } from '../../util/sleep.js';
  * awaits between statements, and a connection has one transaction).
  */
 
-const BUSY_DEADLINE_MS = 30_000;
+const BUSY_DEADLINE_MS = TIMEOUTS.sqliteBusyMs;
 const GROUP_MAX = 512;
 
 interface Job {

@@ -15,7 +15,7 @@ import type { MetaStore } from '../types.js';
  * compile time, so a new MetaStore or MetaEngine method cannot be forgotten here.
  */
 
-/** Every MetaStore method the worker answers (close is the engine's). */
+/** Every MetaStore method the worker answers (close is the engine's; watch: an embedded volume has no other sessions). */
 export const STORE_METHODS = [
   'lookup', 'getattr', 'setattr', 'mknod', 'create', 'mkdir', 'symlink', 'readlink', 'link', 'unlink', 'rmdir',
   'rename', 'readdir', 'statfs', 'getxattr', 'setxattr', 'listxattr', 'removexattr', 'open', 'release', 'commit',
@@ -30,7 +30,7 @@ export const ENGINE_METHODS = [
 
 // Compile-time exhaustiveness: these fail to type-check when an interface gains a method.
 type Missing<I, L extends readonly string[], Special extends string> = Exclude<keyof I, L[number] | Special>;
-const storeComplete: [Missing<MetaStore, typeof STORE_METHODS, 'close'>] extends [never] ? true : never = true;
+const storeComplete: [Missing<MetaStore, typeof STORE_METHODS, 'close' | 'watch'>] extends [never] ? true : never = true;
 const engineComplete: [Missing<MetaEngine, typeof ENGINE_METHODS, 'kind' | 'volume' | 'referencedBlocks' | 'close'>] extends [never] ? true : never = true;
 void storeComplete; void engineComplete;
 

@@ -8,6 +8,7 @@ import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '..
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { GroupCommitter, isBusy, type GroupCommitStats } from './sqlite-group.js';
 import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Statements } from './sqlite-tx.js';
+import { TIMEOUTS } from '../../config/defaults.js';
 
 /**
  * The embedded engine: one sqlite file (WAL) holds every volume. Each operation is one job of
@@ -19,7 +20,7 @@ import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Stateme
  * (sqlite-worker.ts), meta.flexfs runs it in-process.
  */
 
-const BUSY_DEADLINE_MS = 30_000;
+const BUSY_DEADLINE_MS = TIMEOUTS.sqliteBusyMs;
 
 export interface SqliteEngineOptions {
   file: string;

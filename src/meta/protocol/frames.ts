@@ -7,7 +7,8 @@ import type { VolumeSettings } from '../types.js';
  * msgpack value. bigint round-trips as msgpack int64 (times in ns); Buffer as bin.
  *
  *   client → server   Hello (first frame), then Request*
- *   server → client   Welcome | Refused (answer to Hello), then Response*
+ *   server → client   Welcome | Refused (answer to Hello), then Response* and, to a session
+ *                     whose hello said `watch`, ChangesFrame (no id; protocol/changes.ts)
  */
 export interface Hello {
   t: 'hello';
@@ -20,6 +21,8 @@ export interface Hello {
   mountpoint?: string;
   /** Session id to resume after a reconnect. */
   resume?: string;
+  /** Send this session `changes` frames: what other sessions of the volume change (a mount's caches). */
+  watch?: boolean;
 }
 
 export interface Welcome {
@@ -93,5 +96,6 @@ export function parseHello(v: unknown): Hello | string {
   if (typeof v.pid !== 'number' || !Number.isSafeInteger(v.pid)) return 'hello has no valid pid';
   if (v.mountpoint !== undefined && (typeof v.mountpoint !== 'string' || v.mountpoint.length > 4096)) return 'hello has an invalid mountpoint';
   if (v.resume !== undefined && (typeof v.resume !== 'string' || v.resume.length > 128)) return 'hello has an invalid resume session id';
+  if (v.watch !== undefined && typeof v.watch !== 'boolean') return 'hello has an invalid watch flag';
   return v as unknown as Hello;
 }

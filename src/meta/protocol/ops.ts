@@ -16,8 +16,11 @@ export interface OpSpec {
   mutating: boolean;
 }
 
-/** MetaStore methods that are not wire ops: `settings` is a session op, `close` ends the client. */
-type LocalOnly = 'settings' | 'close';
+/**
+ * MetaStore methods that are not wire ops: `settings` is a session op, `close` ends the client,
+ * `watch` is the server's changes frames (protocol/changes.ts).
+ */
+type LocalOnly = 'settings' | 'close' | 'watch';
 /** Every MetaStore method callable over the wire. */
 export type MetaOpName = Exclude<keyof MetaStore, LocalOnly>;
 /**

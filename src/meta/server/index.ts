@@ -10,6 +10,7 @@ import { Authenticator } from './auth.js';
 import { ServerMetrics } from './metrics.js';
 import { createRestHandler } from './rest.js';
 import { RpcSession } from './rpc-session.js';
+import { ChangeHub } from './change-hub.js';
 import { startSessionSweep } from './session-sweep.js';
 import type { TlsMaterial } from './tls.js';
 import { DEFAULT_MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT_MS, limitConnections } from '../../util/listener-limits.js';
@@ -83,6 +84,11 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_FRAME_BYTES, perMessageDeflate: false });
   const sessions = new Set<RpcSession>();
+  const changes = new ChangeHub((frame) => {
+    if (frame.all) { metrics.changesSent.inc({ what: 'resets' }); return; }
+    metrics.changesSent.inc({ what: 'frames' });
+    metrics.changesSent.inc({ what: 'items' }, (frame.e?.length ?? 0) + (frame.a?.length ?? 0) + (frame.d?.length ?? 0));
+  });
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== RPC_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -91,7 +97,7 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
     wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
       const s = new RpcSession(ws, {
-        engine, auth, metrics, log, ttlSeconds, heartbeatMs, handshakeTimeoutMs: 10_000, mountSettings,
+        engine, auth, metrics, log, ttlSeconds, heartbeatMs, handshakeTimeoutMs: 10_000, mountSettings, changes,
       }, remote);
       sessions.add(s);
       ws.on('close', () => sessions.delete(s));

@@ -30,6 +30,11 @@ export class ServerMetrics {
     help: 'TCP connections closed before serving: over --maxConnections, or no TLS handshake within 5 s',
     labelNames: ['reason'] as const, registers: [this.registry],
   });
+  readonly changesSent = new Counter({
+    name: 'flexfs_meta_changes_sent_total',
+    help: 'Coherent caching: changes frames pushed to watching sessions, the items in them, and "all" resets',
+    labelNames: ['what'] as const, registers: [this.registry],
+  });
   readonly rest = new Counter({
     name: 'flexfs_meta_rest_requests_total', help: 'REST requests by route and status',
     labelNames: ['route', 'status'] as const, registers: [this.registry],

@@ -8,7 +8,9 @@ import {
   packFrame, unpackFrame, parseHello, parseRequest, validateArgs,
   type Hello, type Refused, type Welcome, type WireError, type RefusedReason,
 } from '../protocol/index.js';
+import { changesOf, type ChangesFrame } from '../protocol/index.js';
 import type { Authenticator } from './auth.js';
+import type { ChangeHub, ChangeSubscriber } from './change-hub.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface SessionDeps {
@@ -21,6 +23,8 @@ export interface SessionDeps {
   handshakeTimeoutMs: number;
   /** Volume settings as handed to a mount (bucket credentials filled in unless ambient). */
   mountSettings(volume: VolumeSettings): VolumeSettings;
+  /** Where mutations are published, and watching sessions hear the others' (coherent caching). */
+  changes: ChangeHub;
 }
 
 /** Turn any error into what goes on the wire: errno name + message without the "CODE: " prefix. */
@@ -42,7 +46,7 @@ class SessionEnded extends Error {}
  * authenticated one; whatever the client put there is overwritten. A bad frame closes this socket
  * only; an unknown op or bad arguments get an error reply and the session goes on.
  */
-export class RpcSession {
+export class RpcSession implements ChangeSubscriber {
   private state: 'hello' | 'serving' | 'closed' = 'hello';
   private sessionId = '';
   private tokenSecret = '';
@@ -70,6 +74,7 @@ export class RpcSession {
   }
 
   get id(): string { return this.sessionId; }
+  get volumeId(): string { return this.volume?.id ?? ''; }
   /** The token this session was opened with; only for the server's periodic re-check. */
   get token(): string { return this.tokenSecret; }
   /** Handshake done and not closed: what the sweep checks. */
@@ -84,14 +89,20 @@ export class RpcSession {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.helloTimer);
+    this.deps.changes.remove(this);
     try { this.ws.close(code, reason.slice(0, 120)); } catch { this.ws.terminate(); }
   }
 
   private onClose(): void {
     clearTimeout(this.helloTimer);
+    this.deps.changes.remove(this);
     if (this.state === 'serving') this.deps.metrics.sessions.dec();
     this.state = 'closed';
     // The session itself lives on until its TTL so a reconnecting client can resume it.
+  }
+
+  sendChanges(frame: ChangesFrame): void {
+    if (this.state === 'serving') this.send(frame);
   }
 
   private send(frame: unknown): void {
@@ -172,6 +183,7 @@ export class RpcSession {
     this.volume = volume;
     this.store = engine.volume(volume.id);
     this.deps.metrics.sessions.inc();
+    if (hello.watch) this.deps.changes.add(this);
     const welcome: Welcome = {
       t: 'welcome', v: PROTOCOL_VERSION, sessionId: this.sessionId, resumed,
       settings: this.deps.mountSettings(volume), heartbeatMs: this.deps.heartbeatMs, ttlSeconds,
@@ -215,7 +227,11 @@ export class RpcSession {
       const ci = validateArgs(op, spec, args);
       (args[ci] as { sessionId?: string }).sessionId = this.sessionId;
       const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[op];
-      return fn.apply(store, args);
+      const result = await fn.apply(store, args);
+      // Done: the volume's other watching sessions drop what this made stale.
+      const changed = spec.mutating ? changesOf(op, args) : undefined;
+      if (changed) this.deps.changes.publish(this.volume!.id, this.sessionId, changed);
+      return result;
     }
     switch (op) {
       case 'heartbeat': return this.heartbeat();

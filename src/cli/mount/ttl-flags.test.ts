@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { VFS_DEFAULTS } from '../../config/defaults.js';
+import { kernelTtls, parseMountOptions } from './flags.js';
+
+describe('--attrTTL / --entryTTL (fstab attrttl=, entryttl=)', () => {
+  it('fstab options map onto the flags', () => {
+    expect(parseMountOptions('attrttl=30,entryttl=5,noacl')).toEqual({ attrTTL: '30', entryTTL: '5', acl: false });
+  });
+
+  it('unset: the mount\'s defaults; set: the kernel\'s timeouts, and the mount\'s cache at least as long', () => {
+    expect(kernelTtls({})).toEqual({ attrTimeout: undefined, entryTimeout: undefined, cacheTtlMs: undefined });
+    expect(kernelTtls({ attrTTL: '60', entryTTL: '0.5', acl: false })).toEqual({ attrTimeout: 60, entryTimeout: 0.5, cacheTtlMs: 60_000 });
+    // below the mount's own default the mount keeps its default
+    expect(kernelTtls({ attrTTL: '0.2' }).cacheTtlMs).toBeUndefined();
+    expect(VFS_DEFAULTS.attrTtlMs).toBeGreaterThan(200);
+  });
+
+  it('bad values and a name cache on an ACL mount are refused, naming the flag and the fix', () => {
+    expect(() => kernelTtls({ attrTTL: '-1' })).toThrow(/--attrTTL "-1": expected seconds/);
+    expect(() => kernelTtls({ entryTTL: 'soon', acl: false })).toThrow(/--entryTTL "soon"/);
+    expect(() => kernelTtls({ entryTTL: '10' })).toThrow(/needs --no-acl/);
+    expect(kernelTtls({ entryTTL: '0' }).entryTimeout).toBe(0);
+  });
+});

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, type Stats } from 'node:fs';
+import https from 'node:https';
+import { join } from 'node:path';
+import { writeCreds } from '../../src/config/creds.js';
+import { AdminClient } from '../../src/meta/client/index.js';
+import { startMount, type StartedMount } from '../harness/mount.js';
+import { sharedRgw, type Rgw } from '../harness/rgw.js';
+import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
+import { buildMountClient, MOUNT_ENTRY, ok, patternBytes, workDir } from './helpers.js';
+import { covers } from './semantics-doc.js';
+
+const ADMIN_TOKEN = 'mount-coherence-admin-token-0123456789';
+/** Kernel and mount caches on B are trusted this long: only a pushed invalidation can explain a change seen sooner. */
+const TTL = '120';
+/** What "at once" means here: a push is one loop turn on the server plus a frame. */
+const VISIBLE_WITHIN_MS = 1000;
+
+/**
+ * Coherent caching through real mounts on one meta.flexfs: mount B caches attributes and names
+ * in the kernel and in the mount for two minutes (`--attrTTL/--entryTTL 120 --no-acl`); mount A
+ * changes things; B must see each change within a second without doing anything itself (only
+ * meta.flexfs's pushed invalidations can do that), and B's repeated stats between changes must
+ * cost the server nothing.
+ */
+describe('coherent caching: changes pushed by meta.flexfs reach another mount\'s kernel and caches', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let rgw: Rgw;
+  let meta: Daemon | undefined;
+  let home: string;
+  let a: StartedMount;
+  let b: StartedMount;
+  const mounts: StartedMount[] = [];
+  let ca: Buffer;
+
+  async function mount(name: string, extra: string[]): Promise<StartedMount> {
+    const mp = join(dir.path, name);
+    const m = await startMount({
+      args: [MOUNT_ENTRY, 'start', 'cvol', mp, '--foreground', ...extra], mountpoint: mp,
+      env: { FLEXFS_HOME: home, NOTIFY_SOCKET: '', FLEXFS_TEST_FAULTS: '' }, timeoutMs: 60_000,
+    });
+    mounts.push(m);
+    return m;
+  }
+
+  /** Requests meta.flexfs has served (heartbeats aside), from its /metrics. */
+  async function serverCalls(): Promise<number> {
+    const text = await new Promise<string>((done, fail) => {
+      https.get({ host: '127.0.0.1', port: meta!.port, path: '/metrics', ca }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => done(body));
+      }).on('error', fail);
+    });
+    return text.split('\n').filter((l) => l.startsWith('flexfs_meta_requests_total{') && !l.includes('op="heartbeat"'))
+      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  }
+
+  /** Poll `probe` on B until `seen` holds; fails naming `what` after VISIBLE_WITHIN_MS. */
+  async function seenWithin<T>(what: string, probe: () => Promise<T>, seen: (v: T) => boolean): Promise<number> {
+    const start = Date.now();
+    let last: T | undefined;
+    while (Date.now() - start < VISIBLE_WITHIN_MS) {
+      last = await probe();
+      if (seen(last)) return Date.now() - start;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`mount B did not see ${what} within ${VISIBLE_WITHIN_MS} ms (last: ${JSON.stringify(last, (_k, v) => typeof v === 'bigint' ? String(v) : v)})`);
+  }
+
+  const statB = (name: string): Promise<Stats | 'ENOENT'> =>
+    fsp.stat(join(b.mountpoint, name)).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return 'ENOENT' as const; throw e; });
+
+  beforeAll(async () => {
+    await buildMountClient();
+    await ensureMetaBuilt();
+    dir = await workDir('flexfs-coherence-');
+    home = join(dir.path, 'home');
+    rgw = await sharedRgw();
+    await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: rgw.accessKey, blockPass: rgw.secretKey });
+    meta = await startDaemon({ home, args: ['--dbFolder', join(home, 'db'), '--sessionTtl', '120'] });
+    ca = await fsp.readFile(join(home, 'meta', 'tls', 'cert.pem'));
+    const admin = new AdminClient(`127.0.0.1:${meta.port}`, ADMIN_TOKEN, { ca: join(home, 'meta', 'tls', 'cert.pem') });
+    await admin.createVolume({
+      name: 'cvol',
+      blockStore: { url: `s3://${rgw.bucket}/coherence-${randomBytes(4).toString('hex')}`, endpoint: rgw.endpoint, region: rgw.region, pathStyle: true },
+    });
+    const token = await admin.createToken({ volume: 'cvol', label: 'coherence test' });
+    await writeCreds(join(home, 'mount', 'creds', 'cvol'), {
+      metaAddr: `127.0.0.1:${meta.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem'),
+    });
+    a = await mount('a', []);
+    b = await mount('b', ['--no-acl', '--attrTTL', TTL, '--entryTTL', TTL]);
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const m of mounts) await m.stop();
+    await meta?.stop();
+    await rgw?.stop();
+    await dir?.cleanup();
+  });
+
+  it('B\'s repeated stat of a looked-up file costs meta.flexfs nothing', async () => {
+    covers('coherence-ttl');
+    await fsp.writeFile(join(a.mountpoint, 'still'), 'x');
+    await seenWithin('the new file', () => statB('still'), (s) => s !== 'ENOENT');
+    await statB('still');
+    const before = await serverCalls();
+    for (let i = 0; i < 200; i++) await statB('still');
+    expect(await serverCalls() - before).toBe(0);
+  });
+
+  it('chmod, write+close, truncate, setxattr on A: B sees each at once', async () => {
+    covers('coherence-push');
+    const f = join(a.mountpoint, 'f');
+    await fsp.writeFile(f, 'first');
+    await seenWithin('the created file', () => statB('f'), (s) => s !== 'ENOENT' && s.size === 5);
+
+    await fsp.chmod(f, 0o600);
+    await seenWithin('chmod 600', () => statB('f'), (s) => s !== 'ENOENT' && (s.mode & 0o777) === 0o600);
+
+    const data = patternBytes(7, 300_000);
+    await fsp.writeFile(f, data);
+    await seenWithin('the new size after write+close', () => statB('f'), (s) => s !== 'ENOENT' && s.size === data.length);
+    expect((await fsp.readFile(join(b.mountpoint, 'f'))).equals(data)).toBe(true);
+
+    await fsp.truncate(f, 1000);
+    await seenWithin('the truncate', () => statB('f'), (s) => s !== 'ENOENT' && s.size === 1000);
+    expect((await fsp.readFile(join(b.mountpoint, 'f'))).equals(data.subarray(0, 1000))).toBe(true);
+
+    const ctime = (await statB('f') as Stats).ctimeMs;
+    await ok('setfattr', ['-n', 'user.k', '-v', 'v1', f]);
+    await seenWithin('the xattr change (ctime)', () => statB('f'), (s) => s !== 'ENOENT' && s.ctimeMs !== ctime);
+    expect(await ok('getfattr', ['--only-values', '-n', 'user.k', join(b.mountpoint, 'f')])).toBe('v1');
+  });
+
+  it('rename over, unlink, create and a new directory entry on A: B\'s cached names follow at once', async () => {
+    await fsp.writeFile(join(a.mountpoint, 'old'), 'old name');
+    await fsp.writeFile(join(a.mountpoint, 'new'), 'the replacement, longer');
+    const before = await seenWithin('both files', async () => [await statB('old'), await statB('new')],
+      ([o, n]) => o !== 'ENOENT' && n !== 'ENOENT');
+    expect(before).toBeLessThan(VISIBLE_WITHIN_MS);
+    const replacement = (await statB('new') as Stats).ino;
+
+    await fsp.rename(join(a.mountpoint, 'new'), join(a.mountpoint, 'old'));
+    await seenWithin('the rename over "old"', async () => [await statB('old'), await statB('new')],
+      ([o, n]) => o !== 'ENOENT' && o.ino === replacement && n === 'ENOENT');
+    expect(await fsp.readFile(join(b.mountpoint, 'old'), 'utf8')).toBe('the replacement, longer');
+
+    await fsp.unlink(join(a.mountpoint, 'old'));
+    await seenWithin('the unlink', () => statB('old'), (s) => s === 'ENOENT');
+
+    await fsp.mkdir(join(a.mountpoint, 'd'));
+    await seenWithin('the new directory', () => statB('d'), (s) => s !== 'ENOENT' && s.isDirectory());
+    const nlink = (await statB('d') as Stats).nlink;
+    await fsp.mkdir(join(a.mountpoint, 'd', 'sub'));
+    await seenWithin('the parent\'s nlink after mkdir inside it', () => statB('d'), (s) => s !== 'ENOENT' && s.nlink === nlink + 1);
+    expect(await fsp.readdir(join(b.mountpoint, 'd'))).toEqual(['sub']);
+  });
+
+  it('B\'s own changes are seen by A (A caches nothing long: the control)', async () => {
+    await fsp.writeFile(join(b.mountpoint, 'from-b'), 'written on B');
+    expect(await fsp.readFile(join(a.mountpoint, 'from-b'), 'utf8')).toBe('written on B');
+  });
+});
