@@ -1,4 +1,4 @@
-import type { MetaStore, VolumeSettings } from './types.js';
+import type { Changes, MetaStore, VolumeSettings } from './types.js';
 
 /**
  * MetaEngine: everything a metadata server (or an embedded mount) keeps, across volumes.
@@ -47,6 +47,27 @@ export interface MetaEngine {
   /** Namespace checks (dangling entries, wrong nlink, orphan inodes); returns problems found. */
   checkNamespace(volumeId: string): Promise<string[]>;
 
+  /**
+   * Optional: where the servers sharing this engine tell each other what their sessions changed
+   * (coherent caching across meta.flexfs servers; redis pub/sub): a new bus per server, which
+   * closes it (or the engine's close does). An engine one server owns (sqlite) has none.
+   */
+  changeBus?(): ChangeBus;
+
+  close(): Promise<void>;
+}
+
+/** What one server's session changed, as the other servers of the same engine hear it. */
+export type BusListener = (volumeId: string, origin: string, changes: Partial<Changes>) => void;
+
+export interface ChangeBus {
+  /** Tell the other servers that session `origin` changed these in `volumeId` (fire and forget). */
+  publish(volumeId: string, origin: string, changes: Partial<Changes>): void;
+  /**
+   * Hear what the other servers publish (never this server's own). `lost` runs when messages may
+   * have been lost (the bus connection dropped and came back): every watcher must be told.
+   */
+  subscribe(listener: BusListener, lost: () => void): Promise<void>;
   close(): Promise<void>;
 }
 

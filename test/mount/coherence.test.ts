@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { writeCreds } from '../../src/config/creds.js';
 import { AdminClient } from '../../src/meta/client/index.js';
 import { startMount, type StartedMount } from '../harness/mount.js';
+import { startRedis, type RedisServer } from '../harness/redis.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
 import { buildMountClient, MOUNT_ENTRY, ok, patternBytes, workDir } from './helpers.js';
@@ -18,36 +19,39 @@ const TTL = '120';
 const VISIBLE_WITHIN_MS = 1000;
 
 /**
- * Coherent caching through real mounts on one meta.flexfs: mount B caches attributes and names
- * in the kernel and in the mount for two minutes (`--attrTTL/--entryTTL 120 --no-acl`); mount A
- * changes things; B must see each change within a second without doing anything itself (only
- * meta.flexfs's pushed invalidations can do that), and B's repeated stats between changes must
- * cost the server nothing.
+ * Coherent caching through real mounts: mount B caches attributes and names in the kernel and in
+ * the mount for two minutes (`--attrTTL/--entryTTL 120 --no-acl`); mount A changes things; B must
+ * see each change within a second without doing anything itself (only pushed invalidations can
+ * do that), and B's repeated stats between changes must cost its server nothing. Once with A and
+ * B on one meta.flexfs (sqlite), once on two meta.flexfs servers sharing one redis-server.
  */
-describe('coherent caching: changes pushed by meta.flexfs reach another mount\'s kernel and caches', () => {
+for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] as const) describe(`coherent caching (${setup}): pushed changes reach another mount's kernel and caches`, () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let rgw: Rgw;
+  let redis: RedisServer | undefined;
   let meta: Daemon | undefined;
+  /** The server mount B talks to (A's is `meta`). */
+  let metaB: Daemon | undefined;
   let home: string;
   let a: StartedMount;
   let b: StartedMount;
   const mounts: StartedMount[] = [];
   let ca: Buffer;
 
-  async function mount(name: string, extra: string[]): Promise<StartedMount> {
+  async function mount(name: string, extra: string[], credsFile: string): Promise<StartedMount> {
     const mp = join(dir.path, name);
     const m = await startMount({
-      args: [MOUNT_ENTRY, 'start', 'cvol', mp, '--foreground', ...extra], mountpoint: mp,
+      args: [MOUNT_ENTRY, 'start', 'cvol', mp, '--foreground', '--credsFile', credsFile, ...extra], mountpoint: mp,
       env: { FLEXFS_HOME: home, NOTIFY_SOCKET: '', FLEXFS_TEST_FAULTS: '' }, timeoutMs: 60_000,
     });
     mounts.push(m);
     return m;
   }
 
-  /** Requests meta.flexfs has served (heartbeats aside), from its /metrics. */
+  /** Requests mount B's meta.flexfs has served (heartbeats aside), from its /metrics. */
   async function serverCalls(): Promise<number> {
     const text = await new Promise<string>((done, fail) => {
-      https.get({ host: '127.0.0.1', port: meta!.port, path: '/metrics', ca }, (res) => {
+      https.get({ host: '127.0.0.1', port: metaB!.port, path: '/metrics', ca }, (res) => {
         let body = '';
         res.on('data', (d) => { body += d; });
         res.on('end', () => done(body));
@@ -79,7 +83,14 @@ describe('coherent caching: changes pushed by meta.flexfs reach another mount\'s
     home = join(dir.path, 'home');
     rgw = await sharedRgw();
     await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: rgw.accessKey, blockPass: rgw.secretKey });
-    meta = await startDaemon({ home, args: ['--dbFolder', join(home, 'db'), '--sessionTtl', '120'] });
+    const serverArgs = ['--dbFolder', join(home, 'db'), '--sessionTtl', '120'];
+    if (setup === 'one meta.flexfs') {
+      meta = metaB = await startDaemon({ home, args: serverArgs });
+    } else {
+      redis = await startRedis();
+      meta = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
+      metaB = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
+    }
     ca = await fsp.readFile(join(home, 'meta', 'tls', 'cert.pem'));
     const admin = new AdminClient(`127.0.0.1:${meta.port}`, ADMIN_TOKEN, { ca: join(home, 'meta', 'tls', 'cert.pem') });
     await admin.createVolume({
@@ -87,16 +98,20 @@ describe('coherent caching: changes pushed by meta.flexfs reach another mount\'s
       blockStore: { url: `s3://${rgw.bucket}/coherence-${randomBytes(4).toString('hex')}`, endpoint: rgw.endpoint, region: rgw.region, pathStyle: true },
     });
     const token = await admin.createToken({ volume: 'cvol', label: 'coherence test' });
-    await writeCreds(join(home, 'mount', 'creds', 'cvol'), {
-      metaAddr: `127.0.0.1:${meta.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem'),
-    });
-    a = await mount('a', []);
-    b = await mount('b', ['--no-acl', '--attrTTL', TTL, '--entryTTL', TTL]);
+    for (const [name, server] of [['a', meta], ['b', metaB]] as const) {
+      await writeCreds(join(home, 'mount', 'creds', name), {
+        metaAddr: `127.0.0.1:${server.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem'),
+      });
+    }
+    a = await mount('a', [], join(home, 'mount', 'creds', 'a'));
+    b = await mount('b', ['--no-acl', '--attrTTL', TTL, '--entryTTL', TTL], join(home, 'mount', 'creds', 'b'));
   }, 300_000);
 
   afterAll(async () => {
     for (const m of mounts) await m.stop();
+    if (metaB !== meta) await metaB?.stop();
     await meta?.stop();
+    await redis?.stop();
     await rgw?.stop();
     await dir?.cleanup();
   });

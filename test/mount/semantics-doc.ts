@@ -30,6 +30,8 @@ const CLAIMS: Claim[] = [
   // Coherent caching
   { match: /^Every mount on meta\.flexfs hears what the other sessions/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-push' },
   { match: /^Every mount on meta\.flexfs hears what the other sessions/, file: 'test/meta-server/protocol.test.ts', test: 'a watcher hears every other session' },
+  { match: /^Every mount on meta\.flexfs hears what the other sessions/, file: 'test/meta-server/changes-redis.test.ts', test: 'a mutation on one server reaches the watching session on the other' },
+  { match: /^Every mount on meta\.flexfs hears what the other sessions/, file: 'test/meta-server/changes-redis.test.ts', test: 'when redis restarts, watchers are told' },
   { match: /^`--attrTTL` \/ `--entryTTL`/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-ttl' },
   { match: /^`--attrTTL` \/ `--entryTTL`/, file: 'src/cli/mount/ttl-flags.test.ts', test: 'bad values and a name cache on an ACL mount are refused' },
   { match: /^A mount that loses its connection hears nothing/, file: 'test/meta-server/protocol.test.ts', test: 'after a reconnect the watcher is told' },

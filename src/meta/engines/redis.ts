@@ -1,11 +1,12 @@
 import { CoreMetaStore } from '../core/store.js';
 import type { MetaTx } from '../core/tx.js';
-import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
+import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { defineAdminScripts, type AdminScripts } from './redis-admin-lua.js';
 import { sessionRecs, storedVolume, volumeInfo } from './redis-admin-records.js';
 import type { RedisClient } from './redis-client.js';
 import { connectRedis } from './redis-connect.js';
+import { RedisChangeBus } from './redis-changes.js';
 import * as fsck from './redis-fsck.js';
 import { RedisRunner } from './redis-runner.js';
 import * as sessions from './redis-sessions.js';
@@ -43,6 +44,7 @@ export class RedisEngine implements MetaEngine {
   private readonly runner: RedisRunner;
   private readonly admin: AdminScripts;
   private readonly store = (volumeId: string): CoreMetaStore => this.volumeStore(volumeId);
+  private readonly buses = new Set<RedisChangeBus>();
 
   constructor(private readonly r: RedisClient) {
     this.runner = new RedisRunner(r);
@@ -136,7 +138,15 @@ export class RedisEngine implements MetaEngine {
     return fsck.checkNamespace(this.r, volumeId);
   }
 
+  /** Pub/sub between the meta.flexfs servers of this Redis (redis-changes.ts); one per server. */
+  changeBus(): ChangeBus {
+    const bus = new RedisChangeBus(this.r);
+    this.buses.add(bus);
+    return bus;
+  }
+
   async close(): Promise<void> {
+    await Promise.all([...this.buses].map((b) => b.close()));
     if (this.r.status === 'end') return;
     await this.r.quit().catch(() => this.r.disconnect());
   }

@@ -1,3 +1,4 @@
+import type { ChangeBus } from '../engine.js';
 import type { Changes } from '../types.js';
 import { ChangeBatch, type ChangesFrame } from '../protocol/index.js';
 
@@ -16,15 +17,27 @@ const MAX_QUEUED_ITEMS = 10_000;
  * Fans one session's mutations out to the other watching sessions of the same volume on this
  * server, batched: what arrives within one turn of the event loop goes out as one frame per
  * session. A session whose queue grows past MAX_QUEUED_ITEMS gets `all` (drop every cache) instead.
- * Sessions on other meta.flexfs servers of the same engine are not reached yet (docs/SEMANTICS.md).
+ * With a ChangeBus (redis), sessions on the other meta.flexfs servers of the engine hear them too.
  */
 export class ChangeHub {
   private readonly byVolume = new Map<string, Set<ChangeSubscriber>>();
   private readonly queued = new Map<ChangeSubscriber, { batch: ChangeBatch; overflow: boolean }>();
   private flushScheduled = false;
 
+  private bus: ChangeBus | undefined;
+
   /** `onSent` sees every frame that goes out (server metrics). */
   constructor(private readonly onSent: (frame: ChangesFrame) => void = () => undefined) {}
+
+  /**
+   * Share changes with the other servers of the engine: what this server's sessions change is
+   * published, what theirs change is delivered here; a bus that may have lost messages makes
+   * every watching session here drop all it caches.
+   */
+  async connect(bus: ChangeBus): Promise<void> {
+    await bus.subscribe((volumeId, origin, changes) => this.deliver(volumeId, origin, changes), () => this.resetAll());
+    this.bus = bus;
+  }
 
   add(s: ChangeSubscriber): void {
     let set = this.byVolume.get(s.volumeId);
@@ -39,8 +52,22 @@ export class ChangeHub {
     this.queued.delete(s);
   }
 
-  /** `origin` changed these in `volumeId`: queue them for every other watching session there. */
+  /** Session `origin` of this server changed these in `volumeId`. */
   publish(volumeId: string, origin: string, changes: Partial<Changes>): void {
+    this.deliver(volumeId, origin, changes);
+    this.bus?.publish(volumeId, origin, changes);
+  }
+
+  /** Every watching session here: changes may have been missed. */
+  resetAll(): void {
+    for (const set of this.byVolume.values()) {
+      for (const s of set) this.queued.set(s, { batch: new ChangeBatch(), overflow: true });
+    }
+    this.schedule();
+  }
+
+  /** Queue `changes` for every watching session of `volumeId` here but `origin`. */
+  private deliver(volumeId: string, origin: string, changes: Partial<Changes>): void {
     const set = this.byVolume.get(volumeId);
     if (!set) return;
     for (const s of set) {
@@ -51,6 +78,10 @@ export class ChangeHub {
       q.batch.add(changes);
       if (q.batch.size > MAX_QUEUED_ITEMS) { q.overflow = true; q.batch.take(); }
     }
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (!this.flushScheduled && this.queued.size > 0) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());

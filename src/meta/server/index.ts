@@ -89,6 +89,9 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
     metrics.changesSent.inc({ what: 'frames' });
     metrics.changesSent.inc({ what: 'items' }, (frame.e?.length ?? 0) + (frame.a?.length ?? 0) + (frame.d?.length ?? 0));
   });
+  // Servers sharing a redis engine hear each other's sessions' changes.
+  const bus = engine.changeBus?.();
+  if (bus) await changes.connect(bus);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== RPC_PATH) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -140,6 +143,7 @@ export async function startMetaServer(opts: MetaServerOptions): Promise<MetaServ
         clearInterval(expiry);
         sweep.stop();
         for (const s of sessions) s.close(CloseCode.shutdown, 'server shutting down');
+        await bus?.close();
         wss.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
