@@ -24,9 +24,12 @@ const versionOf = (a: Attr) => `${a.mtime}:${a.ctime}:${a.size}:${a.mode}:${a.ui
  */
 export class KernelCoherence {
   private readonly told = new Map<number, string>();
+  /** With name caching: the names the kernel may hold ("parent/name" → ino), per ino its names. */
+  private readonly names = new Map<string, [parent: number, name: string]>();
+  private readonly namesOf = new Map<number, Set<string>>();
   private target: KernelNotifications | undefined;
 
-  constructor(private readonly lookups: LookupCounts, private readonly attrCaching: boolean) {}
+  constructor(private readonly lookups: LookupCounts, private readonly attrCaching: boolean, private readonly nameCaching = false) {}
 
   /** The session, once mounted (notifications before that have nothing to drop). */
   attach(target: KernelNotifications): void {
@@ -38,9 +41,22 @@ export class KernelCoherence {
     if (this.attrCaching) this.told.set(a.ino, versionOf(a));
   }
 
+  /** An entry reply: the kernel may now cache `name` in `parent` as `ino`. */
+  named(parent: number, name: string, ino: number): void {
+    if (!this.nameCaching) return;
+    const k = `${parent}/${name}`;
+    this.names.set(k, [parent, name]);
+    let set = this.namesOf.get(ino);
+    if (!set) this.namesOf.set(ino, (set = new Set()));
+    set.add(k);
+  }
+
   /** The kernel forgot `ino`. */
   forgotten(ino: number): void {
-    if (this.lookups.of(ino) === 0) this.told.delete(ino);
+    if (this.lookups.of(ino) !== 0) return;
+    this.told.delete(ino);
+    for (const k of this.namesOf.get(ino) ?? []) this.names.delete(k);
+    this.namesOf.delete(ino);
   }
 
   /** Before answering an open: `fresh` is the attribute the open just fetched from the server. */
@@ -58,10 +74,11 @@ export class KernelCoherence {
     if (!t) return;
     const ignore = () => undefined;
     if (!changes) {
-      // Changes were missed: drop what the kernel holds of every inode (names it holds keep their
-      // entry timeout: the kernel offers no way to list them).
+      // Changes were (or may be) missed: drop what the kernel holds of every inode, and every
+      // name it may cache (they come back, looked up afresh, as it needs them).
       for (const ino of this.lookups.inodes()) { this.told.delete(ino); void t.invalidateInode(ino, 0, 0).catch(ignore); }
       void t.invalidateInode(ROOT_INO, 0, 0).catch(ignore);
+      for (const [parent, name] of this.names.values()) void t.invalidateEntry(parent, name).catch(ignore);
       return;
     }
     for (const [parent, name] of changes.e) {

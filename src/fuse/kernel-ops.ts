@@ -24,7 +24,7 @@ export interface KernelOpsOptions {
  */
 export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: LowLevelHandlers; lookups: LookupCounts; coherence: KernelCoherence } {
   const lookups = new LookupCounts();
-  const coherence = new KernelCoherence(lookups, o.attrTimeout > 0);
+  const coherence = new KernelCoherence(lookups, o.attrTimeout > 0, o.entryTimeout > 0);
   const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
   const umask = o.umask ?? 0;
   /** Attributes as the kernel gets them (what it may cache is noted for coherence). */
@@ -32,13 +32,14 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   /** Entry reply fields for `a`. */
   const reply = (a: Attr): Entry =>
     ({ ino: a.ino, generation: a.generation, attr: attr(a), attrTimeout: o.attrTimeout, entryTimeout: o.entryTimeout });
-  /** The kernel now holds one more lookup of `a` (an entry reply it accepted), found in `parent`. */
-  const held = (a: Attr, parent: number): void => {
+  /** The kernel now holds one more lookup of `a` (an entry reply it accepted), named `name` in `parent`. */
+  const held = (a: Attr, parent: number, name: string): void => {
     lookups.add(a.ino);
+    coherence.named(parent, name, a.ino);
     if (a.type === 'dir') parents.set(a.ino, parent);
   };
-  const entry = (a: Attr, parent: number): Entry => {
-    held(a, parent);
+  const entry = (a: Attr, parent: number, name: string): Entry => {
+    held(a, parent, name);
     return reply(a);
   };
 
@@ -55,7 +56,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
       } else {
         const e = entries[i - 2];
         ok = out.add(e.name, plus ? reply(e.attr) : { ino: e.attr.ino, attr: attr(e.attr) }, i + 1);
-        if (ok && plus) held(e.attr, req.ino);
+        if (ok && plus) held(e.attr, req.ino, e.name);
       }
       if (!ok) break;
     }
@@ -63,7 +64,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   };
 
   const handlers: LowLevelHandlers = {
-    lookup: async (req) => entry(await core.lookup(req.ino, req.name, req), req.ino),
+    lookup: async (req) => entry(await core.lookup(req.ino, req.name, req), req.ino, req.name),
     forget: (req) => {
       lookups.forget(req.ino, req.nlookup);
       coherence.forgotten(req.ino);
@@ -72,15 +73,15 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     getattr: async (req) => ({ attr: attr(await core.getattr(req.ino, req, req.fh)) }),
     setattr: async (req) => ({ attr: attr(await core.setattr(req.ino, changesOf(req), req, req.fh)) }),
     readlink: (req) => core.readlink(req.ino, req),
-    mknod: async (req) => entry(await core.mknod(req.ino, req.name, req.mode, req.rdev, req), req.ino),
-    mkdir: async (req) => entry(await core.mkdir(req.ino, req.name, req.mode, req), req.ino),
+    mknod: async (req) => entry(await core.mknod(req.ino, req.name, req.mode, req.rdev, req), req.ino, req.name),
+    mkdir: async (req) => entry(await core.mkdir(req.ino, req.name, req.mode, req), req.ino, req.name),
     unlink: (req) => core.unlink(req.ino, req.name, req),
     rmdir: (req) => core.rmdir(req.ino, req.name, req),
-    symlink: async (req) => entry(await core.symlink(req.ino, req.name, req.target, req), req.ino),
+    symlink: async (req) => entry(await core.symlink(req.ino, req.name, req.target, req), req.ino, req.name),
     rename: async (req) => {
       await core.rename(req.ino, req.name, req.newParent, req.newName, req.flags, req);
     },
-    link: async (req) => entry(await core.link(req.ino, req.newParent, req.name, req), req.newParent),
+    link: async (req) => entry(await core.link(req.ino, req.newParent, req.name, req), req.newParent, req.name),
     open: async (req) => {
       const r = await core.open(req.ino, req.flags, req);
       // open fetched the attributes afresh (close-to-open): the kernel's copy must not be older
@@ -89,7 +90,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     },
     create: async (req) => {
       const r = await core.create(req.ino, req.name, req.mode, req.flags, req);
-      return { ...entry(r.attr, req.ino), fh: r.fh, keepCache: r.keepCache };
+      return { ...entry(r.attr, req.ino, req.name), fh: r.fh, keepCache: r.keepCache };
     },
     // the reply copies the bytes into the kernel: a view of a cached block costs no copy here
     read: (req) => core.read(req.fh, req.size, req.offset, req),

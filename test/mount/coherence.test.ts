@@ -174,6 +174,26 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     expect(await fsp.readdir(join(b.mountpoint, 'd'))).toEqual(['sub']);
   });
 
+  it.runIf(setup !== 'one meta.flexfs')('a change made while B\'s server was down reaches B after it reconnects', async () => {
+    covers('coherence-reconnect');
+    const f = join(a.mountpoint, 'while-away');
+    await fsp.writeFile(f, 'x');
+    await seenWithin('the new file', () => statB('while-away'), (s) => s !== 'ENOENT');
+    const port = metaB!.port;
+    await metaB!.stop();
+    await fsp.chmod(f, 0o640); // through A's server: B's server is not there to pass it on
+    metaB = await startDaemon({ home, port, args: ['--dbFolder', join(home, 'db'), '--sessionTtl', '120', '--engine', redis!.url] });
+    // B resumes its session within its reconnect backoff, then drops everything it cached
+    const start = Date.now();
+    let mode = 0;
+    while (Date.now() - start < 20_000) {
+      const s = await statB('while-away');
+      if (s !== 'ENOENT' && (mode = s.mode & 0o777) === 0o640) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(mode.toString(8)).toBe('640');
+  });
+
   it('B\'s own changes are seen by A (A caches nothing long: the control)', async () => {
     await fsp.writeFile(join(b.mountpoint, 'from-b'), 'written on B');
     expect(await fsp.readFile(join(a.mountpoint, 'from-b'), 'utf8')).toBe('written on B');

@@ -26,7 +26,8 @@ export interface RpcClientOptions {
   backoffMaxMs?: number;
   /**
    * Hears what other sessions of the volume change (the hello asks the server for `changes`
-   * frames); `null` after a reconnect, since changes made meanwhile were not heard.
+   * frames); `null` when the socket drops and again after the reconnect: changes made meanwhile
+   * go unheard. A silent peer counts as dropped after two unanswered heartbeats.
    */
   onChanges?: ChangeListener;
   /** Runs after a reconnect that got a NEW session (the old one expired), before queued calls go out. */
@@ -206,6 +207,9 @@ export class RpcClient {
   private onDisconnect(code: number, reason: string): void {
     this.stopHeartbeat();
     this.ws = null;
+    // From now on changes go unheard: whatever the listener caches may go stale (and the
+    // reconnect says so again for what changed in between).
+    this.opts.onChanges?.(null);
     for (const p of this.pending.values()) p.sent = false;
     if (this.state === 'closed' || this.state === 'failed') return;
     if (code === CloseCode.auth || code === CloseCode.version) {
