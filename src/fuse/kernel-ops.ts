@@ -102,6 +102,8 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     listxattr: (req) => core.listxattr(req.ino, req),
     removexattr: (req) => core.removexattr(req.ino, req.name, req),
     access: (req) => core.access(req.ino, req.mask, req),
+    fallocate: (req) => core.fallocate(req.ino, req.fh, req.mode, req.offset, req.length, req),
+    lseek: (req) => core.lseek(req.ino, req.fh, req.offset, req.whence, req),
   };
   return { handlers, lookups };
 }

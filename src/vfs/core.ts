@@ -379,6 +379,16 @@ export class FsCore implements InodeFs {
     if (h.kind === 'file') await this.files.release(h, c);
   }
 
+  async fallocate(_ino: number, fh: number, mode: number, offset: number, length: number, c: Caller): Promise<void> {
+    const h = this.handles.file(fh);
+    this.writable();
+    return this.files.fallocate(h, mode, offset, length, c);
+  }
+
+  async lseek(_ino: number, fh: number, offset: number, whence: number, _c: Caller): Promise<number> {
+    return this.files.lseek(this.handles.file(fh), offset, whence);
+  }
+
   // ------------------------------------------------------------------ directories
 
   async opendir(ino: number, _flags: number, c: Caller): Promise<number> {

@@ -86,6 +86,13 @@ export interface InodeFs {
   flush(fh: number, caller: Caller): Promise<void>;
   fsync(fh: number, datasync: boolean, caller: Caller): Promise<void>;
   release(fh: number, caller: Caller): Promise<void>;
+  /**
+   * fallocate(2) through handle `fh` of `ino`: mode 0 and FALLOC_FL_KEEP_SIZE (1), PUNCH_HOLE (2,
+   * with KEEP_SIZE), ZERO_RANGE (0x10); anything else EOPNOTSUPP.
+   */
+  fallocate(ino: number, fh: number, mode: number, offset: number, length: number, caller: Caller): Promise<void>;
+  /** lseek(2) SEEK_DATA (3) / SEEK_HOLE (4) from `offset`: the new offset, ENXIO past the data. */
+  lseek(ino: number, fh: number, offset: number, whence: number, caller: Caller): Promise<number>;
 
   opendir(ino: number, flags: number, caller: Caller): Promise<number>;
   /**

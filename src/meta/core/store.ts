@@ -1,7 +1,7 @@
 import { FsError } from '../../errors/index.js';
 import {
   ROOT_INO, XATTR_CREATE, XATTR_REPLACE,
-  type Attr, type BlockRef, type CommitRequest, type DirPage, type InodeType, type MetaStore, type OpContext,
+  type Attr, type BlockRef, type BlockWrite, type CommitRequest, type DirPage, type InodeType, type MetaStore, type OpContext,
   type SetAttrChanges, type StatFs, type VolumeSettings,
 } from '../types.js';
 import {
@@ -506,6 +506,7 @@ export class CoreMetaStore implements MetaStore {
       if (!Array.isArray(req.writes)) throw new FsError('EINVAL', 'writes must be a list');
       for (const w of req.writes) {
         checkInt(w.index, 'block index');
+        if (isHoleWrite(w)) continue; // { blockId: 0, length: 0 }: the slot becomes a hole (punch)
         checkInt(w.blockId, 'block id', 1);
         checkInt(w.length, 'block length', 1);
         if (w.length > op.blockSize) throw new FsError('EINVAL', `block length ${w.length} exceeds the block size`);
@@ -515,6 +516,14 @@ export class CoreMetaStore implements MetaStore {
       const queuedAt = Date.now();
       for (const w of req.writes) {
         const old = slots.get(w.index);
+        if (isHoleWrite(w)) {
+          if (old) {
+            op.tx.gcPush(r.ino, old.index, old.blockId, queuedAt);
+            op.tx.delSlot(r.ino, old.index);
+            slots.delete(w.index);
+          }
+          continue;
+        }
         if (old && old.blockId === w.blockId && old.length === w.length) continue;
         if (old && old.blockId !== w.blockId) op.tx.gcPush(r.ino, old.index, old.blockId, queuedAt);
         const ref = { index: w.index, blockId: w.blockId, length: w.length };
@@ -557,6 +566,11 @@ export class CoreMetaStore implements MetaStore {
 }
 
 /** Slots at or past `size` go to the gc queue; a slot straddling it keeps its block, shorter. */
+/** A commit write that makes its slot a hole (blockId 0, length 0: fallocate's punch). */
+function isHoleWrite(w: BlockWrite): boolean {
+  return w.blockId === 0 && w.length === 0;
+}
+
 function clipSlots(op: Op, ino: number, slots: BlockRef[], size: number, queuedAt: number): void {
   const bs = op.blockSize;
   for (const s of slots) {
