@@ -88,8 +88,14 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     // the reply copies the bytes into the kernel: a view of a cached block costs no copy here
     read: (req) => core.read(req.fh, req.size, req.offset, req),
     write: (req) => core.write(req.fh, req.data, req.offset, req),
-    flush: (req) => core.flush(req.fh, req),
-    release: (req) => core.release(req.fh, req),
+    flush: async (req) => {
+      await core.flush(req.fh, req);
+      if (core.releaseLocks) await core.releaseLocks(req.ino, req.lockOwner, 'posix', req);
+    },
+    release: async (req) => {
+      await core.release(req.fh, req);
+      if (req.flockRelease && core.releaseLocks) await core.releaseLocks(req.ino, req.lockOwner, 'flock', req);
+    },
     fsync: (req) => core.fsync(req.fh, req.datasync, req),
     opendir: async (req) => ({ fh: await core.opendir(req.ino, req.flags, req) }),
     readdir: (req) => list(req, false),
@@ -105,6 +111,14 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     fallocate: (req) => core.fallocate(req.ino, req.fh, req.mode, req.offset, req.length, req),
     lseek: (req) => core.lseek(req.ino, req.fh, req.offset, req.whence, req),
   };
+  // Lock ops only when the core has them: registered, they make libfuse ask the kernel for
+  // FUSE_CAP_POSIX_LOCKS / FLOCK_LOCKS and every lock goes through us; absent, the kernel keeps
+  // locks itself (per mount), which is right while the core has no lock manager (docs/FUSE.md).
+  if (core.getlk && core.setlk) {
+    handlers.getlk = async (req) => ({ ...(await core.getlk!(req.ino, req.fh, req.lockOwner, req.lock, req)), whence: 0 });
+    handlers.setlk = (req) => core.setlk!(req.ino, req.fh, req.lockOwner, req.lock, req.sleep, req);
+  }
+  if (core.flock) handlers.flock = (req) => core.flock!(req.ino, req.fh, req.lockOwner, req.operation, req);
   return { handlers, lookups };
 }
 

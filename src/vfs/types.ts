@@ -111,6 +111,28 @@ export interface InodeFs {
 
   /** Flush every dirty file and release resources (unmount, SIGTERM). */
   destroy(): Promise<void>;
+
+  /**
+   * Locks, optional. A core without them (FsCore today) leaves POSIX and flock locks to each
+   * kernel (local to one mount); one that has them gets every lock request of the mount
+   * (src/fuse/kernel-ops.ts wires them only when present: the distributed-locks issue). `owner`
+   * is the kernel's lock owner (a process's files for fcntl locks, an open file for flock).
+   */
+  getlk?(ino: number, fh: number, owner: number, lock: RecordLock, caller: Caller): Promise<RecordLock>;
+  /** F_SETLK (`wait` false: EAGAIN on a conflict) / F_SETLKW (`wait` true); type F_UNLCK unlocks. */
+  setlk?(ino: number, fh: number, owner: number, lock: RecordLock, wait: boolean, caller: Caller): Promise<void>;
+  /** flock(2): LOCK_SH 1, LOCK_EX 2, LOCK_UN 8, | LOCK_NB 4. */
+  flock?(ino: number, fh: number, owner: number, operation: number, caller: Caller): Promise<void>;
+  /** A descriptor closed: drop `owner`'s fcntl locks on the inode ('posix', at flush) or its flock ('flock', at the last release). */
+  releaseLocks?(ino: number, owner: number, kind: 'posix' | 'flock', caller: Caller): Promise<void>;
+}
+
+/** A record lock as fcntl(2) carries it: type F_RDLCK 0 / F_WRLCK 1 / F_UNLCK 2, from `start` for `len` bytes (0: to the end), held by `pid`. */
+export interface RecordLock {
+  type: number;
+  start: number;
+  len: number;
+  pid: number;
 }
 
 /** The path layer (src/vfs/path-fs.ts): each path is resolved to an inode, then the core runs. */
