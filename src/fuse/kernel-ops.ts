@@ -14,7 +14,15 @@ export interface KernelOpsOptions {
   /** Seconds the kernel may cache attributes / names in readdirplus entries (as the session's defaults). */
   attrTimeout: number;
   entryTimeout: number;
+  /**
+   * The session negotiated the kernel's writeback cache: the kernel then does O_APPEND itself
+   * (page writes carry their offsets, so the core must not append them: O_APPEND is taken off the
+   * handle) and reads through write-only handles to fill partial pages (allowed as `fill`).
+   */
+  writebackCache?: boolean;
 }
+
+const O_APPEND = 0o2000;
 
 /**
  * The low-level FUSE request table over the inode-level core: each request is one core call,
@@ -25,6 +33,8 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   const lookups = new LookupCounts();
   const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
   const umask = o.umask ?? 0;
+  const writeback = o.writebackCache ?? false;
+  const openFlags = (flags: number) => (writeback ? flags & ~O_APPEND : flags);
   const attr = (a: Attr) => toFuseAttr(a, umask);
   /** Entry reply fields for `a`. */
   const reply = (a: Attr): Entry =>
@@ -78,15 +88,15 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     },
     link: async (req) => entry(await core.link(req.ino, req.newParent, req.name, req), req.newParent),
     open: async (req) => {
-      const r = await core.open(req.ino, req.flags, req);
+      const r = await core.open(req.ino, openFlags(req.flags), req);
       return { fh: r.fh, keepCache: r.keepCache };
     },
     create: async (req) => {
-      const r = await core.create(req.ino, req.name, req.mode, req.flags, req);
+      const r = await core.create(req.ino, req.name, req.mode, openFlags(req.flags), req);
       return { ...entry(r.attr, req.ino), fh: r.fh, keepCache: r.keepCache };
     },
     // the reply copies the bytes into the kernel: a view of a cached block costs no copy here
-    read: (req) => core.read(req.fh, req.size, req.offset, req),
+    read: (req) => core.read(req.fh, req.size, req.offset, req, writeback),
     write: (req) => core.write(req.fh, req.data, req.offset, req),
     flush: async (req) => {
       await core.flush(req.fh, req);
@@ -131,5 +141,7 @@ function changesOf(req: SetattrRequest): AttrChanges {
   if (req.size !== undefined) ch.size = req.size;
   if (req.atime !== undefined) ch.atime = req.atime;
   if (req.mtime !== undefined) ch.mtime = req.mtime;
+  // Only the kernel sets ctime (writeback cache: the times it kept, flushed with write_inode).
+  if (req.ctime !== undefined) ch.kernelTimes = true;
   return ch;
 }

@@ -217,8 +217,8 @@ export class FsCore implements InodeFs {
     return { ...this.files.created(attr, flags), attr: this.files.present(attr) };
   }
 
-  async read(fh: number, length: number, position: number, c: Caller): Promise<Uint8Array> {
-    return this.files.read(this.handles.file(fh), length, position, c);
+  async read(fh: number, length: number, position: number, c: Caller, fill = false): Promise<Uint8Array> {
+    return this.files.read(this.handles.file(fh), length, position, c, fill);
   }
 
   async write(fh: number, data: Buffer, position: number, c: Caller): Promise<number> {

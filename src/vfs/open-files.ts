@@ -129,8 +129,9 @@ export class OpenFiles {
       .catch(() => undefined);
   }
 
-  async read(h: FileHandle, length: number, position: number, c: Caller): Promise<Buffer> {
-    if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
+  /** `fill`: the kernel's page-cache fill on a writeback-cache mount, which reads through write-only handles too. */
+  async read(h: FileHandle, length: number, position: number, c: Caller, fill = false): Promise<Buffer> {
+    if (!fill && (h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
     if (position < 0) throw new FsError('EINVAL');
     if (h.atimeDue) {
       h.atimeDue = false;

@@ -34,6 +34,11 @@ export interface AttrChanges {
   size?: number;
   atime?: bigint | 'now';
   mtime?: bigint | 'now';
+  /**
+   * The times are the kernel's own (a writeback-cache mount flushing the mtime it kept for a
+   * writer, FUSE setattr with ctime): allowed to anyone who may write the file, like "now".
+   */
+  kernelTimes?: boolean;
 }
 
 /** What open/create answer besides the handle. */
@@ -79,8 +84,9 @@ export interface InodeFs {
   /**
    * Up to `length` bytes at `position` (fewer at the end of the file). May be a view of a cached
    * block, which is never written again: the caller copies it out (into the kernel) or keeps it.
+   * `fill`: the kernel filling its page cache (writeback cache), allowed on a write-only handle.
    */
-  read(fh: number, length: number, position: number, caller: Caller): Promise<Uint8Array>;
+  read(fh: number, length: number, position: number, caller: Caller, fill?: boolean): Promise<Uint8Array>;
   /** `data` is only valid during the call: the core copies what it keeps. Returns bytes written. */
   write(fh: number, data: Buffer, position: number, caller: Caller): Promise<number>;
   flush(fh: number, caller: Caller): Promise<void>;
