@@ -3,7 +3,8 @@ import { LlMemFs } from './llmemfs.js';
 
 /**
  * Child-process entry for test/fuse/lowlevel.test.ts: mount LlMemFs on the low-level layer.
- *   node dist/bench/llmemfs-main.js MNT [--ttl S] [--deadline-ms N] [--late-ms N] [--writeback] [--inline]
+ *   node dist/bench/llmemfs-main.js MNT [--ttl S] [--deadline-ms N] [--late-ms N] [--writeback] [--inline] [--locks]
+ * --locks: getlk/setlk/flock answered by a lock table (bench/locktable.ts); without it the kernel keeps locks.
  * Serves until SIGTERM/SIGINT, then unmounts (exit 0 when clean).
  */
 async function main(): Promise<void> {
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   if (!mountpoint || mountpoint.startsWith('-')) throw new Error('usage: llmemfs-main MNT [--ttl S] [--deadline-ms N] [--late-ms N]');
   const opt = (name: string, d: number) => { const i = args.indexOf(name); return i > 0 ? Number(args[i + 1]) : d; };
   const deadlineMs = opt('--deadline-ms', 30_000);
-  const fs = new LlMemFs(opt('--ttl', 3600), opt('--late-ms', deadlineMs * 2));
+  const fs = new LlMemFs(opt('--ttl', 3600), opt('--late-ms', deadlineMs * 2), 200, args.includes('--locks'));
   const session = new LowLevelSession(fs, {
     fsname: 'llmemfs', subtype: 'llmemfs', allowOther: true, defaultPermissions: true, deadlineMs,
     writebackCache: args.includes('--writeback'),

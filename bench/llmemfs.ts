@@ -5,8 +5,10 @@ import type {
   AttrReply, Caller, CreateReply, CreateRequest, Entry, ForgetRequest, FuseAttr, GetattrRequest, GetxattrRequest,
   ListxattrRequest, LookupRequest, LowLevelHandlers, MkdirRequest, OpenReply, OpenRequest, ReadRequest, ReaddirRequest,
   ReadlinkRequest, RemovexattrRequest, RenameRequest, RmdirRequest, SetattrRequest, SetxattrRequest, StatfsReply,
-  SymlinkRequest, UnlinkRequest, WriteRequest,
+  SymlinkRequest, UnlinkRequest, WriteRequest, FlockLock, FlockRequest, FlushRequest, GetlkRequest, ReleaseRequest,
+  SetlkRequest,
 } from '../src/fuse/lowlevel/types.js';
+import { LockTable } from './locktable.js';
 
 /**
  * A small in-memory filesystem on the low-level FUSE layer, the subject of
@@ -61,7 +63,19 @@ export class LlMemFs implements LowLevelHandlers {
   private stats: LlMemFsStats = LlMemFs.empty();
   session?: LowLevelSession;
 
-  constructor(private readonly ttl: number, private readonly lateReplyMs: number, manyFiles = 200) {
+  /** Lock ops, only with a lock table (`locks`): without them the kernel keeps locks itself. */
+  getlk?: (req: GetlkRequest) => FlockLock;
+  setlk?: (req: SetlkRequest) => void | Promise<void>;
+  flock?: (req: FlockRequest) => void | Promise<void>;
+  private readonly locks?: LockTable;
+
+  constructor(private readonly ttl: number, private readonly lateReplyMs: number, manyFiles = 200, locks = false) {
+    if (locks) {
+      const t = this.locks = new LockTable();
+      this.getlk = (req) => { this.count('getlk', req); return t.getlk(req); };
+      this.setlk = (req) => { this.count('setlk', req); return t.setlk(req); };
+      this.flock = (req) => { this.count('flock', req); return t.flock(req); };
+    }
     this.nodes.set(ROOT, { attr: this.newAttr(ROOT, S_IFDIR | 0o755, 0, 0), children: new Map(), xattrs: new Map() });
     this.nodes.get(ROOT)!.attr.nlink = 2;
     this.add(ROOT, 'ctl', S_IFREG | 0o644, 0, 0);
@@ -218,8 +232,8 @@ export class LlMemFs implements LowLevelHandlers {
 
   open(req: OpenRequest): OpenReply { this.count('open', req); return { fh: 0, keepCache: true }; }
   opendir(): OpenReply { this.count('opendir'); return { fh: 0 }; }
-  flush(): void { this.count('flush'); }
-  release(): void { this.count('release'); }
+  flush(req: FlushRequest): void { this.count('flush'); this.locks?.flush(req); }
+  release(req: ReleaseRequest): void { this.count('release'); this.locks?.release(req); }
   releasedir(): void { this.count('releasedir'); }
 
   read(req: ReadRequest): Uint8Array {

@@ -36,6 +36,13 @@ export interface CoreMountOptions {
    */
   attrTimeout?: number;
   entryTimeout?: number;
+  /**
+   * Kernel write-back caching (FUSE_CAP_WRITEBACK_CACHE; default off, docs/FUSE.md): writes
+   * land in the page cache and reach the core as page writes at writeback, flush or fsync; the
+   * kernel keeps size and mtime itself meanwhile, handles O_APPEND itself, and reads through
+   * write-only handles to fill partial pages. kernel-ops adapts (makeKernelOps `writebackCache`).
+   */
+  writebackCache?: boolean;
   /** Largest write request (default FUSE_DEFAULTS.maxRequestBytes, 1 MiB). */
   maxWrite?: number;
   /** The kernel's readahead for the mount in KiB (default FUSE_DEFAULTS.readaheadKb; root only). */
@@ -73,7 +80,8 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
   // Without default_permissions the core checks search permission at each LOOKUP; a name the
   // kernel had cached would skip that, so such mounts let the kernel cache no names.
   const entryTimeout = o.entryTimeout ?? (defaultPermissions ? 1 : 0);
-  const { handlers, lookups, coherence } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout });
+  const writebackCache = o.writebackCache ?? false;
+  const { handlers, lookups, coherence } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout, writebackCache });
   const onError = o.onError;
   const session = new LowLevelSession(handlers, {
     fsname: o.fsname,
@@ -87,6 +95,7 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
     extraOptions: o.noAtime ? ['noatime'] : [],
     maxWrite: o.maxWrite ?? FUSE_DEFAULTS.maxRequestBytes,
     readdirplus: 'always',
+    writebackCache,
     handleKillpriv: true,
     // The core applies the umask itself, or the parent's default ACL instead (POSIX.1e).
     dontMask: true,

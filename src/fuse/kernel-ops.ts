@@ -15,7 +15,15 @@ export interface KernelOpsOptions {
   /** Seconds the kernel may cache attributes / names in readdirplus entries (as the session's defaults). */
   attrTimeout: number;
   entryTimeout: number;
+  /**
+   * The session negotiated the kernel's writeback cache: the kernel then does O_APPEND itself
+   * (page writes carry their offsets, so the core must not append them: O_APPEND is taken off the
+   * handle) and reads through write-only handles to fill partial pages (allowed as `fill`).
+   */
+  writebackCache?: boolean;
 }
+
+const O_APPEND = 0o2000;
 
 /**
  * The low-level FUSE request table over the inode-level core: each request is one core call,
@@ -27,6 +35,8 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   const coherence = new KernelCoherence(lookups, o.attrTimeout > 0, o.entryTimeout > 0);
   const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
   const umask = o.umask ?? 0;
+  const writeback = o.writebackCache ?? false;
+  const openFlags = (flags: number) => (writeback ? flags & ~O_APPEND : flags);
   /** Attributes as the kernel gets them (what it may cache is noted for coherence). */
   const attr = (a: Attr) => { coherence.replied(a); return toFuseAttr(a, umask); };
   /** Entry reply fields for `a`. */
@@ -83,20 +93,26 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     },
     link: async (req) => entry(await core.link(req.ino, req.newParent, req.name, req), req.newParent, req.name),
     open: async (req) => {
-      const r = await core.open(req.ino, req.flags, req);
+      const r = await core.open(req.ino, openFlags(req.flags), req);
       // open fetched the attributes afresh (close-to-open): the kernel's copy must not be older
       if (o.attrTimeout > 0) await coherence.opening(await core.getattr(req.ino, req, r.fh));
       return { fh: r.fh, keepCache: r.keepCache };
     },
     create: async (req) => {
-      const r = await core.create(req.ino, req.name, req.mode, req.flags, req);
+      const r = await core.create(req.ino, req.name, req.mode, openFlags(req.flags), req);
       return { ...entry(r.attr, req.ino, req.name), fh: r.fh, keepCache: r.keepCache };
     },
     // the reply copies the bytes into the kernel: a view of a cached block costs no copy here
-    read: (req) => core.read(req.fh, req.size, req.offset, req),
+    read: (req) => core.read(req.fh, req.size, req.offset, req, writeback),
     write: (req) => core.write(req.fh, req.data, req.offset, req),
-    flush: (req) => core.flush(req.fh, req),
-    release: (req) => core.release(req.fh, req),
+    flush: async (req) => {
+      await core.flush(req.fh, req);
+      if (core.releaseLocks) await core.releaseLocks(req.ino, req.lockOwner, 'posix', req);
+    },
+    release: async (req) => {
+      await core.release(req.fh, req);
+      if (req.flockRelease && core.releaseLocks) await core.releaseLocks(req.ino, req.lockOwner, 'flock', req);
+    },
     fsync: (req) => core.fsync(req.fh, req.datasync, req),
     opendir: async (req) => ({ fh: await core.opendir(req.ino, req.flags, req) }),
     readdir: (req) => list(req, false),
@@ -109,7 +125,17 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     listxattr: (req) => core.listxattr(req.ino, req),
     removexattr: (req) => core.removexattr(req.ino, req.name, req),
     access: (req) => core.access(req.ino, req.mask, req),
+    fallocate: (req) => core.fallocate(req.ino, req.fh, req.mode, req.offset, req.length, req),
+    lseek: (req) => core.lseek(req.ino, req.fh, req.offset, req.whence, req),
   };
+  // Lock ops only when the core has them: registered, they make libfuse ask the kernel for
+  // FUSE_CAP_POSIX_LOCKS / FLOCK_LOCKS and every lock goes through us; absent, the kernel keeps
+  // locks itself (per mount), which is right while the core has no lock manager (docs/FUSE.md).
+  if (core.getlk && core.setlk) {
+    handlers.getlk = async (req) => ({ ...(await core.getlk!(req.ino, req.fh, req.lockOwner, req.lock, req)), whence: 0 });
+    handlers.setlk = (req) => core.setlk!(req.ino, req.fh, req.lockOwner, req.lock, req.sleep, req);
+  }
+  if (core.flock) handlers.flock = (req) => core.flock!(req.ino, req.fh, req.lockOwner, req.operation, req);
   return { handlers, lookups, coherence };
 }
 
@@ -122,5 +148,7 @@ function changesOf(req: SetattrRequest): AttrChanges {
   if (req.size !== undefined) ch.size = req.size;
   if (req.atime !== undefined) ch.atime = req.atime;
   if (req.mtime !== undefined) ch.mtime = req.mtime;
+  // Only the kernel sets ctime (writeback cache: the times it kept, flushed with write_inode).
+  if (req.ctime !== undefined) ch.kernelTimes = true;
   return ch;
 }

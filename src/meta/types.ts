@@ -161,7 +161,10 @@ export interface MetaStore {
   /** Drop one hold; the last release of an unlinked inode frees it and queues its blocks for gc. */
   release(ino: number, ctx: OpContext): Promise<void>;
 
-  /** Atomically map the written slots, set size and mtime/ctime; superseded blocks go to gc. */
+  /**
+   * Atomically map the written slots, set size and mtime/ctime; superseded blocks go to gc. A write
+   * `{ blockId: 0, length: 0 }` makes its slot a hole (fallocate's punch/zero of whole blocks).
+   */
   commit(req: CommitRequest, ctx: OpContext): Promise<Attr>;
   /** Block map slots in [fromIndex, fromIndex+count), holes omitted, sorted by index. */
   blocks(ino: number, fromIndex: number, count: number, ctx: OpContext): Promise<BlockRef[]>;

@@ -33,9 +33,20 @@ export class BlockMap {
     return this.map.get(index);
   }
 
-  /** A slot this mount just committed. */
+  /** A slot this mount just committed (a hole write, blockId 0, makes it a hole). */
   set(ref: BlockRef): void {
-    this.map.set(ref.index, ref);
+    if (ref.blockId === 0) this.map.delete(ref.index);
+    else this.map.set(ref.index, ref);
+  }
+
+  /** The first committed slot in [from, to), or -1 (loads the chunks on the way). */
+  async firstSlot(from: number, to: number): Promise<number> {
+    for (let i = from; i < to;) {
+      const chunkEnd = Math.min(to, (Math.floor(i / MAP_CHUNK) + 1) * MAP_CHUNK);
+      await this.get(i);
+      for (; i < chunkEnd; i++) if (this.map.has(i)) return i;
+    }
+    return -1;
   }
 
   private async load(chunk: number): Promise<void> {

@@ -1,8 +1,8 @@
 import { constants as fsc } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { FsError, isFsError } from '../errors/index.js';
-import { ROOT_INO, type Attr, type ChangeListener, type DirEntry, type MetaStore, type OpContext, type SetAttrChanges, type StatFs } from '../meta/types.js';
-import { RENAME_EXCHANGE, RENAME_NOREPLACE, type AttrChanges, type Caller, type InodeFs, type OpenResult } from './types.js';
+import { ROOT_INO, type Attr, type ChangeListener, type DirEntry, type MetaStore, type OpContext, type StatFs } from '../meta/types.js';
+import type { AttrChanges, Caller, InodeFs, OpenResult } from './types.js';
 import { VFS_DEFAULTS, type FileSystemOptions } from './options.js';
 import { OpenFiles } from './open-files.js';
 import { Xattrs } from './xattrs.js';
@@ -14,19 +14,22 @@ import type { DirtyBudget } from './budget.js';
 import { MetaCache } from './meta-cache.js';
 import { dropOthersChanges } from './coherence.js';
 import { HandleTable, type FileHandle } from './handles.js';
-import { AccessPolicy, GroupLookup, privBitsToDrop, R_OK, W_OK, X_OK } from './permissions.js';
+import { AccessPolicy, GroupLookup, R_OK, W_OK, X_OK } from './permissions.js';
 import { AclStore } from './acl-store.js';
 import { withDeadline } from './deadline.js';
-import { S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID } from '../util/mode.js';
-import { NAME_MAX } from '../meta/core/rules.js';
+import { S_IFREG } from '../util/mode.js';
+import { Namespace, checkName } from './namespace.js';
+import { AttrOps } from './attr-ops.js';
 
 const O_ACCMODE = 3;
 const FMODE_EXEC = 0x20; // in the open flags of an execve (the kernel leaves the x check to us without default_permissions)
 
 /**
  * The POSIX core, by inode (InodeFs): checks permissions (AccessPolicy), keeps the handle table
- * and maps every operation onto MetaStore calls. The open files' data path is OpenFiles', the
- * xattrs' Xattrs'; the block-side parts (CoreParts) are injected or built from the options.
+ * and maps every operation onto MetaStore calls. Namespace changes are Namespace's
+ * (namespace.ts), setattr and the setuid/setgid rules AttrOps' (attr-ops.ts), the open files'
+ * data path OpenFiles', the xattrs' Xattrs'; every public operation stays a method here (the
+ * per-op metrics decorate this class's methods). The block-side parts (CoreParts) are injected or built from the options.
  * Metadata answers are cached in MetaCache; every change reports what it made stale
  * (invalidation.ts).
  */
@@ -43,6 +46,8 @@ export class FsCore implements InodeFs {
   private readonly xattrs: Xattrs;
   private readonly metaDeadlineMs: number;
   private readonly acls: AclStore;
+  private readonly names: Namespace;
+  private readonly attrs: AttrOps;
   private destroyed = false;
   private readonly unwatch?: () => void;
 
@@ -58,7 +63,7 @@ export class FsCore implements InodeFs {
     const groups = new GroupLookup();
     this.acls = new AclStore({
       meta: o.meta, metaCall: call, ttlMs: o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs, enabled: o.acl ?? true, ctx,
-      setMode: (ino, perm, c) => this.setMeta(ino, { mode: perm }, c),
+      setMode: (ino, perm, c) => this.attrs.setMeta(ino, { mode: perm }, c),
       inGroup: (c, gid) => groups.inGroup(c, gid),
     });
     this.policy = new AccessPolicy(o.checkPermissions ?? true, o.umask ?? 0, groups, this.acls);
@@ -66,9 +71,12 @@ export class FsCore implements InodeFs {
       meta: o.meta, io: this.io, ids: parts.ids, budget: this.budget, cache: this.cache, handles: this.handles,
       blockSize: bs, readaheadMax: parts.readaheadMax, budgetDeadlineMs: o.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs,
       noAtime: !!o.noAtime, readOnly: !!o.readOnly, sessionId: o.sessionId, metaCall: call, ctx,
-      killPriv: (attr, c) => this.killPriv(attr, c),
+      killPriv: (attr, c) => this.attrs.killPriv(attr, c),
     });
     this.xattrs = new Xattrs({ meta: o.meta, cache: this.cache, acls: this.acls, policy: this.policy, metaCall: call, ctx });
+    const shared = { meta: o.meta, cache: this.cache, policy: this.policy, acls: this.acls, files: this.files, metaCall: call, ctx, writable: () => this.writable() };
+    this.names = new Namespace({ ...shared, xattrs: this.xattrs });
+    this.attrs = new AttrOps({ ...shared, getattr: (ino, c, fh) => this.getattr(ino, c, fh), fileOf: (fh) => this.fileOf(fh) });
     this.unwatch = o.meta.watch?.((c) => dropOthersChanges({ meta: this.cache, xattrs: this.xattrs, acls: this.acls }, c));
   }
 
@@ -94,44 +102,11 @@ export class FsCore implements InodeFs {
     if (this.o.readOnly) throw new FsError('EROFS', 'read-only mount');
   }
 
-  /** A directory `c` may search, and that is one. */
-  private async dirFor(ino: number, c: Caller): Promise<Attr> {
-    const dir = await this.cache.getattr(ino, this.ctx(c));
-    if (dir.type !== 'dir') throw new FsError('ENOTDIR');
-    await this.policy.search(dir, c);
-    return dir;
-  }
-
-  /** A directory `c` may add names to or remove names from. */
-  private async dirForChange(ino: number, name: string, c: Caller): Promise<Attr> {
-    this.writable();
-    checkName(name);
-    const dir = await this.dirFor(ino, c);
-    await this.policy.need(dir, W_OK | X_OK, c);
-    return dir;
-  }
-
   /** The file handle `fh` names, if any (a directory's handle or none: undefined). */
   private fileOf(fh: number | undefined): FileHandle | undefined {
     if (fh === undefined) return undefined;
     const h = this.handles.get(fh);
     return h.kind === 'file' ? h : undefined;
-  }
-
-  /** One setattr at the metadata server; caches and the open-file state take the answer. */
-  private async setMeta(ino: number, changes: SetAttrChanges, c: Caller): Promise<Attr> {
-    const attr = await this.metaCall('setattr', () => this.meta.setattr(ino, changes, this.ctx(c, true)));
-    this.cache.putAttr(attr);
-    this.files.refresh(attr);
-    return attr;
-  }
-
-  /** A new inode's entry: ACLs inherited from the parent applied, the caches told. */
-  private async made(parent: number, name: string, attr: Attr): Promise<Attr> {
-    this.cache.changed({ kind: 'create', parent, name, ino: attr.ino });
-    this.cache.putEntry(parent, name, attr);
-    this.xattrs.created(attr.ino);
-    return attr;
   }
 
   // ------------------------------------------------------------------ attributes
@@ -145,7 +120,7 @@ export class FsCore implements InodeFs {
   async lookup(parent: number, name: string, c: Caller): Promise<Attr> {
     checkName(name);
     // The metadata server answers ENOTDIR itself: fetch the parent only to check search permission.
-    if (this.policy.searchChecked(c)) await this.dirFor(parent, c);
+    if (this.policy.searchChecked(c)) await this.names.dirFor(parent, c);
     return this.files.present(await this.cache.lookup(parent, name, this.ctx(c)));
   }
 
@@ -170,149 +145,38 @@ export class FsCore implements InodeFs {
     return this.metaCall('statfs', () => this.meta.statfs(this.ctx(c)));
   }
 
-  /**
-   * chmod, chown, truncate and utimens as one FUSE setattr, in libfuse's order. The kernel sends
-   * a truncate by an unprivileged writer with the mode that drops setuid/setgid (accepted from a
-   * writer by chmodPerm) and with mtime "now", which the truncate sets itself.
-   */
-  async setattr(ino: number, ch: AttrChanges, c: Caller, fh?: number): Promise<Attr> {
-    this.writable();
-    const h = this.fileOf(fh);
-    let attr = await this.getattr(ino, c, fh);
-    if (ch.mode !== undefined) {
-      const perm = await this.policy.chmodPerm(attr, ch.mode, c);
-      attr = await this.setMeta(attr.ino, { mode: perm }, c);
-      await this.acls.afterChmod(attr, c);
-    }
-    if (ch.uid !== undefined || ch.gid !== undefined) attr = await this.chown(attr, ch.uid, ch.gid, c);
-    let { atime, mtime } = ch;
-    if (ch.size !== undefined) {
-      attr = await this.truncate(attr, ch.size, h, c);
-      if (atime === 'now') atime = undefined;
-      if (mtime === 'now') mtime = undefined;
-    }
-    if (atime !== undefined || mtime !== undefined) attr = await this.utimens(attr, atime, mtime, c);
-    return this.files.present(attr);
-  }
-
-  private async truncate(attr: Attr, size: number, h: FileHandle | undefined, c: Caller): Promise<Attr> {
-    if (attr.type === 'dir') throw new FsError('EISDIR');
-    if (attr.type !== 'file') throw new FsError('EINVAL', 'not a regular file');
-    // ftruncate needs a handle open for writing (the kernel checks that); otherwise write permission.
-    if (!h || (h.flags & O_ACCMODE) === fsc.O_RDONLY) await this.policy.need(attr, W_OK, c);
-    return this.files.truncate(attr, size, c);
-  }
-
-  private async chown(attr: Attr, uid: number | undefined, gid: number | undefined, c: Caller): Promise<Attr> {
-    const ids = await this.policy.chownIds(attr, uid, gid, c);
-    const changes: SetAttrChanges = {};
-    if (ids.uid !== undefined) changes.uid = ids.uid;
-    if (ids.gid !== undefined) changes.gid = ids.gid;
-    // Changing ownership of a non-directory clears setuid, and setgid when group-executable.
-    if (attr.type !== 'dir' && (ids.uid !== undefined || ids.gid !== undefined)) {
-      const kill = (attr.mode & S_ISUID) | ((attr.mode & S_ISGID) && (attr.mode & 0o010) ? S_ISGID : 0);
-      if (kill) changes.mode = attr.mode & 0o7777 & ~kill;
-    }
-    return this.setMeta(attr.ino, changes, c);
-  }
-
-  private async utimens(attr: Attr, atime: bigint | 'now' | undefined, mtime: bigint | 'now' | undefined, c: Caller): Promise<Attr> {
-    await this.policy.checkTimes(attr, atime, mtime, c);
-    const changes: SetAttrChanges = {};
-    if (atime !== undefined) changes.atime = atime;
-    if (mtime !== undefined) changes.mtime = mtime;
-    // Pending writes would commit their own mtime later (cp -p writes, sets times, closes).
-    const f = this.files.get(attr.ino);
-    if (f && mtime !== undefined) await f.flush();
-    return this.setMeta(attr.ino, changes, c);
-  }
-
-  /** A write or truncate by an unprivileged caller clears setuid/setgid (privBitsToDrop). */
-  private async killPriv(attr: Attr, c: Caller): Promise<Attr | undefined> {
-    if (c.uid === 0) return undefined;
-    const kill = await privBitsToDrop(attr, c, this.policy.groups);
-    return kill ? this.setMeta(attr.ino, { mode: attr.mode & 0o7777 & ~kill }, { uid: 0, gid: 0, pid: 0 }) : undefined;
-  }
-
   async readlink(ino: number, c: Caller): Promise<string> {
     const attr = await this.cache.getattr(ino, this.ctx(c));
     if (attr.type !== 'symlink') throw new FsError('EINVAL', 'not a symbolic link');
     return this.metaCall('readlink', () => this.meta.readlink(ino, this.ctx(c)));
   }
 
-  // ------------------------------------------------------------------ names
-
-  async mknod(parent: number, name: string, mode: number, rdev: number, c: Caller): Promise<Attr> {
-    const dir = await this.dirForChange(parent, name, c);
-    const full = (mode & S_IFMT) === 0 ? S_IFREG | mode : mode;
-    if ((full & S_IFMT) === S_IFDIR) throw new FsError('EINVAL', 'mknod cannot make a directory');
-    const inh = await this.acls.inherit(dir, full, false, c);
-    const attr = await this.metaCall('mknod', () =>
-      this.meta.mknod(parent, name, (full & S_IFMT) | this.acls.createPerm(full, inh, c.umask), rdev, this.ctx(c, true)));
-    return this.made(parent, name, await this.acls.applyInherited(attr, inh, c));
+  setattr(ino: number, changes: AttrChanges, c: Caller, fh?: number): Promise<Attr> {
+    return this.attrs.setattr(ino, changes, c, fh);
   }
 
-  async mkdir(parent: number, name: string, mode: number, c: Caller): Promise<Attr> {
-    const dir = await this.dirForChange(parent, name, c);
-    const inh = await this.acls.inherit(dir, mode, true, c);
-    const attr = await this.metaCall('mkdir', () => this.meta.mkdir(parent, name, S_IFDIR | this.acls.createPerm(mode, inh, c.umask), this.ctx(c, true)));
-    return this.made(parent, name, await this.acls.applyInherited(attr, inh, c));
-  }
+  // ------------------------------------------------------------------ names (namespace.ts)
 
-  async symlink(parent: number, name: string, target: string, c: Caller): Promise<Attr> {
-    await this.dirForChange(parent, name, c);
-    if (target.length === 0) throw new FsError('ENOENT', 'empty symlink target');
-    if (Buffer.byteLength(target) >= 4096) throw new FsError('ENAMETOOLONG', 'symlink target longer than PATH_MAX');
-    const attr = await this.metaCall('symlink', () => this.meta.symlink(parent, name, target, this.ctx(c, true)));
-    return this.made(parent, name, attr);
+  mknod(parent: number, name: string, mode: number, rdev: number, c: Caller): Promise<Attr> {
+    return this.names.mknod(parent, name, mode, rdev, c);
   }
-
-  async link(ino: number, newParent: number, newName: string, c: Caller): Promise<Attr> {
-    this.writable();
-    const existing = await this.cache.getattr(ino, this.ctx(c));
-    await this.policy.checkLink(existing, c);
-    await this.dirForChange(newParent, newName, c);
-    const attr = await this.metaCall('link', () => this.meta.link(ino, newParent, newName, this.ctx(c, true)));
-    this.cache.changed({ kind: 'link', parent: newParent, name: newName, ino });
-    this.cache.putEntry(newParent, newName, attr);
-    return this.files.present(attr);
+  mkdir(parent: number, name: string, mode: number, c: Caller): Promise<Attr> {
+    return this.names.mkdir(parent, name, mode, c);
   }
-
-  async unlink(parent: number, name: string, c: Caller): Promise<void> {
-    await this.dirForChange(parent, name, c);
-    const target = await this.cache.lookup(parent, name, this.ctx(c)).catch(() => undefined);
-    if (target?.type === 'dir') throw new FsError('EISDIR');
-    await this.metaCall('unlink', () => this.meta.unlink(parent, name, this.ctx(c, true)));
-    this.cache.changed({ kind: 'unlink', parent, name, ino: target?.ino });
+  symlink(parent: number, name: string, target: string, c: Caller): Promise<Attr> {
+    return this.names.symlink(parent, name, target, c);
   }
-
-  async rmdir(parent: number, name: string, c: Caller): Promise<void> {
-    await this.dirForChange(parent, name, c);
-    const target = await this.cache.lookup(parent, name, this.ctx(c)).catch(() => undefined);
-    await this.metaCall('rmdir', () => this.meta.rmdir(parent, name, this.ctx(c, true)));
-    this.cache.changed({ kind: 'rmdir', parent, name, ino: target?.ino });
+  link(ino: number, newParent: number, newName: string, c: Caller): Promise<Attr> {
+    return this.names.link(ino, newParent, newName, c);
   }
-
-  async rename(parent: number, name: string, newParent: number, newName: string, flags: number, c: Caller): Promise<void> {
-    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) throw new FsError('EINVAL', `unknown rename flags ${flags}`);
-    const noReplace = (flags & RENAME_NOREPLACE) !== 0;
-    const exchange = (flags & RENAME_EXCHANGE) !== 0;
-    if (noReplace && exchange) throw new FsError('EINVAL', 'RENAME_NOREPLACE and RENAME_EXCHANGE together');
-    await this.dirForChange(parent, name, c);
-    await this.dirForChange(newParent, newName, c);
-    const moved = await this.cache.lookup(parent, name, this.ctx(c)).catch(() => undefined);
-    const replaced = await this.cache.lookup(newParent, newName, this.ctx(c)).catch(() => undefined);
-    // Moving a directory elsewhere rewrites its "..": write permission on it (Linux vfs_rename).
-    if (parent !== newParent) {
-      if (moved?.type === 'dir') await this.policy.need(moved, W_OK, c);
-      if (exchange && replaced?.type === 'dir') await this.policy.need(replaced, W_OK, c);
-    }
-    try {
-      await this.metaCall('rename', () => this.meta.rename(parent, name, newParent, newName, this.ctx(c, true),
-        flags ? { noReplace, exchange } : undefined));
-    } finally {
-      this.cache.changed({ kind: 'rename', parent, name, ino: moved?.ino, newParent, newName, replaced: replaced?.ino });
-    }
+  unlink(parent: number, name: string, c: Caller): Promise<void> {
+    return this.names.unlink(parent, name, c);
+  }
+  rmdir(parent: number, name: string, c: Caller): Promise<void> {
+    return this.names.rmdir(parent, name, c);
+  }
+  rename(parent: number, name: string, newParent: number, newName: string, flags: number, c: Caller): Promise<void> {
+    return this.names.rename(parent, name, newParent, newName, flags, c);
   }
 
   // ------------------------------------------------------------------ files
@@ -347,7 +211,7 @@ export class FsCore implements InodeFs {
   }
 
   async create(parent: number, name: string, mode: number, flags: number, c: Caller): Promise<OpenResult & { attr: Attr }> {
-    const dir = await this.dirForChange(parent, name, c);
+    const dir = await this.names.dirForChange(parent, name, c);
     const inh = await this.acls.inherit(dir, mode, false, c);
     let attr: Attr;
     try {
@@ -360,12 +224,12 @@ export class FsCore implements InodeFs {
       const opened = await this.open(existing.ino, flags & ~fsc.O_CREAT, c);
       return { ...opened, attr: await this.getattr(existing.ino, c, opened.fh) };
     }
-    attr = await this.made(parent, name, await this.acls.applyInherited(attr, inh, c));
+    attr = await this.names.made(parent, name, await this.acls.applyInherited(attr, inh, c));
     return { ...this.files.created(attr, flags), attr: this.files.present(attr) };
   }
 
-  async read(fh: number, length: number, position: number, c: Caller): Promise<Uint8Array> {
-    return this.files.read(this.handles.file(fh), length, position, c);
+  async read(fh: number, length: number, position: number, c: Caller, fill = false): Promise<Uint8Array> {
+    return this.files.read(this.handles.file(fh), length, position, c, fill);
   }
 
   async write(fh: number, data: Buffer, position: number, c: Caller): Promise<number> {
@@ -388,6 +252,16 @@ export class FsCore implements InodeFs {
     const h = this.handles.get(fh);
     this.handles.delete(fh);
     if (h.kind === 'file') await this.files.release(h, c);
+  }
+
+  async fallocate(_ino: number, fh: number, mode: number, offset: number, length: number, c: Caller): Promise<void> {
+    const h = this.handles.file(fh);
+    this.writable();
+    return this.files.fallocate(h, mode, offset, length, c);
+  }
+
+  async lseek(_ino: number, fh: number, offset: number, whence: number, _c: Caller): Promise<number> {
+    return this.files.lseek(this.handles.file(fh), offset, whence);
   }
 
   // ------------------------------------------------------------------ directories
@@ -463,9 +337,4 @@ export class FsCore implements InodeFs {
   get dirtyBytes(): number {
     return this.budget.bytes;
   }
-}
-
-/** A name in a directory: not empty, no "/", at most NAME_MAX bytes (the kernel checks most of it). */
-function checkName(name: string): void {
-  if (Buffer.byteLength(name) > NAME_MAX) throw new FsError('ENAMETOOLONG', `name longer than ${NAME_MAX} bytes`);
 }

@@ -1,4 +1,5 @@
 import type { BlockRef } from '../meta/types.js';
+import { FsError } from '../errors/index.js';
 import type { BlockIO } from './blockio.js';
 import type { BlockMap } from './block-map.js';
 import type { FileState, FileWriter } from './file-writer.js';
@@ -74,7 +75,7 @@ export class FileReader {
     const up = this.writer.uploading(index);
     if (up) return up;
     const w = this.writer.uncommittedRef(index);
-    if (w) return this.fetchRef(w);
+    if (w) return w.blockId === 0 ? Promise.resolve(EMPTY) : this.fetchRef(w);
     return this.map.get(index).then((ref) => (ref ? this.fetchRef(ref) : EMPTY));
   }
 
@@ -84,6 +85,51 @@ export class FileReader {
     return data.length > ref.length ? data.subarray(0, ref.length) : data;
   }
 
+  /**
+   * lseek SEEK_DATA / SEEK_HOLE at block granularity: a slot holds data when it is dirty,
+   * uploading, uploaded-but-uncommitted or committed (a slot written in part is all data); the end
+   * of the file is a hole. SEEK_DATA at or past the end, or in a hole that runs to it, is ENXIO;
+   * so is SEEK_HOLE at or past the end.
+   */
+  async seek(offset: number, hole: boolean): Promise<number> {
+    const size = this.state.size;
+    if (offset < 0 || offset >= size) throw new FsError('ENXIO', `offset ${offset} at or past the end (${size})`);
+    const bs = this.blockSize;
+    const end = Math.ceil(size / bs); // slots [0, end) lie under the size
+    const at = (index: number) => Math.max(offset, index * bs);
+    for (let index = Math.floor(offset / bs); index < end;) {
+      const local = this.localData(index);
+      if (local !== undefined) {
+        if (local !== hole) return at(index);
+        index++;
+        continue;
+      }
+      if (hole) {
+        if ((await this.map.get(index)) === undefined) return at(index);
+        index++;
+        continue;
+      }
+      // SEEK_DATA over committed slots: jump to the next committed one, or the next local one.
+      const next = await this.map.firstSlot(index, end);
+      const stop = next < 0 ? end : next;
+      let i = index + 1;
+      while (i < stop && this.localData(i) === undefined) i++;
+      if (i < stop) { index = i; continue; } // a local slot decides: data is the answer, a punched one is skipped
+      if (next < 0) break;
+      if (this.localData(next) === false) { index = next + 1; continue; }
+      return at(next);
+    }
+    if (hole) return size;
+    throw new FsError('ENXIO', `no data at or after ${offset}`);
+  }
+
+  /** Whether the writer's layers say slot `index` holds data (true) or was made a hole (false); undefined: the committed map decides. */
+  private localData(index: number): boolean | undefined {
+    if (this.writer.dirtyBlock(index) || this.writer.uploading(index)) return true;
+    const w = this.writer.uncommittedRef(index);
+    return w ? w.blockId !== 0 : undefined;
+  }
+
   /** Start fetching stored blocks [fromIndex, fromIndex+count) that are not local (readahead). */
   prefetch(fromIndex: number, count: number): void {
     const lastIndex = Math.floor(Math.max(0, this.state.size - 1) / this.blockSize);
@@ -91,7 +137,7 @@ export class FileReader {
       if (this.writer.dirtyBlock(index) || this.writer.uploading(index)) continue;
       const w = this.writer.uncommittedRef(index);
       if (w) {
-        this.io.prefetch(this.ino, index, w.blockId);
+        if (w.blockId !== 0) this.io.prefetch(this.ino, index, w.blockId);
         continue;
       }
       this.map.get(index)

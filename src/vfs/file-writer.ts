@@ -85,7 +85,7 @@ export class FileWriter {
     return this.uploads.get(index)?.raw;
   }
 
-  /** Slot `index` uploaded but not committed yet. */
+  /** Slot `index` uploaded but not committed yet (blockId 0: made a hole, not committed yet). */
   uncommittedRef(index: number): BlockRef | undefined {
     return this.uncommitted.get(index);
   }
@@ -269,6 +269,57 @@ export class FileWriter {
       this.d.onAttr?.(attr);
       return attr;
     });
+  }
+
+  /**
+   * Zero [from, to) (fallocate PUNCH_HOLE / ZERO_RANGE; the range is cut at the end of the file).
+   * A slot the range covers to its end (or to the end of the file) becomes a hole at the next
+   * commit — its dirty bytes and uploads dropped —; a slot it covers in part gets zeros written.
+   */
+  async zero(from: number, to: number): Promise<void> {
+    const bs = this.d.blockSize;
+    const size = this.state.size;
+    to = Math.min(to, size);
+    if (from >= to) return;
+    const first = Math.floor(from / bs);
+    const last = Math.floor((to - 1) / bs);
+    const covered = (index: number) => from <= index * bs && to >= Math.min((index + 1) * bs, size);
+    for (const index of [first, last]) {
+      if (!covered(index)) {
+        const a = Math.max(from, index * bs);
+        const b = Math.min(to, (index + 1) * bs);
+        if (a < b) await this.write(Buffer.alloc(b - a), a);
+      }
+      if (first === last) break;
+    }
+    // Only slots that hold something become hole writes: the commit stays as small as the data.
+    const holes = new Set<number>();
+    for (const m of [this.dirty, this.uploads, this.uncommitted]) {
+      for (const index of m.keys()) if (index >= first && index <= last && covered(index)) holes.add(index);
+    }
+    for (let i = await this.map.firstSlot(first, last + 1); i >= 0; i = await this.map.firstSlot(i + 1, last + 1)) {
+      if (covered(i)) holes.add(i);
+    }
+    for (const index of holes) {
+      const block = this.dirty.get(index);
+      if (block) {
+        this.dirty.delete(index);
+        this.d.budget.give(block.capacity);
+      }
+      this.uploads.delete(index); // an upload under way finds itself superseded and gives its budget back
+      this.uncommitted.set(index, { index, blockId: 0, length: 0 });
+    }
+    this.state.mtime = nowNs();
+    this.changes++;
+  }
+
+  /** Grow the size to `size` (fallocate without KEEP_SIZE; no-op when the file is as long): sparse. */
+  extend(size: number): void {
+    if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `size past the maximum file size ${MAX_FILE_SIZE}`);
+    if (size <= this.state.size) return;
+    this.state.size = size;
+    this.state.mtime = nowNs();
+    this.changes++;
   }
 
   /** Drop local changes (the inode is gone for good). */

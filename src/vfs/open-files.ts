@@ -6,11 +6,16 @@ import type { BlockIO } from './blockio.js';
 import type { BlockIdAllocator } from './ids.js';
 import type { DirtyBudget } from './budget.js';
 import type { MetaCache } from './meta-cache.js';
-import { OpenFile } from './openfile.js';
+import { MAX_FILE_SIZE, OpenFile } from './openfile.js';
 import { HandleTable, type FileHandle } from './handles.js';
 import { ReadaheadDetector } from './readahead.js';
 
 const O_ACCMODE = 3;
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+const FALLOC_FL_ZERO_RANGE = 0x10;
 const DAY_NS = 86_400n * 1_000_000_000n;
 /** Inodes whose last-open data version is remembered for keep_cache (bounded). */
 const VERSIONS_MAX = 100_000;
@@ -124,8 +129,9 @@ export class OpenFiles {
       .catch(() => undefined);
   }
 
-  async read(h: FileHandle, length: number, position: number, c: Caller): Promise<Buffer> {
-    if ((h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
+  /** `fill`: the kernel's page-cache fill on a writeback-cache mount, which reads through write-only handles too. */
+  async read(h: FileHandle, length: number, position: number, c: Caller, fill = false): Promise<Buffer> {
+    if (!fill && (h.flags & O_ACCMODE) === fsc.O_WRONLY) throw new FsError('EBADF', 'handle not open for reading');
     if (position < 0) throw new FsError('EINVAL');
     if (h.atimeDue) {
       h.atimeDue = false;
@@ -145,6 +151,33 @@ export class OpenFiles {
     }
     const pos = h.flags & fsc.O_APPEND ? h.file.size : position;
     return h.file.write(data, pos);
+  }
+
+  /**
+   * fallocate(2) on a handle open for writing: mode 0 grows the size (sparse: an object store
+   * reserves no space), KEEP_SIZE alone changes nothing, PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE
+   * (with or without KEEP_SIZE) zero the range (FileWriter.zero). Clears setuid/setgid as a write does.
+   */
+  async fallocate(h: FileHandle, mode: number, offset: number, length: number, c: Caller): Promise<void> {
+    if ((h.flags & O_ACCMODE) === fsc.O_RDONLY) throw new FsError('EBADF', 'handle not open for writing');
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0) {
+      throw new FsError('EINVAL', `fallocate range ${offset}+${length}`);
+    }
+    if (offset + length > MAX_FILE_SIZE) throw new FsError('EFBIG', `fallocate past the maximum file size ${MAX_FILE_SIZE}`);
+    const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
+    const op = mode & ~FALLOC_FL_KEEP_SIZE;
+    if ((op !== 0 && op !== FALLOC_FL_PUNCH_HOLE && op !== FALLOC_FL_ZERO_RANGE) || (op === FALLOC_FL_PUNCH_HOLE && !keepSize)) {
+      throw new FsError('ENOTSUP', `fallocate mode ${mode}`);
+    }
+    await this.d.killPriv(await this.d.cache.getattr(h.ino, this.d.ctx(c)), c);
+    if (!keepSize) h.file.extend(offset + length);
+    if (op !== 0) await h.file.zero(offset, offset + length);
+  }
+
+  /** lseek SEEK_DATA / SEEK_HOLE (the kernel answers SEEK_SET/CUR/END itself): OpenFile.seek. */
+  lseek(h: FileHandle, offset: number, whence: number): Promise<number> {
+    if (whence !== SEEK_DATA && whence !== SEEK_HOLE) return Promise.reject(new FsError('EINVAL', `lseek whence ${whence}`));
+    return h.file.seek(offset, whence === SEEK_HOLE);
   }
 
   /** Release a file handle: flush, drop the server's hold; a failed flush keeps the data for later. */

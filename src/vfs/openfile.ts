@@ -59,6 +59,12 @@ export class OpenFile implements FileState {
   flush(): Promise<void> { return this.writer.flush(); }
   /** Set the size (shrink or sparse grow). Local data is flushed first. */
   truncate(newSize: number): Promise<Attr> { return this.writer.truncate(newSize); }
+  /** Zero [from, to): covered slots become holes, partial ones get zeros (fallocate punch/zero). */
+  zero(from: number, to: number): Promise<void> { return this.writer.zero(from, to); }
+  /** Grow the size sparsely to `size` (no-op when it is that long already). */
+  extend(size: number): void { this.writer.extend(size); }
+  /** SEEK_DATA (`hole` false) / SEEK_HOLE (true) from `offset`, at block granularity (FileReader.seek). */
+  seek(offset: number, hole: boolean): Promise<number> { return this.reader.seek(offset, hole); }
   /** Drop local changes (the inode is gone for good). */
   discard(): void { this.writer.discard(); }
   /** Read into `out`; returns bytes read (0 at or past the end). */

@@ -34,6 +34,11 @@ export interface AttrChanges {
   size?: number;
   atime?: bigint | 'now';
   mtime?: bigint | 'now';
+  /**
+   * The times are the kernel's own (a writeback-cache mount flushing the mtime it kept for a
+   * writer, FUSE setattr with ctime): allowed to anyone who may write the file, like "now".
+   */
+  kernelTimes?: boolean;
 }
 
 /** What open/create answer besides the handle. */
@@ -84,13 +89,21 @@ export interface InodeFs {
   /**
    * Up to `length` bytes at `position` (fewer at the end of the file). May be a view of a cached
    * block, which is never written again: the caller copies it out (into the kernel) or keeps it.
+   * `fill`: the kernel filling its page cache (writeback cache), allowed on a write-only handle.
    */
-  read(fh: number, length: number, position: number, caller: Caller): Promise<Uint8Array>;
+  read(fh: number, length: number, position: number, caller: Caller, fill?: boolean): Promise<Uint8Array>;
   /** `data` is only valid during the call: the core copies what it keeps. Returns bytes written. */
   write(fh: number, data: Buffer, position: number, caller: Caller): Promise<number>;
   flush(fh: number, caller: Caller): Promise<void>;
   fsync(fh: number, datasync: boolean, caller: Caller): Promise<void>;
   release(fh: number, caller: Caller): Promise<void>;
+  /**
+   * fallocate(2) through handle `fh` of `ino`: mode 0 and FALLOC_FL_KEEP_SIZE (1), PUNCH_HOLE (2,
+   * with KEEP_SIZE), ZERO_RANGE (0x10); anything else EOPNOTSUPP.
+   */
+  fallocate(ino: number, fh: number, mode: number, offset: number, length: number, caller: Caller): Promise<void>;
+  /** lseek(2) SEEK_DATA (3) / SEEK_HOLE (4) from `offset`: the new offset, ENXIO past the data. */
+  lseek(ino: number, fh: number, offset: number, whence: number, caller: Caller): Promise<number>;
 
   opendir(ino: number, flags: number, caller: Caller): Promise<number>;
   /**
@@ -109,6 +122,28 @@ export interface InodeFs {
 
   /** Flush every dirty file and release resources (unmount, SIGTERM). */
   destroy(): Promise<void>;
+
+  /**
+   * Locks, optional. A core without them (FsCore today) leaves POSIX and flock locks to each
+   * kernel (local to one mount); one that has them gets every lock request of the mount
+   * (src/fuse/kernel-ops.ts wires them only when present: the distributed-locks issue). `owner`
+   * is the kernel's lock owner (a process's files for fcntl locks, an open file for flock).
+   */
+  getlk?(ino: number, fh: number, owner: number, lock: RecordLock, caller: Caller): Promise<RecordLock>;
+  /** F_SETLK (`wait` false: EAGAIN on a conflict) / F_SETLKW (`wait` true); type F_UNLCK unlocks. */
+  setlk?(ino: number, fh: number, owner: number, lock: RecordLock, wait: boolean, caller: Caller): Promise<void>;
+  /** flock(2): LOCK_SH 1, LOCK_EX 2, LOCK_UN 8, | LOCK_NB 4. */
+  flock?(ino: number, fh: number, owner: number, operation: number, caller: Caller): Promise<void>;
+  /** A descriptor closed: drop `owner`'s fcntl locks on the inode ('posix', at flush) or its flock ('flock', at the last release). */
+  releaseLocks?(ino: number, owner: number, kind: 'posix' | 'flock', caller: Caller): Promise<void>;
+}
+
+/** A record lock as fcntl(2) carries it: type F_RDLCK 0 / F_WRLCK 1 / F_UNLCK 2, from `start` for `len` bytes (0: to the end), held by `pid`. */
+export interface RecordLock {
+  type: number;
+  start: number;
+  len: number;
+  pid: number;
 }
 
 /** The path layer (src/vfs/path-fs.ts): each path is resolved to an inode, then the core runs. */

@@ -526,6 +526,19 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       ]);
       expect(await m.blocks(f.ino, 1, 1, ROOT)).toEqual([]); // hole
       expect(await m.blocks(f.ino, 2, 5, ROOT)).toEqual([{ index: 2, blockId: first + 2, length: 100 }]);
+      // a hole write ({ blockId: 0, length: 0 }) drops a slot (punch) and queues its block; on a hole it is a no-op
+      const punchId = await m.allocIds(1, USER);
+      await m.commit({ ino: f.ino, size: 2 * bs + 100, mtime, writes: [{ index: 1, blockId: punchId, length: 10 }] }, USER);
+      expect((await m.blocks(f.ino, 1, 1, ROOT))[0].blockId).toBe(punchId);
+      const punched = await m.commit({ ino: f.ino, size: 2 * bs + 100, mtime, writes: [
+        { index: 1, blockId: 0, length: 0 }, { index: 5, blockId: 0, length: 0 },
+      ] }, USER);
+      expect(punched.size).toBe(2 * bs + 100);
+      expect(await m.blocks(f.ino, 0, 10, ROOT)).toEqual([
+        { index: 0, blockId: first, length: bs }, { index: 2, blockId: first + 2, length: 100 },
+      ]);
+      if (s.engine) expect(await gcIds()).toContain(punchId);
+      await expectErrno(m.commit({ ino: f.ino, size: 1, mtime, writes: [{ index: 0, blockId: 0, length: 5 }] }, USER), 'EINVAL');
       // supersede slot 0
       await m.commit({ ino: f.ino, size: 2 * bs + 100, mtime: mtime + 1n, writes: [{ index: 0, blockId: first + 3, length: bs }] }, USER);
       expect((await m.blocks(f.ino, 0, 1, ROOT))[0].blockId).toBe(first + 3);

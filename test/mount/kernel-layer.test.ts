@@ -5,6 +5,7 @@ import { readMounts } from '../../src/fuse/mountinfo.js';
 import { freePort } from '../harness/ports.js';
 import type { StartedMount } from '../harness/mount.js';
 import { buildMountClient, mountLocal, ok, workDir } from './helpers.js';
+import { F_WRLCK, flockNb, hold, probe, release } from '../harness/locks.js';
 
 const MiB = 2 ** 20;
 
@@ -72,5 +73,27 @@ describe('flexfs on the low-level FUSE layer (real mounts, --local)', () => {
     expect(await m.ops('readdir') - plus).toBeGreaterThan(0);
     // the directory itself may be looked up again; its 200 entries are not
     expect(await m.ops('lookup') - lookups).toBeLessThan(5);
+  });
+
+  it('fcntl and flock locks conflict between two processes on one mount: the kernel keeps them (no lock ops reach flexfs)', async () => {
+    const m = await mount('locks');
+    const f = join(m.mp, 'f');
+    await fsp.writeFile(f, 'x'.repeat(200));
+    const h = await hold(f, 'posix');
+    try {
+      expect(await probe(f)).toEqual({ ex0: 'EAGAIN', ex100: 'ok', getlk: [F_WRLCK, 0, 10, h.pid] });
+    } finally {
+      await release(h);
+    }
+    expect(await probe(f)).toMatchObject({ ex0: 'ok', ex100: 'ok' });
+    const g = await hold(f, 'flock');
+    try {
+      expect(await flockNb(f)).toBe(1);
+      expect(await flockNb(f, true)).toBe(1);
+    } finally {
+      await release(g);
+    }
+    expect(await flockNb(f)).toBe(0);
+    for (const op of ['getlk', 'setlk', 'flock']) expect(await m.ops(op)).toBe(0);
   });
 });

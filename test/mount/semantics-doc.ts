@@ -55,7 +55,11 @@ const CLAIMS: Claim[] = [
   { match: /^`O_TRUNC` on open/, id: 'truncate' },
   { match: /^Writes and truncates by an unprivileged caller clear setuid/, id: 'killpriv' },
   { match: /^`O_DIRECT`/, id: 'odirect' },
-  { match: /^`fallocate`, `copy_file_range`/, id: 'fallocate' },
+  { match: /^`fallocate`: mode 0 grows the size/, id: 'fallocate' },
+  { match: /^`fallocate`: mode 0 grows the size/, file: 'test/vfs/seek-fallocate.test.ts', test: 'a punch over local data: dirty and uploaded-but-uncommitted slots are dropped too' },
+  { match: /^`lseek` `SEEK_DATA`\/`SEEK_HOLE`/, id: 'seek-data' },
+  { match: /^`lseek` `SEEK_DATA`\/`SEEK_HOLE`/, file: 'test/vfs/seek-fallocate.test.ts', test: 'SEEK_DATA/SEEK_HOLE over committed and dirty slots; EOF is a hole; ENXIO at and past the end' },
+  { match: /^`copy_file_range`: not implemented/, id: 'copy-file-range' },
   { match: /^Shared writable `mmap`/, id: 'mmap' },
   { match: /^Unlinking an open file/, id: 'unlink-open' },
   // Names and directories

@@ -25,6 +25,20 @@ describe('POSIX semantics through a real mount (--local)', () => {
   let local: string;
   let home: string;
   const p = (...parts: string[]) => join(mp, ...parts);
+  /** lseek(SEEK_DATA), lseek(SEEK_HOLE) from each offset (python3's os.lseek): offsets or errno names. */
+  const seeks = async (file: string, offsets: number[]): Promise<(number | string)[]> => {
+    const py = [
+      'import os, sys, errno, json',
+      'fd = os.open(sys.argv[1], os.O_RDONLY)',
+      'out = []',
+      'for o in json.loads(sys.argv[2]):',
+      '  for w in (os.SEEK_DATA, os.SEEK_HOLE):',
+      '    try: out.append(os.lseek(fd, o, w))',
+      '    except OSError as e: out.append(errno.errorcode[e.errno])',
+      'print(json.dumps(out))',
+    ].join('\n');
+    return JSON.parse(await ok('python3', ['-c', py, file, JSON.stringify(offsets)])) as (number | string)[];
+  };
 
   beforeAll(async () => {
     await buildMountClient();
@@ -309,13 +323,60 @@ describe('POSIX semantics through a real mount (--local)', () => {
     expect(data.length).toBe(3 * 4096);
   });
 
-  it('fallocate is not supported (EOPNOTSUPP); plain writes still work', async () => {
+  it('lseek SEEK_DATA/SEEK_HOLE at block granularity (4 MiB slots); EOF is a hole; ENXIO at the end', async () => {
+    covers('seek-data');
+    const MiB = 2 ** 20;
+    const fh = await fsp.open(p('sparse'), 'w');
+    await fh.write('head', 0, 'utf8');
+    await fh.write('tail', 12 * MiB, 'utf8');
+    await fh.truncate(16 * MiB);
+    // before the close the slots are local (dirty); after it, committed: the same answers
+    const offsets = [0, 5, 4 * MiB, 12 * MiB + 1, 13 * MiB, 16 * MiB, 20 * MiB];
+    const want = [0, 4 * MiB, 5, 4 * MiB, 12 * MiB, 4 * MiB, 12 * MiB + 1, 16 * MiB, 13 * MiB, 16 * MiB, 'ENXIO', 'ENXIO', 'ENXIO', 'ENXIO'];
+    expect(await seeks(p('sparse'), offsets)).toEqual(want);
+    await fh.close();
+    expect(await seeks(p('sparse'), offsets)).toEqual(want);
+  });
+
+  it('fallocate: mode 0 grows the size, --keep-size alone changes nothing, punch and zero-range zero; others EOPNOTSUPP', async () => {
     covers('fallocate');
-    await fsp.writeFile(p('fa'), 'abc');
-    const r = await run('fallocate', ['-l', '1M', p('fa')]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/not supported|Function not implemented/i);
-    expect(await fsp.readFile(p('fa'), 'utf8')).toBe('abc');
+    const MiB = 2 ** 20;
+    await fsp.writeFile(p('fa'), 'abcdef');
+    await ok('fallocate', ['-l', '9M', p('fa')]);
+    expect((await fsp.stat(p('fa'))).size).toBe(9 * MiB);
+    expect(await seeks(p('fa'), [0, 4 * MiB])).toEqual([0, 4 * MiB, 'ENXIO', 4 * MiB]); // no space reserved: a hole
+    await ok('fallocate', ['-n', '-l', '64M', p('fa')]);
+    expect((await fsp.stat(p('fa'))).size).toBe(9 * MiB);
+    await ok('fallocate', ['-z', '-n', '-o', '1', '-l', '2', p('fa')]);
+    expect((await fsp.readFile(p('fa'))).subarray(0, 6).toString()).toBe('a\0\0def');
+    // punch: slot 1 whole becomes a hole, slot 2 in part reads zeros; the size stays
+    const data = Buffer.alloc(12 * MiB, 0x5a);
+    await fsp.writeFile(p('punch'), data);
+    await ok('fallocate', ['-p', '-o', String(4 * MiB), '-l', String(5 * MiB), p('punch')]);
+    expect((await fsp.stat(p('punch'))).size).toBe(12 * MiB);
+    const back = await fsp.readFile(p('punch'));
+    data.fill(0, 4 * MiB, 9 * MiB);
+    expect(back.equals(data)).toBe(true);
+    expect(await seeks(p('punch'), [0, 4 * MiB])).toEqual([0, 4 * MiB, 8 * MiB, 4 * MiB]);
+    // zero-range without --keep-size grows the file
+    await ok('fallocate', ['-z', '-o', String(12 * MiB), '-l', '1M', p('punch')]);
+    expect((await fsp.stat(p('punch'))).size).toBe(13 * MiB);
+    // collapse and insert ranges are not offered; a read-only descriptor is EBADF
+    const collapse = await run('fallocate', ['-c', '-o', '0', '-l', String(4 * MiB), p('punch')]);
+    expect(collapse.code).not.toBe(0);
+    expect(collapse.stderr).toMatch(/not supported/i);
+    const ro = await run('python3', ['-c', 'import os,sys,errno\nfd=os.open(sys.argv[1], os.O_RDONLY)\ntry:\n  os.posix_fallocate(fd, 0, 10)\nexcept OSError as e:\n  print(errno.errorcode[e.errno])', p('fa')]);
+    expect(ro.stdout.trim()).toBe('EBADF');
+    // copy_file_range: flexfs has none; the kernel copies through reads and writes
+    covers('copy-file-range');
+    await fsp.writeFile(p('cfr-src'), 'copied by copy_file_range');
+    await ok('python3', ['-c', 'import os,sys\ns=os.open(sys.argv[1], os.O_RDONLY)\nd=os.open(sys.argv[2], os.O_WRONLY|os.O_CREAT, 0o644)\nn=os.copy_file_range(s, d, 1024)\nassert n == 25, n', p('cfr-src'), p('cfr-dst')]);
+    expect(await fsp.readFile(p('cfr-dst'), 'utf8')).toBe('copied by copy_file_range');
+    // an unprivileged fallocate clears setuid, as a write does
+    await fsp.writeFile(p('shared', 'suid-fa'), 'x');
+    await fsp.chmod(p('shared', 'suid-fa'), 0o4777);
+    expect((await runAs(ALICE, 'fallocate', ['-l', '1M', p('shared', 'suid-fa')])).code).toBe(0);
+    expect((await fsp.stat(p('shared', 'suid-fa'))).mode & 0o7777).toBe(0o777);
   });
 
   it('ownership: files created by non-root callers belong to them; permissions enforced', async () => {

@@ -680,6 +680,16 @@ class Session : public Napi::ObjectWrap<Session> {
       Napi::Error::New(env, "fuse_session_new failed (bad mount options? libfuse printed the reason on stderr)").ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    // Non-root mounts go through fusermount3, which opens /dev/fuse with the caller's own rights
+    // (that mode is who may use FUSE): say so instead of libfuse's bare "Permission denied".
+    if (geteuid() != 0 && access("/dev/fuse", R_OK | W_OK) != 0) {
+      fuse_session_destroy(se_); se_ = nullptr;
+      releaseTsfn();
+      Napi::Error::New(env, "mounting " + mountpoint_ + " as uid " + std::to_string(geteuid()) +
+                       ": /dev/fuse is not readable and writable for this user (" + strerror(errno) +
+                       "); non-root mounts need it (mode 0666, as Debian's fuse3 ships it): fusermount3 opens it with the caller's rights").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     if (fuse_session_mount(se_, mountpoint_.c_str()) != 0) {
       fuse_session_destroy(se_); se_ = nullptr;
       releaseTsfn();

@@ -1,5 +1,5 @@
 import { FsError } from '../../errors/index.js';
-import type { Attr, BlockRef, CommitRequest } from '../types.js';
+import type { Attr, BlockRef, BlockWrite, CommitRequest } from '../types.js';
 import { checkInt, toAttr } from './rules.js';
 import type { Op } from './op.js';
 import type { InodeRec } from './tx.js';
@@ -27,6 +27,7 @@ export async function commit(op: Op, req: CommitRequest): Promise<Attr> {
   if (!Array.isArray(req.writes)) throw new FsError('EINVAL', 'writes must be a list');
   for (const w of req.writes) {
     checkInt(w.index, 'block index');
+    if (isHoleWrite(w)) continue; // { blockId: 0, length: 0 }: the slot becomes a hole (punch)
     checkInt(w.blockId, 'block id', 1);
     checkInt(w.length, 'block length', 1);
     if (w.length > op.blockSize) throw new FsError('EINVAL', `block length ${w.length} exceeds the block size`);
@@ -36,6 +37,14 @@ export async function commit(op: Op, req: CommitRequest): Promise<Attr> {
   const queuedAt = Date.now();
   for (const w of req.writes) {
     const old = slots.get(w.index);
+    if (isHoleWrite(w)) {
+      if (old) {
+        op.tx.gcPush(r.ino, old.index, old.blockId, queuedAt);
+        op.tx.delSlot(r.ino, old.index);
+        slots.delete(w.index);
+      }
+      continue;
+    }
     if (old && old.blockId === w.blockId && old.length === w.length) continue;
     if (old && old.blockId !== w.blockId) op.tx.gcPush(r.ino, old.index, old.blockId, queuedAt);
     const ref = { index: w.index, blockId: w.blockId, length: w.length };
@@ -49,6 +58,11 @@ export async function commit(op: Op, req: CommitRequest): Promise<Attr> {
   r.ctime = op.now;
   op.touch(r);
   return toAttr(r);
+}
+
+/** A commit write that makes its slot a hole (blockId 0, length 0: fallocate's punch). */
+function isHoleWrite(w: BlockWrite): boolean {
+  return w.blockId === 0 && w.length === 0;
 }
 
 /** The block map slots [fromIndex, fromIndex + count) of an inode. */
