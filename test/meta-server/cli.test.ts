@@ -40,7 +40,7 @@ describe('meta.flexfs CLI against a live server', () => {
       '--region', 'us-east-1', '--pathStyle', '--sse', '--blockSize', '1M', '--compression', 'none', '--retention', '2h', '--proxies', 'p1:9443,p2:9443']);
     expect(c.code, c.stderr).toBe(0);
     expect(c.stdout).toMatch(/block size:\s+1\.0 MiB/);
-    const bad = await cli(['volume', 'create', 'cli2', '--store', 's3://b', '--blockSize', '3M']);
+    const bad = await cli(['volume', 'create', 'cli2', '--store', 's3://bucket', '--blockSize', '3M']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--blockSize 3M: must be a power of two/);
     const list = await cli(['volume', 'list']);
@@ -94,7 +94,7 @@ describe('meta.flexfs CLI against a live server', () => {
     } finally { await session.close(); }
     for (const [flag, value, msg] of [['--assumeRoleArn', 'my-role', /--assumeRoleArn my-role: expected a role ARN/],
       ['--stsEndpoint', 'sts.example.test', /--stsEndpoint sts\.example\.test: expected an http\(s\):\/\/ URL/]] as const) {
-      const bad = await cli(['volume', 'create', 'role2', '--store', 's3://b', flag, value]);
+      const bad = await cli(['volume', 'create', 'role2', '--store', 's3://bucket', flag, value]);
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(msg);
     }

@@ -34,8 +34,8 @@ const CLAIMS: Claim[] = [
   { match: /^Every mount on meta\.flexfs hears what the other sessions/, file: 'test/meta-server/changes-redis.test.ts', test: 'when redis restarts, watchers are told' },
   { match: /^`--attrTTL` \/ `--entryTTL`/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-ttl' },
   { match: /^`--attrTTL` \/ `--entryTTL`/, file: 'src/cli/mount/ttl-flags.test.ts', test: 'bad values and a name cache on an ACL mount are refused' },
-  { match: /^A mount that loses its connection hears nothing/, file: 'test/meta-server/protocol.test.ts', test: 'after a reconnect the watcher is told' },
-  { match: /^A mount that loses its connection hears nothing/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-reconnect' },
+  { match: /^A mount that loses its connection to meta\.flexfs/, file: 'test/meta-server/protocol.test.ts', test: 'after a reconnect the watcher is told' },
+  { match: /^A mount that loses its connection to meta\.flexfs/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-reconnect' },
   // Durability
   { match: /^`fsync\(\)` \(and `fdatasync\(\)`\) return only after/, file: `${MOUNT}/crash.test.ts`, id: 'fsync-durable' },
   { match: /^`fsync\(\)` \(and `fdatasync\(\)`\) return only after/, file: `${MOUNT}/sync.test.ts`, id: 'fdatasync' },
