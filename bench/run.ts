@@ -6,7 +6,8 @@
  *
  * Env: FLEXFS_BENCH_SCALE=small|full (default full: 1 GiB, 10,000 files, 15 s random reads);
  * FLEXFS_BENCH_SIZE_MB, FLEXFS_BENCH_FILES, FLEXFS_BENCH_RUNTIME override; FLEXFS_BENCH_SYSTEMS
- * (comma list of disk,null,flexfs-local,flexfs-rgw,s3fs,rclone) limits the systems;
+ * (comma list of disk,null,flexfs-local,flexfs-rgw,flexfs-rgw-cached,s3fs,rclone) limits the systems;
+ * flexfs-rgw-cached is flexfs-rgw mounted with kernel caching on (--no-acl --attrTTL 60 --entryTTL 60);
  * FLEXFS_BENCH_NO_DOC=1 skips writing docs/BENCHMARKS.md; FLEXFS_BENCH_NO_PROFILE=1 skips the profile.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -132,6 +133,8 @@ async function benchSystem(sys: BenchSystem, fullScale: Scale, bucketStore: Obje
     });
     await step('ls', async () => { await dropCaches(); return (scale.files + 1) / ((await timeLsL(sys.dir)) / 1000); });
     await step('stat', async () => { await dropCaches(); return (await runFio(JOBS, 'small-stat', env, JOB_TIMEOUT_MS)).iops; });
+    // the same names again, now looked up: what a kernel (or mount) cache of attributes buys
+    await step('statWarm', async () => (await runFio(JOBS, 'small-stat', env, JOB_TIMEOUT_MS)).iops);
     await step('read', async () => (await runFio(JOBS, 'small-read', env, JOB_TIMEOUT_MS)).iops);
     await step('delete', async () => (await runFio(JOBS, 'small-delete', env, JOB_TIMEOUT_MS)).iops);
     await rm(join(sys.dir, 'seq.bin'), { force: true }).catch(() => undefined);
@@ -235,7 +238,7 @@ async function main(): Promise<void> {
     if (want('flexfs-local')) systems.push({ sys: local(join(work, 'mnt-flexfs-local')), peer: false });
     let remote: ((dir: string) => FlexfsMount) | undefined;
 
-    const needRgw = ['flexfs-rgw', 's3fs', 'rclone'].some(want);
+    const needRgw = ['flexfs-rgw', 'flexfs-rgw-cached', 's3fs', 'rclone'].some(want);
     if (needRgw && !(await which('radosgw'))) notes.push('RGW columns left out: Ceph is not installed (apt-get install -y ceph-mon ceph-osd ceph-common radosgw).');
     else if (needRgw) {
       log('starting a single-node Ceph RGW (~20 s)');
@@ -247,14 +250,19 @@ async function main(): Promise<void> {
       const s3 = (bucket: string) => openStore({ url: `s3://${bucket}`, endpoint: rgw!.endpoint, region: rgw!.region, pathStyle: true, blockUser: rgw!.accessKey, blockPass: rgw!.secretKey });
       rawPut = await rawPutRate(rgw, 'bench-raw', scale.sizeMiB * 2 ** 20);
       log(`raw SDK PUT rate: ${rawPut.toFixed(1)} MB/s`);
-      if (want('flexfs-rgw')) {
+      if (want('flexfs-rgw') || want('flexfs-rgw-cached')) {
         if (!(await stat(join(REPO, 'dist', 'src', 'cli', 'meta', 'main.js')).catch(() => undefined))) {
           notes.push('flexfs on meta.flexfs + RGW left out: meta.flexfs is not built.');
         } else {
           meta = await startMetaServer(work, rgw, 'bench-flexfs');
           const credsFile = meta.credsFile;
           remote = (dir: string) => new FlexfsMount('flexfs-rgw', 'flexfs meta.flexfs+RGW', dir, ['--credsFile', credsFile]);
-          systems.push({ sys: remote(join(work, 'mnt-flexfs-rgw')), peer: false });
+          if (want('flexfs-rgw')) systems.push({ sys: remote(join(work, 'mnt-flexfs-rgw')), peer: false });
+          if (want('flexfs-rgw-cached')) {
+            const cached = new FlexfsMount('flexfs-rgw-cached', 'flexfs meta.flexfs+RGW, kernel caches 60 s', join(work, 'mnt-flexfs-rgw-cached'),
+              ['--credsFile', credsFile, '--no-acl', '--attrTTL', '60', '--entryTTL', '60']);
+            systems.push({ sys: cached, peer: false });
+          }
         }
       }
       if (want('s3fs')) {
