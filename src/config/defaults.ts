@@ -25,10 +25,14 @@ export const TIMEOUTS = {
   proxyCoolDownMs: 30 * SECOND,
   /** A proxy's own call to its bucket (proxy/server.ts). */
   proxyUpstreamMs: 60 * SECOND,
-  /** One block PUT by the VFS, the store's retries included; also the dirty-budget wait (vfs/). */
-  blockPutDeadlineMs: 60 * SECOND,
-  /** One block GET by the VFS, the store's retries included (vfs/). */
-  blockGetDeadlineMs: 60 * SECOND,
+  /**
+   * One block PUT by the VFS, the store's retries included; also the dirty-budget wait (vfs/).
+   * Long enough to ride out a bucket outage of minutes (`mount.flexfs start --storeDeadline`);
+   * the mount's retry decorator gets the same deadline (mount/block-store.ts).
+   */
+  blockPutDeadlineMs: 5 * 60 * SECOND,
+  /** One block GET by the VFS, the store's retries included (vfs/; `--storeDeadline` too). */
+  blockGetDeadlineMs: 5 * 60 * SECOND,
   /** One metadata call by the VFS (vfs/). */
   metaDeadlineMs: 60 * SECOND,
   /** One RPC call to meta.flexfs, reconnects included (meta/client/rpc-client.ts). */
@@ -52,6 +56,8 @@ export const TIMEOUTS = {
   redisConnectMs: 20 * SECOND,
   /** sqlite waits this long for a lock held by another process (meta/engines/sqlite*.ts). */
   sqliteBusyMs: 30 * SECOND,
+  /** The mount's start-up check that its block store answers (mount/stack.ts, --skipStoreCheck). */
+  storeCheckMs: 15 * SECOND,
   /** How often a mount rewrites its status file for `flexfs status` (ops/mount-telemetry.ts). */
   statusIntervalMs: 5 * SECOND,
 } as const;
@@ -79,14 +85,10 @@ export const DEADLINE_NESTING: Nesting[] = [
   { inner: ['s3RequestMs'], outer: 'blockGetDeadlineMs', where: 'VFS block GET over the retried S3 store' },
   { inner: ['proxyRequestMs'], outer: 'blockPutDeadlineMs', where: 'VFS block PUT through a proxy group: a hung proxy leaves time for the next or the bucket' },
   { inner: ['proxyRequestMs'], outer: 'blockGetDeadlineMs', where: 'VFS block GET through a proxy group' },
-  {
-    inner: ['retryDeadlineMs'], outer: 'blockPutDeadlineMs', where: 'VFS block PUT over the retry decorator',
-    inverted: 'the VFS deadline (60 s) aborts the retry loop first; the 120 s retry deadline only binds callers without one (gc, fsck)',
-  },
-  {
-    inner: ['retryAttemptMs'], outer: 'blockPutDeadlineMs', where: 'VFS block PUT over the retry decorator',
-    inverted: 'equal (60 s): on a store without its own request timeout (file://) one hung attempt uses the whole PUT deadline',
-  },
+  // A mount's retry decorator takes the VFS deadline as its own (retryDeadlineMs is the default
+  // of callers without one: gc, fsck), so only its attempts nest in the VFS deadline.
+  { inner: ['retryAttemptMs'], outer: 'blockPutDeadlineMs', where: 'VFS block PUT over the retry decorator: a hung attempt leaves time for others' },
+  { inner: ['retryAttemptMs'], outer: 'blockGetDeadlineMs', where: 'VFS block GET over the retry decorator' },
   {
     inner: ['rpcCallMs'], outer: 'metaDeadlineMs', where: 'VFS metadata call over the RPC client',
     inverted: 'equal (60 s): whichever timer fires first decides the error',
@@ -143,8 +145,12 @@ export const STORE_DEFAULTS = {
   s3MaxConcurrency: 64,
   /** Keys per page of a LIST (the S3 maximum). */
   listPageSize: 1000,
-  /** The retry decorator: attempts in total, first backoff ceiling (doubling), backoff cap. */
-  retryMaxAttempts: 8,
+  /**
+   * The retry decorator: attempts in total (unbounded: a deadline bounds the retries, not a count
+   * of quick failures, so a refused connection for a minute is ridden out), first backoff
+   * ceiling (doubling), backoff cap.
+   */
+  retryMaxAttempts: Infinity,
   retryBaseDelayMs: 100,
   retryMaxDelayMs: 5 * SECOND,
 } as const;

@@ -1,5 +1,7 @@
 import { openStore, withSseCheck, type SseCheckedStore, type SseMode } from '../store/index.js';
+import type { RetryPolicy } from '../store/retry.js';
 import type { ObjectStore } from '../store/types.js';
+import { VFS_DEFAULTS } from '../config/defaults.js';
 import type { VolumeSettings } from '../volume/settings.js';
 import type { MountLog, MountStackConfig } from './config.js';
 
@@ -18,7 +20,11 @@ export async function openBlockStore(config: MountStackConfig, settings: VolumeS
   const flagSse: SseMode = config.sse ?? 'off';
   const sseMode: SseMode = flagSse !== 'off' ? flagSse : settings.blockStore.sse ? 'on' : 'off';
   const blockStore = { ...settings.blockStore, sse: sseMode !== 'off' };
-  const direct = (config.openStore ?? openStore)(blockStore);
+  // The retries run as long as the VFS waits for a block (--storeDeadline), not less: a bucket
+  // outage shorter than that is ridden out.
+  const deadlineMs = Math.max(config.vfs?.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs, config.vfs?.getDeadlineMs ?? VFS_DEFAULTS.getDeadlineMs);
+  const outage = outageLog(log);
+  const direct = (config.openStore ?? ((bs) => openStore(bs, { retry: { deadlineMs, ...outage } })))(blockStore);
   const viaProxies = await withProxies(direct, config, settings, blockStore.sse, log);
   // Outermost, so each PUT is judged once whichever way it went (proxy or bucket).
   const store = sseMode === 'off' ? viaProxies : withSseCheck(viaProxies, {
@@ -26,6 +32,26 @@ export async function openBlockStore(config: MountStackConfig, settings: VolumeS
     onNotApplied: (e) => { if (e.first) log.warn(e.message, { where: e.where, sse: sseMode }); },
   });
   return { store, sseNotApplied: () => (store as Partial<SseCheckedStore>).sseNotApplied ?? 0 };
+}
+
+/**
+ * One warning when the bucket stops answering (the first retry) and one record when it answers
+ * again, however many calls retry meanwhile: an outage is two log lines, not one per request.
+ */
+function outageLog(log: MountLog): Pick<RetryPolicy, 'onRetry' | 'onRecovered'> {
+  let since: number | undefined;
+  return {
+    onRetry: ({ op, error }) => {
+      if (since !== undefined) return;
+      since = Date.now();
+      log.warn(`block store not answering (${op}: ${error.message}); retrying until the block deadline`, { kind: error.kind });
+    },
+    onRecovered: () => {
+      if (since === undefined) return;
+      log.info(`block store answering again after ${Math.round((Date.now() - since) / 1000)} s`, {});
+      since = undefined;
+    },
+  };
 }
 
 /**

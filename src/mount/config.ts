@@ -55,10 +55,17 @@ export interface MountStackConfig {
   /** SSE-S3 check on PUTs; 'off' (default) still follows the volume's `sse` setting as 'on'. */
   sse?: SseMode;
   /**
-   * Opens the bucket store (default `openStore`, retry over prefix over S3, or retry over file).
+   * Opens the bucket store (default `openStore`, retry over prefix over S3, or retry over file;
+   * the retries get the VFS's block deadline).
    * The stack owns what it returns.
    */
   openStore?: (settings: BlockStoreSettings) => ObjectStore;
+  /**
+   * Check at open that the block store answers (a HEAD of a key that need not exist, within
+   * TIMEOUTS.storeCheckMs), so a wrong endpoint, bucket or credentials fail the mount at once
+   * instead of at the first close. Default true; `--skipStoreCheck` turns it off.
+   */
+  checkStore?: boolean;
   /** Codec worker threads (default: createCodec's). */
   codecWorkers?: number;
   /** VFS options (sizes, deadlines, flags); meta, store, codec, settings and session come from the stack. */

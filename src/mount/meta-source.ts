@@ -18,7 +18,7 @@ export async function openMetaSource(config: MetaSourceConfig, volume: string, m
   secret: string | undefined, log: MountLog): Promise<MetaSource> {
   switch (config.kind) {
     case 'local': return openLocal(volume, resolve(config.dir), mountpoint ?? '', secret, log);
-    case 'remote': return openRemote(volume, config, mountpoint);
+    case 'remote': return openRemote(volume, config, mountpoint, log);
     case 'given': return config.source;
   }
 }
@@ -60,9 +60,16 @@ async function openLocal(volume: string, dir: string, mountpoint: string, secret
   }
 }
 
-async function openRemote(volume: string, config: Extract<MetaSourceConfig, { kind: 'remote' }>, mountpoint: string | undefined): Promise<MetaSource> {
+async function openRemote(volume: string, config: Extract<MetaSourceConfig, { kind: 'remote' }>, mountpoint: string | undefined,
+  log: MountLog): Promise<MetaSource> {
   const { connectMeta } = await import('../meta/client/index.js');
   // watch: the mount's caches hear what other mounts change (coherent caching).
-  const session = await connectMeta({ addr: config.addr, token: config.token, volume, tls: config.tls, mountpoint, watch: true });
+  const session = await connectMeta({
+    addr: config.addr, token: config.token, volume, tls: config.tls, mountpoint, watch: true,
+    onConnection: (e) => {
+      if (e.state === 'lost') log.warn(`metadata connection to ${config.addr} lost (${e.why}); calls wait for the reconnect`, { metaAddr: config.addr });
+      else log.info(`metadata connection to ${config.addr} back after ${Math.round(e.after / 1000)} s (${e.resumed ? 'same session' : 'new session: open files taken again'})`, { metaAddr: config.addr });
+    },
+  });
   return { meta: session.store, settings: session.settings, get sessionId() { return session.sessionId; }, close: () => session.close() };
 }

@@ -7,6 +7,7 @@ import type { VolumeSettings } from '../volume/settings.js';
 import { openBlockStore } from './block-store.js';
 import type { MetaSource, MountLog, MountStackConfig } from './config.js';
 import { openMetaSource } from './meta-source.js';
+import { TIMEOUTS } from '../config/defaults.js';
 
 /** An open mount stack: everything below FUSE, ready for mountCore (or a test) to drive. */
 export interface MountStack {
@@ -25,6 +26,16 @@ export interface MountStack {
    * block store, the metadata source. Every part is closed; a failed flush is rethrown at the end.
    */
   close(): Promise<void>;
+}
+
+/** The block store answers: a HEAD (of a key no volume uses) within the check's deadline. */
+async function checkStore(store: ObjectStore, volume: string): Promise<void> {
+  try {
+    await store.head('flexfs-mount-check', { signal: AbortSignal.timeout(TIMEOUTS.storeCheckMs) });
+  } catch (e) {
+    throw new Error(`volume ${volume}: the block store ${store.description} cannot be used: ${(e as Error).message} `
+      + '(check the endpoint, bucket and credentials; --skipStoreCheck mounts anyway)');
+  }
 }
 
 const SILENT: MountLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -51,6 +62,7 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     }
     const blocks = await openBlockStore(config, source.settings, log);
     store = blocks.store;
+    if (config.checkStore !== false) await checkStore(store, volume);
     codec = createCodec({ compression: source.settings.compression, dataKey, workers: config.codecWorkers });
     // E2E volumes created with name encryption: names, targets and xattrs are sealed here.
     const namesSealed = config.meta.kind === 'given' && config.meta.namesSealed === true;

@@ -2,7 +2,7 @@ import { StoreError, type ObjectStore, type RequestOptions } from './types.js';
 import { STORE_DEFAULTS, TIMEOUTS } from '../config/defaults.js';
 
 export interface RetryPolicy {
-  /** Attempts in total, including the first (default 8). */
+  /** Attempts in total, including the first (default unbounded: the deadline bounds retries). */
   maxAttempts?: number;
   /** First backoff ceiling; doubles per attempt (default 100 ms). */
   baseDelayMs?: number;
@@ -14,6 +14,8 @@ export interface RetryPolicy {
   deadlineMs?: number;
   /** Called before each retry (for logs/metrics). */
   onRetry?: (info: { op: string; key?: string; attempt: number; delayMs: number; error: StoreError }) => void;
+  /** Called when a call succeeds after retries (for logs: the store answers again). */
+  onRecovered?: (info: { op: string; key?: string; attempts: number; elapsedMs: number }) => void;
 }
 
 const DEFAULTS = {
@@ -41,7 +43,9 @@ export function withRetry(inner: ObjectStore, policy: RetryPolicy = {}): ObjectS
       const signal = caller ? AbortSignal.any([caller, attemptDeadline]) : attemptDeadline;
       let error: StoreError;
       try {
-        return await raceSignal(fn({ ...options, signal }), signal);
+        const result = await raceSignal(fn({ ...options, signal }), signal);
+        if (n > 1) p.onRecovered?.({ op, key, attempts: n, elapsedMs: Date.now() - started });
+        return result;
       } catch (e) {
         if (caller?.aborted) throw new StoreError('Aborted', `${op}${key ? ` ${key}` : ''}: aborted by caller`, { key, cause: e });
         if (attemptDeadline.aborted) {

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
-import https from 'node:https';
 import { join } from 'node:path';
 import { writeCreds } from '../../src/config/creds.js';
 import { AdminClient } from '../../src/meta/client/index.js';
-import { startMount, type StartedMount } from '../harness/mount.js';
+import type { StartedMount } from '../harness/mount.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
-import { buildMountClient, MOUNT_ENTRY, ok, patternBytes, workDir } from './helpers.js';
+import { buildMountClient, metaRequests, mountRemote, ok, patternBytes, workDir } from './helpers.js';
 import { covers } from './semantics-doc.js';
 
 const ADMIN_TOKEN = 'mount-coherence-admin-token-0123456789';
@@ -39,27 +38,13 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
   let ca: Buffer;
 
   async function mount(name: string, extra: string[], credsFile: string): Promise<StartedMount> {
-    const mp = join(dir.path, name);
-    const m = await startMount({
-      args: [MOUNT_ENTRY, 'start', 'cvol', mp, '--foreground', '--credsFile', credsFile, ...extra], mountpoint: mp,
-      env: { FLEXFS_HOME: home, NOTIFY_SOCKET: '', FLEXFS_TEST_FAULTS: '' }, timeoutMs: 60_000,
-    });
+    const m = await mountRemote('cvol', join(dir.path, name), home, ['--credsFile', credsFile, ...extra]);
     mounts.push(m);
     return m;
   }
 
   /** Requests mount B's meta.flexfs has served (heartbeats aside), from its /metrics. */
-  async function serverCalls(): Promise<number> {
-    const text = await new Promise<string>((done, fail) => {
-      https.get({ host: '127.0.0.1', port: metaB!.port, path: '/metrics', ca }, (res) => {
-        let body = '';
-        res.on('data', (d) => { body += d; });
-        res.on('end', () => done(body));
-      }).on('error', fail);
-    });
-    return text.split('\n').filter((l) => l.startsWith('flexfs_meta_requests_total{') && !l.includes('op="heartbeat"'))
-      .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-  }
+  const serverCalls = () => metaRequests(metaB!.port, ca, (labels) => !labels.includes('op="heartbeat"'));
 
   /** Poll `probe` on B until `seen` holds; fails naming `what` after VISIBLE_WITHIN_MS. */
   async function seenWithin<T>(what: string, probe: () => Promise<T>, seen: (v: T) => boolean): Promise<number> {
@@ -192,6 +177,9 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(mode.toString(8)).toBe('640');
+    // and B's log says the connection went and came back
+    expect(b.output()).toMatch(/metadata connection to [^ ]+ lost/);
+    expect(b.output()).toMatch(/metadata connection to [^ ]+ back after \d+ s \(same session\)/);
   });
 
   it('B\'s own changes are seen by A (A caches nothing long: the control)', async () => {

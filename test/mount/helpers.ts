@@ -43,6 +43,31 @@ export async function mountLocal(mountpoint: string, o: LocalMountOptions): Prom
   });
 }
 
+/**
+ * `mount.flexfs start <volume> <mp> --foreground [args]` of a volume on meta.flexfs (the creds file
+ * under `home`, or `--credsFile` in `args`), in a child; resolves once live.
+ */
+export function mountRemote(volume: string, mountpoint: string, home: string, args: string[] = []): Promise<StartedMount> {
+  return startMount({
+    args: [MOUNT_ENTRY, 'start', volume, mountpoint, '--foreground', ...args], mountpoint,
+    env: { FLEXFS_HOME: home, NOTIFY_SOCKET: '', FLEXFS_TEST_FAULTS: '' }, timeoutMs: 60_000,
+  });
+}
+
+/** The sum of meta.flexfs's `flexfs_meta_requests_total` series (from its /metrics) whose labels pass `keep`. */
+export async function metaRequests(port: number, ca: Buffer, keep: (labels: string) => boolean): Promise<number> {
+  const { get } = await import('node:https');
+  const text = await new Promise<string>((done, fail) => {
+    get({ host: '127.0.0.1', port, path: '/metrics', ca }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => done(body));
+    }).on('error', fail);
+  });
+  return text.split('\n').filter((l) => l.startsWith('flexfs_meta_requests_total{') && keep(l.slice(0, l.indexOf('}') + 1)))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
 export interface RunResult { code: number; stdout: string; stderr: string }
 
 /** Run a program; never throws; killed after `timeoutMs`. */

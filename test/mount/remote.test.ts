@@ -1,18 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import https from 'node:https';
 import { join } from 'node:path';
 import { writeCreds } from '../../src/config/creds.js';
 import { createEncryption } from '../../src/codec/index.js';
 import { AdminClient } from '../../src/meta/client/index.js';
 import { openStore } from '../../src/store/index.js';
-import { startMount, type StartedMount } from '../harness/mount.js';
+import type { StartedMount } from '../harness/mount.js';
 import { waitFor } from '../harness/ports.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
 import {
-  buildMountClient, fileSha, MOUNT_ENTRY, patternBytes, run, sha256, spawnScript, workDir, writeRandomFile,
+  buildMountClient, fileSha, metaRequests, MOUNT_ENTRY, mountRemote, patternBytes, run, sha256, spawnScript, workDir, writeRandomFile,
 } from './helpers.js';
 
 const MiB = 2 ** 20;
@@ -80,12 +79,7 @@ describe('remote: meta.flexfs + RGW through real mounts', () => {
   }
 
   async function mount(volume: string, name: string): Promise<StartedMount> {
-    const mp = join(dir.path, name);
-    await fsp.mkdir(mp, { recursive: true });
-    const m = await startMount({
-      args: [MOUNT_ENTRY, 'start', volume, mp, '--foreground'], mountpoint: mp,
-      env: { FLEXFS_HOME: home, NOTIFY_SOCKET: '', FLEXFS_TEST_FAULTS: '' }, timeoutMs: 60_000,
-    });
+    const m = await mountRemote(volume, join(dir.path, name), home);
     mounts.push(m);
     return m;
   }
@@ -244,17 +238,7 @@ describe('remote: meta.flexfs + RGW through real mounts', () => {
   it('writes cost no metadata call for security.capability: the kernel asks before each write, the mount answers from memory', async () => {
     const m = await mount('rvol', 'cap');
     const ca = await fsp.readFile(join(home, 'meta', 'tls', 'cert.pem'));
-    const getxattrCalls = async (): Promise<number> => {
-      const text = await new Promise<string>((ok, fail) => {
-        https.get({ host: '127.0.0.1', port: meta!.port, path: '/metrics', ca }, (res) => {
-          let body = '';
-          res.on('data', (d) => { body += d; });
-          res.on('end', () => ok(body));
-        }).on('error', fail);
-      });
-      return text.split('\n').filter((l) => l.startsWith('flexfs_meta_requests_total{') && l.includes('op="getxattr"'))
-        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-    };
+    const getxattrCalls = () => metaRequests(meta!.port, ca, (labels) => labels.includes('op="getxattr"'));
     // 32 writes of 1 MiB into each of two files this mount created: each write is a kernel
     // GETXATTR security.capability (FUSE turns off the kernel's own "no capability" cache); a
     // file this mount created is known to have none. (The creates themselves may read the

@@ -46,6 +46,7 @@ const CLAIMS: Claim[] = [
   { match: /^Directory operations .* `fsyncdir` has nothing to add/s, file: `${MOUNT}/sync.test.ts`, id: 'fsyncdir' },
   // Failures and deadlines
   { match: /^Object store requests retry with backoff and jitter/, file: `${MOUNT}/faults.test.ts`, id: 'deadline-eio' },
+  { match: /^Object store requests retry with backoff and jitter/, file: `${MOUNT}/outage.test.ts`, id: 'store-deadline' },
   { match: /^A block that fails verification/, file: `${MOUNT}/integrity.test.ts`, id: 'corrupt-eio' },
   // Files
   { match: /^Max file size: 2\^50 bytes/, id: 'max-file-size' },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants as C, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { startMount, type StartedMount } from '../harness/mount.js';
+import type { StartedMount } from '../harness/mount.js';
 import { waitFor } from '../harness/ports.js';
 import { buildMountClient, mountLocal, ok, patternBytes, workDir } from './helpers.js';
 
@@ -21,8 +21,8 @@ function rng(seed: number): (n: number) => number {
 }
 
 /**
- * A flexfs mount (--local) with the kernel's writeback cache on (mountCore `writebackCache`,
- * through test/mount/writeback-mount.mjs: the CLI has no flag for it yet). Data is checked on that
+ * A flexfs mount (--local) with the kernel's writeback cache on (`mount.flexfs start
+ * --writebackCache`; the mount's log record says what FUSE INIT negotiated). Data is checked on that
  * mount after dropping the page cache, and on a second, ordinary mount of the same volume after
  * close (writes reached the core by then: close-to-open holds).
  */
@@ -40,8 +40,8 @@ describe('writeback cache mount option (real mounts, --local)', () => {
     const local = join(dir.path, 'local');
     mp = join(dir.path, 'wb');
     mp2 = join(dir.path, 'plain');
-    wb = await startMount({ args: ['test/mount/writeback-mount.mjs', local, mp], mountpoint: mp, timeoutMs: 60_000 });
-    await waitFor(async () => wb.output().includes('mounted {'), 10_000, 'the mount line');
+    wb = await mountLocal(mp, { local, home: join(dir.path, 'home'), args: ['--writebackCache'] });
+    await waitFor(async () => /"kernel":\{/.test(wb.output()), 10_000, 'the mount record');
     plain = await mountLocal(mp2, { local, home: join(dir.path, 'home') });
   });
   afterAll(async () => {
@@ -51,7 +51,9 @@ describe('writeback cache mount option (real mounts, --local)', () => {
   });
 
   it('negotiates FUSE_CAP_WRITEBACK_CACHE', () => {
-    const info = JSON.parse(/mounted (\{.*\})/.exec(wb.output())![1]) as { want: number; capable: number };
+    const record = wb.output().split('\n').map((l) => { try { return JSON.parse(l) as { kernel?: { want: number } }; } catch { return {}; } })
+      .find((r) => r.kernel);
+    const info = record!.kernel!;
     expect(info.want & FUSE_CAP_WRITEBACK_CACHE).toBe(FUSE_CAP_WRITEBACK_CACHE);
   });
 

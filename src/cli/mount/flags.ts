@@ -1,5 +1,6 @@
 import { parseSseMode } from '../../store/sse.js';
-import { VFS_DEFAULTS } from '../../config/defaults.js';
+import { TIMEOUTS, VFS_DEFAULTS } from '../../config/defaults.js';
+import { durationFlag, parseDuration } from '../shared/table.js';
 
 /** Flags of `mount.flexfs start`, as commander hands them over (sizes still strings). */
 export interface MountStartFlags {
@@ -27,6 +28,12 @@ export interface MountStartFlags {
   /** Kernel attribute / entry cache timeouts in seconds (--attrTTL, --entryTTL; fstab attrttl=, entryttl=). */
   attrTTL?: string;
   entryTTL?: string;
+  /** Mount without checking at start that the block store answers (--skipStoreCheck). */
+  skipStoreCheck?: boolean;
+  /** The kernel's writeback cache (--writebackCache; fstab writeback_cache): off by default. */
+  writebackCache?: boolean;
+  /** How long a block upload or fetch keeps retrying before EIO (--storeDeadline; fstab storedeadline=). */
+  storeDeadline?: string;
   /** Proxy group `host:port,host:port` (`+` also separates, for mount -o); overrides the volume's `proxies`. */
   proxy?: string;
   /** Internal: fd to report readiness to a daemonizing parent. */
@@ -38,14 +45,15 @@ const IGNORED = new Set(['_netdev', 'nofail', 'auto', 'noauto', 'defaults', 'use
 
 const BOOLEAN: Record<string, keyof MountStartFlags> = {
   ro: 'ro', noatime: 'noATime', noexec: 'noExec', nosuid: 'noSUID', nodev: 'noDev',
-  nonempty: 'nonEmpty', foreground: 'foreground', verbose: 'verbose',
+  nonempty: 'nonEmpty', foreground: 'foreground', verbose: 'verbose', writeback_cache: 'writebackCache', writebackcache: 'writebackCache',
+  skipstorecheck: 'skipStoreCheck',
   // mount(8) defaults for these are the opposite flags: nothing to do.
 };
 const NEGATED_DEFAULTS = new Set(['atime', 'relatime', 'exec', 'suid', 'dev', 'async']);
 const VALUED: Record<string, keyof MountStartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
   diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
-  proxy: 'proxy', attrttl: 'attrTTL', entryttl: 'entryTTL',
+  proxy: 'proxy', attrttl: 'attrTTL', entryttl: 'entryTTL', storedeadline: 'storeDeadline',
 };
 
 /**
@@ -128,6 +136,20 @@ export function kernelTtls(flags: Pick<MountStartFlags, 'attrTTL' | 'entryTTL' |
   }
   const longest = Math.max(attrTimeout ?? 0, entryTimeout ?? 0) * 1000;
   return { attrTimeout, entryTimeout, cacheTtlMs: longest > VFS_DEFAULTS.attrTtlMs ? longest : undefined };
+}
+
+/**
+ * --storeDeadline: seconds or a duration (90s, 5m), at least 1 s and short enough that an upload
+ * and the commit after it still fit in the FUSE request's own deadline.
+ */
+export function parseStoreDeadline(text: string): number {
+  let seconds: number;
+  try { seconds = parseDuration(text); } catch { throw new Error(`--storeDeadline "${text}": expected seconds or a duration like 90s or 5m`); }
+  const maxMs = TIMEOUTS.fuseOpMs - TIMEOUTS.metaDeadlineMs - 1000;
+  if (seconds < 1 || seconds * 1000 > maxMs) {
+    throw new Error(`--storeDeadline "${text}": must be from 1s to ${durationFlag(Math.floor(maxMs / 1000))} (the FUSE request deadline, ${TIMEOUTS.fuseOpMs / 1000} s, must cover the upload and the commit)`);
+  }
+  return seconds * 1000;
 }
 
 /** Parse an octal umask such as "022" or "0027". */

@@ -1,11 +1,14 @@
 import { MEMORY_CACHE_DEFAULT, VFS_DEFAULTS } from '../../config/defaults.js';
 import { sizeFlag } from '../../config/sizes.js';
+import { durationFlag } from '../shared/table.js';
 
 /** `mount.flexfs start --help` texts whose defaults come from the defaults table (config/defaults.ts). */
 export const START_HELP = {
   memCapacity: `memory block cache, e.g. 512M or 5% (default ${MEMORY_CACHE_DEFAULT.ramFraction * 100}% of RAM, `
     + `at least ${sizeFlag(MEMORY_CACHE_DEFAULT.minBytes)}, at most ${sizeFlag(MEMORY_CACHE_DEFAULT.maxBytes)})`,
   diskQuota: `disk block cache quota, e.g. 10G or 5% (default ${sizeFlag(VFS_DEFAULTS.diskQuota)})`,
+  storeDeadline: 'how long a block upload or fetch keeps retrying through a bucket outage before the '
+    + `operation fails with EIO, e.g. 90s or 10m (default ${durationFlag(VFS_DEFAULTS.putDeadlineMs / 1000)})`,
   attrTTL: 'seconds the kernel may cache attributes (default 0: every stat asks flexfs, which caches them '
     + `${VFS_DEFAULTS.attrTtlMs / 1000} s); through meta.flexfs other mounts' changes invalidate them at once`,
   entryTTL: 'seconds the kernel may cache names (default 0, or 1 with --no-acl; above 0 needs --no-acl); '

@@ -13,8 +13,9 @@ import { startMountTelemetry } from '../../ops/mount-telemetry.js';
 import { instrumentOps } from '../../ops/op-metrics.js';
 import { pino, type Logger } from 'pino';
 import type { MountStartFlags } from './flags.js';
-import { kernelTtls, parseUmask, splitProxyList } from './flags.js';
+import { kernelTtls, parseStoreDeadline, parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
+import { cleanDeadMount } from './dead-mount.js';
 import { TIMEOUTS } from '../../config/defaults.js';
 
 /**
@@ -34,6 +35,8 @@ export class LoggedError extends Error {}
 
 /** Checks that give a clear error before anything is opened. */
 export async function checkMountpoint(mountpoint: string, nonEmpty: boolean): Promise<void> {
+  // A mount a crashed daemon left behind would fail every check below (ENOTCONN): detach it first.
+  if (await cleanDeadMount(mountpoint)) log.warn(`detached a dead flexfs mount left at ${mountpoint} by a process that is gone`, { mountpoint });
   const st = await stat(mountpoint).catch(() => undefined);
   if (!st) throw new Error(`mountpoint ${mountpoint} does not exist`);
   if (!st.isDirectory()) throw new Error(`mountpoint ${mountpoint} is not a directory`);
@@ -93,6 +96,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
   await checkMountpoint(mountpoint, !!flags.nonEmpty);
   const umask = flags.umask !== undefined ? parseUmask(flags.umask) : undefined;
   const { attrTimeout, entryTimeout, cacheTtlMs } = kernelTtls(flags);
+  const storeDeadlineMs = flags.storeDeadline !== undefined ? parseStoreDeadline(flags.storeDeadline) : undefined;
   const memCapacity = flags.memCapacity ? parseSize(flags.memCapacity, (await import('node:os')).totalmem()) : undefined;
   const diskQuota = flags.diskQuota ? parseSize(flags.diskQuota, await diskSize(flags.diskFolder)) : undefined;
 
@@ -114,9 +118,12 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     meta: flags.local ? { kind: 'local', dir: flags.local } : remoteSource(credsPath, creds!),
     proxyCreds: creds, proxies: flags.proxy !== undefined ? splitProxyList(flags.proxy) : undefined,
     openStore: testFaults ? (bs) => testFaults.wrap(openStore(bs, { retry: false })) : undefined,
+    // (injected faults would fail the check; the fault suites test what comes after the start)
+    checkStore: flags.skipStoreCheck !== true && !testFaults,
     vfs: {
       memCapacity, diskFolder: flags.diskFolder, diskQuota, readOnly: !!flags.ro, noAtime: !!flags.noATime,
-      acl: flags.acl !== false, umask, attrTtlMs: cacheTtlMs, ...testFaults?.deadlines,
+      acl: flags.acl !== false, umask, attrTtlMs: cacheTtlMs, putDeadlineMs: storeDeadlineMs, getDeadlineMs: storeDeadlineMs,
+      ...testFaults?.deadlines,
     },
   });
   const { core, store } = stack;
@@ -128,6 +135,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     const mount = await mountCore(opMetrics?.fs ?? core, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, umask, defaultPermissions: flags.acl === false, attrTimeout, entryTimeout,
+      writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
     });
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
@@ -136,7 +144,9 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     })
       .catch((e: Error) => { log.warn(`status/metrics disabled: ${e.message}`); return undefined; });
     if (telemetry?.metricsAddr) log.info(`metrics on http://${telemetry.metricsAddr}/metrics`, { metricsAddr: telemetry.metricsAddr });
-    log.info(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`, { volume, mountpoint, blocks: store.description });
+    // `kernel`: what the kernel and flexfs negotiated at FUSE INIT (versions, sizes, capability bits).
+    log.info(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`,
+      { volume, mountpoint, blocks: store.description, kernel: mount.session.connInfo() });
     reportReady(flags, 'READY');
     notifySystemd();
 

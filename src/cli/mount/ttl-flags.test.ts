@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { VFS_DEFAULTS } from '../../config/defaults.js';
-import { kernelTtls, parseMountOptions } from './flags.js';
+import { kernelTtls, parseMountOptions, parseStoreDeadline } from './flags.js';
+import { START_HELP } from './help.js';
 
 describe('--attrTTL / --entryTTL (fstab attrttl=, entryttl=)', () => {
   it('fstab options map onto the flags', () => {
     expect(parseMountOptions('attrttl=30,entryttl=5,noacl')).toEqual({ attrTTL: '30', entryTTL: '5', acl: false });
+    expect(parseMountOptions('writeback_cache')).toEqual({ writebackCache: true });
   });
 
   it('unset: the mount\'s defaults; set: the kernel\'s timeouts, and the mount\'s cache at least as long', () => {
@@ -20,5 +22,17 @@ describe('--attrTTL / --entryTTL (fstab attrttl=, entryttl=)', () => {
     expect(() => kernelTtls({ entryTTL: 'soon', acl: false })).toThrow(/--entryTTL "soon"/);
     expect(() => kernelTtls({ entryTTL: '10' })).toThrow(/needs --no-acl/);
     expect(kernelTtls({ entryTTL: '0' }).entryTimeout).toBe(0);
+  });
+});
+
+describe('--storeDeadline (fstab storedeadline=)', () => {
+  it('takes seconds or a duration, within what the FUSE request deadline leaves', () => {
+    expect(parseMountOptions('storedeadline=10m')).toEqual({ storeDeadline: '10m' });
+    expect(parseStoreDeadline('90')).toBe(90_000);
+    expect(parseStoreDeadline('5m')).toBe(300_000);
+    expect(() => parseStoreDeadline('0')).toThrow(/--storeDeadline "0": must be from 1s to/);
+    expect(() => parseStoreDeadline('20m')).toThrow(/FUSE request deadline/);
+    expect(() => parseStoreDeadline('later')).toThrow(/expected seconds or a duration/);
+    expect(START_HELP.storeDeadline).toContain(`default ${VFS_DEFAULTS.putDeadlineMs / 60_000}m`);
   });
 });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { MetaStore, VolumeSettings } from '../types.js';
-import { RpcClient } from './rpc-client.js';
+import { RpcClient, type RpcClientOptions } from './rpc-client.js';
 import { RemoteMetaStore } from './remote-store.js';
 import type { MetaTlsOptions } from './tls.js';
 
@@ -25,6 +25,8 @@ export interface ConnectMetaOptions {
   connectTimeoutMs?: number;
   /** Ask the server for what other sessions change (a mount's caches: store.watch). */
   watch?: boolean;
+  /** The connection dropped or came back (see RpcClientOptions.onConnection). */
+  onConnection?: RpcClientOptions['onConnection'];
 }
 
 export interface MetaSession {
@@ -48,6 +50,7 @@ export async function connectMeta(opts: ConnectMetaOptions): Promise<MetaSession
     callTimeoutMs: opts.callTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs,
     onNewSession: (request) => store ? store.restoreHolds(request) : Promise.resolve(),
     onChanges: opts.watch ? (changes) => store?.deliverChanges(changes) : undefined,
+    onConnection: opts.onConnection,
   });
   const welcome = await rpc.start();
   store = new RemoteMetaStore(rpc);

@@ -30,6 +30,11 @@ export interface RpcClientOptions {
    * go unheard. A silent peer counts as dropped after two unanswered heartbeats.
    */
   onChanges?: ChangeListener;
+  /**
+   * The connection dropped (`lost`, with why) or is back (`back`: `resumed` the same session, or
+   * a new one after it expired). For the mount's log.
+   */
+  onConnection?: (event: { state: 'lost'; why: string } | { state: 'back'; resumed: boolean; after: number }) => void;
   /** Runs after a reconnect that got a NEW session (the old one expired), before queued calls go out. */
   onNewSession?: (request: (op: string, args: unknown[]) => Promise<unknown>) => Promise<void>;
 }
@@ -73,6 +78,8 @@ export class RpcClient {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatMs = 15_000;
+  /** When the connection dropped (0: connected, or never was). */
+  private lostAt = 0;
   sessionId = '';
   settings!: VolumeSettings;
   /** Number of successful (re)connections; the first is 1. */
@@ -179,6 +186,8 @@ export class RpcClient {
     this.state = 'restoring';
     // Changes made while no socket was open went unheard: whatever the listener caches is suspect.
     if (hadSession) this.opts.onChanges?.(null);
+    if (hadSession && this.lostAt) this.opts.onConnection?.({ state: 'back', resumed: w.resumed, after: Date.now() - this.lostAt });
+    this.lostAt = 0;
     const restore = hadSession && !w.resumed && this.opts.onNewSession
       ? this.opts.onNewSession((op, args) => this.request(op, args, true)).catch(() => undefined)
       : Promise.resolve();
@@ -210,6 +219,10 @@ export class RpcClient {
     // From now on changes go unheard: whatever the listener caches may go stale (and the
     // reconnect says so again for what changed in between).
     this.opts.onChanges?.(null);
+    if (this.state !== 'closed' && this.state !== 'failed' && !this.lostAt) {
+      this.lostAt = Date.now();
+      this.opts.onConnection?.({ state: 'lost', why: reason || `socket closed (${code})` });
+    }
     for (const p of this.pending.values()) p.sent = false;
     if (this.state === 'closed' || this.state === 'failed') return;
     if (code === CloseCode.auth || code === CloseCode.version) {
