@@ -47,7 +47,10 @@ function fail(e: unknown): never {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('mount.flexfs').description('flexfs mount client').version(version(), '-V, --version');
+  const program = new Command('mount.flexfs').description('flexfs mount client').version(version(), '-V, --version')
+    // A usage error is 2 (the four binaries' convention: 0 ok, 1 runtime failure, 2 usage);
+    // set before the subcommands are added, so they inherit it.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.command('start <volume> <mountpoint>').description('mount a volume')
     .option('--local <dir>', 'embedded metadata (sqlite) and blocks in DIR; the volume is created on first use')
     .option('--sse [require]', 'request server-side encryption (AES256) on every PUT and warn when the store does not apply it; '
