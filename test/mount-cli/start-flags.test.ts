@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { constants as C, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { findFuseMount } from '../../src/fuse/mountinfo.js';
 import { liveMountStatuses } from '../../src/ops/status.js';
 import { REPO_ROOT, type StartedMount } from '../harness/mount.js';
@@ -166,6 +167,25 @@ describe('mount.flexfs start flags (real mounts, --local)', () => {
     expect(records(quiet.output()).filter((r) => r.level < 30)).toEqual([]);
     const debug = records(verbose.output()).filter((r) => r.level === 20);
     expect(debug.some((r) => /read/.test(r.msg))).toBe(true);
+  });
+
+  it('--metricsPort that is taken or malformed fails the start, naming the flag; nothing is mounted', async () => {
+    const taken = createServer();
+    await new Promise<void>((ok) => taken.listen(0, '127.0.0.1', () => ok()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      for (const [value, why] of [[`127.0.0.1:${port}`, /--metricsPort 127\.0\.0\.1:\d+: .*the port is taken/], ['nonsense:port', /--metricsPort nonsense:port/]] as const) {
+        const mp = join(dir.path, `metrics-${value.length}`);
+        await fsp.mkdir(mp, { recursive: true });
+        const r = await run(process.execPath, [MOUNT_ENTRY, 'start', 'vol', mp, '--local', local, '--foreground', '--metricsPort', value],
+          { timeoutMs: 60_000, env: { FLEXFS_HOME: home, NOTIFY_SOCKET: '' } });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(why);
+        expect(await findFuseMount(mp)).toBeFalsy();
+      }
+    } finally {
+      await new Promise<void>((ok) => taken.close(() => ok()));
+    }
   });
 
   it('SIGINT flushes a file still open for writing and unmounts, like SIGTERM', async () => {

@@ -132,17 +132,22 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     // With --metricsPort every operation is timed and its errors counted (src/ops/op-metrics.ts).
     const opMetrics = flags.metricsPort ? instrumentOps(core) : undefined;
     let onUnmounted = () => undefined as void;
+    // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort), before
+    // the mount: a metrics port that is bad or taken fails the start (asked for, not optional);
+    // without one, a status file that cannot be written is only a warning.
+    const telemetry = await startMountTelemetry(core, {
+      volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register, sseNotApplied: stack.sseNotApplied,
+    }).catch((e: Error) => {
+      if (flags.metricsPort) throw new Error(`--metricsPort ${flags.metricsPort}: ${e.message}${/EADDRINUSE/.test(e.message) ? ' (the port is taken: pick another)' : ''}`);
+      log.warn(`status file disabled: ${e.message}`);
+      return undefined;
+    });
     const mount = await mountCore(opMetrics?.fs ?? core, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, umask, defaultPermissions: flags.acl === false, attrTimeout, entryTimeout,
       writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
-    });
-    // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort).
-    const telemetry = await startMountTelemetry(core, {
-      volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register, sseNotApplied: stack.sseNotApplied,
-    })
-      .catch((e: Error) => { log.warn(`status/metrics disabled: ${e.message}`); return undefined; });
+    }).catch(async (e: unknown) => { await telemetry?.stop().catch(() => undefined); throw e; });
     if (telemetry?.metricsAddr) log.info(`metrics on http://${telemetry.metricsAddr}/metrics`, { metricsAddr: telemetry.metricsAddr });
     // `kernel`: what the kernel and flexfs negotiated at FUSE INIT (versions, sizes, capability bits).
     log.info(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`,
