@@ -11,6 +11,9 @@ export interface MountCounters {
   dirtyBytes: number;
   memory?: { bytes: number };
   disk?: { bytes: number };
+  /** The metadata cache (vfs/meta-cache.ts): hits, misses, and other mounts' changes it heard. */
+  cache?: { stats: { entryHits: number; entryMisses: number; attrHits: number; attrMisses: number;
+    changedEntries: number; changedAttrs: number; changedData: number; resets: number } };
 }
 
 /** The status file a mount keeps under ~/.flexfs/mount/run/<pid>.json (read by `flexfs status`). */
@@ -27,6 +30,11 @@ export interface MountStatus {
   dirtyBytes: number;
   memCacheBytes: number;
   diskCacheBytes: number;
+  /** Lookups and attribute reads the mount answered from its metadata cache / asked the server for. */
+  metaCacheHits?: number;
+  metaCacheMisses?: number;
+  /** Items of other mounts' changes pushed to this mount (coherent caching), and resets. */
+  changesReceived?: number;
   metricsAddr?: string;
 }
 
@@ -36,6 +44,11 @@ export function snapshot(c: MountCounters, base: Pick<MountStatus, 'pid' | 'volu
   return {
     ...base, updatedAt: Date.now(), blockGets: c.io.stats.gets, blockPuts: c.io.stats.puts, memHits: c.io.stats.memHits,
     diskHits: c.io.stats.diskHits, dirtyBytes: c.dirtyBytes, memCacheBytes: c.memory?.bytes ?? 0, diskCacheBytes: c.disk?.bytes ?? 0,
+    ...(c.cache ? {
+      metaCacheHits: c.cache.stats.entryHits + c.cache.stats.attrHits,
+      metaCacheMisses: c.cache.stats.entryMisses + c.cache.stats.attrMisses,
+      changesReceived: c.cache.stats.changedEntries + c.cache.stats.changedAttrs + c.cache.stats.changedData,
+    } : {}),
   };
 }
 
@@ -115,6 +128,7 @@ function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () =>
   registry.setDefaultLabels({ volume });
   let last = { gets: 0, puts: 0, memHits: 0, diskHits: 0 };
   let lastSse = 0;
+  let lastMeta = { entryHits: 0, entryMisses: 0, attrHits: 0, attrMisses: 0, changedEntries: 0, changedAttrs: 0, changedData: 0, resets: 0 };
   // Registered first: its collect() moves the counters below before they are serialized
   // (the VFS keeps plain numbers; counters advance by the difference since the last scrape).
   new Gauge({ name: 'flexfs_mount_up', help: '1 while the mount serves', registers: [registry], collect() {
@@ -127,11 +141,25 @@ function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () =>
     const sse = sseNotApplied();
     sseMissing.inc(sse - lastSse);
     lastSse = sse;
+    const m = fs.cache?.stats;
+    if (m) {
+      metaCache.inc({ cache: 'entry', result: 'hit' }, m.entryHits - lastMeta.entryHits);
+      metaCache.inc({ cache: 'entry', result: 'miss' }, m.entryMisses - lastMeta.entryMisses);
+      metaCache.inc({ cache: 'attr', result: 'hit' }, m.attrHits - lastMeta.attrHits);
+      metaCache.inc({ cache: 'attr', result: 'miss' }, m.attrMisses - lastMeta.attrMisses);
+      changes.inc({ what: 'entries' }, m.changedEntries - lastMeta.changedEntries);
+      changes.inc({ what: 'attrs' }, m.changedAttrs - lastMeta.changedAttrs);
+      changes.inc({ what: 'data' }, m.changedData - lastMeta.changedData);
+      changes.inc({ what: 'resets' }, m.resets - lastMeta.resets);
+      lastMeta = { ...m };
+    }
     this.set(1);
   } });
   const blocks = new Counter({ name: 'flexfs_mount_block_requests_total', help: 'block objects fetched from (get) or stored to (put) the store', labelNames: ['op'], registers: [registry] });
   const hits = new Counter({ name: 'flexfs_mount_cache_hits_total', help: 'block reads served from a cache tier', labelNames: ['tier'], registers: [registry] });
   const sseMissing = new Counter({ name: 'flexfs_mount_sse_not_applied_total', help: 'PUTs that asked for SSE (--sse) and were stored without it (no x-amz-server-side-encryption in the answer)', registers: [registry] });
+  const metaCache = new Counter({ name: 'flexfs_mount_meta_cache_requests_total', help: 'lookups (entry) and attribute reads (attr) answered from the mount\'s metadata cache (hit) or by the metadata server (miss)', labelNames: ['cache', 'result'], registers: [registry] });
+  const changes = new Counter({ name: 'flexfs_mount_changes_received_total', help: 'coherent caching: stale entries, attributes and data other mounts\' changes pushed here, and resets (everything dropped after a missed stretch)', labelNames: ['what'], registers: [registry] });
   new Gauge({ name: 'flexfs_mount_dirty_bytes', help: 'bytes written but not yet uploaded', registers: [registry], collect() { this.set(fs.dirtyBytes); } });
   new Gauge({ name: 'flexfs_mount_cache_bytes', help: 'bytes held by a cache tier', labelNames: ['tier'], registers: [registry],
     collect() { this.set({ tier: 'memory' }, fs.memory?.bytes ?? 0); this.set({ tier: 'disk' }, fs.disk?.bytes ?? 0); } });

@@ -19,6 +19,11 @@ const CACHE_MAX = 100_000;
 export class MetaCache {
   private readonly entries = new Map<string, Timed<number>>();
   private readonly attrs = new Map<number, Timed<Attr>>();
+  /**
+   * Lookups and attribute reads answered here (hits) or by the metadata server (misses; reads
+   * that must be fresh are not counted), and what other mounts' pushed changes dropped (metrics).
+   */
+  readonly stats = { entryHits: 0, entryMisses: 0, attrHits: 0, attrMisses: 0, changedEntries: 0, changedAttrs: 0, changedData: 0, resets: 0 };
 
   constructor(
     private readonly meta: MetaStore,
@@ -29,6 +34,7 @@ export class MetaCache {
   async lookup(parent: number, name: string, ctx: OpContext): Promise<Attr> {
     const now = Date.now();
     const e = this.entries.get(key(parent, name));
+    if (e && e.expires > now) this.stats.entryHits++; else this.stats.entryMisses++;
     if (e && e.expires > now) {
       const a = this.attrs.get(e.value);
       if (a && a.expires > now) return a.value;
@@ -53,7 +59,8 @@ export class MetaCache {
 
   async getattr(ino: number, ctx: OpContext, fresh = false): Promise<Attr> {
     const a = this.attrs.get(ino);
-    if (!fresh && a && a.expires > Date.now()) return a.value;
+    if (!fresh && a && a.expires > Date.now()) { this.stats.attrHits++; return a.value; }
+    if (!fresh) this.stats.attrMisses++;
     const attr = await this.call('getattr', () => this.meta.getattr(ino, ctx));
     this.putAttr(attr);
     return attr;
@@ -87,10 +94,14 @@ export class MetaCache {
    */
   othersChanged(changes: Changes | null): void {
     if (!changes) {
+      this.stats.resets++;
       this.entries.clear();
       this.attrs.clear();
       return;
     }
+    this.stats.changedEntries += changes.e.length;
+    this.stats.changedAttrs += changes.a.length;
+    this.stats.changedData += changes.d.length;
     for (const [parent, name] of changes.e) {
       const e = this.entries.get(key(parent, name));
       if (e) this.dropAttr(e.value);

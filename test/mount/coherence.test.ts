@@ -10,6 +10,8 @@ import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
 import { buildMountClient, metaRequests, mountRemote, ok, patternBytes, workDir } from './helpers.js';
 import { covers } from './semantics-doc.js';
+import { liveMountStatuses } from '../../src/ops/status.js';
+import { waitFor } from '../harness/ports.js';
 
 const ADMIN_TOKEN = 'mount-coherence-admin-token-0123456789';
 /** Kernel and mount caches on B are trusted this long: only a pushed invalidation can explain a change seen sooner. */
@@ -133,6 +135,10 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     await ok('setfattr', ['-n', 'user.k', '-v', 'v1', f]);
     await seenWithin('the xattr change (ctime)', () => statB('f'), (s) => s !== 'ENOENT' && s.ctimeMs !== ctime);
     expect(await ok('getfattr', ['--only-values', '-n', 'user.k', join(b.mountpoint, 'f')])).toBe('v1');
+    // B's status file (and its metrics) count what was pushed to it
+    const status = await waitFor(async () => (await liveMountStatuses(join(home, 'mount', 'run'))).find((x) => x.pid === b.pid && (x.changesReceived ?? 0) >= 5),
+      15_000, 'B\'s status file counting the changes it heard');
+    expect(status.metaCacheHits).toBeGreaterThan(0);
   });
 
   it('rename over, unlink, create and a new directory entry on A: B\'s cached names follow at once', async () => {
