@@ -36,6 +36,8 @@ export interface CoreMountOptions {
    */
   attrTimeout?: number;
   entryTimeout?: number;
+  /** Seconds the kernel may cache that a name does not exist (--negativeTTL; default 0). */
+  negativeTimeout?: number;
   /**
    * Kernel write-back caching (FUSE_CAP_WRITEBACK_CACHE; default off, docs/FUSE.md): writes
    * land in the page cache and reach the core as page writes at writeback, flush or fsync; the
@@ -81,7 +83,7 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
   // kernel had cached would skip that, so such mounts let the kernel cache no names.
   const entryTimeout = o.entryTimeout ?? (defaultPermissions ? 1 : 0);
   const writebackCache = o.writebackCache ?? false;
-  const { handlers, lookups, coherence } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout, writebackCache });
+  const { handlers, lookups, coherence } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout, negativeTimeout: o.negativeTimeout, writebackCache });
   const onError = o.onError;
   const session = new LowLevelSession(handlers, {
     fsname: o.fsname,

@@ -9,6 +9,9 @@ export interface KernelNotifications {
   invalidateEntry(parent: number, name: string): Promise<number>;
 }
 
+/** Negative entries tracked for a reconnect's invalidation. */
+const MAX_NEGATIVE = 65_536;
+
 /** What the kernel was last told of an inode's attributes: a change of any of these matters to it. */
 const versionOf = (a: Attr) => `${a.mtime}:${a.ctime}:${a.size}:${a.mode}:${a.uid}:${a.gid}:${a.nlink}`;
 
@@ -27,6 +30,8 @@ export class KernelCoherence {
   /** With name caching: the names the kernel may hold ("parent/name" → ino), per ino its names. */
   private readonly names = new Map<string, [parent: number, name: string]>();
   private readonly namesOf = new Map<number, Set<string>>();
+  /** Names the kernel was told do not exist (negative entries), oldest first, bounded. */
+  private readonly absent = new Map<string, [parent: number, name: string]>();
   private target: KernelNotifications | undefined;
 
   constructor(private readonly lookups: LookupCounts, private readonly attrCaching: boolean, private readonly nameCaching = false) {}
@@ -49,6 +54,16 @@ export class KernelCoherence {
     let set = this.namesOf.get(ino);
     if (!set) this.namesOf.set(ino, (set = new Set()));
     set.add(k);
+  }
+
+  /** A negative entry reply: the kernel may now cache that `name` is not in `parent`. */
+  negative(parent: number, name: string): void {
+    const k = `${parent}/${name}`;
+    this.absent.delete(k);
+    this.absent.set(k, [parent, name]);
+    // The kernel drops old negative entries itself; past this many only the newest are tracked
+    // for a reconnect (older ones then live out their timeout).
+    if (this.absent.size > MAX_NEGATIVE) this.absent.delete(this.absent.keys().next().value as string);
   }
 
   /** The kernel forgot `ino`. */
@@ -78,10 +93,12 @@ export class KernelCoherence {
       // name it may cache (they come back, looked up afresh, as it needs them).
       for (const ino of this.lookups.inodes()) { this.told.delete(ino); void t.invalidateInode(ino, 0, 0).catch(ignore); }
       void t.invalidateInode(ROOT_INO, 0, 0).catch(ignore);
-      for (const [parent, name] of this.names.values()) void t.invalidateEntry(parent, name).catch(ignore);
+      for (const [parent, name] of [...this.names.values(), ...this.absent.values()]) void t.invalidateEntry(parent, name).catch(ignore);
+      this.absent.clear();
       return;
     }
     for (const [parent, name] of changes.e) {
+      this.absent.delete(`${parent}/${name}`);
       if (parent === ROOT_INO || this.lookups.of(parent) > 0) void t.invalidateEntry(parent, name).catch(ignore);
     }
     const data = new Set(changes.d);

@@ -1,4 +1,5 @@
 import type { Attr } from '../meta/types.js';
+import { isFsError } from '../errors/index.js';
 import { ROOT_INO } from '../meta/types.js';
 import type { AttrChanges, InodeFs } from '../vfs/types.js';
 import { DirBuffer } from './lowlevel/dirbuf.js';
@@ -8,6 +9,8 @@ import { statfsToFuse, toFuseAttr } from './stat.js';
 import type { Entry, LowLevelHandlers, ReaddirRequest, SetattrRequest } from './lowlevel/types.js';
 
 const S_IFDIR = 0o040000;
+/** The attributes of a negative entry (the kernel ignores them). */
+const NO_ATTR = { ino: 0, mode: 0, nlink: 0, uid: 0, gid: 0, size: 0, atime: 0n, mtime: 0n, ctime: 0n };
 
 export interface KernelOpsOptions {
   /** Permission bits hidden from every reported mode (--umask). */
@@ -15,6 +18,8 @@ export interface KernelOpsOptions {
   /** Seconds the kernel may cache attributes / names in readdirplus entries (as the session's defaults). */
   attrTimeout: number;
   entryTimeout: number;
+  /** Seconds the kernel may remember that a name does not exist (0: it asks again every time). */
+  negativeTimeout?: number;
   /**
    * The session negotiated the kernel's writeback cache: the kernel then does O_APPEND itself
    * (page writes carry their offsets, so the core must not append them: O_APPEND is taken off the
@@ -33,6 +38,7 @@ const O_APPEND = 0o2000;
 export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: LowLevelHandlers; lookups: LookupCounts; coherence: KernelCoherence } {
   const lookups = new LookupCounts();
   const coherence = new KernelCoherence(lookups, o.attrTimeout > 0, o.entryTimeout > 0);
+  const negative = o.negativeTimeout ?? 0;
   const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
   const umask = o.umask ?? 0;
   const writeback = o.writebackCache ?? false;
@@ -74,7 +80,16 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   };
 
   const handlers: LowLevelHandlers = {
-    lookup: async (req) => entry(await core.lookup(req.ino, req.name, req), req.ino, req.name),
+    lookup: async (req) => {
+      try {
+        return entry(await core.lookup(req.ino, req.name, req), req.ino, req.name);
+      } catch (e) {
+        if (!negative || !isFsError(e, 'ENOENT')) throw e;
+        // ino 0 with a timeout: a negative entry the kernel keeps (no lookup count is taken)
+        coherence.negative(req.ino, req.name);
+        return { ino: 0, attr: NO_ATTR, attrTimeout: 0, entryTimeout: negative };
+      }
+    },
     forget: (req) => {
       lookups.forget(req.ino, req.nlookup);
       coherence.forgotten(req.ino);

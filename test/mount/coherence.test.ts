@@ -91,7 +91,7 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
       });
     }
     a = await mount('a', [], join(home, 'mount', 'creds', 'a'));
-    b = await mount('b', ['--no-acl', '--attrTTL', TTL, '--entryTTL', TTL], join(home, 'mount', 'creds', 'b'));
+    b = await mount('b', ['--no-acl', '--attrTTL', TTL, '--entryTTL', TTL, '--negativeTTL', TTL], join(home, 'mount', 'creds', 'b'));
   }, 300_000);
 
   afterAll(async () => {
@@ -111,6 +111,15 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     const before = await serverCalls();
     for (let i = 0; i < 200; i++) await statB('still');
     expect(await serverCalls() - before).toBe(0);
+  });
+
+  it('a name B found missing is remembered (no server call) until A creates it, which B then sees at once', async () => {
+    expect(await statB('ghost')).toBe('ENOENT');
+    const before = await serverCalls();
+    for (let i = 0; i < 200; i++) expect(await statB('ghost')).toBe('ENOENT');
+    expect(await serverCalls() - before).toBe(0);
+    await fsp.writeFile(join(a.mountpoint, 'ghost'), 'here now');
+    await seenWithin('the created name', () => statB('ghost'), (s) => s !== 'ENOENT');
   });
 
   it('chmod, write+close, truncate, setxattr on A: B sees each at once', async () => {

@@ -28,6 +28,7 @@ export interface MountStartFlags {
   /** Kernel attribute / entry cache timeouts in seconds (--attrTTL, --entryTTL; fstab attrttl=, entryttl=). */
   attrTTL?: string;
   entryTTL?: string;
+  negativeTTL?: string;
   /** Mount without checking at start that the block store answers (--skipStoreCheck). */
   skipStoreCheck?: boolean;
   /** The kernel's writeback cache (--writebackCache; fstab writeback_cache): off by default. */
@@ -53,7 +54,7 @@ const NEGATED_DEFAULTS = new Set(['atime', 'relatime', 'exec', 'suid', 'dev', 'a
 const VALUED: Record<string, keyof MountStartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
   diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
-  proxy: 'proxy', attrttl: 'attrTTL', entryttl: 'entryTTL', storedeadline: 'storeDeadline',
+  proxy: 'proxy', attrttl: 'attrTTL', entryttl: 'entryTTL', negativettl: 'negativeTTL', storedeadline: 'storeDeadline',
 };
 
 /**
@@ -125,17 +126,20 @@ export function parseTtl(flag: string, text: string): number {
  * long the mount's own metadata cache trusts what it holds (never less than the kernel: a stat
  * the kernel passes on must not find older data here).
  */
-export function kernelTtls(flags: Pick<MountStartFlags, 'attrTTL' | 'entryTTL' | 'acl'>): {
-  attrTimeout?: number; entryTimeout?: number; cacheTtlMs?: number;
+export function kernelTtls(flags: Pick<MountStartFlags, 'attrTTL' | 'entryTTL' | 'negativeTTL' | 'acl'>): {
+  attrTimeout?: number; entryTimeout?: number; negativeTimeout?: number; cacheTtlMs?: number;
 } {
   const attrTimeout = flags.attrTTL !== undefined ? parseTtl('--attrTTL', flags.attrTTL) : undefined;
   const entryTimeout = flags.entryTTL !== undefined ? parseTtl('--entryTTL', flags.entryTTL) : undefined;
-  if (entryTimeout && flags.acl !== false) {
-    throw new Error(`--entryTTL ${flags.entryTTL} needs --no-acl: with ACLs flexfs checks search permission at every lookup, `
-      + 'which a name cached by the kernel would skip (use --entryTTL 0, or mount with --no-acl)');
+  const negativeTimeout = flags.negativeTTL !== undefined ? parseTtl('--negativeTTL', flags.negativeTTL) : undefined;
+  for (const [flag, value, given] of [['--entryTTL', entryTimeout, flags.entryTTL], ['--negativeTTL', negativeTimeout, flags.negativeTTL]] as const) {
+    if (value && flags.acl !== false) {
+      throw new Error(`${flag} ${given} needs --no-acl: with ACLs flexfs checks search permission at every lookup, `
+        + `which a name cached by the kernel would skip (use ${flag} 0, or mount with --no-acl)`);
+    }
   }
   const longest = Math.max(attrTimeout ?? 0, entryTimeout ?? 0) * 1000;
-  return { attrTimeout, entryTimeout, cacheTtlMs: longest > VFS_DEFAULTS.attrTtlMs ? longest : undefined };
+  return { attrTimeout, entryTimeout, negativeTimeout, cacheTtlMs: longest > VFS_DEFAULTS.attrTtlMs ? longest : undefined };
 }
 
 /**

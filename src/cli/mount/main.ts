@@ -78,6 +78,7 @@ export function buildProgram(): Command {
     .option('--writebackCache', 'let the kernel buffer writes in its page cache and send them at writeback, close or fsync (default off; docs/FUSE.md)')
     .option('--attrTTL <seconds>', START_HELP.attrTTL)
     .option('--entryTTL <seconds>', START_HELP.entryTTL)
+    .option('--negativeTTL <seconds>', START_HELP.negativeTTL)
     .option('--proxy <list>', 'read and write blocks through proxy.flexfs: host:port[,host:port…] (default: the volume\'s proxies setting)')
     .addOption(new Option('--readyFd <fd>').hideHelp())
     .action((volume: string, mountpoint: string, flags: MountStartFlags) => start(volume, mountpoint, flags).catch(fail));

@@ -95,7 +95,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
   if (flags.verbose) logger.level = 'debug';
   await checkMountpoint(mountpoint, !!flags.nonEmpty);
   const umask = flags.umask !== undefined ? parseUmask(flags.umask) : undefined;
-  const { attrTimeout, entryTimeout, cacheTtlMs } = kernelTtls(flags);
+  const { attrTimeout, entryTimeout, negativeTimeout, cacheTtlMs } = kernelTtls(flags);
   const storeDeadlineMs = flags.storeDeadline !== undefined ? parseStoreDeadline(flags.storeDeadline) : undefined;
   const memCapacity = flags.memCapacity ? parseSize(flags.memCapacity, (await import('node:os')).totalmem()) : undefined;
   const diskQuota = flags.diskQuota ? parseSize(flags.diskQuota, await diskSize(flags.diskFolder)) : undefined;
@@ -144,7 +144,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     });
     const mount = await mountCore(opMetrics?.fs ?? core, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
-      noAtime: !!flags.noATime, umask, defaultPermissions: flags.acl === false, attrTimeout, entryTimeout,
+      noAtime: !!flags.noATime, umask, defaultPermissions: flags.acl === false, attrTimeout, entryTimeout, negativeTimeout,
       writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
     }).catch(async (e: unknown) => { await telemetry?.stop().catch(() => undefined); throw e; });

@@ -21,6 +21,8 @@ describe('--attrTTL / --entryTTL (fstab attrttl=, entryttl=)', () => {
     expect(() => kernelTtls({ attrTTL: '-1' })).toThrow(/--attrTTL "-1": expected seconds/);
     expect(() => kernelTtls({ entryTTL: 'soon', acl: false })).toThrow(/--entryTTL "soon"/);
     expect(() => kernelTtls({ entryTTL: '10' })).toThrow(/needs --no-acl/);
+    expect(() => kernelTtls({ negativeTTL: '10' })).toThrow(/--negativeTTL 10 needs --no-acl/);
+    expect(kernelTtls({ negativeTTL: '30', acl: false }).negativeTimeout).toBe(30);
     expect(kernelTtls({ entryTTL: '0' }).entryTimeout).toBe(0);
   });
 });
