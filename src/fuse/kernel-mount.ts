@@ -19,12 +19,14 @@ export interface CoreMountOptions {
   noDev?: boolean;
   noAtime?: boolean;
   /**
-   * Let the kernel check mode bits (`default_permissions`, default true). The flexfs mount turns
-   * it off with ACLs on: the kernel is not given ACLs to check (no FUSE_POSIX_ACL), so it would
-   * refuse what a named-user entry grants; the core then checks everything itself
-   * (src/vfs/permissions.ts).
+   * POSIX ACLs (default true): the kernel is told the filesystem has them (FUSE_CAP_POSIX_ACL) and
+   * checks them with the mode bits itself (`default_permissions` is always on), reading each
+   * inode's ACL through getxattr once and keeping it until the inode is invalidated (other mounts'
+   * changes are pushed, fuse/kernel-notify.ts). So names can be cached by the kernel on ACL mounts
+   * too: a cached name's search permission is the kernel's check. The core checks as well
+   * (src/vfs/permissions.ts: path callers, and belt and braces). false: mode bits only.
    */
-  defaultPermissions?: boolean;
+  acl?: boolean;
   /** Permission bits masked from every reported mode, e.g. 0o022 (--umask). */
   umask?: number;
   /**
@@ -78,10 +80,8 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
   if (await findFuseMount(mnt)) throw new Error(`${mnt} is already a FUSE mountpoint`);
   await core.init();
   const attrTimeout = o.attrTimeout ?? 0;
-  const defaultPermissions = o.defaultPermissions ?? true;
-  // Without default_permissions the core checks search permission at each LOOKUP; a name the
-  // kernel had cached would skip that, so such mounts let the kernel cache no names.
-  const entryTimeout = o.entryTimeout ?? (defaultPermissions ? 1 : 0);
+  const acl = o.acl ?? true;
+  const entryTimeout = o.entryTimeout ?? 1;
   const writebackCache = o.writebackCache ?? false;
   const { handlers, lookups, coherence } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout, negativeTimeout: o.negativeTimeout, writebackCache });
   const onError = o.onError;
@@ -89,7 +89,8 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
     fsname: o.fsname,
     subtype: 'flexfs',
     allowOther: o.allowOther ?? process.getuid?.() === 0,
-    defaultPermissions,
+    defaultPermissions: true,
+    posixAcl: acl,
     readOnly: o.readOnly,
     nosuid: o.noSuid,
     nodev: o.noDev,

@@ -8,7 +8,7 @@ import type { StartedMount } from '../harness/mount.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
-import { buildMountClient, metaRequests, mountRemote, ok, patternBytes, workDir } from './helpers.js';
+import { ALICE, buildMountClient, metaRequests, mountRemote, ok, patternBytes, runAs, workDir } from './helpers.js';
 import { covers } from './semantics-doc.js';
 import { liveMountStatuses } from '../../src/ops/status.js';
 import { waitFor } from '../harness/ports.js';
@@ -20,8 +20,9 @@ const TTL = '120';
 const VISIBLE_WITHIN_MS = 1000;
 
 /**
- * Coherent caching through real mounts: mount B caches attributes and names in the kernel and in
- * the mount for two minutes (`--attrTTL/--entryTTL 120 --no-acl`); mount A changes things; B must
+ * Coherent caching through real mounts: mount B caches attributes, names and absent names in the
+ * kernel and in the mount for two minutes (`--attrTTL/--entryTTL/--negativeTTL 120`, ACLs on: the
+ * kernel checks them from its own cache); mount A changes things; B must
  * see each change within a second without doing anything itself (only pushed invalidations can
  * do that), and B's repeated stats between changes must cost its server nothing. Once with A and
  * B on one meta.flexfs (sqlite), once on two meta.flexfs servers sharing one redis-server.
@@ -91,7 +92,7 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
       });
     }
     a = await mount('a', [], join(home, 'mount', 'creds', 'a'));
-    b = await mount('b', ['--no-acl', '--attrTTL', TTL, '--entryTTL', TTL, '--negativeTTL', TTL], join(home, 'mount', 'creds', 'b'));
+    b = await mount('b', ['--attrTTL', TTL, '--entryTTL', TTL, '--negativeTTL', TTL], join(home, 'mount', 'creds', 'b'));
   }, 300_000);
 
   afterAll(async () => {
@@ -148,6 +149,19 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     const status = await waitFor(async () => (await liveMountStatuses(join(home, 'mount', 'run'))).find((x) => x.pid === b.pid && (x.changesReceived ?? 0) >= 5),
       15_000, 'B\'s status file counting the changes it heard');
     expect(status.metaCacheHits).toBeGreaterThan(0);
+  });
+
+  it('an ACL set or removed on A grants or revokes on B at once (the kernel\'s ACL cache follows)', async () => {
+    const f = join(a.mountpoint, 'acl-f');
+    await fsp.writeFile(f, 'for alice');
+    await fsp.chmod(f, 0o600);
+    const readAsAlice = async () => (await runAs(ALICE, 'cat', [join(b.mountpoint, 'acl-f')])).code;
+    await seenWithin('the file', () => statB('acl-f'), (s) => s !== 'ENOENT' && (s.mode & 0o777) === 0o600);
+    expect(await readAsAlice()).not.toBe(0); // denied, and that answer is cached by B's kernel
+    await ok('setfacl', ['-m', `u:${ALICE.uid}:r`, f]);
+    await seenWithin('the ACL granting alice', readAsAlice, (code) => code === 0);
+    await ok('setfacl', ['-b', f]);
+    await seenWithin('the ACL gone', readAsAlice, (code) => code !== 0);
   });
 
   it('rename over, unlink, create and a new directory entry on A: B\'s cached names follow at once', async () => {

@@ -62,8 +62,8 @@ describe('flexfs on the low-level FUSE layer (real mounts, --local)', () => {
     expect(entry!.options.split(',')).toContain('rw');
   });
 
-  it('ls -l is answered by READDIRPLUS: no LOOKUP per entry on a mount whose kernel caches names (--no-acl)', async () => {
-    const m = await mount('plus', ['--no-acl']);
+  for (const args of [['--no-acl'], []]) it(`ls -l is answered by READDIRPLUS: no LOOKUP per entry (the kernel caches names, ${args.length ? '--no-acl' : 'ACL mount: it checks the ACLs itself'})`, async () => {
+    const m = await mount(`plus${args.length}`, args);
     await fsp.mkdir(join(m.mp, 'd'));
     for (let i = 0; i < 200; i++) await fsp.writeFile(join(m.mp, 'd', `f${i}`), 'x');
     await ok('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']); // forget the dentries the creates left

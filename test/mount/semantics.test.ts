@@ -543,16 +543,13 @@ describe('POSIX semantics through a real mount (--local)', () => {
     expect(tr.code, tr.stderr).toBe(0);
     const st = await fsp.stat(t);
     expect([st.size, st.mode & 0o7777]).toEqual([1, 0o777]);
-    // An explicit chmod by a non-owner that changes more than setuid/setgid stays EPERM. One that
-    // only drops them from a file the caller may write is indistinguishable, in the FUSE request,
-    // from the kernel's own kill-priv request (ACL mounts have no default_permissions), so
-    // it is accepted: the caller could drop them by writing anyway (SEMANTICS.md). Setgid goes too:
-    // the caller is outside the file's group.
+    // An explicit chmod by a non-owner is EPERM, also one that only drops setuid/setgid: the
+    // kernel checks ownership itself (default_permissions on every mount), as on ext4.
     await fsp.chmod(f, 0o6777);
     expect((await fsAs(ALICE, 'chmod', f, 0o6775)).result).toBe('EPERM');
     expect((await fsp.stat(f)).mode & 0o7777).toBe(0o6777);
-    expect((await fsAs(ALICE, 'chmod', f, 0o2777)).result).toBe('OK');
-    expect((await fsp.stat(f)).mode & 0o7777).toBe(0o777);
+    expect((await fsAs(ALICE, 'chmod', f, 0o2777)).result).toBe('EPERM');
+    expect((await fsp.stat(f)).mode & 0o7777).toBe(0o6777);
   });
 
   it('utimens: explicit times owner/root only (EPERM), "now" needs write permission (EACCES)', async () => {

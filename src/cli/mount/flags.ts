@@ -126,18 +126,12 @@ export function parseTtl(flag: string, text: string): number {
  * long the mount's own metadata cache trusts what it holds (never less than the kernel: a stat
  * the kernel passes on must not find older data here).
  */
-export function kernelTtls(flags: Pick<MountStartFlags, 'attrTTL' | 'entryTTL' | 'negativeTTL' | 'acl'>): {
+export function kernelTtls(flags: Pick<MountStartFlags, 'attrTTL' | 'entryTTL' | 'negativeTTL'>): {
   attrTimeout?: number; entryTimeout?: number; negativeTimeout?: number; cacheTtlMs?: number;
 } {
   const attrTimeout = flags.attrTTL !== undefined ? parseTtl('--attrTTL', flags.attrTTL) : undefined;
   const entryTimeout = flags.entryTTL !== undefined ? parseTtl('--entryTTL', flags.entryTTL) : undefined;
   const negativeTimeout = flags.negativeTTL !== undefined ? parseTtl('--negativeTTL', flags.negativeTTL) : undefined;
-  for (const [flag, value, given] of [['--entryTTL', entryTimeout, flags.entryTTL], ['--negativeTTL', negativeTimeout, flags.negativeTTL]] as const) {
-    if (value && flags.acl !== false) {
-      throw new Error(`${flag} ${given} needs --no-acl: with ACLs flexfs checks search permission at every lookup, `
-        + `which a name cached by the kernel would skip (use ${flag} 0, or mount with --no-acl)`);
-    }
-  }
   const longest = Math.max(attrTimeout ?? 0, entryTimeout ?? 0) * 1000;
   return { attrTimeout, entryTimeout, negativeTimeout, cacheTtlMs: longest > VFS_DEFAULTS.attrTtlMs ? longest : undefined };
 }

@@ -11,8 +11,8 @@ export const START_HELP = {
     + `operation fails with EIO, e.g. 90s or 10m (default ${durationFlag(VFS_DEFAULTS.putDeadlineMs / 1000)})`,
   attrTTL: 'seconds the kernel may cache attributes (default 0: every stat asks flexfs, which caches them '
     + `${VFS_DEFAULTS.attrTtlMs / 1000} s); through meta.flexfs other mounts' changes invalidate them at once`,
-  negativeTTL: 'seconds the kernel may remember that a name does not exist (default 0; above 0 needs --no-acl); '
+  negativeTTL: 'seconds the kernel may remember that a name does not exist (default 0); '
     + 'through meta.flexfs a create on another mount invalidates it at once',
-  entryTTL: 'seconds the kernel may cache names (default 0, or 1 with --no-acl; above 0 needs --no-acl); '
+  entryTTL: 'seconds the kernel may cache names (default 1); '
     + 'through meta.flexfs other mounts\' changes invalidate them at once',
 } as const;

@@ -144,7 +144,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     });
     const mount = await mountCore(opMetrics?.fs ?? core, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
-      noAtime: !!flags.noATime, umask, defaultPermissions: flags.acl === false, attrTimeout, entryTimeout, negativeTimeout,
+      noAtime: !!flags.noATime, umask, acl: flags.acl !== false, attrTimeout, entryTimeout, negativeTimeout,
       writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
     }).catch(async (e: unknown) => { await telemetry?.stop().catch(() => undefined); throw e; });

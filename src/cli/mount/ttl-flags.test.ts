@@ -10,19 +10,19 @@ describe('--attrTTL / --entryTTL (fstab attrttl=, entryttl=)', () => {
   });
 
   it('unset: the mount\'s defaults; set: the kernel\'s timeouts, and the mount\'s cache at least as long', () => {
-    expect(kernelTtls({})).toEqual({ attrTimeout: undefined, entryTimeout: undefined, cacheTtlMs: undefined });
-    expect(kernelTtls({ attrTTL: '60', entryTTL: '0.5', acl: false })).toEqual({ attrTimeout: 60, entryTimeout: 0.5, cacheTtlMs: 60_000 });
+    expect(kernelTtls({})).toEqual({ attrTimeout: undefined, entryTimeout: undefined, negativeTimeout: undefined, cacheTtlMs: undefined });
+    expect(kernelTtls({ attrTTL: '60', entryTTL: '0.5' })).toEqual({ attrTimeout: 60, entryTimeout: 0.5, negativeTimeout: undefined, cacheTtlMs: 60_000 });
     // below the mount's own default the mount keeps its default
     expect(kernelTtls({ attrTTL: '0.2' }).cacheTtlMs).toBeUndefined();
     expect(VFS_DEFAULTS.attrTtlMs).toBeGreaterThan(200);
   });
 
-  it('bad values and a name cache on an ACL mount are refused, naming the flag and the fix', () => {
+  it('bad values are refused, naming the flag', () => {
     expect(() => kernelTtls({ attrTTL: '-1' })).toThrow(/--attrTTL "-1": expected seconds/);
-    expect(() => kernelTtls({ entryTTL: 'soon', acl: false })).toThrow(/--entryTTL "soon"/);
-    expect(() => kernelTtls({ entryTTL: '10' })).toThrow(/needs --no-acl/);
-    expect(() => kernelTtls({ negativeTTL: '10' })).toThrow(/--negativeTTL 10 needs --no-acl/);
-    expect(kernelTtls({ negativeTTL: '30', acl: false }).negativeTimeout).toBe(30);
+    expect(() => kernelTtls({ entryTTL: 'soon' })).toThrow(/--entryTTL "soon"/);
+    // ACL mounts may cache names too: the kernel checks ACLs itself (FUSE_POSIX_ACL)
+    expect(kernelTtls({ entryTTL: '10' }).entryTimeout).toBe(10);
+    expect(kernelTtls({ negativeTTL: '30' }).negativeTimeout).toBe(30);
     expect(kernelTtls({ entryTTL: '0' }).entryTimeout).toBe(0);
   });
 });
