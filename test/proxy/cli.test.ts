@@ -103,7 +103,7 @@ describe('proxy.flexfs CLI', () => {
     expect(addr.stderr).toMatch(/--bindAddr "nonsense" is not host:port/);
     expect(quota.stderr + addr.stderr).not.toContain('tok-123456');
     const sse = await runCli([...base, '--sse=yes'], { env: { FLEXFS_HOME: home } });
-    expect(sse.code).toBe(1);
+    expect(sse.code).toBe(2); // refused by the option parser: a usage error
     expect(sse.stderr).toMatch(/--sse=yes: unknown value; use --sse .* or --sse=require/);
   });
 });
