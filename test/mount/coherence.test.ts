@@ -92,7 +92,7 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
       });
     }
     a = await mount('a', [], join(home, 'mount', 'creds', 'a'));
-    b = await mount('b', ['--attrTTL', TTL, '--entryTTL', TTL, '--negativeTTL', TTL], join(home, 'mount', 'creds', 'b'));
+    b = await mount('b', ['--attrTTL', TTL, '--entryTTL', TTL, '--negativeTTL', TTL, '--metricsPort', '127.0.0.1:0'], join(home, 'mount', 'creds', 'b'));
   }, 300_000);
 
   afterAll(async () => {
@@ -149,6 +149,27 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     const status = await waitFor(async () => (await liveMountStatuses(join(home, 'mount', 'run'))).find((x) => x.pid === b.pid && (x.changesReceived ?? 0) >= 5),
       15_000, 'B\'s status file counting the changes it heard');
     expect(status.metaCacheHits).toBeGreaterThan(0);
+  });
+
+  it('page cache: B\'s reopen of an unchanged file makes no read request; after A changed it, B reads the new bytes', async () => {
+    covers('coherence-pages');
+    const addr = /metrics on http:\/\/([^/]+)\/metrics/.exec(b.output())![1];
+    const reads = async () => {
+      const text = await (await fetch(`http://${addr}/metrics`)).text();
+      return text.split('\n').filter((l) => l.startsWith('flexfs_mount_op_seconds_count{') && l.includes('op="read"'))
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    };
+    const first = patternBytes(41, 2 * 2 ** 20);
+    await fsp.writeFile(join(a.mountpoint, 'pages'), first);
+    await seenWithin('the file', () => statB('pages'), (s) => s !== 'ENOENT' && s.size === first.length);
+    expect((await fsp.readFile(join(b.mountpoint, 'pages'))).equals(first)).toBe(true);
+    const afterFirst = await reads();
+    expect((await fsp.readFile(join(b.mountpoint, 'pages'))).equals(first)).toBe(true);
+    expect(await reads()).toBe(afterFirst); // served from B's page cache: no FUSE read
+    const second = patternBytes(42, first.length); // same size: only the version tells
+    await fsp.writeFile(join(a.mountpoint, 'pages'), second);
+    await seenWithin('the new bytes', async () => (await fsp.readFile(join(b.mountpoint, 'pages'))).equals(second), (same) => same);
+    expect(await reads()).toBeGreaterThan(afterFirst);
   });
 
   it('an ACL set or removed on A grants or revokes on B at once (the kernel\'s ACL cache follows)', async () => {

@@ -34,6 +34,7 @@ const CLAIMS: Claim[] = [
   { match: /^Every mount on meta\.flexfs hears what the other sessions/, file: 'test/meta-server/changes-redis.test.ts', test: 'when redis restarts, watchers are told' },
   { match: /^`--attrTTL` \/ `--entryTTL`/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-ttl' },
   { match: /^`--attrTTL` \/ `--entryTTL`/, file: 'src/cli/mount/ttl-flags.test.ts', test: 'bad values are refused' },
+  { match: /^Page cache: a file's cached pages survive a close and reopen/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-pages' },
   { match: /^A mount that loses its connection to meta\.flexfs/, file: 'test/meta-server/protocol.test.ts', test: 'after a reconnect the watcher is told' },
   { match: /^A mount that loses its connection to meta\.flexfs/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-reconnect' },
   // Durability
