@@ -109,9 +109,19 @@ export function checkInt(v: unknown, what: string, min = 0): number {
   return v;
 }
 
-/** Wall clock in ns (µs resolution). */
+let lastNs = 0n;
+
+/**
+ * The wall clock in ns, for file times: the realtime clock's milliseconds (so a long-running
+ * server follows NTP's corrections, as a kernel's file times do; `performance.timeOrigin +
+ * performance.now()` is monotonic from process start and drifts from it), with the sub-ms part
+ * from the monotonic clock, and strictly increasing within the process.
+ */
 export function nowNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+  let t = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+  if (t <= lastNs) t = lastNs + 1n;
+  lastNs = t;
+  return t;
 }
 
 export function toAttr(r: InodeRec): Attr {
