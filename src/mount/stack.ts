@@ -8,6 +8,7 @@ import { openBlockStore } from './block-store.js';
 import type { MetaSource, MountLog, MountStackConfig } from './config.js';
 import { openMetaSource } from './meta-source.js';
 import { TIMEOUTS } from '../config/defaults.js';
+import { blockKey } from '../store/keys.js';
 
 /** An open mount stack: everything below FUSE, ready for mountCore (or a test) to drive. */
 export interface MountStack {
@@ -28,10 +29,13 @@ export interface MountStack {
   close(): Promise<void>;
 }
 
-/** The block store answers: a HEAD (of a key no volume uses) within the check's deadline. */
-async function checkStore(store: ObjectStore, volume: string): Promise<void> {
+/**
+ * The block store answers: a HEAD within the check's deadline of a block key of this volume that
+ * no block has (inode 0), so proxies with a key prefix or block-key rules pass it on like any read.
+ */
+async function checkStore(store: ObjectStore, volume: string, volumeId: string): Promise<void> {
   try {
-    await store.head('flexfs-mount-check', { signal: AbortSignal.timeout(TIMEOUTS.storeCheckMs) });
+    await store.head(blockKey(volumeId, 0, 0, 0), { signal: AbortSignal.timeout(TIMEOUTS.storeCheckMs) });
   } catch (e) {
     throw new Error(`volume ${volume}: the block store ${store.description} cannot be used: ${(e as Error).message} `
       + '(check the endpoint, bucket and credentials; --skipStoreCheck mounts anyway)');
@@ -62,7 +66,7 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     }
     const blocks = await openBlockStore(config, source.settings, log);
     store = blocks.store;
-    if (config.checkStore !== false) await checkStore(store, volume);
+    if (config.checkStore !== false) await checkStore(store, volume, source.settings.id);
     codec = createCodec({ compression: source.settings.compression, dataKey, workers: config.codecWorkers });
     // E2E volumes created with name encryption: names, targets and xattrs are sealed here.
     const namesSealed = config.meta.kind === 'given' && config.meta.namesSealed === true;
