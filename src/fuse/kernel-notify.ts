@@ -27,7 +27,7 @@ const versionOf = (a: Attr) => `${a.mtime}:${a.ctime}:${a.size}:${a.mode}:${a.ui
  */
 export class KernelCoherence {
   private readonly told = new Map<number, string>();
-  /** With name caching: the names the kernel may hold ("parent/name" → ino), per ino its names. */
+  /** With long name caching: the names the kernel may hold ("parent/name" → ino), per ino its names. */
   private readonly names = new Map<string, [parent: number, name: string]>();
   private readonly namesOf = new Map<number, Set<string>>();
   /** Names the kernel was told do not exist (negative entries), oldest first, bounded. */

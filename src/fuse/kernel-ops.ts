@@ -9,6 +9,8 @@ import { statfsToFuse, toFuseAttr } from './stat.js';
 import type { Entry, LowLevelHandlers, ReaddirRequest, SetattrRequest } from './lowlevel/types.js';
 
 const S_IFDIR = 0o040000;
+/** Entry timeouts up to this many seconds are not tracked by KernelCoherence (the default is 1). */
+const TRACK_NAMES_ABOVE_S = 1;
 /** The attributes of a negative entry (the kernel ignores them). */
 const NO_ATTR = { ino: 0, mode: 0, nlink: 0, uid: 0, gid: 0, size: 0, atime: 0n, mtime: 0n, ctime: 0n };
 
@@ -37,7 +39,9 @@ const O_APPEND = 0o2000;
  */
 export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: LowLevelHandlers; lookups: LookupCounts; coherence: KernelCoherence } {
   const lookups = new LookupCounts();
-  const coherence = new KernelCoherence(lookups, o.attrTimeout > 0, o.entryTimeout > 0);
+  // Names are remembered (for a reconnect to drop them) only when the kernel keeps them longer
+  // than the default second: shorter ones expire by themselves, and every lookup stays cheap.
+  const coherence = new KernelCoherence(lookups, o.attrTimeout > 0, o.entryTimeout > TRACK_NAMES_ABOVE_S);
   const negative = o.negativeTimeout ?? 0;
   const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
   const umask = o.umask ?? 0;
