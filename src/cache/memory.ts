@@ -10,6 +10,7 @@ import type { BlockCache } from './types.js';
 export class MemoryBlockCache implements BlockCache<number> {
   private readonly lru: LRUCache<number, Buffer>;
   readonly maxBytes: number;
+  private readonly leaveListeners: Array<(blockId: number) => void> = [];
 
   constructor(maxBytes: number = defaultMemoryCacheBytes()) {
     this.maxBytes = Math.max(1, Math.floor(maxBytes));
@@ -17,7 +18,16 @@ export class MemoryBlockCache implements BlockCache<number> {
       maxSize: this.maxBytes,
       // Empty blocks still take an entry; count them as one byte so maxSize stays meaningful.
       sizeCalculation: (b) => Math.max(1, b.length),
+      // 'set' is the same id stored again: the block has not left.
+      dispose: (_value, blockId, reason) => {
+        if (reason !== 'set') for (const fn of this.leaveListeners) fn(blockId);
+      },
     });
+  }
+
+  /** Call `fn` whenever a block leaves the cache (evicted for room, dropped or cleared). */
+  onLeave(fn: (blockId: number) => void): void {
+    this.leaveListeners.push(fn);
   }
 
   get(blockId: number): Buffer | undefined {

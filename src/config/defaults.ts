@@ -118,6 +118,20 @@ export const VFS_DEFAULTS = {
   idBatch: 64,
 } as const;
 
+/**
+ * Readahead of sequential readers (vfs/readahead.ts, vfs/parts.ts, vfs/blockio.ts). One reader's
+ * window doubles from one block up to the smallest of maxBlocks, maxBytes and cacheShare of the
+ * memory cache (prefetched blocks wait there: a larger window would evict them before they are
+ * read). inFlightBytes bounds the prefetch GETs of all readers of a mount together (also at most
+ * cacheShare of the memory cache); a prefetch past it is skipped, and asked again by the next read.
+ */
+export const READAHEAD_DEFAULTS = {
+  maxBlocks: 8,
+  maxBytes: 64 * MiB,
+  cacheShare: 0.5,
+  inFlightBytes: 64 * MiB,
+} as const;
+
 /** How a mount talks to the kernel (src/fuse/kernel-mount.ts, src/fuse/lowlevel/session.ts). */
 export const FUSE_DEFAULTS = {
   /** Largest read/write request in bytes (FUSE max_pages 256). */

@@ -7,7 +7,7 @@ import { TIMEOUTS } from '../config/defaults.js';
 
 /** What a mount exposes about itself (read from the VFS: fs.io.stats, fs.dirtyBytes, caches). */
 export interface MountCounters {
-  io: { stats: { gets: number; puts: number; memHits: number; diskHits: number } };
+  io: { stats: { gets: number; puts: number; memHits: number; diskHits: number; prefetchBytes?: number; prefetchUnusedBytes?: number } };
   dirtyBytes: number;
   memory?: { bytes: number };
   disk?: { bytes: number };
@@ -126,7 +126,7 @@ export function parseListenAddr(text: string): { host: string; port: number } {
 function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () => number): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ volume });
-  let last = { gets: 0, puts: 0, memHits: 0, diskHits: 0 };
+  let last = { gets: 0, puts: 0, memHits: 0, diskHits: 0, prefetchBytes: 0, prefetchUnusedBytes: 0 };
   let lastSse = 0;
   let lastMeta = { entryHits: 0, entryMisses: 0, attrHits: 0, attrMisses: 0, changedEntries: 0, changedAttrs: 0, changedData: 0, resets: 0 };
   // Registered first: its collect() moves the counters below before they are serialized
@@ -137,7 +137,9 @@ function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () =>
     blocks.inc({ op: 'put' }, s.puts - last.puts);
     hits.inc({ tier: 'memory' }, s.memHits - last.memHits);
     hits.inc({ tier: 'disk' }, s.diskHits - last.diskHits);
-    last = { ...s };
+    prefetched.inc((s.prefetchBytes ?? 0) - last.prefetchBytes);
+    prefetchUnused.inc((s.prefetchUnusedBytes ?? 0) - last.prefetchUnusedBytes);
+    last = { gets: s.gets, puts: s.puts, memHits: s.memHits, diskHits: s.diskHits, prefetchBytes: s.prefetchBytes ?? 0, prefetchUnusedBytes: s.prefetchUnusedBytes ?? 0 };
     const sse = sseNotApplied();
     sseMissing.inc(sse - lastSse);
     lastSse = sse;
@@ -157,6 +159,8 @@ function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () =>
   } });
   const blocks = new Counter({ name: 'flexfs_mount_block_requests_total', help: 'block objects fetched from (get) or stored to (put) the store', labelNames: ['op'], registers: [registry] });
   const hits = new Counter({ name: 'flexfs_mount_cache_hits_total', help: 'block reads served from a cache tier', labelNames: ['tier'], registers: [registry] });
+  const prefetched = new Counter({ name: 'flexfs_mount_prefetch_bytes_total', help: 'block bytes fetched ahead of sequential readers (readahead)', registers: [registry] });
+  const prefetchUnused = new Counter({ name: 'flexfs_mount_prefetch_unused_bytes_total', help: 'prefetched block bytes that left the memory cache before any read asked for them', registers: [registry] });
   const sseMissing = new Counter({ name: 'flexfs_mount_sse_not_applied_total', help: 'PUTs that asked for SSE (--sse) and were stored without it (no x-amz-server-side-encryption in the answer)', registers: [registry] });
   const metaCache = new Counter({ name: 'flexfs_mount_meta_cache_requests_total', help: 'lookups (entry) and attribute reads (attr) answered from the mount\'s metadata cache (hit) or by the metadata server (miss)', labelNames: ['cache', 'result'], registers: [registry] });
   const changes = new Counter({ name: 'flexfs_mount_changes_received_total', help: 'coherent caching: stale entries, attributes and data other mounts\' changes pushed here, and resets (everything dropped after a missed stretch)', labelNames: ['what'], registers: [registry] });

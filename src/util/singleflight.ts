@@ -21,6 +21,11 @@ export class SingleFlight<K, V> {
     return p;
   }
 
+  /** Whether a run for `key` is in flight. */
+  has(key: K): boolean {
+    return this.inflight.has(key);
+  }
+
   /** Keys in flight right now. */
   get size(): number {
     return this.inflight.size;

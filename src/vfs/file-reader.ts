@@ -137,11 +137,11 @@ export class FileReader {
       if (this.writer.dirtyBlock(index) || this.writer.uploading(index)) continue;
       const w = this.writer.uncommittedRef(index);
       if (w) {
-        if (w.blockId !== 0) this.io.prefetch(this.ino, index, w.blockId);
+        if (w.blockId !== 0) this.io.prefetch(this.ino, index, w.blockId, w.length);
         continue;
       }
       this.map.get(index)
-        .then((ref) => ref && this.io.prefetch(this.ino, index, ref.blockId))
+        .then((ref) => ref && this.io.prefetch(this.ino, index, ref.blockId, ref.length))
         .catch(() => undefined);
     }
   }

@@ -137,10 +137,12 @@ export class OpenFiles {
       h.atimeDue = false;
       this.touchAtime(this.present(h.file.attr), c);
     }
-    const data = await h.file.bytes(length, position);
-    const ahead = h.readahead.next(position, data.length);
+    // Readahead is decided as the request arrives, in the kernel's order (completions reorder),
+    // and started after this read's own fetch so that one goes first.
+    const ahead = h.readahead.next(position, Math.max(0, Math.min(length, h.file.size - position)));
+    const reading = h.file.bytes(length, position);
     if (ahead) h.file.prefetch(ahead.from, ahead.count);
-    return data;
+    return reading;
   }
 
   async write(h: FileHandle, data: Buffer, position: number, c: Caller): Promise<number> {

@@ -1,6 +1,7 @@
 import type { OpContext } from '../meta/types.js';
 import { MemoryBlockCache, defaultMemoryCacheBytes } from '../cache/memory.js';
 import { DiskFrameCache } from '../cache/disk.js';
+import { READAHEAD_DEFAULTS } from '../config/defaults.js';
 import { VFS_DEFAULTS, type FileSystemOptions } from './options.js';
 import { BlockIO } from './blockio.js';
 import { BlockIdAllocator } from './ids.js';
@@ -31,6 +32,7 @@ export function buildCoreParts(o: FileSystemOptions): CoreParts {
     volumeId: o.settings.id, store: o.store, codec: o.codec, memory, disk,
     getDeadlineMs: o.getDeadlineMs ?? VFS_DEFAULTS.getDeadlineMs,
     putDeadlineMs: o.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs,
+    prefetchBudgetBytes: Math.min(READAHEAD_DEFAULTS.inFlightBytes, Math.floor(memCapacity * READAHEAD_DEFAULTS.cacheShare)),
   });
   const metaDeadlineMs = o.metaDeadlineMs ?? VFS_DEFAULTS.metaDeadlineMs;
   const sys: OpContext = { uid: 0, gid: 0, sessionId: o.sessionId };
@@ -39,8 +41,9 @@ export function buildCoreParts(o: FileSystemOptions): CoreParts {
   return {
     memory, disk, io, ids,
     budget: new DirtyBudget(o.dirtyBytes ?? VFS_DEFAULTS.dirtyBytes),
-    // Prefetched blocks wait in the memory cache: a window larger than half of it would evict
+    // Prefetched blocks wait in the memory cache: a window larger than a share of it would evict
     // blocks before they are read and fetch them again (a small --memCapacity thrashed).
-    readaheadMax: o.readaheadMax ?? Math.min(64 * 2 ** 20, 8 * bs, Math.floor(memCapacity / 2 / bs) * bs),
+    readaheadMax: o.readaheadMax ?? Math.min(READAHEAD_DEFAULTS.maxBytes, READAHEAD_DEFAULTS.maxBlocks * bs,
+      Math.floor((memCapacity * READAHEAD_DEFAULTS.cacheShare) / bs) * bs),
   };
 }

@@ -79,6 +79,43 @@ describe('VFS read path: singleflight, readahead, disk cache', () => {
     await rnd.release('/big', rh, ROOT);
   });
 
+  it('prefetched blocks that leave the memory cache unread are counted; a read block is not', async () => {
+    const fs = await vol.mount();
+    const fh = await fs.open('/big', C.O_RDONLY, ROOT);
+    const piece = BS / 2;
+    const buf = Buffer.alloc(piece);
+    // Four sequential reads cover blocks 0 and 1; the window has grown to 8 blocks by then.
+    for (let i = 0; i < 4; i++) {
+      await fs.read('/big', fh, buf, piece, i * piece, ROOT);
+      expect(buf.equals(data.subarray(i * piece, (i + 1) * piece))).toBe(true);
+    }
+    await expect.poll(() => fs.io.prefetchesInFlight, { timeout: 30_000 }).toBe(0);
+    const { prefetchBytes } = fs.io.stats;
+    expect(prefetchBytes, 'blocks 1 … 9 fetched ahead').toBe(9 * BS);
+    expect(fs.io.stats.prefetchUnusedBytes).toBe(0);
+    fs.memory.clear();
+    // Block 0 was fetched for the read itself and block 1 was read: the other eight went unused.
+    expect(fs.io.stats.prefetchUnusedBytes).toBe(prefetchBytes - BS);
+    await fs.release('/big', fh, ROOT);
+  });
+
+  it('prefetch GETs in flight stay within their byte budget, and the memory cache within its size', async () => {
+    // A 4-block cache gives an in-flight budget of 2 blocks; the window is forced up to 8 blocks.
+    const fs = await vol.mount({ memCapacity: 4 * BS, readaheadMax: 8 * BS });
+    const fh = await fs.open('/big', C.O_RDONLY, ROOT);
+    const piece = BS / 4;
+    const buf = Buffer.alloc(piece);
+    for (let pos = 0; pos < data.length; pos += piece) {
+      await fs.read('/big', fh, buf, piece, pos, ROOT);
+      expect(buf.equals(data.subarray(pos, pos + piece))).toBe(true);
+      expect(fs.io.stats.prefetchPeakBytes).toBeLessThanOrEqual(2 * BS);
+      expect(fs.memory.bytes).toBeLessThanOrEqual(4 * BS);
+    }
+    expect(fs.io.stats.prefetchPeakBytes, 'the budget was used').toBe(2 * BS);
+    expect(fs.io.stats.prefetchSkips, 'prefetches past the budget were skipped').toBeGreaterThan(0);
+    await fs.release('/big', fh, ROOT);
+  });
+
   it('the disk cache serves a second client, and a damaged cached frame is refetched', async () => {
     const diskFolder = join(vol.dir, 'dc');
     const first = await vol.mount({ diskFolder, memCapacity: 1, readaheadMax: 1 });
