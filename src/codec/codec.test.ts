@@ -107,6 +107,36 @@ describe('round trips', () => {
   });
 });
 
+describe('decode with consume: the frame is handed over', () => {
+  it('a frame owning its memory moves to the worker without a copy; a view is copied and kept', async () => {
+    const c = codec({ compression: 'lz4', workers: 1 });
+    const raw = textLike(2 * MiB);
+    const encoded = await c.encode(KEY, raw);
+    const owned = Buffer.from(new Uint8Array(encoded).buffer); // a frame that is its whole ArrayBuffer
+    expect(owned.byteLength).toBe(owned.buffer.byteLength);
+    expect((await c.decode(KEY, owned, { consume: true })).equals(raw)).toBe(true);
+    expect(owned.buffer.byteLength, 'moved, not copied: the ArrayBuffer is detached').toBe(0);
+    // A view into a larger buffer cannot move: it is copied and the caller's bytes stay.
+    const holder = Buffer.alloc(encoded.length + 10);
+    encoded.copy(holder, 5);
+    const view = holder.subarray(5, 5 + encoded.length);
+    expect((await c.decode(KEY, view, { consume: true })).equals(raw)).toBe(true);
+    expect(view.equals(encoded)).toBe(true);
+    // Without consume nothing is handed over.
+    const kept = Buffer.from(new Uint8Array(encoded).buffer);
+    expect((await c.decode(KEY, kept)).equals(raw)).toBe(true);
+    expect(kept.equals(encoded)).toBe(true);
+  });
+
+  it('a damaged frame handed over is still CodecError', async () => {
+    const c = codec({ compression: 'lz4', workers: 1 });
+    const encoded = await c.encode(KEY, textLike(2 * MiB));
+    const owned = Buffer.from(new Uint8Array(encoded).buffer);
+    owned[owned.length >> 1] ^= 0x40;
+    await expect(c.decode(KEY, owned, { consume: true })).rejects.toBeInstanceOf(CodecError);
+  });
+});
+
 describe('corruption is always CodecError, never wrong bytes', () => {
   const variants = [
     { name: 'plain lz4', compression: 'lz4' as const, key: undefined, raw: () => textLike(3000, 7) },

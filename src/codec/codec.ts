@@ -63,12 +63,12 @@ export function createCodec(opts: CodecOptions): BlockCodec {
       }
       return encodeFrame(key, raw, frameOpts);
     },
-    async decode(key: string, frame: Buffer): Promise<Buffer> {
+    async decode(key: string, frame: Buffer, decodeOpts?: { consume?: boolean }): Promise<Buffer> {
       checkOpen();
       checkKey(key);
       // Plain stored frames need only their CRC32C checked: done here, and the block is a view
       // into the frame (no copy). lz4 and AES-GCM run in a worker.
-      if (pool && frame.length >= INLINE_LIMIT && !storedPlain(frame)) return pool.run('decode', key, frame);
+      if (pool && frame.length >= INLINE_LIMIT && !storedPlain(frame)) return pool.run('decode', key, frame, undefined, decodeOpts?.consume === true);
       return decodeFrame(key, frame, dataKey, true);
     },
     async verify(key: string, frame: Buffer): Promise<void> {

@@ -34,6 +34,8 @@ interface PendingJob {
   key: string;
   input: Uint8Array;
   compress?: boolean;
+  /** The caller hands `input` over: when it owns its whole ArrayBuffer, that moves without a copy. */
+  transfer?: boolean;
   resolve(out: Buffer): void;
   reject(err: Error): void;
 }
@@ -61,13 +63,13 @@ export class CodecWorkerPool {
     if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`codec pool size must be a positive integer, got ${opts.size}`);
   }
 
-  async run(op: 'encode' | 'decode', key: string, input: Uint8Array, compress?: boolean): Promise<Buffer> {
+  async run(op: 'encode' | 'decode', key: string, input: Uint8Array, compress?: boolean, transfer = false): Promise<Buffer> {
     while (!this.closed && this.queue.length >= this.opts.maxQueue) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     }
     if (this.closed) throw new Error('block codec is closed');
     return new Promise<Buffer>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, op, key, input, compress, resolve, reject });
+      this.queue.push({ id: this.nextId++, op, key, input, compress, transfer, resolve, reject });
       this.pump();
     });
   }
@@ -99,10 +101,18 @@ export class CodecWorkerPool {
   }
 
   private dispatch(slot: Slot, job: PendingJob): void {
-    // Copy into a fresh ArrayBuffer we own and transfer it: the caller keeps its buffer untouched,
-    // and Buffers from Node's shared pool could not be transferred anyway.
-    const data = new ArrayBuffer(job.input.byteLength);
-    new Uint8Array(data).set(job.input);
+    // Unless the caller handed its buffer over and that buffer is the whole of its ArrayBuffer,
+    // copy into a fresh ArrayBuffer we own and transfer that: the caller keeps its buffer
+    // untouched, and Buffers from Node's shared pool could not be transferred anyway. (Fresh
+    // memory is not free: on a VM each new page faults, so a copy avoided is worth having.)
+    const input = job.input;
+    const whole = job.transfer && input.buffer instanceof ArrayBuffer && input.byteOffset === 0 && input.byteLength === input.buffer.byteLength;
+    let data: ArrayBuffer;
+    if (whole) data = input.buffer as ArrayBuffer;
+    else {
+      data = new ArrayBuffer(input.byteLength);
+      new Uint8Array(data).set(input);
+    }
     slot.job = job;
     slot.worker.ref();
     const msg: WorkerJob = { id: job.id, op: job.op, key: job.key, data, compress: job.compress };

@@ -13,7 +13,11 @@
  */
 export interface BlockCodec {
   encode(key: string, raw: Buffer): Promise<Buffer>;
-  decode(key: string, frame: Buffer): Promise<Buffer>;
+  /**
+   * `consume`: the caller hands the frame over and will not read it again (not even on failure):
+   * a large frame may then move to a worker thread without a copy, leaving `frame` empty.
+   */
+  decode(key: string, frame: Buffer, opts?: { consume?: boolean }): Promise<Buffer>;
   /** Cheap check of a frame's integrity without returning plaintext (used by proxies on stored frames). */
   verify(key: string, frame: Buffer): Promise<void>;
   close(): Promise<void>;

@@ -126,7 +126,7 @@ export class BlockIO {
       const frame = await disk.get(name);
       if (frame) {
         try {
-          const data = await this.o.codec.decode(key, frame);
+          const data = await this.o.codec.decode(key, frame, { consume: true });
           this.stats.diskHits++;
           return data;
         } catch {
@@ -138,7 +138,8 @@ export class BlockIO {
       const frame = await withDeadline(`get block ${index} of inode ${ino}`, this.o.getDeadlineMs, (signal) =>
         this.o.store.get(key, { signal }));
       this.stats.gets++;
-      const data = await this.o.codec.decode(key, frame);
+      // Without a disk cache nothing needs the frame after decoding: hand it to the codec whole.
+      const data = await this.o.codec.decode(key, frame, { consume: !disk });
       if (disk) void disk.put(name, frame);
       return data;
     } catch (e) {
