@@ -221,4 +221,12 @@ export const OPS_DEFAULTS = {
   orphanAgeSeconds: 86_400,
   /** fsck: problems listed per report (the count is always exact). */
   fsckMaxListed: 1000,
+  /**
+   * gc/fsck: how long one bucket request of a volume may take, retries included, before the job
+   * gives that volume up (reports it, goes on with the next); like the retry decorator's deadline.
+   */
+  storeDeadlineSeconds: 120,
+  /** flexfs warmup: blocks a mount fetches at once for it; flexfs stats: seconds between lines. */
+  warmupConcurrency: 8,
+  statsIntervalSeconds: 1,
 } as const;

@@ -36,11 +36,13 @@ export interface MountStatus {
   /** Items of other mounts' changes pushed to this mount (coherent caching), and resets. */
   changesReceived?: number;
   metricsAddr?: string;
+  /** The mount's control socket (ops/mount-control.ts) for `flexfs info`, `warmup`, `stats`. */
+  controlSocket?: string;
 }
 
 export function mountRunDir(): string { return join(flexfsHome(), 'mount', 'run'); }
 
-export function snapshot(c: MountCounters, base: Pick<MountStatus, 'pid' | 'volume' | 'mountpoint' | 'startedAt' | 'metricsAddr'>): MountStatus {
+export function snapshot(c: MountCounters, base: Pick<MountStatus, 'pid' | 'volume' | 'mountpoint' | 'startedAt' | 'metricsAddr' | 'controlSocket'>): MountStatus {
   return {
     ...base, updatedAt: Date.now(), blockGets: c.io.stats.gets, blockPuts: c.io.stats.puts, memHits: c.io.stats.memHits,
     diskHits: c.io.stats.diskHits, dirtyBytes: c.dirtyBytes, memCacheBytes: c.memory?.bytes ?? 0, diskCacheBytes: c.disk?.bytes ?? 0,
@@ -62,6 +64,8 @@ export interface MountTelemetryOptions {
   runDir?: string;
   /** PUTs that asked for SSE and were stored without it (withSseCheck); the metric reads 0 without. */
   sseNotApplied?: () => number;
+  /** The control socket's path, recorded in the status file. */
+  controlSocket?: string;
   /** Adds more metrics (e.g. per-operation latencies) to the endpoint's registry. */
   registerMetrics?: (registry: Registry) => void;
 }
@@ -96,7 +100,7 @@ export async function startMountTelemetry(fs: MountCounters, o: MountTelemetryOp
   }
   const write = async () => {
     const tmp = `${file}.tmp`;
-    const s = snapshot(fs, { pid: process.pid, volume: o.volume, mountpoint: o.mountpoint, startedAt, metricsAddr });
+    const s = snapshot(fs, { pid: process.pid, volume: o.volume, mountpoint: o.mountpoint, startedAt, metricsAddr, controlSocket: o.controlSocket });
     await writeFile(tmp, JSON.stringify(s) + '\n', { mode: 0o600 });
     await rename(tmp, file);
   };

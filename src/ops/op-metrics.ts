@@ -52,3 +52,35 @@ export function instrumentOps<T extends object>(inner: T): OpMetrics<T> {
     },
   };
 }
+
+/** Operations served so far by kind, and bytes read and written (what `flexfs stats` shows). */
+export interface OpCounts {
+  ops: Record<string, number>;
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+/**
+ * An always-on counting decorator of the core: one counter increment per operation (no clock),
+ * so every mount can answer `flexfs stats`. `instrumentOps` (timings) goes on top with --metricsPort.
+ */
+export function countOps<T extends object>(inner: T): { fs: T; counts: OpCounts } {
+  const counts: OpCounts = { ops: {}, bytesRead: 0, bytesWritten: 0 };
+  const fs = Object.create(inner) as T;
+  for (const op of Object.getOwnPropertyNames(Object.getPrototypeOf(inner)).concat(Object.keys(inner))) {
+    const fn = (inner as unknown as Record<string, unknown>)[op];
+    if (op === 'constructor' || typeof fn !== 'function') continue;
+    (fs as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => {
+      const out = (fn as (...a: unknown[]) => unknown).apply(inner, args);
+      if (!(out instanceof Promise)) return out; // not an operation (e.g. watchOthers)
+      counts.ops[op] = (counts.ops[op] ?? 0) + 1;
+      if (op !== 'read' && op !== 'write') return out;
+      return out.then((result: unknown) => {
+        if (op === 'write' && typeof result === 'number') counts.bytesWritten += result;
+        else if (op === 'read' && result instanceof Uint8Array) counts.bytesRead += result.byteLength;
+        return result;
+      });
+    };
+  }
+  return { fs, counts };
+}

@@ -1,7 +1,7 @@
 import { constants as fsc } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { FsError, isFsError } from '../errors/index.js';
-import { ROOT_INO, type Attr, type ChangeListener, type DirEntry, type MetaStore, type OpContext, type StatFs } from '../meta/types.js';
+import { ROOT_INO, type Attr, type BlockRef, type ChangeListener, type DirEntry, type MetaStore, type OpContext, type StatFs } from '../meta/types.js';
 import type { AttrChanges, Caller, InodeFs, OpenResult } from './types.js';
 import { VFS_DEFAULTS, type FileSystemOptions } from './options.js';
 import { OpenFiles } from './open-files.js';
@@ -20,6 +20,9 @@ import { withDeadline } from './deadline.js';
 import { S_IFREG } from '../util/mode.js';
 import { Namespace, checkName } from './namespace.js';
 import { AttrOps } from './attr-ops.js';
+
+/** Slots per block-map request of committedBlocks. */
+const BLOCK_MAP_PAGE = 1024;
 
 const O_ACCMODE = 3;
 const FMODE_EXEC = 0x20; // in the open flags of an execve (the kernel leaves the x check to us without default_permissions)
@@ -331,6 +334,23 @@ export class FsCore implements InodeFs {
     } finally {
       await this.o.codec.close();
     }
+  }
+
+  /**
+   * The committed block map of a file (slot, block id, raw length), read as the system: for the
+   * operator tools the mount serves (`flexfs info`/`warmup`, ops/mount-control.ts). Uncommitted
+   * writes of open files are not in it.
+   */
+  async committedBlocks(ino: number): Promise<{ attr: Attr; blocks: BlockRef[] }> {
+    const sys: OpContext = { uid: 0, gid: 0, sessionId: this.o.sessionId };
+    const attr = await this.metaCall('getattr', () => this.meta.getattr(ino, sys));
+    const blocks: BlockRef[] = [];
+    if (attr.type !== 'file') return { attr, blocks };
+    const slots = Math.ceil(attr.size / this.o.settings.blockSize);
+    for (let from = 0; from < slots; from += BLOCK_MAP_PAGE) {
+      blocks.push(...await this.metaCall('blocks', () => this.meta.blocks(ino, from, Math.min(BLOCK_MAP_PAGE, slots - from), sys)));
+    }
+    return { attr, blocks: blocks.sort((a, b) => a.index - b.index) };
   }
 
   /** Bytes of dirty data held right now (tests, metrics). */

@@ -1,22 +1,23 @@
 import type { Command } from 'commander';
-import { metaCredsPath } from '../../config/creds.js';
-import { openExistingEngine, selectVolumes } from '../../ops/engine-access.js';
 import { runFsck, type FsckReport } from '../../ops/fsck.js';
-import { progressBar } from '../../ops/progress.js';
-import { openVolumeStore } from '../../ops/volume-store.js';
 import { durationFlag, parseDuration } from '../shared/table.js';
 import { META_SERVER_DEFAULTS, OPS_DEFAULTS } from '../../config/defaults.js';
-import { defaultDbFolder } from './common.js';
+import { formatFailure, isFailure, runOnVolumes, type VolumeFailure, type VolumeJobFlags } from './volume-jobs.js';
 
-export interface FsckFlags { engine: string; dbFolder?: string; credsFile?: string; orphanAge: string; json?: boolean }
+export interface FsckFlags extends VolumeJobFlags { orphanAge: string; json?: boolean }
 
-/** Exit codes: 0 consistent (orphans are gc's job, reported only), 1 damage found, 2 could not run. */
+/** What fsck prints per volume: its report, or why it could not check that volume (`ok: false`). */
+export type FsckResult = FsckReport | (VolumeFailure & { ok: false });
+
+/** Exit codes: 0 consistent (orphans are gc's job, reported only), 1 damage found or a volume could not be checked, 2 could not run. */
 export function registerFsckCommands(program: Command): void {
   program.command('fsck [volumes...]')
-    .description('check volumes (all when none named): blocks referenced but missing from the bucket, orphan objects, namespace consistency. Exit 0 consistent, 1 damage found, 2 could not run')
+    .description('check volumes (all when none named; a volume that cannot be checked is reported and the others go on): blocks referenced but missing from the bucket, orphan objects, namespace consistency. Exit 0 consistent, 1 damage found or a volume could not be checked, 2 could not run')
     .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', META_SERVER_DEFAULTS.engine)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
+    .option('--local <dir>', 'an embedded volume folder (DIR/meta.db + DIR/blocks, as made by mount.flexfs start --local DIR) instead of --engine/--dbFolder')
     .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
+    .option('--storeDeadline <duration>', 'give up on a volume whose bucket does not answer a request within this long, retries included (reported; the others go on)', durationFlag(OPS_DEFAULTS.storeDeadlineSeconds))
     .option('--orphanAge <duration>', 'orphans at least this old count as collectable by gc', durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
     .option('--json', 'print the reports as JSON')
     .action((volumes: string[], flags: FsckFlags) => fsckCommand(volumes, flags).then((code) => process.exit(code), fatal));
@@ -25,24 +26,11 @@ export function registerFsckCommands(program: Command): void {
 /** The command without process.exit: returns the exit code (tests call this). */
 export async function fsckCommand(names: string[], flags: FsckFlags, out: { write(s: string): unknown } = process.stdout): Promise<number> {
   const orphanAgeSeconds = parseDuration(flags.orphanAge);
-  const engine = await openExistingEngine({ engine: flags.engine, dbFolder: flags.dbFolder ?? defaultDbFolder() });
-  const reports: FsckReport[] = [];
-  try {
-    for (const volume of await selectVolumes(engine, names)) {
-      const store = await openVolumeStore(volume, flags.credsFile ?? metaCredsPath());
-      const bar = progressBar();
-      try {
-        reports.push(await runFsck({ engine, store, volume, orphanAgeSeconds, onProgress: bar.update }));
-      } finally {
-        bar.done();
-        await store.close();
-      }
-    }
-  } finally {
-    await engine.close();
-  }
-  out.write(flags.json ? JSON.stringify(reports, null, 2) + '\n' : reports.map(formatFsckReport).join(''));
-  return reports.every((r) => r.ok) ? 0 : 1;
+  const results: FsckResult[] = (await runOnVolumes(names, flags, ({ engine, store, volume, onProgress }) =>
+    runFsck({ engine, store, volume, orphanAgeSeconds, onProgress })))
+    .map((r) => isFailure(r) ? { ...r, ok: false as const } : r);
+  out.write(flags.json ? JSON.stringify(results, null, 2) + '\n' : results.map((r) => isFailure(r) ? formatFailure(r) : formatFsckReport(r)).join(''));
+  return results.every((r) => r.ok) ? 0 : 1;
 }
 
 export function formatFsckReport(r: FsckReport): string {

@@ -1,25 +1,25 @@
 import type { Command } from 'commander';
-import { metaCredsPath } from '../../config/creds.js';
-import { openExistingEngine, selectVolumes } from '../../ops/engine-access.js';
 import { runGc, type GcSummary } from '../../ops/gc.js';
-import { progressBar } from '../../ops/progress.js';
-import { openVolumeStore } from '../../ops/volume-store.js';
 import { durationFlag, parseDuration } from '../shared/table.js';
 import { META_SERVER_DEFAULTS, OPS_DEFAULTS } from '../../config/defaults.js';
-import { defaultDbFolder } from './common.js';
+import { formatFailure, isFailure, runOnVolumes, type VolumeFailure, type VolumeJobFlags } from './volume-jobs.js';
 
-export interface GcFlags {
-  engine: string; dbFolder?: string; credsFile?: string; dryRun?: boolean; orphanAge: string;
-  retention?: string; orphans: boolean; json?: boolean; concurrency: string;
+export interface GcFlags extends VolumeJobFlags {
+  dryRun?: boolean; orphanAge: string; retention?: string; orphans: boolean; json?: boolean; concurrency: string;
 }
 
-/** Exit codes: 0 done, 1 some deletions failed (rerun later), 2 could not run. */
+/** What gc prints per volume: its summary, or why it could not finish that volume. */
+export type GcResult = GcSummary | VolumeFailure;
+
+/** Exit codes: 0 done, 1 some deletions failed or a volume could not be collected (rerun later), 2 could not run. */
 export function registerGcCommands(program: Command): void {
   program.command('gc [volumes...]')
-    .description('delete queued superseded/deleted blocks past the volume retention, and unreferenced objects older than --orphanAge (all volumes when none named). Exit 0 done, 1 some deletions failed, 2 could not run')
+    .description('delete queued superseded/deleted blocks past the volume retention, and unreferenced objects older than --orphanAge (all volumes when none named; a volume that fails is reported and the others go on). Exit 0 done, 1 some deletions failed or a volume failed, 2 could not run')
     .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', META_SERVER_DEFAULTS.engine)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
+    .option('--local <dir>', 'an embedded volume folder (DIR/meta.db + DIR/blocks, as made by mount.flexfs start --local DIR) instead of --engine/--dbFolder')
     .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
+    .option('--storeDeadline <duration>', 'give up on a volume whose bucket does not answer a request within this long, retries included (reported; the others go on)', durationFlag(OPS_DEFAULTS.storeDeadlineSeconds))
     .option('--dry-run', 'count what would be deleted, delete nothing')
     .option('--orphanAge <duration>', 'only delete unreferenced objects at least this old (s/m/h/d)', durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
     .option('--retention <duration>', 'override the volume retention for queued blocks (s/m/h/d)')
@@ -35,27 +35,11 @@ export async function gcCommand(names: string[], flags: GcFlags, out: { write(s:
   const retentionSeconds = flags.retention !== undefined ? parseDuration(flags.retention) : undefined;
   const concurrency = Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency "${flags.concurrency}" must be a positive integer`);
-  const engine = await openExistingEngine({ engine: flags.engine, dbFolder: flags.dbFolder ?? defaultDbFolder() });
-  const summaries: GcSummary[] = [];
-  try {
-    for (const volume of await selectVolumes(engine, names)) {
-      const store = await openVolumeStore(volume, flags.credsFile ?? metaCredsPath());
-      const bar = progressBar();
-      try {
-        summaries.push(await runGc({
-          engine, store, volume, dryRun: !!flags.dryRun, orphanAgeSeconds, retentionSeconds,
-          orphans: flags.orphans, concurrency, onProgress: bar.update,
-        }));
-      } finally {
-        bar.done();
-        await store.close();
-      }
-    }
-  } finally {
-    await engine.close();
-  }
-  out.write(flags.json ? JSON.stringify(summaries, null, 2) + '\n' : summaries.map(formatGcSummary).join(''));
-  return summaries.some((s) => s.errors.length > 0) ? 1 : 0;
+  const results: GcResult[] = await runOnVolumes(names, flags, ({ engine, store, volume, onProgress }) => runGc({
+    engine, store, volume, dryRun: !!flags.dryRun, orphanAgeSeconds, retentionSeconds, orphans: flags.orphans, concurrency, onProgress,
+  }));
+  out.write(flags.json ? JSON.stringify(results, null, 2) + '\n' : results.map((r) => isFailure(r) ? formatFailure(r) : formatGcSummary(r)).join(''));
+  return results.some((r) => isFailure(r) || r.errors.length > 0) ? 1 : 0;
 }
 
 export function formatGcSummary(s: GcSummary): string {

@@ -1,7 +1,7 @@
 import { writeSync, closeSync } from 'node:fs';
 import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FsError } from '../../errors/index.js';
 import { mountCredsPath, readCreds, requireField, type Creds } from '../../config/creds.js';
 import { OpenModeError, readPrivateFile } from '../../config/private-file.js';
@@ -9,8 +9,9 @@ import { parseSize } from '../../config/sizes.js';
 import { findFuseMount, mountCore } from '../../fuse/index.js';
 import { openMountStack, type MetaSourceConfig } from '../../mount/index.js';
 import { openStore, parseSseMode } from '../../store/index.js';
-import { startMountTelemetry } from '../../ops/mount-telemetry.js';
-import { instrumentOps } from '../../ops/op-metrics.js';
+import { mountRunDir, startMountTelemetry } from '../../ops/mount-telemetry.js';
+import { MountControl, startMountControl } from '../../ops/mount-control.js';
+import { countOps, instrumentOps } from '../../ops/op-metrics.js';
 import { pino, type Logger } from 'pino';
 import type { MountStartFlags } from './flags.js';
 import { kernelTtls, parseStoreDeadline, parseUmask, splitProxyList } from './flags.js';
@@ -130,24 +131,38 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
 
   try {
     // With --metricsPort every operation is timed and its errors counted (src/ops/op-metrics.ts).
-    const opMetrics = flags.metricsPort ? instrumentOps(core) : undefined;
+    // Every mount counts its operations (flexfs stats) and serves the operator tools on a control socket.
+    const counted = countOps(core);
+    const opMetrics = flags.metricsPort ? instrumentOps(counted.fs) : undefined;
+    const control = await startMountControl(new MountControl({
+      volumeId: stack.settings.id, blockSize: stack.settings.blockSize, committedBlocks: (ino) => core.committedBlocks(ino),
+      io: core.io, memory: core.memory, disk: core.disk, store, get dirtyBytes() { return core.dirtyBytes; }, counts: counted.counts,
+    }), join(mountRunDir(), `${process.pid}.sock`)).catch((e: Error) => {
+      log.warn(`control socket disabled (flexfs info, warmup, stats): ${e.message}`);
+      return undefined;
+    });
     let onUnmounted = () => undefined as void;
     // Status file for `flexfs status` and the opt-in Prometheus endpoint (--metricsPort), before
     // the mount: a metrics port that is bad or taken fails the start (asked for, not optional);
     // without one, a status file that cannot be written is only a warning.
     const telemetry = await startMountTelemetry(core, {
       volume, mountpoint, metricsAddr: flags.metricsPort, registerMetrics: opMetrics?.register, sseNotApplied: stack.sseNotApplied,
+      controlSocket: control?.path,
     }).catch((e: Error) => {
       if (flags.metricsPort) throw new Error(`--metricsPort ${flags.metricsPort}: ${e.message}${/EADDRINUSE/.test(e.message) ? ' (the port is taken: pick another)' : ''}`);
       log.warn(`status file disabled: ${e.message}`);
       return undefined;
     });
-    const mount = await mountCore(opMetrics?.fs ?? core, mountpoint, {
+    const mount = await mountCore(opMetrics?.fs ?? counted.fs, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, umask, acl: flags.acl !== false, attrTimeout, entryTimeout, negativeTimeout,
       writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
-    }).catch(async (e: unknown) => { await telemetry?.stop().catch(() => undefined); throw e; });
+    }).catch(async (e: unknown) => {
+      await telemetry?.stop().catch(() => undefined);
+      await control?.stop().catch(() => undefined);
+      throw e;
+    });
     if (telemetry?.metricsAddr) log.info(`metrics on http://${telemetry.metricsAddr}/metrics`, { metricsAddr: telemetry.metricsAddr });
     // `kernel`: what the kernel and flexfs negotiated at FUSE INIT (versions, sizes, capability bits).
     log.info(`volume ${volume} mounted at ${mountpoint} (blocks: ${store.description})`,
@@ -161,6 +176,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
       stopping = true;
       clearInterval(watch);
       await telemetry?.stop().catch(() => undefined);
+      await control?.stop().catch(() => undefined);
       log.info(`${why}: flushing and unmounting ${mountpoint}`, { mountpoint });
       let code = 0;
       // Detach the mount first (lazily) so nothing new arrives through its path, then flush. Files
