@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerStatus } from './status.js';
+import { registerRecover } from './recover.js';
 
-/** flexfs: the operator CLI for jobs no daemon owns (status; bench, warmup… may join). */
+/** flexfs: the operator CLI for jobs no daemon owns (status, recover; bench, warmup… may join). */
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -14,5 +15,6 @@ const program = new Command('flexfs').description('flexfs operator CLI').version
   // are added, so they inherit it.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 registerStatus(program);
+registerRecover(program);
 program.command('version').description('print the version').action(() => { process.stdout.write(`flexfs ${version()}\n`); });
 await program.parseAsync(process.argv);
