@@ -10,6 +10,7 @@ import { waitFor } from '../harness/ports.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { startTcpGate, type TcpGate } from '../harness/tcp-gate.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
+import { covers } from './semantics-doc.js';
 import { buildMountClient, fileSha, mountRemote, patternBytes, run, sha256, workDir } from './helpers.js';
 
 const ADMIN_TOKEN = 'mount-recovery-admin-token-0123456789';
@@ -104,6 +105,7 @@ describe('unmount during a bucket outage: the recovery folder', () => {
   });
 
   it('saves the unuploaded blocks, exits non-zero naming the folder; the next mount applies them', async () => {
+    covers('unmount-recovery');
     const a = await mount('a');
     // 6 MiB with the bucket up (one 4 MiB block uploads, 2 MiB stay dirty), the rest during the outage
     const data = patternBytes(17, 10 * MiB + 123);
