@@ -11,6 +11,7 @@ import { registerGcCommands } from './meta/gc.js';
 import { registerFsckCommands } from './meta/fsck.js';
 import { registerStart as registerProxyStart } from './proxy/start.js';
 import { START_HELP } from './mount/help.js';
+import { registerRecover } from './flexfs/recover.js';
 
 /** One subcommand (`path` as typed after the program name) of a program built by `register`. */
 function command(register: (p: Command) => void, ...path: string[]): Command {
@@ -47,6 +48,10 @@ describe('--help prints the defaults from the defaults table (config/defaults.ts
     expect(defaultOf(gc, '--concurrency')).toBe(String(OPS_DEFAULTS.gcConcurrency));
     expect(defaultOf(gc, '--orphanAge')).toBe(durationFlag(OPS_DEFAULTS.orphanAgeSeconds));
     expect(defaultOf(command(registerFsckCommands, 'fsck'), '--orphanAge')).toBe(durationFlag(OPS_DEFAULTS.orphanAgeSeconds));
+  });
+
+  it('flexfs recover', () => {
+    expect(defaultOf(command(registerRecover, 'recover'), '--storeDeadline')).toBe(durationFlag(VFS_DEFAULTS.putDeadlineMs / 1000));
   });
 
   it('proxy.flexfs start', () => {

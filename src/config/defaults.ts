@@ -132,6 +132,17 @@ export const READAHEAD_DEFAULTS = {
   inFlightBytes: 64 * MiB,
 } as const;
 
+/**
+ * Where a mount keeps the recovery folder of a volume (`<root>/<volume>`): dirty data it could
+ * not upload by the deadline at unmount (src/recovery/, docs/FORMAT.md). With --diskFolder DIR:
+ * DIR/recovery; else under FLEXFS_HOME when set; else root's state dir, or ~/.flexfs for others.
+ */
+export const RECOVERY_DEFAULTS = {
+  diskFolderSubdir: 'recovery',
+  homeSubdir: 'mount/recovery',
+  rootDir: '/var/lib/flexfs/recovery',
+} as const;
+
 /** How a mount talks to the kernel (src/fuse/kernel-mount.ts, src/fuse/lowlevel/session.ts). */
 export const FUSE_DEFAULTS = {
   /** Largest read/write request in bytes (FUSE max_pages 256). */

@@ -66,9 +66,15 @@ export interface MountStackConfig {
    * instead of at the first close. Default true; `--skipStoreCheck` turns it off.
    */
   checkStore?: boolean;
+  /**
+   * The volume's recovery folder (src/recovery/): what it holds is applied at open, before the
+   * core is built (an error if that fails), and unmount saves there what it cannot upload.
+   * Undefined: neither (tests, benches).
+   */
+  recoveryFolder?: string;
   /** Codec worker threads (default: createCodec's). */
   codecWorkers?: number;
   /** VFS options (sizes, deadlines, flags); meta, store, codec, settings and session come from the stack. */
-  vfs?: Omit<FileSystemOptions, 'meta' | 'store' | 'codec' | 'settings' | 'sessionId'>;
+  vfs?: Omit<FileSystemOptions, 'meta' | 'store' | 'codec' | 'settings' | 'sessionId' | 'recovery'>;
   log?: MountLog;
 }

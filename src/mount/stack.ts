@@ -9,6 +9,8 @@ import type { MetaSource, MountLog, MountStackConfig } from './config.js';
 import { openMetaSource } from './meta-source.js';
 import { TIMEOUTS } from '../config/defaults.js';
 import { blockKey } from '../store/keys.js';
+import { VFS_DEFAULTS } from '../config/defaults.js';
+import { applyRecovery, recoverCommand, RecoveryFolder } from '../recovery/index.js';
 
 /** An open mount stack: everything below FUSE, ready for mountCore (or a test) to drive. */
 export interface MountStack {
@@ -72,7 +74,8 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     const namesSealed = config.meta.kind === 'given' && config.meta.namesSealed === true;
     const meta = namesSealed ? source.meta : await withNameEncryption(source.meta, source.settings, dataKey);
     const sessionId = source.sessionId;
-    const options: FileSystemOptions = { ...config.vfs, meta, store, codec, settings: source.settings, sessionId };
+    const recovery = config.recoveryFolder ? await openRecovery(config, config.recoveryFolder, source, store, log) : undefined;
+    const options: FileSystemOptions = { ...config.vfs, meta, store, codec, settings: source.settings, sessionId, recovery };
     // The block-side parts are built here, beside the store and codec they sit on, and handed to
     // the core; the core builds only its own helpers (metadata cache, ACLs, open files).
     const core = new FsCore(options, buildCoreParts(options));
@@ -96,4 +99,31 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     await source.close().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The volume's recovery folder: apply what an earlier unmount left there (frames PUT, then
+ * commits; src/recovery/apply.ts for the rules), so the core serves the recovered data; a
+ * failure stops the mount, the records stay for the next try. Returns it as the core's sink.
+ */
+async function openRecovery(config: MountStackConfig, folder: string, source: MetaSource, store: ObjectStore, log: MountLog): Promise<RecoveryFolder> {
+  const { volume } = config;
+  const recovery = new RecoveryFolder(folder, { id: source.settings.id, name: volume },
+    `apply it with "${recoverCommand(volume, folder)}" or by mounting the volume again`);
+  try {
+    const s = await applyRecovery(recovery, {
+      meta: source.meta, store, volumeId: source.settings.id, log,
+      ctx: { uid: 0, gid: 0, sessionId: source.sessionId },
+      putDeadlineMs: config.vfs?.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs,
+    });
+    const total = s.applied + s.gone + s.superseded + s.damaged;
+    if (total > 0) {
+      log.info(`recovery folder ${folder}: ${s.applied} applied, ${s.gone} skipped (deleted meanwhile), ${s.superseded} superseded, ${s.damaged} damaged`,
+        { folder, ...s });
+    }
+  } catch (e) {
+    throw new Error(`volume ${volume}: the recovery folder ${folder} could not be applied, so the mount did not start: ${(e as Error).message} `
+      + `(its records are kept; fix the cause and mount again, or run "${recoverCommand(volume, folder)}")`, { cause: e });
+  }
+  return recovery;
 }

@@ -103,6 +103,11 @@ export class BlockIO {
     });
   }
 
+  /** The frame `raw` is stored as under block `blockId` (encoded, not PUT: recovery records). */
+  frame(ino: number, index: number, blockId: number, raw: Buffer): Promise<Buffer> {
+    return this.o.codec.encode(this.key(ino, index, blockId), raw);
+  }
+
   /** Encode and PUT `raw` as block `blockId`; on success the raw bytes join the memory cache if `keep`. */
   async upload(ino: number, index: number, blockId: number, raw: Buffer, keep = true): Promise<void> {
     const key = this.key(ino, index, blockId);

@@ -73,7 +73,7 @@ export class FsCore implements InodeFs {
     this.files = new OpenFiles({
       meta: o.meta, io: this.io, ids: parts.ids, budget: this.budget, cache: this.cache, handles: this.handles,
       blockSize: bs, readaheadMax: parts.readaheadMax, budgetDeadlineMs: o.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs,
-      noAtime: !!o.noAtime, readOnly: !!o.readOnly, sessionId: o.sessionId, metaCall: call, ctx,
+      noAtime: !!o.noAtime, readOnly: !!o.readOnly, sessionId: o.sessionId, metaCall: call, ctx, recovery: o.recovery,
       killPriv: (attr, c) => this.attrs.killPriv(attr, c),
     });
     this.xattrs = new Xattrs({ meta: o.meta, cache: this.cache, acls: this.acls, policy: this.policy, metaCall: call, ctx });

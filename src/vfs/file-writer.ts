@@ -6,6 +6,7 @@ import type { DirtyBudget } from './budget.js';
 import type { BlockMap } from './block-map.js';
 import { DirtyBlock } from './dirty.js';
 import { Mutex } from '../util/mutex.js';
+import type { PendingCommit, PendingWrite } from '../recovery/types.js';
 
 /** Largest file size flexfs accepts (well inside JS safe integers for every offset computed). */
 export const MAX_FILE_SIZE = 2 ** 50;
@@ -144,13 +145,17 @@ export class FileWriter {
   private spill(index: number, block: DirtyBlock): void {
     this.dirty.delete(index);
     const raw = block.isFull ? Promise.resolve(block.buf) : this.merged(index, block);
-    this.startUpload(index, raw, block.capacity);
+    this.startUpload(index, raw, block.capacity, block);
   }
 
   private async merged(index: number, block: DirtyBlock): Promise<Buffer> {
-    const base = await this.base(index);
     const bs = this.d.blockSize;
     const limit = Math.max(0, Math.min(bs, this.state.size - index * bs));
+    // Written from its start to the end of the slot (a failed upload put back): nothing underneath
+    // shows, so no read of the block under it (which may be unreachable, e.g. in an outage).
+    const [first] = block.ranges;
+    if (block.ranges.length === 1 && first[0] === 0 && first[1] >= limit) return Buffer.from(block.buf.subarray(0, limit));
+    const base = await this.base(index);
     const len = Math.min(limit, Math.max(block.end, base.length));
     const raw = Buffer.alloc(len);
     base.copy(raw, 0, 0, Math.min(base.length, len));
@@ -158,7 +163,8 @@ export class FileWriter {
     return raw;
   }
 
-  private startUpload(index: number, rawP: Promise<Buffer>, accounted: number): void {
+  /** `source`: the dirty block the bytes come from, put back if they cannot even be merged. */
+  private startUpload(index: number, rawP: Promise<Buffer>, accounted: number, source?: DirtyBlock): void {
     const seq = ++this.seq;
     const up: Upload = { seq, raw: rawP, done: Promise.resolve() };
     up.done = (async () => {
@@ -178,7 +184,8 @@ export class FileWriter {
       } catch (e) {
         if (this.uploads.get(index) === up) {
           this.uploads.delete(index);
-          if (raw) this.restore(index, raw, accounted);
+          if (raw) this.restore(index, DirtyBlock.full(this.d.blockSize, Buffer.from(raw)), accounted);
+          else if (source) this.restore(index, source, accounted); // the merge base could not be read
           else this.d.budget.give(accounted);
           this.failed.push(e);
         } else {
@@ -189,10 +196,9 @@ export class FileWriter {
     this.uploads.set(index, up);
   }
 
-  /** A failed upload goes back to the dirty set (under any newer writes) so a later flush retries it. */
-  private restore(index: number, raw: Buffer, accounted: number): void {
+  /** A failed upload's block goes back to the dirty set (under any newer writes) so a later flush retries it. */
+  private restore(index: number, block: DirtyBlock, accounted: number): void {
     const newer = this.dirty.get(index);
-    const block = DirtyBlock.full(this.d.blockSize, Buffer.from(raw));
     if (newer) {
       const need = Math.max(block.capacity, newer.end);
       block.grow(need);
@@ -243,6 +249,30 @@ export class FileWriter {
     this.committedChanges = changes;
     this.state.attr = attr;
     this.d.onAttr?.(attr);
+  }
+
+  /**
+   * What is not committed, as a commit ready to apply elsewhere (the recovery folder when an
+   * unmount cannot upload; a writeback stage): uploads under way are waited for, uploaded slots
+   * are listed as stored, and every dirty slot is merged and encoded now under a fresh block id
+   * (its frame is part of the answer, nothing is PUT). Undefined when nothing is pending.
+   * Local state is left as it is.
+   */
+  pendingCommit(): Promise<PendingCommit | undefined> {
+    return this.lock.run(async () => {
+      while (this.uploads.size > 0) await Promise.all([...this.uploads.values()].map((u) => u.done));
+      if (!this.isDirty) return undefined;
+      const writes = new Map<number, PendingWrite>();
+      for (const w of this.uncommitted.values()) writes.set(w.index, { index: w.index, blockId: w.blockId, length: w.length });
+      for (const [index, block] of [...this.dirty]) {
+        const raw = block.isFull ? block.buf : await this.merged(index, block);
+        if (raw.length === 0) continue; // clipped to nothing by a truncate: the size says it all
+        const blockId = await this.d.ids.alloc();
+        const frame = await this.d.io.frame(this.ino, index, blockId, raw);
+        writes.set(index, { index, blockId, length: raw.length, frame });
+      }
+      return { ino: this.ino, size: this.state.size, mtime: this.state.mtime, writes: [...writes.values()].sort((a, b) => a.index - b.index) };
+    });
   }
 
   /** Set the size (shrink or sparse grow). Local data is flushed first. */

@@ -9,6 +9,7 @@ import type { MetaCache } from './meta-cache.js';
 import { MAX_FILE_SIZE, OpenFile } from './openfile.js';
 import { HandleTable, type FileHandle } from './handles.js';
 import { ReadaheadDetector } from './readahead.js';
+import type { RecoverySink } from '../recovery/types.js';
 
 const O_ACCMODE = 3;
 const SEEK_DATA = 3;
@@ -36,6 +37,8 @@ export interface OpenFilesDeps {
   sessionId?: string;
   metaCall: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   ctx(c: Caller, mutation?: boolean): OpContext;
+  /** Where unmount saves what it could not upload or commit (none: such data is lost, with an error). */
+  recovery?: RecoverySink;
   /** Clear the setuid/setgid bits a write or truncate by `c` clears; the new attributes if any changed. */
   killPriv(attr: Attr, c: Caller): Promise<Attr | undefined>;
 }
@@ -217,9 +220,16 @@ export class OpenFiles {
     }
   }
 
-  /** Unmount: flush every open state, release every handle's hold. Rejects with the first flush failure. */
+  /**
+   * Unmount: flush every open state (each waits out the block deadline), save what still cannot
+   * be flushed to the recovery folder, release every handle's hold. Rejects when any flush
+   * failed: with UnflushedDataError naming the folder (or the data that could not be saved).
+   */
   async closeAll(): Promise<void> {
-    const results = await Promise.allSettled([...this.files.values()].map((f) => f.flush()));
+    const files = [...this.files.values()];
+    const results = await Promise.allSettled(files.map((f) => f.flush()));
+    const unflushed = files.filter((_, i) => results[i].status === 'rejected');
+    const saved = unflushed.length > 0 ? await this.saveForRecovery(unflushed, results) : undefined;
     const sys = { uid: 0, gid: 0, sessionId: this.d.sessionId };
     for (const h of this.d.handles.all()) {
       this.d.handles.delete(h.fh);
@@ -229,8 +239,29 @@ export class OpenFiles {
       }
     }
     this.files.clear();
-    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (failed) throw failed.reason;
+    if (saved) throw saved;
+  }
+
+  /** Save the pending commits of files whose last flush failed; the error unmount ends with. */
+  private async saveForRecovery(unflushed: OpenFile[], results: PromiseSettledResult<void>[]): Promise<UnflushedDataError> {
+    const cause = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as unknown;
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const sink = this.d.recovery;
+    const saved: string[] = [];
+    const lost: string[] = [];
+    for (const f of unflushed) {
+      try {
+        if (!sink) throw new Error('no recovery folder');
+        const pending = await f.pendingCommit();
+        if (pending) saved.push(await sink.save(pending));
+      } catch (e) {
+        lost.push(`inode ${f.ino} (${e instanceof Error ? e.message : String(e)})`);
+      }
+    }
+    const parts = [`unflushed data of ${unflushed.length} file(s) could not be uploaded (${why})`];
+    if (saved.length > 0 && sink) parts.push(`${saved.length} saved to the recovery folder ${sink.folder}: ${sink.applyHint}`);
+    if (lost.length > 0) parts.push(`LOST, could not be saved: ${lost.join(', ')}`);
+    return new UnflushedDataError(parts.join('; '), saved, lost, { cause });
   }
 }
 
@@ -240,4 +271,12 @@ export class OpenFiles {
  */
 function version(attr: Attr): string {
   return `${attr.mtime}:${attr.ctime}:${attr.size}`;
+}
+
+/** Unmount ended with data it could not flush: saved to the recovery folder (`records`) or `lost`. */
+export class UnflushedDataError extends Error {
+  constructor(message: string, readonly records: string[], readonly lost: string[], options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnflushedDataError';
+  }
 }

@@ -1,4 +1,5 @@
 import type { Attr, OpContext } from '../meta/types.js';
+import type { PendingCommit } from '../recovery/types.js';
 import { BlockMap } from './block-map.js';
 import { FileReader } from './file-reader.js';
 import { FileWriter, type FileState, type FileWriterDeps } from './file-writer.js';
@@ -57,6 +58,8 @@ export class OpenFile implements FileState {
   write(data: Buffer, position: number): Promise<number> { return this.writer.write(data, position); }
   /** Upload everything dirty and commit it (close-to-open: visible to other clients afterwards). */
   flush(): Promise<void> { return this.writer.flush(); }
+  /** What is not committed, as a pending commit (FileWriter.pendingCommit). */
+  pendingCommit(): Promise<PendingCommit | undefined> { return this.writer.pendingCommit(); }
   /** Set the size (shrink or sparse grow). Local data is flushed first. */
   truncate(newSize: number): Promise<Attr> { return this.writer.truncate(newSize); }
   /** Zero [from, to): covered slots become holes, partial ones get zeros (fallocate punch/zero). */

@@ -1,6 +1,7 @@
 import type { ObjectStore } from '../store/types.js';
 import type { BlockCodec } from '../codec/types.js';
 import type { MetaStore, VolumeSettings } from '../meta/types.js';
+import type { RecoverySink } from '../recovery/types.js';
 
 /** What createFileSystem needs. Sizes are bytes, times milliseconds. */
 export interface FileSystemOptions {
@@ -34,6 +35,11 @@ export interface FileSystemOptions {
   checkPermissions?: boolean;
   /** POSIX ACLs (`system.posix_acl_*`, mount flag --acl). Default true; off: those names are EOPNOTSUPP. */
   acl?: boolean;
+  /**
+   * Where unmount (destroy) saves dirty data it could not upload or commit by the deadline; it then
+   * rejects with UnflushedDataError naming it. Without one, such data is lost (still an error).
+   */
+  recovery?: RecoverySink;
   /** Permission bits the mount hides from stat (--umask); permission checks use the mode as reported. */
   umask?: number;
 }

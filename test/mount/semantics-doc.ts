@@ -48,6 +48,7 @@ const CLAIMS: Claim[] = [
   // Failures and deadlines
   { match: /^Object store requests retry with backoff and jitter/, file: `${MOUNT}/faults.test.ts`, id: 'deadline-eio' },
   { match: /^Object store requests retry with backoff and jitter/, file: `${MOUNT}/outage.test.ts`, id: 'store-deadline' },
+  { match: /^Unmount with dirty data the store does not take/, file: `${MOUNT}/recovery.test.ts`, id: 'unmount-recovery' },
   { match: /^A block that fails verification/, file: `${MOUNT}/integrity.test.ts`, id: 'corrupt-eio' },
   // Files
   { match: /^Max file size: 2\^50 bytes/, id: 'max-file-size' },

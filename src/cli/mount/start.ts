@@ -18,6 +18,7 @@ import { kernelTtls, parseStoreDeadline, parseUmask, splitProxyList } from './fl
 import { testFaultsFromEnv } from './test-faults.js';
 import { cleanDeadMount } from './dead-mount.js';
 import { TIMEOUTS } from '../../config/defaults.js';
+import { recoveryFolderFor } from '../../recovery/index.js';
 
 /**
  * Structured log (pino, one JSON object per line) on stderr, which is the log file once the mount
@@ -121,6 +122,9 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     openStore: testFaults ? (bs) => testFaults.wrap(openStore(bs, { retry: false })) : undefined,
     // (injected faults would fail the check; the fault suites test what comes after the start)
     checkStore: flags.skipStoreCheck !== true && !testFaults,
+    // What an unmount could not upload is saved there, and applied here before serving (not on
+    // a read-only mount, which writes nothing).
+    recoveryFolder: flags.ro ? undefined : recoveryFolderFor(volume, flags.diskFolder),
     vfs: {
       memCapacity, diskFolder: flags.diskFolder, diskQuota, readOnly: !!flags.ro, noAtime: !!flags.noATime,
       acl: flags.acl !== false, umask, attrTtlMs: cacheTtlMs, putDeadlineMs: storeDeadlineMs, getDeadlineMs: storeDeadlineMs,
@@ -188,7 +192,11 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
         if (!(await Promise.race([ended, grace]))) log.warn(`${mountpoint} is still in use: flushing before its last users let go`, { mountpoint });
       }
       // The stack flushes the VFS, then closes the codec, the block store and the metadata source.
-      await stack.close().catch((e: Error) => { log.error(`flush failed: ${e.message}`); code = 1; });
+      await stack.close().catch((e: Error & { records?: string[]; lost?: string[] }) => {
+        // UnflushedDataError: the message names the recovery folder and the command that applies it.
+        log.error(`flush failed: ${e.message}`, { records: e.records, lost: e.lost });
+        code = 1;
+      });
       log.info('stopped');
       logger.flush();
       process.exit(code);
@@ -207,7 +215,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
 }
 
 /** meta.flexfs address, volume token and TLS trust from the credentials file. */
-function remoteSource(credsPath: string, creds: Creds): MetaSourceConfig {
+export function remoteSource(credsPath: string, creds: Creds): MetaSourceConfig {
   const addr = requireField(creds, 'metaAddr', credsPath);
   const token = requireField(creds, 'token', credsPath);
   const tls = {
