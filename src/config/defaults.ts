@@ -143,6 +143,20 @@ export const RECOVERY_DEFAULTS = {
   rootDir: '/var/lib/flexfs/recovery',
 } as const;
 
+/**
+ * Seconds the kernel may keep attributes, names, and the absence of names (--attrTTL, --entryTTL,
+ * --negativeTTL); the mount's own metadata cache keeps them at least as long (never less than
+ * VFS_DEFAULTS.attrTtlMs). `heard`: a mount on meta.flexfs while its session is connected, so
+ * every other mount's change is pushed and dropped at once (coherent caching): long. `unheard`:
+ * a `--local` mount (two mounts of one folder hear nothing of each other), and a meta.flexfs
+ * mount while its connection is down (never longer, whatever the flags): close-to-open, names
+ * kept a second.
+ */
+export const KERNEL_CACHE_DEFAULTS = {
+  heard: { attr: 60, entry: 60, negative: 60 },
+  unheard: { attr: 0, entry: 1, negative: 0 },
+} as const;
+
 /** How a mount talks to the kernel (src/fuse/kernel-mount.ts, src/fuse/lowlevel/session.ts). */
 export const FUSE_DEFAULTS = {
   /** Largest read/write request in bytes (FUSE max_pages 256). */

@@ -6,6 +6,7 @@ import { findFuseMount } from './mountinfo.js';
 import { makeKernelOps } from './kernel-ops.js';
 import type { LookupCounts } from './lookup-counts.js';
 import { LowLevelSession } from './lowlevel/session.js';
+import { DEFAULT_CACHE_TIMEOUTS, type CacheTimeoutChoice, type CacheTimeouts } from '../vfs/cache-timeouts.js';
 
 /** How a flexfs volume is mounted (the mount's flags, as typed data). */
 export interface CoreMountOptions {
@@ -30,16 +31,15 @@ export interface CoreMountOptions {
   /** Permission bits masked from every reported mode, e.g. 0o022 (--umask). */
   umask?: number;
   /**
-   * Kernel attribute / entry cache timeouts in seconds (--attrTTL, --entryTTL; defaults 0, and 1
-   * with default_permissions, else 0: see mountCore). The kernel clamps reads to the size it
-   * cached, so a cached size must never outlive a change another client committed: other mounts'
-   * changes arrive pushed (KernelCoherence drops them from the kernel), and an open whose fresh
-   * attributes differ from the kernel's drops the kernel's copy before it is answered.
+   * Seconds the kernel may cache attributes, names and absent names (--attrTTL, --entryTTL,
+   * --negativeTTL; default DEFAULT_CACHE_TIMEOUTS): `heard` while the core hears other mounts'
+   * changes (InodeFs.hearsOthers: a connected meta.flexfs session; they arrive pushed and
+   * KernelCoherence drops them from the kernel), `unheard` otherwise. The kernel clamps reads to
+   * the size it cached, so a cached size must never outlive a change another client committed:
+   * besides the pushes, an open whose fresh attributes differ from the kernel's drops the kernel's
+   * copy before it is answered.
    */
-  attrTimeout?: number;
-  entryTimeout?: number;
-  /** Seconds the kernel may cache that a name does not exist (--negativeTTL; default 0). */
-  negativeTimeout?: number;
+  timeouts?: CacheTimeoutChoice;
   /**
    * Kernel write-back caching (FUSE_CAP_WRITEBACK_CACHE; default off, docs/FUSE.md): writes
    * land in the page cache and reach the core as page writes at writeback, flush or fsync; the
@@ -79,11 +79,14 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
   if (o.umask !== undefined && (!Number.isInteger(o.umask) || o.umask < 0 || o.umask > 0o777)) throw new Error(`invalid umask ${o.umask}`);
   if (await findFuseMount(mnt)) throw new Error(`${mnt} is already a FUSE mountpoint`);
   await core.init();
-  const attrTimeout = o.attrTimeout ?? 0;
   const acl = o.acl ?? true;
-  const entryTimeout = o.entryTimeout ?? 1;
   const writebackCache = o.writebackCache ?? false;
-  const { handlers, lookups, coherence } = makeKernelOps(core, { umask: o.umask, attrTimeout, entryTimeout, negativeTimeout: o.negativeTimeout, writebackCache });
+  const { heard, unheard } = o.timeouts ?? DEFAULT_CACHE_TIMEOUTS;
+  const hears = core.hearsOthers?.bind(core);
+  // Read per reply: the moment the session stops hearing (a dropped connection), replies shorten.
+  const timeouts = hears ? () => (hears() ? heard : unheard) : () => unheard;
+  const longest = hears ? longestOf(heard, unheard) : unheard;
+  const { handlers, lookups, coherence } = makeKernelOps(core, { umask: o.umask, timeouts, longest, writebackCache });
   const onError = o.onError;
   const session = new LowLevelSession(handlers, {
     fsname: o.fsname,
@@ -103,8 +106,8 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
     // The core applies the umask itself, or the parent's default ACL instead (POSIX.1e).
     dontMask: true,
     deadlineMs: o.opTimeoutMs ?? TIMEOUTS.fuseOpMs,
-    attrTimeout,
-    entryTimeout,
+    attrTimeout: unheard.attr,
+    entryTimeout: unheard.entry,
     onUnmounted: o.onUnmounted,
     onFailure: onError ? (op, req, err) => onError(op, describe(req), err) : undefined,
   });
@@ -129,6 +132,9 @@ export async function mountCore(core: InodeFs, mountpoint: string, o: CoreMountO
     },
   };
 }
+
+const longestOf = (a: CacheTimeouts, b: CacheTimeouts): CacheTimeouts =>
+  ({ attr: Math.max(a.attr, b.attr), entry: Math.max(a.entry, b.entry), negative: Math.max(a.negative, b.negative) });
 
 /**
  * Raise the kernel's readahead for the mount (as root: /sys/class/bdi/<major:minor>/read_ahead_kb),

@@ -2,6 +2,7 @@ import type { Attr } from '../meta/types.js';
 import { isFsError } from '../errors/index.js';
 import { ROOT_INO } from '../meta/types.js';
 import type { AttrChanges, InodeFs } from '../vfs/types.js';
+import type { CacheTimeouts } from '../vfs/cache-timeouts.js';
 import { DirBuffer } from './lowlevel/dirbuf.js';
 import { LookupCounts } from './lookup-counts.js';
 import { KernelCoherence } from './kernel-notify.js';
@@ -17,11 +18,13 @@ const NO_ATTR = { ino: 0, mode: 0, nlink: 0, uid: 0, gid: 0, size: 0, atime: 0n,
 export interface KernelOpsOptions {
   /** Permission bits hidden from every reported mode (--umask). */
   umask?: number;
-  /** Seconds the kernel may cache attributes / names in readdirplus entries (as the session's defaults). */
-  attrTimeout: number;
-  entryTimeout: number;
-  /** Seconds the kernel may remember that a name does not exist (0: it asks again every time). */
-  negativeTimeout?: number;
+  /**
+   * Seconds the kernel may cache attributes, names and absent names (0: it asks every time), read
+   * at each reply: they shorten at once while the mount hears nothing of other mounts' changes.
+   */
+  timeouts: () => CacheTimeouts;
+  /** The longest `timeouts` can be: what the kernel may hold for long, so what coherence tracks. */
+  longest: CacheTimeouts;
   /**
    * The session negotiated the kernel's writeback cache: the kernel then does O_APPEND itself
    * (page writes carry their offsets, so the core must not append them: O_APPEND is taken off the
@@ -41,8 +44,9 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   const lookups = new LookupCounts();
   // Names are remembered (for a reconnect to drop them) only when the kernel keeps them longer
   // than the default second: shorter ones expire by themselves, and every lookup stays cheap.
-  const coherence = new KernelCoherence(lookups, o.attrTimeout > 0, o.entryTimeout > TRACK_NAMES_ABOVE_S);
-  const negative = o.negativeTimeout ?? 0;
+  const attrCaching = o.longest.attr > 0;
+  const coherence = new KernelCoherence(lookups, attrCaching, o.longest.entry > TRACK_NAMES_ABOVE_S);
+  const t = o.timeouts;
   const parents = new Map<number, number>([[ROOT_INO, ROOT_INO]]);
   const umask = o.umask ?? 0;
   const writeback = o.writebackCache ?? false;
@@ -50,8 +54,11 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   /** Attributes as the kernel gets them (what it may cache is noted for coherence). */
   const attr = (a: Attr) => { coherence.replied(a); return toFuseAttr(a, umask); };
   /** Entry reply fields for `a`. */
-  const reply = (a: Attr): Entry =>
-    ({ ino: a.ino, generation: a.generation, attr: attr(a), attrTimeout: o.attrTimeout, entryTimeout: o.entryTimeout });
+  const reply = (a: Attr): Entry => {
+    const now = t();
+    return { ino: a.ino, generation: a.generation, attr: attr(a), attrTimeout: now.attr, entryTimeout: now.entry };
+  };
+  const attrReply = (a: Attr) => ({ attr: attr(a), timeout: t().attr });
   /** The kernel now holds one more lookup of `a` (an entry reply it accepted), named `name` in `parent`. */
   const held = (a: Attr, parent: number, name: string): void => {
     lookups.add(a.ino);
@@ -88,6 +95,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
       try {
         return entry(await core.lookup(req.ino, req.name, req), req.ino, req.name);
       } catch (e) {
+        const negative = t().negative;
         if (!negative || !isFsError(e, 'ENOENT')) throw e;
         // ino 0 with a timeout: a negative entry the kernel keeps (no lookup count is taken)
         coherence.negative(req.ino, req.name);
@@ -99,8 +107,8 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
       coherence.forgotten(req.ino);
       if (lookups.of(req.ino) === 0 && req.ino !== ROOT_INO) parents.delete(req.ino);
     },
-    getattr: async (req) => ({ attr: attr(await core.getattr(req.ino, req, req.fh)) }),
-    setattr: async (req) => ({ attr: attr(await core.setattr(req.ino, changesOf(req), req, req.fh)) }),
+    getattr: async (req) => attrReply(await core.getattr(req.ino, req, req.fh)),
+    setattr: async (req) => attrReply(await core.setattr(req.ino, changesOf(req), req, req.fh)),
     readlink: (req) => core.readlink(req.ino, req),
     mknod: async (req) => entry(await core.mknod(req.ino, req.name, req.mode, req.rdev, req), req.ino, req.name),
     mkdir: async (req) => entry(await core.mkdir(req.ino, req.name, req.mode, req), req.ino, req.name),
@@ -114,7 +122,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     open: async (req) => {
       const r = await core.open(req.ino, openFlags(req.flags), req);
       // open fetched the attributes afresh (close-to-open): the kernel's copy must not be older
-      if (o.attrTimeout > 0) await coherence.opening(await core.getattr(req.ino, req, r.fh));
+      if (attrCaching) await coherence.opening(await core.getattr(req.ino, req, r.fh));
       return { fh: r.fh, keepCache: r.keepCache };
     },
     create: async (req) => {

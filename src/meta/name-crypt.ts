@@ -129,6 +129,10 @@ export class NameCryptMetaStore implements MetaStore {
   settings(): Promise<VolumeSettings> { return this.inner.settings(); }
   close(): Promise<void> { return this.inner.close(); }
 
+  hearsChanges(): boolean {
+    return this.inner.hearsChanges?.() ?? false;
+  }
+
   /** The inner store's changes with their entry names opened (one that does not open: all suspect). */
   watch(listener: ChangeListener): () => void {
     if (!this.inner.watch) return () => undefined;

@@ -180,4 +180,9 @@ export interface MetaStore {
    * the name-sealing decorator). Returns the unsubscribe function.
    */
   watch?(listener: ChangeListener): () => void;
+  /**
+   * Optional, with `watch`: true while the watchers hear every change other sessions make (the
+   * session's connection is up). While false, caches must not trust anything for long.
+   */
+  hearsChanges?(): boolean;
 }

@@ -14,7 +14,7 @@ export interface AclStoreDeps {
   meta: MetaStore;
   metaCall: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   /** How long a fetched ACL (or its absence) is trusted: the attribute cache TTL. */
-  ttlMs: number;
+  ttlMs: () => number;
   /** Mount flag --acl (default on); off: the ACL names answer EOPNOTSUPP. */
   enabled: boolean;
   ctx(c: Caller, mutation?: boolean): OpContext;
@@ -58,7 +58,7 @@ export class AclStore {
 
   private remember(ino: number, name: string, acl: Acl | null): void {
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(`${ino}:${name}`, { acl, expires: Date.now() + this.d.ttlMs });
+    this.cache.set(`${ino}:${name}`, { acl, expires: Date.now() + this.d.ttlMs() });
   }
 
   /** The stored ACL `name` of `ino` (null when none), from the cache unless `fresh`. */

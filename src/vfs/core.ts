@@ -62,10 +62,14 @@ export class FsCore implements InodeFs {
     ({ memory: this.memory, disk: this.disk, io: this.io, budget: this.budget } = parts);
     const call = this.metaCall.bind(this);
     const ctx = (c: Caller, mutation?: boolean) => this.ctx(c, mutation);
-    this.cache = new MetaCache(o.meta, o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs, call);
+    const unheardMs = o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs;
+    const heardMs = o.attrTtlHeardMs ?? unheardMs;
+    // While the store hears others' changes they are dropped as they come: trust longer.
+    const ttlMs = heardMs === unheardMs ? () => unheardMs : () => (this.hearsOthers() ? heardMs : unheardMs);
+    this.cache = new MetaCache(o.meta, ttlMs, call);
     const groups = new GroupLookup();
     this.acls = new AclStore({
-      meta: o.meta, metaCall: call, ttlMs: o.attrTtlMs ?? VFS_DEFAULTS.attrTtlMs, enabled: o.acl ?? true, ctx,
+      meta: o.meta, metaCall: call, ttlMs, enabled: o.acl ?? true, ctx,
       setMode: (ino, perm, c) => this.attrs.setMeta(ino, { mode: perm }, c),
       inGroup: (c, gid) => groups.inGroup(c, gid),
     });
@@ -89,6 +93,11 @@ export class FsCore implements InodeFs {
    */
   watchOthers(listener: ChangeListener): () => void {
     return this.o.meta.watch?.(listener) ?? (() => undefined);
+  }
+
+  /** True while other mounts' changes reach watchOthers' listeners (a connected meta.flexfs session). */
+  hearsOthers(): boolean {
+    return this.o.meta.hearsChanges?.() ?? false;
   }
 
   // ------------------------------------------------------------------ plumbing

@@ -12,7 +12,7 @@ const CACHE_MAX = 100_000;
 
 /**
  * The mount's cache of directory entries (parent ino + name → ino) and attributes (ino → Attr),
- * each trusted for `ttlMs` (0: off). The core's own changes drop what they make stale
+ * each trusted for `ttlMs()` at the time it is put (0: off). The core's own changes drop what they make stale
  * (invalidation.ts); changes by other clients show up within the TTL, and at open
  * (close-to-open: open always asks the metadata server).
  */
@@ -27,7 +27,8 @@ export class MetaCache {
 
   constructor(
     private readonly meta: MetaStore,
-    private readonly ttlMs: number,
+    /** Read at each put: a mount that stops hearing other mounts' changes trusts shorter at once. */
+    private readonly ttlMs: () => number,
     private readonly call: <T>(what: string, fn: () => Promise<T>) => Promise<T>,
   ) {}
 
@@ -67,16 +68,18 @@ export class MetaCache {
   }
 
   putEntry(parent: number, name: string, attr: Attr): void {
-    if (this.ttlMs <= 0) return;
+    const ttl = this.ttlMs();
+    if (ttl <= 0) return;
     this.bound(this.entries);
-    this.entries.set(key(parent, name), { value: attr.ino, expires: Date.now() + this.ttlMs });
+    this.entries.set(key(parent, name), { value: attr.ino, expires: Date.now() + ttl });
     this.putAttr(attr);
   }
 
   putAttr(attr: Attr): void {
-    if (this.ttlMs <= 0) return;
+    const ttl = this.ttlMs();
+    if (ttl <= 0) return;
     this.bound(this.attrs);
-    this.attrs.set(attr.ino, { value: attr, expires: Date.now() + this.ttlMs });
+    this.attrs.set(attr.ino, { value: attr, expires: Date.now() + ttl });
   }
 
   dropEntry(parent: number, name: string): void {

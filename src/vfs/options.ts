@@ -21,8 +21,13 @@ export interface FileSystemOptions {
   sessionId?: string;
   /** Global budget of dirty (not yet uploaded) bytes; writers wait beyond it (default 256 MiB). */
   dirtyBytes?: number;
-  /** TTL of the entry and attribute caches (default 1000 ms; 0 disables them). */
+  /**
+   * TTL of the entry and attribute caches (default 1000 ms; 0 disables them); `attrTtlHeardMs`
+   * instead while the metadata store hears other sessions' changes (MetaStore.hearsChanges: they
+   * are dropped at once, so the cache may trust longer; default attrTtlMs).
+   */
   attrTtlMs?: number;
+  attrTtlHeardMs?: number;
   /** Deadline for one block PUT including retries (default 60 s). */
   putDeadlineMs?: number;
   /** Deadline for one block GET including retries (default 60 s). */

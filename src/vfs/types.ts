@@ -63,6 +63,8 @@ export interface InodeFs {
    * FUSE layer drops it from the kernel's). Returns the unsubscribe function.
    */
   watchOthers?(listener: ChangeListener): () => void;
+  /** Optional: true while watchOthers' listeners hear every change (caches may then trust long). */
+  hearsOthers?(): boolean;
 
   lookup(parent: number, name: string, caller: Caller): Promise<Attr>;
   /** With `fh`: the attributes through that open handle (an unlinked file still answers). */

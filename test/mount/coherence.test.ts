@@ -14,15 +14,13 @@ import { liveMountStatuses } from '../../src/ops/status.js';
 import { waitFor } from '../harness/ports.js';
 
 const ADMIN_TOKEN = 'mount-coherence-admin-token-0123456789';
-/** Kernel and mount caches on B are trusted this long: only a pushed invalidation can explain a change seen sooner. */
-const TTL = '120';
 /** What "at once" means here: a push is one loop turn on the server plus a frame. */
 const VISIBLE_WITHIN_MS = 1000;
 
 /**
  * Coherent caching through real mounts: mount B caches attributes, names and absent names in the
- * kernel and in the mount for two minutes (`--attrTTL/--entryTTL/--negativeTTL 120`, ACLs on: the
- * kernel checks them from its own cache); mount A changes things; B must
+ * kernel and in the mount for a minute (the defaults while its session is connected,
+ * KERNEL_CACHE_DEFAULTS.heard; ACLs on: the kernel checks them from its own cache); mount A changes things; B must
  * see each change within a second without doing anything itself (only pushed invalidations can
  * do that), and B's repeated stats between changes must cost its server nothing. Once with A and
  * B on one meta.flexfs (sqlite), once on two meta.flexfs servers sharing one redis-server.
@@ -91,8 +89,9 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
         metaAddr: `127.0.0.1:${server.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem'),
       });
     }
-    a = await mount('a', [], join(home, 'mount', 'creds', 'a'));
-    b = await mount('b', ['--attrTTL', TTL, '--entryTTL', TTL, '--negativeTTL', TTL, '--metricsPort', '127.0.0.1:0'], join(home, 'mount', 'creds', 'b'));
+    // A: the control, caching nothing in the kernel; B: the defaults (long while connected).
+    a = await mount('a', ['--attrTTL', '0', '--entryTTL', '0', '--negativeTTL', '0'], join(home, 'mount', 'creds', 'a'));
+    b = await mount('b', ['--metricsPort', '127.0.0.1:0'], join(home, 'mount', 'creds', 'b'));
   }, 300_000);
 
   afterAll(async () => {
@@ -230,6 +229,33 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     // and B's log says the connection went and came back
     expect(b.output()).toMatch(/metadata connection to [^ ]+ lost/);
     expect(b.output()).toMatch(/metadata connection to [^ ]+ back after \d+ s \(same session\)/);
+  });
+
+  it('B\'s server killed: nothing B cached outlives the outage; after the restart B sees what A changed meanwhile', async () => {
+    if (!metaB || metaB === meta) return; // one server: A would be cut off too (remote.test.ts covers that restart)
+    const f = join(b.mountpoint, 'outage-file');
+    await fsp.writeFile(join(a.mountpoint, 'outage-file'), 'x');
+    await fsp.chmod(join(a.mountpoint, 'outage-file'), 0o600);
+    await seenWithin('the new file', () => statB('outage-file'), (st) => st !== 'ENOENT' && (st.mode & 0o777) === 0o600);
+    const port = metaB.port;
+    await metaB.kill9();
+    // A (on the other server) changes the file and adds a name while B hears nothing.
+    await new Promise((r) => setTimeout(r, 300));
+    await fsp.chmod(join(a.mountpoint, 'outage-file'), 0o640);
+    await fsp.writeFile(join(a.mountpoint, 'outage-new'), 'y');
+    // B's stat now waits for its server (the kernel dropped what B cached at the drop) ...
+    const during = fsp.stat(f);
+    const newName = statB('outage-new');
+    await new Promise((r) => setTimeout(r, 500));
+    metaB = await startDaemon({ home, port, args: ['--dbFolder', join(home, 'db'), '--sessionTtl', '120', '--engine', redis!.url] });
+    // ... and answers with what A changed, never the mode B had cached before the outage.
+    expect((await during).mode & 0o777).toBe(0o640);
+    expect(await newName).not.toBe('ENOENT');
+    // Connected again: long caching is back (a repeated stat costs the server nothing).
+    await fsp.stat(f);
+    const before = await serverCalls();
+    for (let i = 0; i < 50; i++) await fsp.stat(f);
+    expect(await serverCalls() - before).toBe(0);
   });
 
   it('B\'s own changes are seen by A (A caches nothing long: the control)', async () => {

@@ -1,5 +1,6 @@
 import { parseSseMode } from '../../store/sse.js';
-import { TIMEOUTS, VFS_DEFAULTS } from '../../config/defaults.js';
+import { KERNEL_CACHE_DEFAULTS, TIMEOUTS, VFS_DEFAULTS } from '../../config/defaults.js';
+import { mountCacheMs, type CacheTimeoutChoice, type CacheTimeouts } from '../../vfs/cache-timeouts.js';
 import { durationFlag, parseDuration } from '../shared/table.js';
 
 /** Flags of `mount.flexfs start`, as commander hands them over (sizes still strings). */
@@ -122,18 +123,29 @@ export function parseTtl(flag: string, text: string): number {
 }
 
 /**
- * --attrTTL / --entryTTL: the kernel's cache timeouts (undefined: mountCore's defaults), and how
- * long the mount's own metadata cache trusts what it holds (never less than the kernel: a stat
- * the kernel passes on must not find older data here).
+ * --attrTTL / --entryTTL / --negativeTTL: the kernel's cache timeouts while the mount hears other
+ * mounts' changes (`heard`: a connected meta.flexfs session) and while it does not (`unheard`), and
+ * how long the mount's own metadata cache trusts what it holds in each case (never less than the
+ * kernel: a request the kernel passes on must not find older data here). A flag sets both; on a
+ * meta.flexfs mount (`remote`) the unheard timeout never exceeds the default's: with the
+ * connection down nothing is pushed, so nothing is trusted long. A `--local` mount never hears
+ * (no pushes between two mounts of one folder): it takes the flags as given.
  */
-export function kernelTtls(flags: Pick<MountStartFlags, 'attrTTL' | 'entryTTL' | 'negativeTTL'>): {
-  attrTimeout?: number; entryTimeout?: number; negativeTimeout?: number; cacheTtlMs?: number;
+export function kernelTtls(flags: Pick<MountStartFlags, 'attrTTL' | 'entryTTL' | 'negativeTTL'>, remote: boolean): {
+  timeouts: CacheTimeoutChoice; cacheMs: { heard: number; unheard: number };
 } {
-  const attrTimeout = flags.attrTTL !== undefined ? parseTtl('--attrTTL', flags.attrTTL) : undefined;
-  const entryTimeout = flags.entryTTL !== undefined ? parseTtl('--entryTTL', flags.entryTTL) : undefined;
-  const negativeTimeout = flags.negativeTTL !== undefined ? parseTtl('--negativeTTL', flags.negativeTTL) : undefined;
-  const longest = Math.max(attrTimeout ?? 0, entryTimeout ?? 0) * 1000;
-  return { attrTimeout, entryTimeout, negativeTimeout, cacheTtlMs: longest > VFS_DEFAULTS.attrTtlMs ? longest : undefined };
+  const pick = (flag: string, text: string | undefined, key: keyof CacheTimeouts): [number, number] => {
+    const given = text !== undefined ? parseTtl(flag, text) : undefined;
+    const unheardDefault = KERNEL_CACHE_DEFAULTS.unheard[key];
+    const unheard = given === undefined ? unheardDefault : remote ? Math.min(given, unheardDefault) : given;
+    return [given ?? KERNEL_CACHE_DEFAULTS.heard[key], unheard];
+  };
+  const [attrH, attrU] = pick('--attrTTL', flags.attrTTL, 'attr');
+  const [entryH, entryU] = pick('--entryTTL', flags.entryTTL, 'entry');
+  const [negH, negU] = pick('--negativeTTL', flags.negativeTTL, 'negative');
+  const heard = { attr: attrH, entry: entryH, negative: negH };
+  const unheard = { attr: attrU, entry: entryU, negative: negU };
+  return { timeouts: { heard, unheard }, cacheMs: { heard: mountCacheMs(heard), unheard: mountCacheMs(unheard) } };
 }
 
 /**

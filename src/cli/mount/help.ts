@@ -1,4 +1,4 @@
-import { MEMORY_CACHE_DEFAULT, VFS_DEFAULTS } from '../../config/defaults.js';
+import { KERNEL_CACHE_DEFAULTS, MEMORY_CACHE_DEFAULT, VFS_DEFAULTS } from '../../config/defaults.js';
 import { sizeFlag } from '../../config/sizes.js';
 import { durationFlag } from '../shared/table.js';
 
@@ -9,10 +9,11 @@ export const START_HELP = {
   diskQuota: `disk block cache quota, e.g. 10G or 5% (default ${sizeFlag(VFS_DEFAULTS.diskQuota)})`,
   storeDeadline: 'how long a block upload or fetch keeps retrying through a bucket outage before the '
     + `operation fails with EIO, e.g. 90s or 10m (default ${durationFlag(VFS_DEFAULTS.putDeadlineMs / 1000)})`,
-  attrTTL: 'seconds the kernel may cache attributes (default 0: every stat asks flexfs, which caches them '
-    + `${VFS_DEFAULTS.attrTtlMs / 1000} s); through meta.flexfs other mounts' changes invalidate them at once`,
-  negativeTTL: 'seconds the kernel may remember that a name does not exist (default 0); '
-    + 'through meta.flexfs a create on another mount invalidates it at once',
-  entryTTL: 'seconds the kernel may cache names (default 1); '
-    + 'through meta.flexfs other mounts\' changes invalidate them at once',
+  attrTTL: `seconds the kernel may cache attributes (default ${KERNEL_CACHE_DEFAULTS.heard.attr} on meta.flexfs while `
+    + `connected: other mounts' changes invalidate them at once; ${KERNEL_CACHE_DEFAULTS.unheard.attr} on --local and while `
+    + `disconnected: every stat asks flexfs, which caches them ${VFS_DEFAULTS.attrTtlMs / 1000} s)`,
+  negativeTTL: `seconds the kernel may remember that a name does not exist (default ${KERNEL_CACHE_DEFAULTS.heard.negative} `
+    + `on meta.flexfs while connected: a create on another mount invalidates it at once; ${KERNEL_CACHE_DEFAULTS.unheard.negative} otherwise)`,
+  entryTTL: `seconds the kernel may cache names (default ${KERNEL_CACHE_DEFAULTS.heard.entry} on meta.flexfs while `
+    + `connected: other mounts' changes invalidate them at once; ${KERNEL_CACHE_DEFAULTS.unheard.entry} otherwise)`,
 } as const;

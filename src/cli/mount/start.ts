@@ -97,7 +97,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
   if (flags.verbose) logger.level = 'debug';
   await checkMountpoint(mountpoint, !!flags.nonEmpty);
   const umask = flags.umask !== undefined ? parseUmask(flags.umask) : undefined;
-  const { attrTimeout, entryTimeout, negativeTimeout, cacheTtlMs } = kernelTtls(flags);
+  const ttls = kernelTtls(flags, !flags.local);
   const storeDeadlineMs = flags.storeDeadline !== undefined ? parseStoreDeadline(flags.storeDeadline) : undefined;
   const memCapacity = flags.memCapacity ? parseSize(flags.memCapacity, (await import('node:os')).totalmem()) : undefined;
   const diskQuota = flags.diskQuota ? parseSize(flags.diskQuota, await diskSize(flags.diskFolder)) : undefined;
@@ -127,7 +127,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     recoveryFolder: flags.ro ? undefined : recoveryFolderFor(volume, flags.diskFolder),
     vfs: {
       memCapacity, diskFolder: flags.diskFolder, diskQuota, readOnly: !!flags.ro, noAtime: !!flags.noATime,
-      acl: flags.acl !== false, umask, attrTtlMs: cacheTtlMs, putDeadlineMs: storeDeadlineMs, getDeadlineMs: storeDeadlineMs,
+      acl: flags.acl !== false, umask, attrTtlMs: ttls.cacheMs.unheard, attrTtlHeardMs: ttls.cacheMs.heard, putDeadlineMs: storeDeadlineMs, getDeadlineMs: storeDeadlineMs,
       ...testFaults?.deadlines,
     },
   });
@@ -159,7 +159,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     });
     const mount = await mountCore(opMetrics?.fs ?? counted.fs, mountpoint, {
       fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
-      noAtime: !!flags.noATime, umask, acl: flags.acl !== false, attrTimeout, entryTimeout, negativeTimeout,
+      noAtime: !!flags.noATime, umask, acl: flags.acl !== false, timeouts: ttls.timeouts,
       writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
     }).catch(async (e: unknown) => {

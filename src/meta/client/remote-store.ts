@@ -37,6 +37,10 @@ export class RemoteMetaStore implements MetaStore {
     return () => { this.listeners.delete(listener); };
   }
 
+  hearsChanges(): boolean {
+    return this.rpc.hearing;
+  }
+
   private newOpId(): string {
     return `${this.opPrefix}:${++this.opSeq}`;
   }

@@ -93,6 +93,11 @@ export class RpcClient {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? TIMEOUTS.rpcConnectMs;
   }
 
+  /** A session is open on a live socket: what the server pushes reaches `onChanges`. */
+  get hearing(): boolean {
+    return this.ws !== null && (this.state === 'restoring' || this.state === 'ready');
+  }
+
   /** First connection: resolves with the session, rejects with a clear error (no retries). */
   async start(): Promise<Welcome> {
     this.tls = await resolveTls(this.addr.secure ? this.opts.tls : undefined);

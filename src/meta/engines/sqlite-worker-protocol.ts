@@ -30,7 +30,7 @@ export const ENGINE_METHODS = [
 
 // Compile-time exhaustiveness: these fail to type-check when an interface gains a method.
 type Missing<I, L extends readonly string[], Special extends string> = Exclude<keyof I, L[number] | Special>;
-const storeComplete: [Missing<MetaStore, typeof STORE_METHODS, 'close' | 'watch'>] extends [never] ? true : never = true;
+const storeComplete: [Missing<MetaStore, typeof STORE_METHODS, 'close' | 'watch' | 'hearsChanges'>] extends [never] ? true : never = true;
 const engineComplete: [Missing<MetaEngine, typeof ENGINE_METHODS, 'kind' | 'volume' | 'referencedBlocks' | 'close' | 'changeBus'>] extends [never] ? true : never = true;
 void storeComplete; void engineComplete;
 

@@ -18,9 +18,9 @@ export interface OpSpec {
 
 /**
  * MetaStore methods that are not wire ops: `settings` is a session op, `close` ends the client,
- * `watch` is the server's changes frames (protocol/changes.ts).
+ * `watch` is the server's changes frames (protocol/changes.ts), `hearsChanges` the client's socket state.
  */
-type LocalOnly = 'settings' | 'close' | 'watch';
+type LocalOnly = 'settings' | 'close' | 'watch' | 'hearsChanges';
 /** Every MetaStore method callable over the wire. */
 export type MetaOpName = Exclude<keyof MetaStore, LocalOnly>;
 /**
