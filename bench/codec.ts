@@ -6,6 +6,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { createCodec, type BlockCodec } from '../src/codec/index.js';
 import { randomData, textLike } from '../src/codec/testdata.js';
+import { LZ4_BINDINGS, crossDecodes } from './lz4-bindings.js';
 
 const BLOCK = 4 * 1024 * 1024;
 const BLOCKS = Number(process.argv[2] ?? 24);
@@ -56,6 +57,24 @@ async function main(): Promise<void> {
   console.log('| data | encryption | where | frame/raw | encode MB/s | decode MB/s |');
   console.log('|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
+
+  // The lz4 bindings side by side on the same blocks: raw lz4 block format, one thread, no frame.
+  console.log('');
+  console.log(`lz4 bindings: ${BLOCKS} blocks of 4 MiB per case, raw lz4 block format, calling thread`);
+  console.log('');
+  console.log('| binding | data | compressed/raw | compress MB/s | decompress MB/s | decodes the other\'s blocks |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [kind, raw] of Object.entries(data)) {
+    for (const binding of LZ4_BINDINGS) {
+      const block = binding.compress(raw);
+      for (let i = 0; i < 2; i++) binding.decompress(binding.compress(raw), raw.length); // warm-up
+      const enc = await timeAll(BLOCKS, 1, async () => { binding.compress(raw); });
+      const dec = await timeAll(BLOCKS, 1, async () => { binding.decompress(block, raw.length); });
+      const others = LZ4_BINDINGS.filter((b) => b !== binding);
+      const compatible = others.every((other) => crossDecodes(other, binding, raw));
+      console.log(`| ${binding.name} | ${kind} | ${(block.length / raw.length).toFixed(3)} | ${mbps(BLOCKS * BLOCK, enc)} | ${mbps(BLOCKS * BLOCK, dec)} | ${compatible ? 'yes' : 'NO'} |`);
+    }
+  }
 }
 
 main().catch((e: unknown) => {

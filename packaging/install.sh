@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install (or uninstall) flexfs from a built checkout (npm ci && npm run build done):
-#   /opt/flexfs/                      the package: dist/, node_modules/, bin/, docs, units, fstab.example
+#   /opt/flexfs/                      the package: dist/, node_modules/ (production dependencies only,
+#                                     copied: no link back to the checkout), bin/, docs, units, fstab.example
 #   /usr/sbin/{meta,proxy}.flexfs     daemon launchers
 #   /usr/bin/flexfs                   operator CLI launcher
 #   /sbin/mount.flexfs                mount.flexfs and the mount(8) helper (mount -t flexfs …)
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
     --no-user) MKUSER=0 ;;
     --uninstall) UNINSTALL=1 ;;
     --purge) PURGE=1 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument \"$1\" (see --help)" ;;
   esac
   shift
@@ -116,6 +117,8 @@ fi
 [ -f "$SRC/dist/src/cli/meta/main.js" ] && [ -f "$SRC/dist/src/cli/mount/main.js" ] \
   || die "$SRC/dist is missing or incomplete: run \"npm ci && npm run build\" first"
 [ -d "$SRC/node_modules" ] || die "$SRC/node_modules is missing: run \"npm ci\" first"
+[ -f "$SRC/build/Release/flexfs_fuse.node" ] || die "$SRC/build/Release/flexfs_fuse.node (the FUSE addon) is missing: run \"npm ci\" (or node scripts/build-fuse-addon.mjs) first"
+command -v npm >/dev/null 2>&1 || die "npm is not installed (it comes with node; install.sh uses it to drop the devDependencies)"
 for u in $UNITS; do [ -f "$SRC/packaging/systemd/$u" ] || die "unit $u missing from $SRC/packaging/systemd"; done
 
 if [ "$LIVE" = 1 ]; then
@@ -135,12 +138,19 @@ trap 'rm -rf "$stage"' EXIT
 rm -rf "$stage"
 mkdir -p "$stage"
 # binding.gyp marks the package root for the FUSE addon loader (src/fuse/lowlevel/native.ts).
-for item in dist node_modules bin package.json binding.gyp build/Release/flexfs_fuse.node README.md fstab.example docs packaging/systemd packaging/install.sh; do
+for item in dist node_modules bin package.json package-lock.json binding.gyp build/Release/flexfs_fuse.node README.md fstab.example docs packaging/systemd packaging/install.sh; do
   [ -e "$SRC/$item" ] || continue
   mkdir -p "$stage/$(dirname "$item")"
   cp -a "$SRC/$item" "$stage/$item"
 done
-rm -rf "$stage/dist/.build-lock" "$stage/dist/test"
+rm -rf "$stage/dist/.build-lock" "$stage/dist/test" "$stage/dist/bench"
+# A self-contained copy: the checkout's node_modules (native modules already built by its npm ci)
+# pruned to the production dependencies, so nothing refers back to the checkout and its next
+# `npm ci` cannot break the installed flexfs. Offline and without install scripts: nothing is
+# downloaded or rebuilt here (the FUSE addon was copied prebuilt above).
+(cd "$stage" && npm prune --omit=dev --ignore-scripts --offline --no-audit --no-fund >/dev/null) \
+  || die "npm prune --omit=dev failed in $stage (is $SRC/node_modules from \"npm ci\" of this package-lock.json?)"
+find "$stage/node_modules" -mindepth 1 -type d -empty -delete
 chmod 0755 "$stage/bin/"*
 rm -rf "$pkg.old.$$"
 [ -e "$pkg" ] && mv "$pkg" "$pkg.old.$$"
