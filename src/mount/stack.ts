@@ -109,16 +109,16 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
 async function openRecovery(config: MountStackConfig, folder: string, source: MetaSource, store: ObjectStore, log: MountLog): Promise<RecoveryFolder> {
   const { volume } = config;
   const recovery = new RecoveryFolder(folder, { id: source.settings.id, name: volume },
-    `apply it with "${recoverCommand(volume, folder)}" or by mounting the volume again`);
+    `apply it with "${recoverCommand(volume, folder)}" or by mounting the volume again`, config.sse === 'require');
   try {
     const s = await applyRecovery(recovery, {
       meta: source.meta, store, volumeId: source.settings.id, log,
       ctx: { uid: 0, gid: 0, sessionId: source.sessionId },
       putDeadlineMs: config.vfs?.putDeadlineMs ?? VFS_DEFAULTS.putDeadlineMs,
     });
-    const total = s.applied + s.gone + s.superseded + s.damaged;
+    const total = s.applied + s.gone + s.superseded + s.damaged + s.refused;
     if (total > 0) {
-      log.info(`recovery folder ${folder}: ${s.applied} applied, ${s.gone} skipped (deleted meanwhile), ${s.superseded} superseded, ${s.damaged} damaged`,
+      log.info(`recovery folder ${folder}: ${s.applied} applied, ${s.gone} skipped (deleted meanwhile), ${s.superseded} superseded, ${s.damaged} damaged, ${s.refused} refused (no SSE)`,
         { folder, ...s });
     }
   } catch (e) {

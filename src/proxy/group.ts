@@ -6,6 +6,7 @@ import {
   StoreError, type GetOptions, type ListOptions, type ListPage, type ObjectInfo, type ObjectStore,
   type PutOptions, type RequestOptions,
 } from '../store/types.js';
+import { SseRefusedError } from '../store/sse.js';
 import { pathForKey } from './keys.js';
 import { rendezvousOrder } from './rendezvous.js';
 import { TIMEOUTS } from '../config/defaults.js';
@@ -216,7 +217,7 @@ export class ProxyGroupStore implements ObjectStore {
           // The bucket refused the SSE the proxy asked for: definitive, never retried around the
           // proxy (writing the block directly would drop the proxy's --sse policy).
           else if (status === 400 && res.headers[REFUSED_HEADER] === 'sse') {
-            reject(new StoreError('InvalidRequest', `${proxy}: ${Buffer.concat(chunks, size).toString('utf8', 0, 500).trim()}`, { key, status }));
+            reject(new SseRefusedError(`${proxy}: ${Buffer.concat(chunks, size).toString('utf8', 0, 500).trim()}`, { key, status }));
           }
           else if (status === 400) reject(new ProxyAttemptError(`${proxy}: refused the request (400)`, false, true));
           else if (status === 502 || status === 504) reject(new ProxyAttemptError(`${proxy}: bucket error via proxy (${status})`, false));

@@ -2,6 +2,9 @@ import { isFsError } from '../errors/index.js';
 import type { MetaStore, OpContext } from '../meta/types.js';
 import type { ObjectStore } from '../store/types.js';
 import { blockKey } from '../store/keys.js';
+import { SseRefusedError, withSseCheck } from '../store/sse.js';
+import { dirname } from 'node:path';
+import { recoverCommand } from './paths.js';
 import { withDeadline } from '../vfs/deadline.js';
 import { RecordFormatError, type RecoveryRecord } from './record.js';
 import type { RecoveryFolder } from './folder.js';
@@ -30,6 +33,8 @@ export interface ApplySummary {
   superseded: number;
   /** Unreadable records, kept under damaged/. */
   damaged: number;
+  /** Records of a --sse=require mount the store would not encrypt: kept under refused/. */
+  refused: number;
 }
 
 export class RecoveryApplyError extends Error {}
@@ -41,12 +46,15 @@ export class RecoveryApplyError extends Error {}
  * - the file's mtime is later than the record's (another commit wrote it after this data was
  *   written: later commit wins): skip, keep the record under superseded/;
  * - else PUT the frames (block keys are new: a record's blocks never overwrite anything), then
- *   commit the slots, size and mtime, and remove the record.
+ *   commit the slots, size and mtime, and remove the record;
+ * - a record saved under --sse=require is PUT with SSE required whatever this mount's --sse: if
+ *   the store does not apply it, nothing is committed and the record is kept under refused/
+ *   (data refused for want of SSE is never stored without it, nor does it stop the mount).
  * A store or metadata failure stops at once with RecoveryApplyError (the rest stays for the next
  * try). Every decision is logged.
  */
 export async function applyRecovery(folder: RecoveryFolder, d: ApplyDeps): Promise<ApplySummary> {
-  const summary: ApplySummary = { applied: 0, gone: 0, superseded: 0, damaged: 0 };
+  const summary: ApplySummary = { applied: 0, gone: 0, superseded: 0, damaged: 0, refused: 0 };
   const entries = await folder.list();
   if (entries.length === 0) {
     await folder.removeIfEmpty();
@@ -85,9 +93,18 @@ export async function applyRecovery(folder: RecoveryFolder, d: ApplyDeps): Promi
       summary.superseded++;
       continue;
     }
-    await upload(rec, d).catch((e: unknown) => {
+    const refusal = await upload(rec, d).then(() => undefined, (e: unknown) => {
+      if (e instanceof SseRefusedError) return e;
       throw new RecoveryApplyError(`recovery of ${what}: uploading its blocks failed: ${(e as Error).message}`, { cause: e });
     });
+    if (refusal) {
+      const to = await folder.moveAside(entry, 'refused');
+      d.log.error(`recovery: not applied ${what}: it was written under --sse=require and ${refusal.message}; nothing committed, `
+        + `the record is kept as ${to} (apply it once the store applies SSE-S3: ${recoverCommand(rec.volume, dirname(to))})`,
+      { ino: rec.ino, record: to });
+      summary.refused++;
+      continue;
+    }
     await d.meta.commit({ ino: rec.ino, size: rec.size, mtime: rec.mtime, writes: rec.writes.map(({ index, blockId, length }) => ({ index, blockId, length })) }, d.ctx)
       .catch((e: unknown) => {
         throw new RecoveryApplyError(`recovery of ${what}: the commit failed: ${(e as Error).message}`, { cause: e });
@@ -101,10 +118,11 @@ export async function applyRecovery(folder: RecoveryFolder, d: ApplyDeps): Promi
 }
 
 async function upload(rec: RecoveryRecord, d: ApplyDeps): Promise<void> {
+  const store = rec.sseRequired ? withSseCheck(d.store, { mode: 'require' }) : d.store;
   await Promise.all(rec.writes.map(async (w) => {
     if (!w.frame) return;
     const key = blockKey(d.volumeId, rec.ino, w.index, w.blockId);
     const frame = w.frame;
-    await withDeadline(`put block ${w.index} of inode ${rec.ino}`, d.putDeadlineMs, (signal) => d.store.put(key, frame, { signal }));
+    await withDeadline(`put block ${w.index} of inode ${rec.ino}`, d.putDeadlineMs, (signal) => store.put(key, frame, { signal, ...(rec.sseRequired ? { sse: true } : {}) }));
   }));
 }

@@ -6,7 +6,7 @@ import type { PendingCommit, RecoverySink } from './types.js';
 const RECORD_SUFFIX = '.fxr';
 const TMP_SUFFIX = '.tmp';
 /** Subfolders for records that were not applied and are kept for the operator. */
-export type AsideKind = 'superseded' | 'damaged';
+export type AsideKind = 'superseded' | 'damaged' | 'refused';
 
 /** A record file in the folder: its name and the order it applies in. */
 export interface RecordEntry {
@@ -29,11 +29,16 @@ export class RecoveryFolder implements RecoverySink {
     readonly folder: string,
     private readonly volume: { id: string; name: string },
     readonly applyHint: string,
+    /** The mount runs with --sse=require: its records demand SSE wherever they are applied. */
+    private readonly sseRequired = false,
   ) {}
 
   async save(pending: PendingCommit, reason = 'the block store did not take the blocks before the deadline'): Promise<string> {
     await this.ensureFolder();
-    const record: RecoveryRecord = { ...pending, volumeId: this.volume.id, volume: this.volume.name, savedAt: new Date().toISOString(), reason };
+    const record: RecoveryRecord = {
+      ...pending, volumeId: this.volume.id, volume: this.volume.name, savedAt: new Date().toISOString(), reason,
+      ...(this.sseRequired ? { sseRequired: true } : {}),
+    };
     const name = `${pending.ino}-${this.nextSeq()}${RECORD_SUFFIX}`;
     const tmp = join(this.folder, `.${name}${TMP_SUFFIX}`);
     const fh = await open(tmp, 'wx', 0o600);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { crc32c } from '@node-rs/crc32';
 import { decodeRecord, encodeRecord, RecordFormatError, type RecoveryRecord } from './record.js';
 
 const sample = (): RecoveryRecord => ({
@@ -40,5 +41,17 @@ describe('recovery record format (docs/FORMAT.md "Recovery records")', () => {
     v2[4] = 2;
     expect(() => decodeRecord(v2)).toThrow(/version 2 is not supported/);
     expect(() => decodeRecord(Buffer.from('hello world, not a record'))).toThrow(/magic/);
+  });
+
+  it('carries the --sse=require demand, and refuses an unknown one', () => {
+    const r = { ...sample(), sseRequired: true };
+    expect(decodeRecord(encodeRecord(r))).toEqual(r);
+    expect(decodeRecord(encodeRecord(sample())).sseRequired).toBeUndefined();
+    const json = JSON.stringify({ volumeId: 'v', volume: 'v', ino: 1, size: 0, mtime: '1', savedAt: '', reason: '', sse: 'maybe', writes: [] });
+    const body = Buffer.concat([Buffer.from('FXR1'), Buffer.from([1, 0, 0, 0]), Buffer.alloc(4), Buffer.from(json)]);
+    body.writeUInt32LE(json.length, 8);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32LE(crc32c(body) >>> 0, 0);
+    expect(() => decodeRecord(Buffer.concat([body, crc]))).toThrow(/unknown sse demand/);
   });
 });

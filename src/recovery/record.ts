@@ -29,6 +29,11 @@ export interface RecordHeader {
   /** When it was saved (ISO 8601) and why: for the operator. */
   savedAt: string;
   reason: string;
+  /**
+   * 'require': saved by a mount with --sse=require; its blocks are stored only where the store
+   * applies SSE (absent: as the applying mount's own --sse says).
+   */
+  sse?: 'require';
   /** frameLength: bytes of this write's frame in the frames area; absent: already stored. */
   writes: { index: number; blockId: number; length: number; frameLength?: number }[];
 }
@@ -38,6 +43,8 @@ export interface RecoveryRecord extends PendingCommit {
   volume: string;
   savedAt: string;
   reason: string;
+  /** Its blocks may only be stored with SSE applied (RecordHeader.sse). */
+  sseRequired?: boolean;
 }
 
 export class RecordFormatError extends Error {}
@@ -45,7 +52,7 @@ export class RecordFormatError extends Error {}
 export function encodeRecord(r: RecoveryRecord): Buffer {
   const header: RecordHeader = {
     volumeId: r.volumeId, volume: r.volume, ino: r.ino, size: r.size, mtime: r.mtime.toString(),
-    savedAt: r.savedAt, reason: r.reason,
+    savedAt: r.savedAt, reason: r.reason, ...(r.sseRequired ? { sse: 'require' as const } : {}),
     writes: r.writes.map((w) => ({ index: w.index, blockId: w.blockId, length: w.length, ...(w.frame ? { frameLength: w.frame.length } : {}) })),
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -78,6 +85,7 @@ export function decodeRecord(buf: Buffer): RecoveryRecord {
   if (typeof h.volumeId !== 'string' || !Number.isSafeInteger(h.ino) || !Number.isSafeInteger(h.size) || !/^\d+$/.test(String(h.mtime)) || !Array.isArray(h.writes)) {
     throw new RecordFormatError('header fields missing or of the wrong type');
   }
+  if (h.sse !== undefined && h.sse !== 'require') throw new RecordFormatError(`unknown sse demand ${JSON.stringify(h.sse)}`);
   let at = PREFIX + headerLength;
   const writes: PendingWrite[] = h.writes.map((w) => {
     if (!Number.isSafeInteger(w.index) || !Number.isSafeInteger(w.blockId) || !Number.isSafeInteger(w.length)) throw new RecordFormatError('write fields of the wrong type');
@@ -92,6 +100,6 @@ export function decodeRecord(buf: Buffer): RecoveryRecord {
   if (at !== end) throw new RecordFormatError(`${end - at} bytes after the last frame`);
   return {
     volumeId: h.volumeId, volume: String(h.volume ?? ''), ino: h.ino, size: h.size, mtime: BigInt(h.mtime),
-    savedAt: String(h.savedAt ?? ''), reason: String(h.reason ?? ''), writes,
+    savedAt: String(h.savedAt ?? ''), reason: String(h.reason ?? ''), writes, ...(h.sse === 'require' ? { sseRequired: true } : {}),
   };
 }

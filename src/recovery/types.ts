@@ -25,8 +25,8 @@ export interface PendingCommit {
 
 /** Where the VFS hands pending commits it could not finish (the mount's recovery folder). */
 export interface RecoverySink {
-  /** Store `pending` durably (fsync'd); resolves to the record's path. */
-  save(pending: PendingCommit): Promise<string>;
+  /** Store `pending` durably (fsync'd), with why it could not be uploaded; resolves to the record's path. */
+  save(pending: PendingCommit, reason?: string): Promise<string>;
   /** The folder, and how to apply what it holds: for the error an unmount ends with. */
   readonly folder: string;
   readonly applyHint: string;

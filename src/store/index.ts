@@ -57,4 +57,4 @@ export function openStore(settings: BlockStoreSettings, opts: OpenStoreOptions =
   return opts.retry === false ? store : withRetry(store, opts.retry ?? {});
 }
 export { withMetrics } from './metrics.js';
-export { withSseCheck, parseSseMode, sseNotAppliedMessage, type SseMode, type SseCheckedStore, type SseNotApplied } from './sse.js';
+export { withSseCheck, parseSseMode, SseRefusedError, sseNotAppliedMessage, type SseMode, type SseCheckedStore, type SseNotApplied } from './sse.js';

@@ -46,6 +46,17 @@ export interface SseCheckedStore extends ObjectStore {
   readonly sseNotApplied: number;
 }
 
+/**
+ * A PUT refused because the store did not apply SSE under --sse=require (here or at a proxy):
+ * definitive, never retried; what recovery tells apart from an outage.
+ */
+export class SseRefusedError extends StoreError {
+  constructor(message: string, options?: { key?: string; status?: number }) {
+    super('InvalidRequest', message, options);
+    this.name = 'SseRefusedError';
+  }
+}
+
 /** The operator-facing explanation, logged once per process and store. */
 export function sseNotAppliedMessage(where: string, refused: boolean): string {
   const what = `${where} did not apply server-side encryption (its PUT answer has no x-amz-server-side-encryption header; `
@@ -81,7 +92,7 @@ export function withSseCheck(inner: ObjectStore, o: SseCheckOptions): SseChecked
       if (!refused) return;
       // The object is in the bucket unencrypted and nothing will reference it: remove it.
       await inner.delete(key).catch(() => undefined);
-      throw new StoreError('InvalidRequest',
+      throw new SseRefusedError(
         `put ${key}: ${where} did not apply server-side encryption (no x-amz-server-side-encryption in its answer); `
         + '--sse=require refuses to store blocks unencrypted', { key });
     },

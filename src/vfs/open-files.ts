@@ -229,7 +229,7 @@ export class OpenFiles {
     const files = [...this.files.values()];
     const results = await Promise.allSettled(files.map((f) => f.flush()));
     const unflushed = files.filter((_, i) => results[i].status === 'rejected');
-    const saved = unflushed.length > 0 ? await this.saveForRecovery(unflushed, results) : undefined;
+    const saved = unflushed.length > 0 ? await this.saveForRecovery(files, unflushed, results) : undefined;
     const sys = { uid: 0, gid: 0, sessionId: this.d.sessionId };
     for (const h of this.d.handles.all()) {
       this.d.handles.delete(h.fh);
@@ -243,7 +243,7 @@ export class OpenFiles {
   }
 
   /** Save the pending commits of files whose last flush failed; the error unmount ends with. */
-  private async saveForRecovery(unflushed: OpenFile[], results: PromiseSettledResult<void>[]): Promise<UnflushedDataError> {
+  private async saveForRecovery(files: OpenFile[], unflushed: OpenFile[], results: PromiseSettledResult<void>[]): Promise<UnflushedDataError> {
     const cause = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as unknown;
     const why = cause instanceof Error ? cause.message : String(cause);
     const sink = this.d.recovery;
@@ -253,7 +253,8 @@ export class OpenFiles {
       try {
         if (!sink) throw new Error('no recovery folder');
         const pending = await f.pendingCommit();
-        if (pending) saved.push(await sink.save(pending));
+        const failed = (results[files.indexOf(f)] as PromiseRejectedResult).reason as unknown;
+        if (pending) saved.push(await sink.save(pending, failed instanceof Error ? failed.message : String(failed)));
       } catch (e) {
         lost.push(`inode ${f.ino} (${e instanceof Error ? e.message : String(e)})`);
       }

@@ -5,11 +5,12 @@
  * behind one that also answers `x-amz-server-side-encryption: AES256` (a store that applied it).
  * Directly and through a real proxy.flexfs (mount → proxy → pass-through → RGW):
  * `--sse` writes succeed with one warning and a counted `sse_not_applied` metric; `--sse=require`
- * fails the write with EIO at close and leaves nothing committed; an applying store is silent.
+ * fails the write with EIO at close and commits nothing; the refused data goes to the recovery
+ * folder at unmount and is stored later only where SSE is applied; an applying store is silent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeCreds } from '../../src/config/creds.js';
 import { openEngine } from '../../src/meta/engines/index.js';
@@ -86,6 +87,8 @@ describe('--sse checks that the store really applied SSE (real mounts, real RGW)
     expect(err, 'the write should have failed').toBeDefined();
     return err as NodeJS.ErrnoException;
   }
+  const recoveryOf = (volume: string) => join(home, 'mount', 'recovery', volume);
+  const recordsIn = async (folder: string) => (await readdir(folder).catch(() => [] as string[])).filter((n) => n.endsWith('.fxr'));
   function noSecrets(text: string): void {
     expect(text).not.toContain(rgw.secretKey);
     expect(text).not.toContain(PROXY_TOKEN);
@@ -169,10 +172,16 @@ describe('--sse checks that the store really applied SSE (real mounts, real RGW)
     await stopAll();
     // The refused objects were removed again, and the file holds none of the data.
     expect(await objectsOf('req')).toEqual([]);
+    // The unmount kept the refused data in the recovery folder. A later mount without --sse still
+    // demands SSE for it: the store does not apply it, so nothing is stored and the records move
+    // to refused/, and the mount starts.
     const again = await mount('req', []);
     for (const f of ['refused', 'refused2']) expect((await stat(join(mp, f)).catch(() => ({ size: 0 }))).size).toBe(0);
     await stopAll();
-    noSecrets(m.output());
+    expect(await objectsOf('req')).toEqual([]);
+    expect(await recordsIn(join(recoveryOf('req'), 'refused'))).toHaveLength(2);
+    expect(again.output()).toMatch(/not applied inode \d+ .*written under --sse=require/);
+    noSecrets(m.output() + again.output());
   }, 180_000);
 
   it('--sse and --sse=require on a store that applies SSE: no warning, sse_not_applied 0', async () => {
@@ -235,8 +244,11 @@ describe('--sse checks that the store really applied SSE (real mounts, real RGW)
       await stopAll();
       // The proxy's own --sse=require refuses for a mount with plain --sse (a 400 it must not route around).
       const strict = await proxyFor('req-strict', ignoring.endpoint, ['--sse=require']);
+      // Its start applies m-refused's record through the strict proxy: refused again, kept aside.
       m = await mount('preq', ['--sse', '--proxy', strict.addr]);
-      expect((await failingWrite(join(mp, 'p-refused'), randomBytes(MiB + 1))).code).toBe('EIO');
+      expect(await recordsIn(join(recoveryOf('preq'), 'refused'))).toHaveLength(1);
+      const pData = randomBytes(MiB + 1);
+      expect((await failingWrite(join(mp, 'p-refused'), pData)).code).toBe('EIO');
       await waitFor(() => m.output().includes('--sse=require refuses'), 15_000, 'the proxy\'s refusal in the mount log');
       expect((await strict.metrics())('flexfs_proxy_requests_total{method="PUT",status="400"}')).toBeGreaterThanOrEqual(1);
       expect(warnings(strict)[0].msg).toMatch(/--sse=require refuses to store blocks unencrypted/);
@@ -246,9 +258,15 @@ describe('--sse checks that the store really applied SSE (real mounts, real RGW)
       expect(preqPuts(ignoring)).toBeGreaterThanOrEqual(2);
       expect(preqPuts(applying)).toBe(0);
       expect(await objectsOf('preq')).toEqual([]);
+      // The next mount (no proxy, its endpoint applies SSE) applies p-refused's record: it was
+      // written with plain --sse, refused only by the proxy. m-refused's stays in refused/.
       const again = await mount('preq', []);
-      for (const f of ['m-refused', 'p-refused']) expect((await stat(join(mp, f)).catch(() => ({ size: 0 }))).size).toBe(0);
+      expect((await stat(join(mp, 'm-refused')).catch(() => ({ size: 0 }))).size).toBe(0);
+      expect(sha256(await readFile(join(mp, 'p-refused')))).toBe(sha256(pData));
       await stopAll();
+      expect(preqPuts(applying)).toBeGreaterThanOrEqual(2);
+      expect(await recordsIn(recoveryOf('preq'))).toEqual([]);
+      expect(await recordsIn(join(recoveryOf('preq'), 'refused'))).toHaveLength(1);
       noSecrets(m.output() + plain.logs() + strict.logs() + again.output());
     }, 240_000);
 

@@ -36,7 +36,7 @@ const cliLog: MountLog = {
   error: (msg) => { process.stderr.write(`error: ${msg}\n`); },
 };
 
-/** 0: everything applied or skipped by the rules; 1: something was kept (superseded, damaged). */
+/** 0: everything applied or skipped by the rules; 1: something was kept (superseded, damaged, refused). */
 export async function recoverCommandLine(folderArg: string | undefined, flags: RecoverFlags): Promise<number> {
   if (!folderArg && !flags.volume) throw new UsageError('name the recovery folder or the volume (--volume V): flexfs recover [--volume V] [FOLDER]');
   let putDeadlineMs: number = VFS_DEFAULTS.putDeadlineMs;
@@ -79,8 +79,8 @@ export async function recoverCommandLine(folderArg: string | undefined, flags: R
         meta: source.meta, store, volumeId: source.settings.id, log: cliLog, putDeadlineMs,
         ctx: { uid: 0, gid: 0, sessionId: source.sessionId },
       });
-      cliLog.info(`${folder}: ${s.applied} applied, ${s.gone} skipped (deleted meanwhile), ${s.superseded} superseded (kept), ${s.damaged} damaged (kept)`);
-      return s.superseded + s.damaged > 0 ? 1 : 0;
+      cliLog.info(`${folder}: ${s.applied} applied, ${s.gone} skipped (deleted meanwhile), ${s.superseded} superseded (kept), ${s.damaged} damaged (kept), ${s.refused} refused for want of SSE (kept)`);
+      return s.superseded + s.damaged + s.refused > 0 ? 1 : 0;
     } finally {
       await store.close().catch(() => undefined);
     }
