@@ -207,4 +207,9 @@ export const OPS_DEFAULTS = {
   orphanAgeSeconds: 86_400,
   /** fsck: problems listed per report (the count is always exact). */
   fsckMaxListed: 1000,
+  /** dump: directory entries read per transaction; load: records written per transaction. */
+  dumpPageEntries: 500,
+  loadBatchRecords: 1000,
+  /** dump/load --progress on a non-TTY: one line per this many ms. */
+  progressLineMs: 1000,
 } as const;
