@@ -254,4 +254,9 @@ export const OPS_DEFAULTS = {
   /** flexfs warmup: blocks a mount fetches at once for it; flexfs stats: seconds between lines. */
   warmupConcurrency: 8,
   statsIntervalSeconds: 1,
+  /** dump: directory entries read per transaction; load: records written per transaction. */
+  dumpPageEntries: 500,
+  loadBatchRecords: 1000,
+  /** dump/load --progress on a non-TTY: one line per this many ms. */
+  progressLineMs: 1000,
 } as const;

@@ -1,3 +1,5 @@
+import type { StoredVolume } from './core/admin.js';
+import type { MetaTx } from './core/tx.js';
 import type { Changes, MetaStore, VolumeSettings } from './types.js';
 
 /**
@@ -55,6 +57,29 @@ export interface MetaEngine {
   changeBus?(): ChangeBus;
 
   close(): Promise<void>;
+}
+
+/**
+ * Raw access to one volume's records for `meta.flexfs dump` / `load` (src/ops/dump.ts, load.ts):
+ * no namespace rules apply, so nothing but those two uses it. The in-process engines (sqlite,
+ * redis) implement it; the sqlite worker client does not (a callback cannot cross the thread).
+ */
+export interface VolumeRecordAccess {
+  /** The volume's stored record (settings, limits, creation time) by name or id; null when missing. */
+  storedVolume(nameOrId: string): Promise<StoredVolume | null>;
+  /**
+   * Create a volume from a dumped record, KEEPING its id (block object keys contain it), with a
+   * fresh root and counters; EEXIST when its name or its id is already taken.
+   */
+  restoreVolume(v: StoredVolume): Promise<VolumeSettings>;
+  /** Run fn atomically over the volume's records (see core/tx.ts); readOnly for reads. */
+  transactRecords<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean): Promise<T>;
+  /** Every queued gc entry, whatever its age, read in pages. */
+  gcEntries(volumeId: string): AsyncIterable<GcEntry>;
+}
+
+export function hasRecordAccess(engine: MetaEngine): engine is MetaEngine & VolumeRecordAccess {
+  return typeof (engine as Partial<VolumeRecordAccess>).transactRecords === 'function';
 }
 
 /** What one server's session changed, as the other servers of the same engine hear it. */

@@ -6,6 +6,7 @@ import { registerVolume } from './volume.js';
 import { registerToken } from './token.js';
 import { registerGcCommands } from './gc.js';
 import { registerFsckCommands } from './fsck.js';
+import { registerDumpCommands } from './dump.js';
 
 /** meta.flexfs: the metadata server daemon and its admin commands. */
 const program = new Command('meta.flexfs')
@@ -21,6 +22,7 @@ registerVolume(program);
 registerToken(program);
 registerGcCommands(program);
 registerFsckCommands(program);
+registerDumpCommands(program);
 program.command('version').description('print the version').action(() => {
   process.stdout.write(`meta.flexfs ${SERVER_VERSION} (protocol ${PROTOCOL_VERSION})\n`);
 });

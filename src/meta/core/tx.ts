@@ -34,6 +34,11 @@ export interface InodeRec {
 
 export type CounterName = 'usedBytes' | 'inodes';
 
+export interface IdCounters {
+  nextIno: number;
+  nextBlock: number;
+}
+
 export interface MetaTx {
   getInode(ino: number): Promise<InodeRec | null>;
   /** Several inodes at once (readdir); missing ones are null. */
@@ -74,6 +79,11 @@ export interface MetaTx {
   allocBlockIds(count: number): Promise<number>;
   addCounter(name: CounterName, delta: number): void;
   getCounter(name: CounterName): Promise<number>;
+
+  /** Dump/load only (ops/dump.ts): the next inode number and block id the volume hands out. */
+  getIdCounters(): Promise<IdCounters>;
+  /** Load only: set both id counters (never below what stored inodes and blocks use). */
+  setIdCounters(c: IdCounters): void;
 
   /** Queue a block object that no inode references any more. */
   gcPush(ino: number, index: number, blockId: number, queuedAt: number): void;

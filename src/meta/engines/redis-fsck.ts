@@ -21,6 +21,19 @@ export async function gcQueue(r: RedisClient, volumeId: string, olderThanMs: num
   return out;
 }
 
+/** Every queued entry, whatever its age, in pages of the zset (by queuedAt). */
+export async function* gcEntries(r: RedisClient, volumeId: string): AsyncIterable<GcEntry> {
+  const key = volumeKeys(volumeId).gc;
+  for (let start = 0; ; start += 1000) {
+    const flat = await r.zrange(key, String(start), String(start + 999), 'WITHSCORES');
+    for (let i = 0; i < flat.length; i += 2) {
+      const [blockId, ino, index] = flat[i].split(':').map(Number);
+      yield { blockId, ino, index, queuedAt: Number(flat[i + 1]) };
+    }
+    if (flat.length < 2000) return;
+  }
+}
+
 export async function gcDone(r: RedisClient, volumeId: string, entries: GcEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await r.zrem(volumeKeys(volumeId).gc, ...entries.map((e) => `${e.blockId}:${e.ino}:${e.index}`));

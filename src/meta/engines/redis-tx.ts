@@ -1,6 +1,6 @@
 import type { BlockRef } from '../types.js';
 import { decodeInode, encodeInode } from '../core/rules.js';
-import type { CounterName, InodeRec, MetaTx } from '../core/tx.js';
+import type { CounterName, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
 import type { VolumeKeys } from './redis-keys.js';
 import type { RedisClient } from './redis-client.js';
 
@@ -186,6 +186,15 @@ export class RedisTx implements MetaTx {
   }
   async allocBlockIds(count: number): Promise<number> {
     return (await this.r.hincrby(this.k.counters, 'lastBlock', count)) - count + 1;
+  }
+  /** The counters hold the LAST ids handed out; the interface speaks of the next ones. */
+  async getIdCounters(): Promise<IdCounters> {
+    const [ino, block] = await this.r.hmget(this.k.counters, 'lastIno', 'lastBlock');
+    return { nextIno: Number(ino ?? 1) + 1, nextBlock: Number(block ?? 0) + 1 };
+  }
+  setIdCounters(c: IdCounters): void {
+    this.write('hset', this.k.counters, 'lastIno', String(c.nextIno - 1));
+    this.write('hset', this.k.counters, 'lastBlock', String(c.nextBlock - 1));
   }
   addCounter(name: CounterName, delta: number): void {
     if (delta !== 0) this.write('hincrc', this.k.counters, name, String(delta));

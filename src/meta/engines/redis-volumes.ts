@@ -14,9 +14,14 @@ import { asFsError, scanKeys, type RedisClient } from './redis-client.js';
  * The volume's own keys first (unreachable until named: a crash here leaves only stray keys
  * under a fresh id), then one script names it; a taken name removes the keys again.
  */
-export async function createVolume(r: RedisClient, scripts: AdminScripts, spec: VolumeSpec): Promise<VolumeSettings> {
-  const v = buildVolume(spec);
+export function createVolume(r: RedisClient, scripts: AdminScripts, spec: VolumeSpec): Promise<VolumeSettings> {
+  return insertVolume(r, scripts, buildVolume(spec));
+}
+
+/** A volume from a stored record (dump/load), keeping its id; EEXIST when the id or the name is taken. */
+export async function insertVolume(r: RedisClient, scripts: AdminScripts, v: StoredVolume): Promise<VolumeSettings> {
   const id = v.settings.id;
+  if (await r.hexists(ADMIN.volumes, id)) throw new FsError('EEXIST', `a volume with id "${id}" already exists`);
   const k = volumeKeys(id);
   const made = await r.multi()
     .set(k.inode(ROOT_INO), encodeInode(rootInode()))
@@ -33,7 +38,7 @@ export async function createVolume(r: RedisClient, scripts: AdminScripts, spec: 
   }
   if (named !== 1) {
     await r.del(k.inode(ROOT_INO), k.counters);
-    throw new FsError('EEXIST', `volume "${spec.name}" already exists`);
+    throw new FsError('EEXIST', `volume "${v.settings.name}" already exists`);
   }
   return v.settings;
 }

@@ -1,6 +1,7 @@
 import { CoreMetaStore } from '../core/store.js';
 import type { MetaTx } from '../core/tx.js';
-import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
+import type { StoredVolume } from '../core/admin.js';
+import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeRecordAccess, VolumeSpec } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { defineAdminScripts, type AdminScripts } from './redis-admin-lua.js';
 import { sessionRecs, storedVolume, volumeInfo } from './redis-admin-records.js';
@@ -39,7 +40,7 @@ export async function openRedisEngine(opts: { url: string; password?: string }):
   return new RedisEngine(await connectRedis(opts));
 }
 
-export class RedisEngine implements MetaEngine {
+export class RedisEngine implements MetaEngine, VolumeRecordAccess {
   readonly kind = 'redis' as const;
   private readonly runner: RedisRunner;
   private readonly admin: AdminScripts;
@@ -69,13 +70,29 @@ export class RedisEngine implements MetaEngine {
     return volumes.deleteVolume(this.r, this.admin, nameOrId, force);
   }
 
+  restoreVolume(v: StoredVolume): Promise<VolumeSettings> {
+    return volumes.insertVolume(this.r, this.admin, v);
+  }
+
+  storedVolume(nameOrId: string): Promise<StoredVolume | null> {
+    return storedVolume(this.r, nameOrId);
+  }
+
+  transactRecords<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean): Promise<T> {
+    return this.runner.transact(volumeId, fn, readOnly);
+  }
+
+  gcEntries(volumeId: string): AsyncIterable<GcEntry> {
+    return fsck.gcEntries(this.r, volumeId);
+  }
+
   volume(volumeId: string): MetaStore {
     return this.volumeStore(volumeId);
   }
 
   private volumeStore(volumeId: string): CoreMetaStore {
     return new CoreMetaStore({
-      transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.runner.transact(volumeId, fn, readOnly),
+      transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.transactRecords(volumeId, fn, readOnly),
       info: () => volumeInfo(this.r, volumeId),
     });
   }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { BlockRef } from '../types.js';
-import type { CounterName, InodeRec, MetaTx } from '../core/tx.js';
+import type { CounterName, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
 import type { InodeType } from '../types.js';
 
 /** Schema of the sqlite engine: every table is keyed by volume id first. */
@@ -81,6 +81,7 @@ export function prepareStatements(db: Database.Database) {
     gcPush: p('INSERT OR REPLACE INTO gc (vol, block_id, ino, idx, queued_at) VALUES (?, ?, ?, ?, ?)'),
     gcList: p('SELECT block_id AS blockId, ino, idx AS "index", queued_at AS queuedAt FROM gc WHERE vol = ? AND queued_at <= ? ORDER BY queued_at, block_id LIMIT ?'),
     gcPage: p('SELECT block_id AS blockId, ino, idx AS "index" FROM gc WHERE vol = ? AND block_id > ? ORDER BY block_id LIMIT ?'),
+    gcAfter: p('SELECT block_id AS blockId, ino, idx AS "index", queued_at AS queuedAt FROM gc WHERE vol = ? AND block_id > ? ORDER BY block_id LIMIT ?'),
     gcDel: p('DELETE FROM gc WHERE vol = ? AND block_id = ?'),
     opGet: p('SELECT result FROM ops WHERE vol = ? AND op_id = ? AND expires_at > ?'),
     opPut: p('INSERT OR REPLACE INTO ops (vol, op_id, result, expires_at) VALUES (?, ?, ?, ?)'),
@@ -179,6 +180,14 @@ export class SqliteTx implements MetaTx {
   }
   async allocBlockIds(count: number): Promise<number> {
     return (this.s.counterAdd.get(count, this.vol, 'nextBlock') as { value: number }).value - count;
+  }
+  async getIdCounters(): Promise<IdCounters> {
+    const get = (name: string) => (this.s.counterGet.get(this.vol, name) as { value: number } | undefined)?.value ?? 1;
+    return { nextIno: get('nextIno'), nextBlock: get('nextBlock') };
+  }
+  setIdCounters(c: IdCounters): void {
+    this.s.counterInit.run(this.vol, 'nextIno', c.nextIno);
+    this.s.counterInit.run(this.vol, 'nextBlock', c.nextBlock);
   }
   addCounter(name: CounterName, delta: number): void { if (delta !== 0) this.s.counterAdd.run(delta, this.vol, COUNTER_KEYS[name]); }
   async getCounter(name: CounterName): Promise<number> {

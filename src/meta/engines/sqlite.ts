@@ -4,7 +4,7 @@ import { FsError } from '../../errors/index.js';
 import { buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { CoreMetaStore } from '../core/store.js';
 import type { MetaTx, VolumeInfo } from '../core/tx.js';
-import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
+import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeRecordAccess, VolumeSpec } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { GroupCommitter, isBusy, type GroupCommitStats } from './sqlite-group.js';
 import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Statements } from './sqlite-tx.js';
@@ -69,7 +69,7 @@ type VolumeRow = { id: string; name: string; settings: string; capacity: number;
 type TokenRow = { id: string; hash: string; volume_id: string | null; admin: number; label: string | null; created_at: number; revoked: number };
 type SessionRow = { id: string; volume_id: string; host: string; pid: number; mountpoint: string | null; started_at: number; expires_at: number };
 
-export class SqliteEngine implements MetaEngine {
+export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly s: Statements;
@@ -126,10 +126,18 @@ export class SqliteEngine implements MetaEngine {
   }
 
   async createVolume(spec: VolumeSpec): Promise<VolumeSettings> {
-    const v: StoredVolume = buildVolume(spec);
+    return this.insertVolume(buildVolume(spec));
+  }
+
+  async restoreVolume(v: StoredVolume): Promise<VolumeSettings> {
+    return this.insertVolume(v);
+  }
+
+  private insertVolume(v: StoredVolume): Promise<VolumeSettings> {
     return this.run(() => {
-      if (this.findVolume(spec.name)) throw new FsError('EEXIST', `volume "${spec.name}" already exists`);
+      if (this.findVolume(v.settings.name)) throw new FsError('EEXIST', `volume "${v.settings.name}" already exists`);
       const id = v.settings.id;
+      if (this.findVolume(id)) throw new FsError('EEXIST', `a volume with id "${id}" already exists`);
       this.db.prepare('INSERT INTO volumes (id, name, settings, capacity, inode_limit, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(id, v.settings.name, JSON.stringify(v.settings), v.capacityBytes, v.inodeLimit, v.createdAt);
       putInode(this.s, id, rootInode());
@@ -150,6 +158,26 @@ export class SqliteEngine implements MetaEngine {
       const row = this.findVolume(nameOrId);
       return row ? (JSON.parse(row.settings) as VolumeSettings) : null;
     }, true);
+  }
+
+  async storedVolume(nameOrId: string): Promise<StoredVolume | null> {
+    return this.run(() => {
+      const row = this.findVolume(nameOrId);
+      return row ? { settings: JSON.parse(row.settings) as VolumeSettings, capacityBytes: row.capacity, inodeLimit: row.inode_limit, createdAt: row.created_at } : null;
+    }, true);
+  }
+
+  transactRecords<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean): Promise<T> {
+    return this.run(() => fn(this.tx(volumeId)), readOnly);
+  }
+
+  async *gcEntries(volumeId: string): AsyncIterable<GcEntry> {
+    for (let after = 0; ;) {
+      const page = await this.run(() => this.s.gcAfter.all(volumeId, after, 1000) as GcEntry[], true);
+      yield* page;
+      if (page.length < 1000) return;
+      after = page[page.length - 1].blockId;
+    }
   }
 
   async deleteVolume(nameOrId: string, force = false): Promise<void> {
@@ -173,7 +201,7 @@ export class SqliteEngine implements MetaEngine {
 
   private volumeStore(volumeId: string): CoreMetaStore {
     return new CoreMetaStore({
-      transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.run(() => fn(this.tx(volumeId)), readOnly),
+      transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.transactRecords(volumeId, fn, readOnly),
       info: () => this.run((): VolumeInfo => {
         const row = this.db.prepare('SELECT * FROM volumes WHERE id = ?').get(volumeId) as VolumeRow | undefined;
         if (!row) throw new FsError('ENOENT', `no volume with id "${volumeId}"`);
