@@ -214,8 +214,9 @@ describe('mount.flexfs start flags (real mounts, --local)', () => {
     const env = { FLEXFS_HOME: home };
     const v = await run(process.execPath, [MOUNT_ENTRY, 'version'], { env });
     expect(v.code).toBe(0);
-    expect(v.stdout.trim()).toBe(pkg.version);
-    expect((await run(process.execPath, [MOUNT_ENTRY, '--version'], { env })).stdout.trim()).toBe(pkg.version);
+    // One line on all four binaries: `<binary> <version> (node <v>)` (src/cli/shared/version.ts).
+    expect(v.stdout.trim()).toBe(`mount.flexfs ${pkg.version} (node ${process.version})`);
+    expect((await run(process.execPath, [MOUNT_ENTRY, '--version'], { env })).stdout.trim()).toBe(v.stdout.trim());
 
     const creds = join(home, 'mount', 'creds', 'gone');
     const init = await run(process.execPath, [MOUNT_ENTRY, 'init', 'creds', 'gone', '--metaAddr', 'localhost:1'], { env, input: 'token=t-1\n' });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { daemonize } from './daemon.js';
 import type { MountStartFlags } from './flags.js';
@@ -7,13 +6,9 @@ import { helperInvocation } from './helper.js';
 import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
 import { LoggedError, runStart } from './start.js';
 import { sseOption } from '../shared/sse-option.js';
+import { addVersion } from '../shared/version.js';
 
 /** mount.flexfs: the mount client CLI and the mount(8) helper (`mount -t flexfs vol /mnt -o opts`). */
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** MountStartFlags back to argv for the daemon child (only flags that were set). */
 function flagsToArgs(flags: MountStartFlags): string[] {
@@ -47,10 +42,11 @@ function fail(e: unknown): never {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('mount.flexfs').description('flexfs mount client').version(version(), '-V, --version')
+  const program = new Command('mount.flexfs').description('flexfs mount client')
     // A usage error is 2 (the four binaries' convention: 0 ok, 1 runtime failure, 2 usage);
     // set before the subcommands are added, so they inherit it.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  addVersion(program);
   program.command('start <volume> <mountpoint>').description('mount a volume')
     .option('--local <dir>', 'embedded metadata (sqlite) and blocks in DIR; the volume is created on first use')
     .option('--sse [require]', 'request server-side encryption (AES256) on every PUT and warn when the store does not apply it; '
@@ -102,7 +98,6 @@ export function buildProgram(): Command {
   deinit.command('creds <volume>').option('--credsFile <path>').action((v: string, o: { credsFile?: string }) => deinitCreds(v, o).catch(fail));
   deinit.command('fstab <mountpoint>').action((mp: string) => deinitFstab(mp).catch(fail));
 
-  program.command('version').description('print the version').action(() => console.log(version()));
   return program;
 }
 
