@@ -5,6 +5,7 @@ import { runFsck, type FsckReport } from '../../ops/fsck.js';
 import { progressBar } from '../../ops/progress.js';
 import { openVolumeStore } from '../../ops/volume-store.js';
 import { durationFlag, parseDuration } from '../shared/table.js';
+import { checked, durationValue } from '../shared/flag-values.js';
 import { META_SERVER_DEFAULTS, OPS_DEFAULTS } from '../../config/defaults.js';
 import { defaultDbFolder } from './common.js';
 
@@ -17,7 +18,7 @@ export function registerFsckCommands(program: Command): void {
     .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', META_SERVER_DEFAULTS.engine)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
-    .option('--orphanAge <duration>', 'orphans at least this old count as collectable by gc', durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
+    .option('--orphanAge <duration>', 'orphans at least this old count as collectable by gc', checked(durationValue), durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
     .option('--json', 'print the reports as JSON')
     .action((volumes: string[], flags: FsckFlags) => fsckCommand(volumes, flags).then((code) => process.exit(code), fatal));
 }

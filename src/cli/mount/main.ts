@@ -1,12 +1,14 @@
 import { Command, Option } from 'commander';
 import { daemonize } from './daemon.js';
-import type { MountStartFlags } from './flags.js';
+import { checkStartFlagValues, type MountStartFlags } from './flags.js';
 import { START_HELP } from './help.js';
 import { helperInvocation } from './helper.js';
 import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
 import { LoggedError, runStart } from './start.js';
 import { sseOption } from '../shared/sse-option.js';
 import { addVersion } from '../shared/version.js';
+import { addLogOptions } from '../shared/log-options.js';
+import { exitWithError, UsageError } from '../shared/flag-values.js';
 
 /** mount.flexfs: the mount client CLI and the mount(8) helper (`mount -t flexfs vol /mnt -o opts`). */
 
@@ -29,16 +31,16 @@ function flagsToArgs(flags: MountStartFlags): string[] {
 }
 
 async function start(volume: string, mountpoint: string, flags: MountStartFlags): Promise<void> {
+  checkStartFlagValues(flags);
   if (!flags.foreground && !process.env.NOTIFY_SOCKET) {
-    await daemonize(volume, ['start', volume, mountpoint, ...flagsToArgs(flags)]);
+    await daemonize(volume, ['start', volume, mountpoint, ...flagsToArgs(flags)], flags.logFile);
   }
   await runStart(volume, mountpoint, flags);
 }
 
 function fail(e: unknown): never {
   if (e instanceof LoggedError) process.exit(1);
-  console.error(`mount.flexfs: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(1);
+  exitWithError('mount.flexfs', e);
 }
 
 export function buildProgram(): Command {
@@ -47,7 +49,7 @@ export function buildProgram(): Command {
     // set before the subcommands are added, so they inherit it.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   addVersion(program);
-  program.command('start <volume> <mountpoint>').description('mount a volume')
+  addLogOptions(program.command('start <volume> <mountpoint>').description('mount a volume'))
     .option('--local <dir>', 'embedded metadata (sqlite) and blocks in DIR; the volume is created on first use')
     .option('--sse [require]', 'request server-side encryption (AES256) on every PUT and warn when the store does not apply it; '
       + '--sse=require refuses such writes instead (EIO)', sseOption('--sse',
@@ -107,7 +109,8 @@ async function main(): Promise<void> {
   try {
     helper = helperInvocation(argv);
   } catch (e) {
-    fail(e);
+    // mount(8)'s argv or -o options that make no sense: a usage error
+    fail(new UsageError(e instanceof Error ? e.message : String(e)));
   }
   if (helper) {
     if (helper.fake) process.exit(0);

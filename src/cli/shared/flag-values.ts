@@ -49,7 +49,8 @@ export function checkValue(what: string, text: string, check: ValueCheck): void 
   try {
     check(text);
   } catch (e) {
-    throw new UsageError(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new UsageError(msg.startsWith(what) ? msg : `${what} ${msg}`);
   }
 }
 
