@@ -260,3 +260,13 @@ export const OPS_DEFAULTS = {
   /** dump/load --progress on a non-TTY: one line per this many ms. */
   progressLineMs: 1000,
 } as const;
+
+/** Daemon logs (mount.flexfs, meta.flexfs, proxy.flexfs: --logFile, --logMaxSize, --logKeep; src/ops/log.ts). */
+export const LOG_DEFAULTS = {
+  /** A --logFile is rotated when the next line would take it past this many bytes. */
+  maxSize: '64M',
+  /** Rotated files kept beside the live one (FILE.1 newest … FILE.N oldest). */
+  keep: 5,
+  /** Mode of a --logFile the daemon creates (records carry no secrets; still owner-only). */
+  fileMode: 0o600,
+} as const;

@@ -116,13 +116,13 @@ describe('mount.flexfs CLI (real processes, real FUSE mounts with --local)', () 
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not empty \(use --nonEmpty/);
     r = await cli(['v1', empty, '-o', '_netdev,frobnicate'], env);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // a usage error
     expect(r.stderr).toMatch(/unknown mount option "frobnicate"/);
     r = await cli(['start', 'v1', empty, '--sse=yes', '--foreground'], env);
     expect(r.code).toBe(2); // a usage error
     expect(r.stderr).toMatch(/--sse=yes: unknown value; use --sse .* or --sse=require/);
     r = await cli(['v1', empty, '-o', 'sse=always'], env);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/mount option sse=always: unknown value/);
   });
 

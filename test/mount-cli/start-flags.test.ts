@@ -174,12 +174,14 @@ describe('mount.flexfs start flags (real mounts, --local)', () => {
     await new Promise<void>((ok) => taken.listen(0, '127.0.0.1', () => ok()));
     const port = (taken.address() as { port: number }).port;
     try {
-      for (const [value, why] of [[`127.0.0.1:${port}`, /--metricsPort 127\.0\.0\.1:\d+: .*the port is taken/], ['nonsense:port', /--metricsPort nonsense:port/]] as const) {
+      // taken: a runtime failure (1); malformed: a usage error (2), refused before anything starts
+      for (const [value, why, code] of [[`127.0.0.1:${port}`, /--metricsPort 127\.0\.0\.1:\d+: .*the port is taken/, 1],
+        ['nonsense:port', /--metricsPort "nonsense:port": expected \[host:\]port/, 2]] as const) {
         const mp = join(dir.path, `metrics-${value.length}`);
         await fsp.mkdir(mp, { recursive: true });
         const r = await run(process.execPath, [MOUNT_ENTRY, 'start', 'vol', mp, '--local', local, '--foreground', '--metricsPort', value],
           { timeoutMs: 60_000, env: { FLEXFS_HOME: home, NOTIFY_SOCKET: '' } });
-        expect(r.code).toBe(1);
+        expect(r.code).toBe(code);
         expect(r.stderr).toMatch(why);
         expect(await findFuseMount(mp)).toBeFalsy();
       }
@@ -214,8 +216,9 @@ describe('mount.flexfs start flags (real mounts, --local)', () => {
     const env = { FLEXFS_HOME: home };
     const v = await run(process.execPath, [MOUNT_ENTRY, 'version'], { env });
     expect(v.code).toBe(0);
-    expect(v.stdout.trim()).toBe(pkg.version);
-    expect((await run(process.execPath, [MOUNT_ENTRY, '--version'], { env })).stdout.trim()).toBe(pkg.version);
+    // One line on all four binaries: `<binary> <version> (node <v>)` (src/cli/shared/version.ts).
+    expect(v.stdout.trim()).toBe(`mount.flexfs ${pkg.version} (node ${process.version})`);
+    expect((await run(process.execPath, [MOUNT_ENTRY, '--version'], { env })).stdout.trim()).toBe(v.stdout.trim());
 
     const creds = join(home, 'mount', 'creds', 'gone');
     const init = await run(process.execPath, [MOUNT_ENTRY, 'init', 'creds', 'gone', '--metaAddr', 'localhost:1'], { env, input: 'token=t-1\n' });

@@ -41,9 +41,36 @@ describe('CLI conventions of mount.flexfs, meta.flexfs, proxy.flexfs and flexfs'
     });
   }
 
+  // A bad flag VALUE is a usage error too: exit 2, naming the flag and the form it expects.
+  const badValues: Array<[string, string[], RegExp]> = [
+    ['mount.flexfs', ['start', 'v', '/tmp', '--diskQuota', '10Q'], /--diskQuota size "10Q": expected bytes, a size like 64M/],
+    ['mount.flexfs', ['start', 'v', '/tmp', '--storeDeadline', '5x'], /--storeDeadline "5x": expected seconds or a duration/],
+    ['mount.flexfs', ['start', 'v', '/tmp', '--metricsPort', '127.0.0.1:70000'], /--metricsPort "127\.0\.0\.1:70000": expected \[host:\]port with a port from 0 to 65535/],
+    ['mount.flexfs', ['start', 'v', '/tmp', '--attrTTL', '-1'], /--attrTTL "-1": expected seconds, a number ≥ 0/],
+    ['mount.flexfs', ['start', 'v', '/tmp', '--logKeep', '0'], /option '--logKeep <n>' argument '0' is invalid\. "0": expected a whole number ≥ 1/],
+    ['mount.flexfs', ['v', '/tmp', '-o', 'memcapacity=lots'], /--memCapacity size "lots": expected bytes/],
+    ['meta.flexfs', ['start', '--sessionTtl', '0'], /option '--sessionTtl <seconds>' argument '0' is invalid\. "0": expected a whole number ≥ 1/],
+    ['meta.flexfs', ['start', '--bindAddr', '0.0.0.0:99999'], /option '--bindAddr <host:port>' argument '0\.0\.0\.0:99999' is invalid\. .*port from 0 to 65535/],
+    ['meta.flexfs', ['start', '--logMaxSize', '1Q'], /option '--logMaxSize <size>' argument '1Q' is invalid\. size "1Q"/],
+    ['meta.flexfs', ['gc', '--orphanAge', '5x'], /option '--orphanAge <duration>' argument '5x' is invalid\. duration "5x": expected seconds or a number with s\/m\/h\/d/],
+    ['meta.flexfs', ['volume', 'create', 'v', '--store', 's3://b', '--blockSize', 'big'], /option '--blockSize <size>' argument 'big' is invalid\. size "big"/],
+    ['proxy.flexfs', ['start', '--store', 's3://b', '--diskQuota', '10Q'], /option '--diskQuota <size>' argument '10Q' is invalid\. size "10Q"/],
+    ['proxy.flexfs', ['start', '--store', 's3://b', '--maxGets', '0'], /option '--maxGets <n>' argument '0' is invalid\. "0": expected a whole number ≥ 1/],
+    ['proxy.flexfs', ['start', '--store', 's3://b', '--logFormat', 'xml'], /option '--logFormat <format>' argument 'xml' is invalid\. "xml": expected text, json, journal/],
+    ['flexfs', ['status', 'v', '--addr', 'ftp://meta:9440'], /option '--addr <host:port>' argument 'ftp:\/\/meta:9440' is invalid\. .*unknown scheme ftp/],
+  ];
+  for (const [bin, args, why] of badValues) {
+    it(`${bin} ${args.join(' ')}: a usage error (2) naming the flag`, async () => {
+      const r = await cli(bin, args);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(why);
+    });
+  }
+
   it('runtime failures exit 1', async () => {
     expect((await cli('mount.flexfs', ['start', 'v', '/nonexistent-mountpoint-x', '--foreground'])).code).toBe(1);
     expect((await cli('meta.flexfs', ['volume', 'list', '--addr', '127.0.0.1:1'])).code).toBe(1);
     expect((await cli('proxy.flexfs', ['start', '--store', 's3://bucket', '--bindAddr', '127.0.0.1:1', '--credsFile', '/nonexistent'])).code).toBe(1);
+    expect((await cli('flexfs', ['status', '/nonexistent-mountpoint-x'])).code).toBe(1);
   });
 });

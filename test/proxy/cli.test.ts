@@ -96,11 +96,11 @@ describe('proxy.flexfs CLI', () => {
     expect(missing.stderr).toMatch(/credentials file .*proxy\/creds does not exist/);
     await runCli(['init', 'creds'], { env: { FLEXFS_HOME: home }, stdin: 'token=tok-123456\n' });
     const quota = await runCli([...base, '--diskQuota', 'lots'], { env: { FLEXFS_HOME: home } });
-    expect(quota.code).toBe(1);
-    expect(quota.stderr).toMatch(/size "lots"/);
+    expect(quota.code).toBe(2); // a bad flag value is a usage error
+    expect(quota.stderr).toMatch(/--diskQuota <size>' argument 'lots' is invalid\. size "lots"/);
     const addr = await runCli([...base.slice(0, -1), 'nonsense'], { env: { FLEXFS_HOME: home } });
-    expect(addr.code).toBe(1);
-    expect(addr.stderr).toMatch(/--bindAddr "nonsense" is not host:port/);
+    expect(addr.code).toBe(2);
+    expect(addr.stderr).toMatch(/--bindAddr <host:port>' argument 'nonsense' is invalid\. "nonsense": expected host:port/);
     expect(quota.stderr + addr.stderr).not.toContain('tok-123456');
     const sse = await runCli([...base, '--sse=yes'], { env: { FLEXFS_HOME: home } });
     expect(sse.code).toBe(2); // refused by the option parser: a usage error

@@ -7,6 +7,8 @@ import { openExistingEngine } from '../../ops/engine-access.js';
 import { volumeStatusViaAdmin } from '../../ops/remote-status.js';
 import { formatMountStatus, formatVolumeStatus, liveMountStatuses, localMountsOf, volumeStatus, type VolumeStatus } from '../../ops/status.js';
 import { adminClient, defaultDbFolder } from '../meta/common.js';
+import { parseMetaAddr } from '../../meta/client/address.js';
+import { checked } from '../shared/flag-values.js';
 
 export interface StatusFlags {
   engine?: string; dbFolder?: string; local?: string; json?: boolean;
@@ -19,7 +21,7 @@ export function registerStatus(program: Command): void {
     .option('--engine <engine>', 'metadata engine for a volume: sqlite (default) or redis://…')
     .option('--dbFolder <dir>', 'sqlite database folder (default ~/.flexfs/meta/db)')
     .option('--local <dir>', 'the folder of an embedded (--local) volume')
-    .option('--addr <host:port>', 'ask this meta.flexfs (admin API) instead of opening the engine')
+    .option('--addr <host:port>', 'ask this meta.flexfs (admin API) instead of opening the engine', checked(parseMetaAddr))
     .option('--credsFile <path>', 'with --addr: server creds file holding adminToken (default ~/.flexfs/meta/creds)')
     .option('--ca <pem-file>', 'with --addr: pin this server certificate (default: this host\'s ~/.flexfs/meta/tls/cert.pem)')
     .option('--insecure', 'with --addr: do not verify the server certificate')

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { flexfsHome, metaCredsPath, readCreds, requireField } from '../../config/creds.js';
 import { AdminClient } from '../../meta/client/index.js';
 import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
+import { exitWithError } from '../shared/flag-values.js';
 
 export interface AdminFlags {
   addr?: string;
@@ -40,8 +41,7 @@ export function addAdminOptions<T extends { option(flags: string, desc: string, 
     .option('--insecure', 'do not verify the server certificate');
 }
 
-/** Print an error for the operator and exit non-zero. */
+/** Print an error for the operator and exit: 2 for a usage error, else 1. */
 export function fail(e: unknown): never {
-  process.stderr.write(`meta.flexfs: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
+  exitWithError('meta.flexfs', e);
 }

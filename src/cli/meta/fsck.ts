@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runFsck, type FsckReport } from '../../ops/fsck.js';
 import { durationFlag, parseDuration } from '../shared/table.js';
+import { checked, durationValue } from '../shared/flag-values.js';
 import { META_SERVER_DEFAULTS, OPS_DEFAULTS } from '../../config/defaults.js';
 import { formatFailure, isFailure, runOnVolumes, type VolumeFailure, type VolumeJobFlags } from './volume-jobs.js';
 
@@ -17,8 +18,8 @@ export function registerFsckCommands(program: Command): void {
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--local <dir>', 'an embedded volume folder (DIR/meta.db + DIR/blocks, as made by mount.flexfs start --local DIR) instead of --engine/--dbFolder')
     .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
-    .option('--storeDeadline <duration>', 'give up on a volume whose bucket does not answer a request within this long, retries included (reported; the others go on)', durationFlag(OPS_DEFAULTS.storeDeadlineSeconds))
-    .option('--orphanAge <duration>', 'orphans at least this old count as collectable by gc', durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
+    .option('--storeDeadline <duration>', 'give up on a volume whose bucket does not answer a request within this long, retries included (reported; the others go on)', checked(durationValue), durationFlag(OPS_DEFAULTS.storeDeadlineSeconds))
+    .option('--orphanAge <duration>', 'orphans at least this old count as collectable by gc', checked(durationValue), durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
     .option('--json', 'print the reports as JSON')
     .action((volumes: string[], flags: FsckFlags) => fsckCommand(volumes, flags).then((code) => process.exit(code), fatal));
 }

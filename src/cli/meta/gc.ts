@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runGc, type GcSummary } from '../../ops/gc.js';
 import { durationFlag, parseDuration } from '../shared/table.js';
+import { checked, durationValue, wholeNumberValue } from '../shared/flag-values.js';
 import { META_SERVER_DEFAULTS, OPS_DEFAULTS } from '../../config/defaults.js';
 import { formatFailure, isFailure, runOnVolumes, type VolumeFailure, type VolumeJobFlags } from './volume-jobs.js';
 
@@ -19,12 +20,12 @@ export function registerGcCommands(program: Command): void {
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--local <dir>', 'an embedded volume folder (DIR/meta.db + DIR/blocks, as made by mount.flexfs start --local DIR) instead of --engine/--dbFolder')
     .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
-    .option('--storeDeadline <duration>', 'give up on a volume whose bucket does not answer a request within this long, retries included (reported; the others go on)', durationFlag(OPS_DEFAULTS.storeDeadlineSeconds))
+    .option('--storeDeadline <duration>', 'give up on a volume whose bucket does not answer a request within this long, retries included (reported; the others go on)', checked(durationValue), durationFlag(OPS_DEFAULTS.storeDeadlineSeconds))
     .option('--dry-run', 'count what would be deleted, delete nothing')
-    .option('--orphanAge <duration>', 'only delete unreferenced objects at least this old (s/m/h/d)', durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
-    .option('--retention <duration>', 'override the volume retention for queued blocks (s/m/h/d)')
+    .option('--orphanAge <duration>', 'only delete unreferenced objects at least this old (s/m/h/d)', checked(durationValue), durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
+    .option('--retention <duration>', 'override the volume retention for queued blocks (s/m/h/d)', checked(durationValue))
     .option('--no-orphans', 'skip the bucket scan for unreferenced objects')
-    .option('--concurrency <n>', 'parallel deletes', String(OPS_DEFAULTS.gcConcurrency))
+    .option('--concurrency <n>', 'parallel deletes', checked(wholeNumberValue(1)), String(OPS_DEFAULTS.gcConcurrency))
     .option('--json', 'print the summary as JSON')
     .action((volumes: string[], flags: GcFlags) => gcCommand(volumes, flags).then((code) => process.exit(code), fatal));
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
-import { pino } from 'pino';
 import { metaCredsPath, readCreds } from '../../config/creds.js';
 import { openEngine, urlHasPassword } from '../../meta/engines/index.js';
 import { loadTls, startMetaServer } from '../../meta/server/index.js';
@@ -8,16 +7,18 @@ import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
 import { DEFAULT_MAX_CONNECTIONS, parseMaxConnections } from '../../util/listener-limits.js';
 import { defaultDbFolder, defaultTlsDir, fail } from './common.js';
 import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
+import { addLogOptions, daemonLogger, type LogFlags } from '../shared/log-options.js';
+import { checked, hostPortValue, wholeNumberValue } from '../shared/flag-values.js';
 
-interface MetaStartFlags {
+interface MetaStartFlags extends LogFlags {
   bindAddr: string; dbFolder?: string; engine: string; sync?: boolean; noSSL?: boolean; ssl?: boolean;
   sslCert?: string; sslKey?: string; credsFile?: string; verbose?: boolean; sessionTtl: string; maxConnections: string;
 }
 
 export function registerStart(program: Command): void {
-  program.command('start')
+  addLogOptions(program.command('start')
     .description('run the metadata server (HTTPS REST + WebSocket RPC on one port)')
-    .option('--bindAddr <host:port>', 'listen address', `0.0.0.0:${DEFAULT_META_PORT}`)
+    .option('--bindAddr <host:port>', 'listen address', checked(hostPortValue(false)), `0.0.0.0:${DEFAULT_META_PORT}`)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--engine <engine>', 'metadata engine: sqlite, redis://host:port[/db] or redis+cluster://host:port[,host:port…] (password: redisPassword in the creds file)', META_SERVER_DEFAULTS.engine)
     .option('--sync', 'fsync every metadata commit (sqlite synchronous=FULL)')
@@ -25,14 +26,14 @@ export function registerStart(program: Command): void {
     .option('--sslCert <file>', 'PEM certificate (default: self-signed, made on first start)')
     .option('--sslKey <file>', 'PEM private key for --sslCert')
     .option('--credsFile <path>', 'creds file with adminToken, blockUser, blockPass, redisPassword (default ~/.flexfs/meta/creds)')
-    .option('--sessionTtl <seconds>', 'session lifetime without heartbeats', String(META_SERVER_DEFAULTS.sessionTtlSeconds))
-    .option('--maxConnections <n>', 'concurrent connections accepted (mounts hold one each); more are closed at once', String(DEFAULT_MAX_CONNECTIONS))
-    .option('--verbose', 'debug logging')
+    .option('--sessionTtl <seconds>', 'session lifetime without heartbeats', checked(wholeNumberValue(1)), String(META_SERVER_DEFAULTS.sessionTtlSeconds))
+    .option('--maxConnections <n>', 'concurrent connections accepted (mounts hold one each); more are closed at once', checked(wholeNumberValue(1)), String(DEFAULT_MAX_CONNECTIONS))
+    .option('--verbose', 'debug logging'))
     .action((flags: MetaStartFlags) => runStart(flags).catch(fail));
 }
 
 async function runStart(flags: MetaStartFlags): Promise<void> {
-  const log = pino({ name: 'meta.flexfs', level: flags.verbose ? 'debug' : 'info' });
+  const log = daemonLogger('meta.flexfs', flags, !!flags.verbose);
   const credsPath = flags.credsFile ?? metaCredsPath();
   const creds = await readCreds(credsPath);
   const str = (k: string) => (typeof creds[k] === 'string' && creds[k] !== '' ? (creds[k] as string) : undefined);

@@ -8,6 +8,7 @@ import type { VolumeSpec } from '../../meta/engine.js';
 import type { VolumeSettings } from '../../meta/types.js';
 import { readNewPassphrase } from '../shared/secrets.js';
 import { durationFlag, formatPairs, formatTable, parseDuration } from '../shared/table.js';
+import { checked, durationValue, sizeValue, wholeNumberValue } from '../shared/flag-values.js';
 import { addAdminOptions, adminClient, fail, type AdminFlags } from './common.js';
 
 interface CreateFlags extends AdminFlags {
@@ -76,7 +77,7 @@ export function registerVolume(program: Command): void {
   addAdminOptions(volume.command('create <name>')
     .description('create a volume (--encrypt reads the passphrase twice from the TTY or stdin)')
     .requiredOption('--store <url>', 'block store: file:///dir or s3://bucket/prefix')
-    .option('--blockSize <size>', `block size, ${sizeFlag(MIN_BLOCK_SIZE)}…${sizeFlag(MAX_BLOCK_SIZE)}`, sizeFlag(VOLUME_DEFAULTS.blockSize))
+    .option('--blockSize <size>', `block size, ${sizeFlag(MIN_BLOCK_SIZE)}…${sizeFlag(MAX_BLOCK_SIZE)}`, checked(sizeValue(false)), sizeFlag(VOLUME_DEFAULTS.blockSize))
     .option('--compression <codec>', 'lz4 or none', VOLUME_DEFAULTS.compression)
     .option('--encrypt', 'end-to-end encryption with a passphrase')
     .option('--endpoint <url>', 'S3 endpoint (non-AWS)')
@@ -86,10 +87,10 @@ export function registerVolume(program: Command): void {
     .option('--ambientCredentials', 'mounts use their own instance role / AWS chain instead of the server\'s blockUser/blockPass')
     .option('--assumeRoleArn <arn>', 'mounts assume this IAM role (STS AssumeRole) for bucket access')
     .option('--stsEndpoint <url>', 'STS endpoint for --assumeRoleArn (non-AWS or regional)')
-    .option('--retention <duration>', 'keep superseded blocks this long before gc (e.g. 24h)', durationFlag(VOLUME_DEFAULTS.retentionSeconds))
+    .option('--retention <duration>', 'keep superseded blocks this long before gc (e.g. 24h)', checked(durationValue), durationFlag(VOLUME_DEFAULTS.retentionSeconds))
     .option('--proxies <list>', 'proxy group host:port,host:port')
-    .option('--capacity <size>', 'capacity: writes past it fail with ENOSPC; statfs reports it (default unlimited)')
-    .option('--inodeLimit <n>', 'most inodes the volume may hold: creates past it fail with ENOSPC (default unlimited)'))
+    .option('--capacity <size>', 'capacity: writes past it fail with ENOSPC; statfs reports it (default unlimited)', checked(sizeValue(false)))
+    .option('--inodeLimit <n>', 'most inodes the volume may hold: creates past it fail with ENOSPC (default unlimited)', checked(wholeNumberValue(0))))
     .action((name: string, f: CreateFlags) => (async () => {
       const spec = volumeSpecFromFlags(name, f);
       const admin = await adminClient(f);

@@ -5,10 +5,10 @@ import { flexfsHome } from '../../config/creds.js';
 
 /**
  * Daemonize: re-run ourselves detached with --foreground and --readyFd 3, output to a log file
- * under ~/.flexfs/mount/logs/, and wait until the child reports READY (exit 0) or ERROR / dies
+ * under ~/.flexfs/mount/logs/ (the log itself, unless --logFile names another: `logFileFlag`), and wait until the child reports READY (exit 0) or ERROR / dies
  * (print why, exit 1). Nothing secret is on the argv we pass on.
  */
-export async function daemonize(volume: string, childArgs: string[], timeoutMs = 180_000): Promise<never> {
+export async function daemonize(volume: string, childArgs: string[], logFileFlag?: string, timeoutMs = 180_000): Promise<never> {
   const dir = join(flexfsHome(), 'mount', 'logs');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const logPath = join(dir, `${volume}.log`);
@@ -29,7 +29,7 @@ export async function daemonize(volume: string, childArgs: string[], timeoutMs =
     child.on('exit', (code) => { clearTimeout(timer); resolve(text.split('\n')[0] || `ERROR the mount process exited (${code}) before the mount was live (see ${logPath})`); });
   });
   if (outcome === 'READY') {
-    console.log(`mounted (pid ${child.pid}, log ${logPath})`);
+    console.log(`mounted (pid ${child.pid}, log ${logFileFlag ?? logPath})`);
     child.unref();
     process.exit(0);
   }

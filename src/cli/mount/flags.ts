@@ -2,9 +2,11 @@ import { parseSseMode } from '../../store/sse.js';
 import { KERNEL_CACHE_DEFAULTS, TIMEOUTS, VFS_DEFAULTS } from '../../config/defaults.js';
 import { mountCacheMs, type CacheTimeoutChoice, type CacheTimeouts } from '../../vfs/cache-timeouts.js';
 import { durationFlag, parseDuration } from '../shared/table.js';
+import { checkValue, hostPortValue, sizeValue, type ValueCheck } from '../shared/flag-values.js';
+import { LOG_VALUE_CHECKS, type LogFlags } from '../shared/log-options.js';
 
 /** Flags of `mount.flexfs start`, as commander hands them over (sizes still strings). */
-export interface MountStartFlags {
+export interface MountStartFlags extends LogFlags {
   local?: string;
   /** true (`--sse`, `-o sse`) or 'require' (`--sse=require`, `-o sse=require`); see parseSseMode. */
   sse?: boolean | string;
@@ -56,6 +58,7 @@ const VALUED: Record<string, keyof MountStartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
   diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
   proxy: 'proxy', attrttl: 'attrTTL', entryttl: 'entryTTL', negativettl: 'negativeTTL', storedeadline: 'storeDeadline',
+  logformat: 'logFormat', logfile: 'logFile', logmaxsize: 'logMaxSize', logkeep: 'logKeep',
 };
 
 /**
@@ -166,4 +169,30 @@ export function parseStoreDeadline(text: string): number {
 export function parseUmask(text: string): number {
   if (!/^0?[0-7]{1,3}$/.test(text)) throw new Error(`umask "${text}": expected octal like 022`);
   return parseInt(text, 8);
+}
+
+/** The value checks of `start` flags, by flag (key of MountStartFlags). */
+const VALUE_CHECKS: Partial<Record<keyof MountStartFlags, ValueCheck>> = {
+  memCapacity: sizeValue(true),
+  diskQuota: sizeValue(true),
+  umask: parseUmask,
+  attrTTL: (t) => parseTtl('--attrTTL', t),
+  entryTTL: (t) => parseTtl('--entryTTL', t),
+  negativeTTL: (t) => parseTtl('--negativeTTL', t),
+  storeDeadline: parseStoreDeadline,
+  metricsPort: hostPortValue(true),
+  proxy: splitProxyList,
+  ...LOG_VALUE_CHECKS,
+};
+
+/**
+ * Check every flag value before anything starts (and before the mount daemonizes, so a bad value
+ * reaches the operator as a usage error, exit 2, not as a failed daemon): from the command line
+ * and from mount -o / fstab alike. Throws a UsageError naming the flag and the expected form.
+ */
+export function checkStartFlagValues(flags: MountStartFlags): void {
+  for (const [key, check] of Object.entries(VALUE_CHECKS) as Array<[keyof MountStartFlags, ValueCheck]>) {
+    const value = flags[key];
+    if (typeof value === 'string') checkValue(`--${key}`, value, check);
+  }
 }

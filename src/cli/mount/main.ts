@@ -1,19 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { daemonize } from './daemon.js';
-import type { MountStartFlags } from './flags.js';
+import { checkStartFlagValues, type MountStartFlags } from './flags.js';
 import { START_HELP } from './help.js';
 import { helperInvocation } from './helper.js';
 import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
 import { LoggedError, runStart } from './start.js';
 import { sseOption } from '../shared/sse-option.js';
+import { addVersion } from '../shared/version.js';
+import { addLogOptions } from '../shared/log-options.js';
+import { exitWithError, UsageError } from '../shared/flag-values.js';
 
 /** mount.flexfs: the mount client CLI and the mount(8) helper (`mount -t flexfs vol /mnt -o opts`). */
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** MountStartFlags back to argv for the daemon child (only flags that were set). */
 function flagsToArgs(flags: MountStartFlags): string[] {
@@ -34,24 +31,25 @@ function flagsToArgs(flags: MountStartFlags): string[] {
 }
 
 async function start(volume: string, mountpoint: string, flags: MountStartFlags): Promise<void> {
+  checkStartFlagValues(flags);
   if (!flags.foreground && !process.env.NOTIFY_SOCKET) {
-    await daemonize(volume, ['start', volume, mountpoint, ...flagsToArgs(flags)]);
+    await daemonize(volume, ['start', volume, mountpoint, ...flagsToArgs(flags)], flags.logFile);
   }
   await runStart(volume, mountpoint, flags);
 }
 
 function fail(e: unknown): never {
   if (e instanceof LoggedError) process.exit(1);
-  console.error(`mount.flexfs: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(1);
+  exitWithError('mount.flexfs', e);
 }
 
 export function buildProgram(): Command {
-  const program = new Command('mount.flexfs').description('flexfs mount client').version(version(), '-V, --version')
+  const program = new Command('mount.flexfs').description('flexfs mount client')
     // A usage error is 2 (the four binaries' convention: 0 ok, 1 runtime failure, 2 usage);
     // set before the subcommands are added, so they inherit it.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
-  program.command('start <volume> <mountpoint>').description('mount a volume')
+  addVersion(program);
+  addLogOptions(program.command('start <volume> <mountpoint>').description('mount a volume'))
     .option('--local <dir>', 'embedded metadata (sqlite) and blocks in DIR; the volume is created on first use')
     .option('--sse [require]', 'request server-side encryption (AES256) on every PUT and warn when the store does not apply it; '
       + '--sse=require refuses such writes instead (EIO)', sseOption('--sse',
@@ -102,7 +100,6 @@ export function buildProgram(): Command {
   deinit.command('creds <volume>').option('--credsFile <path>').action((v: string, o: { credsFile?: string }) => deinitCreds(v, o).catch(fail));
   deinit.command('fstab <mountpoint>').action((mp: string) => deinitFstab(mp).catch(fail));
 
-  program.command('version').description('print the version').action(() => console.log(version()));
   return program;
 }
 
@@ -112,7 +109,8 @@ async function main(): Promise<void> {
   try {
     helper = helperInvocation(argv);
   } catch (e) {
-    fail(e);
+    // mount(8)'s argv or -o options that make no sense: a usage error
+    fail(new UsageError(e instanceof Error ? e.message : String(e)));
   }
   if (helper) {
     if (helper.fake) process.exit(0);

@@ -12,7 +12,8 @@ import { openStore, parseSseMode } from '../../store/index.js';
 import { mountRunDir, startMountTelemetry } from '../../ops/mount-telemetry.js';
 import { MountControl, startMountControl } from '../../ops/mount-control.js';
 import { countOps, instrumentOps } from '../../ops/op-metrics.js';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { daemonLogger } from '../shared/log-options.js';
 import type { MountStartFlags } from './flags.js';
 import { kernelTtls, parseStoreDeadline, parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
@@ -21,10 +22,11 @@ import { TIMEOUTS } from '../../config/defaults.js';
 import { recoveryFolderFor } from '../../recovery/index.js';
 
 /**
- * Structured log (pino, one JSON object per line) on stderr, which is the log file once the mount
- * has daemonized. Levels: info by default, debug with --verbose. Messages never carry secrets.
+ * Structured log (src/ops/log.ts) on stderr, which is the log file once the mount has daemonized,
+ * or in --logFile. Levels: info by default, debug with --verbose. Messages never carry secrets.
+ * runStart replaces this default logger with the one the log flags ask for.
  */
-const logger: Logger = pino({ name: 'mount.flexfs', level: 'info' }, pino.destination(2));
+let logger: Logger = daemonLogger('mount.flexfs', {}, false);
 const log = {
   info: (msg: string, fields: Record<string, unknown> = {}) => logger.info(fields, msg),
   warn: (msg: string, fields: Record<string, unknown> = {}) => logger.warn(fields, msg),
@@ -77,6 +79,7 @@ function reportReady(flags: MountStartFlags, line: string): void {
 /** Mount the volume and serve it until SIGTERM/SIGINT or an external unmount. */
 export async function runStart(volume: string, mountpointArg: string, flags: MountStartFlags): Promise<void> {
   const mountpoint = resolve(mountpointArg);
+  logger = daemonLogger('mount.flexfs', flags, !!flags.verbose);
   try {
     await serve(volume, mountpoint, flags);
   } catch (e) {
@@ -94,7 +97,6 @@ export async function runStart(volume: string, mountpointArg: string, flags: Mou
 }
 
 async function serve(volume: string, mountpoint: string, flags: MountStartFlags): Promise<void> {
-  if (flags.verbose) logger.level = 'debug';
   await checkMountpoint(mountpoint, !!flags.nonEmpty);
   const umask = flags.umask !== undefined ? parseUmask(flags.umask) : undefined;
   const ttls = kernelTtls(flags, !flags.local);

@@ -51,6 +51,10 @@ export function startArgs(flags: ProxyStartFlags, given: (flag: string) => boole
   if (flags.sse) args.push(flags.sse === 'require' ? '--sse=require' : '--sse');
   if (flags.noSSL) args.push('--noSSL');
   if (flags.verbose) args.push('--verbose');
+  // the journal is the unit's log; pass the log flags only when asked for
+  for (const flag of ['logFormat', 'logFile', 'logMaxSize', 'logKeep'] as const) {
+    if (flags[flag] !== undefined && given(flag)) args.push(`--${flag}`, String(flags[flag]));
+  }
   if (flags.maxConnections !== undefined && Number(flags.maxConnections) !== DEFAULT_MAX_CONNECTIONS) args.push('--maxConnections', String(flags.maxConnections));
   for (const [flag, value, def] of [['maxGets', flags.maxGets, GET_LIMIT_DEFAULTS.maxGets], ['maxFetches', flags.maxFetches, GET_LIMIT_DEFAULTS.maxFetches],
     ['maxQueuedGets', flags.maxQueuedGets, GET_LIMIT_DEFAULTS.maxQueued], ['maxPuts', flags.maxPuts, PUT_LIMIT_DEFAULTS.maxPuts],

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { mkdir, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import pino from 'pino';
 import { createCodec } from '../../codec/index.js';
 import { readCreds, requireField } from '../../config/creds.js';
 import { parseSize, formatSize } from '../../config/sizes.js';
@@ -11,6 +10,8 @@ import { createProxyServer } from '../../proxy/server.js';
 import { loadOrCreateTls } from '../../proxy/tls.js';
 import { openStore, parseSseMode } from '../../store/index.js';
 import { parseMaxConnections } from '../../util/listener-limits.js';
+import { exitWithError } from '../shared/flag-values.js';
+import { daemonLogger } from '../shared/log-options.js';
 import { addStartOptions, DEFAULT_PORT, type ProxyStartFlags } from './options.js';
 
 export function registerStart(program: Command): void {
@@ -19,8 +20,7 @@ export function registerStart(program: Command): void {
       try {
         await startProxy(flags);
       } catch (e) {
-        process.stderr.write(`proxy.flexfs: ${(e as Error).message}\n`);
-        process.exit(1);
+        exitWithError('proxy.flexfs', e);
       }
     });
 }
@@ -34,7 +34,7 @@ export function parseBindAddr(addr: string): { host: string; port: number } {
 }
 
 async function startProxy(flags: ProxyStartFlags): Promise<void> {
-  const log = pino({ name: 'proxy.flexfs', level: flags.verbose ? 'debug' : 'info' }, pino.destination(2));
+  const log = daemonLogger('proxy.flexfs', flags, !!flags.verbose);
   const sse = parseSseMode(flags.sse, '--sse');
   const { host, port } = parseBindAddr(flags.bindAddr);
   const maxConnections = parseMaxConnections(flags.maxConnections);

@@ -41,6 +41,6 @@ export class ServerMetrics {
   });
 
   constructor(defaultMetrics = false) {
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'flexfs_meta_' });
   }
 }

@@ -18,8 +18,13 @@ export function flexfsVersion(): string {
   return 'unknown';
 }
 
-export function registerVersion(program: Command): void {
-  program.command('version').description('print the version').action(() => {
-    process.stdout.write(`proxy.flexfs ${flexfsVersion()} (node ${process.version})\n`);
-  });
+/**
+ * `--version`, `-V` and a `version` subcommand, the same on the four binaries: one line
+ * `<binary> <version> (<detail>, node <v>)`. Call before the subcommands are added.
+ */
+export function addVersion(program: Command, detail?: string): Command {
+  const line = `${program.name()} ${flexfsVersion()} (${detail ? `${detail}, ` : ''}node ${process.version})`;
+  program.version(line, '-V, --version', 'print the version');
+  program.command('version').description('print the version').action(() => { process.stdout.write(`${line}\n`); });
+  return program;
 }
