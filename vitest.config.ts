@@ -32,6 +32,7 @@ const E2E = [
   'test/mount/**/*.test.ts',
   'test/mount-cli/**/*.test.ts',
   'test/ops/fstab-status.test.ts',
+  'test/ops/readme-flows.test.ts',
   'test/ops/status-remote.test.ts',
   'test/proxy/mount-proxy.test.ts',
 ];
