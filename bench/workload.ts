@@ -12,7 +12,9 @@
  * flexfs-rgw-cached, flexfs-rgw-wb, s3fs, rclone; default all but the -wb variants, which add
  * --writebackCache); FLEXFS_BENCH_PEER_ENTRIES (default 600: s3fs and rclone get a subtree of
  * whole packages with at least that many entries); FLEXFS_BENCH_NO_DOC=1 prints only;
- * FLEXFS_BENCH_NO_PROFILE=1 skips the profiles; FLEXFS_BENCH_SHARED=1 notes a shared machine.
+ * FLEXFS_BENCH_TREE_ENTRIES=N uses a subtree of whole packages (about N entries) for every
+ * system (a quick run); FLEXFS_BENCH_NO_PROFILE=1 skips the profiles; FLEXFS_BENCH_SHARED=1 notes
+ * a shared machine.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -37,7 +39,11 @@ const JOB_TIMEOUT_MS = 10 * 60_000;
 const PEER_JOB_TIMEOUT_MS = 4 * 60_000;
 const DEFAULT_PEER_ENTRIES = 600;
 
-interface Tree { tar: string; entries: number; files: number; bytes: number; what: string }
+interface Tree {
+  tar: string; entries: number; files: number; bytes: number; what: string;
+  /** What `find .` prints after extracting it: the entries, ".", and node_modules when the tar has no entry of its own for it. */
+  findCount: number;
+}
 interface RunOut { ms: number; code: number | null; stdout: string; stderr: string }
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<RunOut> {
@@ -71,7 +77,8 @@ async function makeTree(tar: string, paths: string[], what: string): Promise<Tre
     files++;
     bytes += Number(line.split(/\s+/)[2]);
   }
-  return { tar, entries: listing.length, files, bytes, what };
+  const hasRoot = listing.some((l) => / node_modules\/$/.test(l));
+  return { tar, entries: listing.length, files, bytes, what, findCount: listing.length + (hasRoot ? 1 : 2) };
 }
 
 /** stdout of a command without the 100 kB tail limit (tar listings are megabytes). */
@@ -84,7 +91,7 @@ function mustRunBig(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-/** Whole top-level packages of node_modules, in name order, until at least `want` entries. */
+/** Whole top-level packages of node_modules (for the peers, or a quick run), in name order, until at least `want` entries (skipping any that would overshoot 1.5×). */
 async function peerSubtree(want: number): Promise<string[]> {
   const count = async (p: string): Promise<number> => {
     const st = await stat(p).catch(() => undefined);
@@ -97,8 +104,10 @@ async function peerSubtree(want: number): Promise<string[]> {
   let n = 0;
   for (const name of (await readdir(join(REPO, 'node_modules'))).sort()) {
     if (name.startsWith('.')) continue;
+    const size = await count(join(REPO, 'node_modules', name));
+    if (n + size > want * 1.5) continue;
     picked.push(join('node_modules', name));
-    n += await count(join(REPO, 'node_modules', name));
+    n += size;
     if (n >= want) break;
   }
   return picked;
@@ -163,7 +172,8 @@ async function benchSystem(sys: WorkloadSystem, tree: Tree, timeoutMs: number, b
         res.counts[id] = { per, ops: minus(after.ops, before.ops), metaMiss: after.metaMiss - before.metaMiss, rpcs: minus(after.rpcs, before.rpcs), blocks: minus(after.blocks, before.blocks) };
       }
       res.seconds[id] = r.ms / 1000;
-      log(`${sys.key} ${id}: ${(r.ms / 1000).toFixed(2)} s`);
+      const k = res.counts[id];
+      log(`${sys.key} ${id}: ${(r.ms / 1000).toFixed(2)} s${k ? `; per entry: ${(total(k.ops) / per).toFixed(2)} core calls, ${(total(k.rpcs) / per).toFixed(2)} RPCs` : ''}`);
     } catch (e) {
       res.seconds[id] = /killed after/.test((e as Error).message) ? `> ${timeoutMs / 60_000} min` : 'error';
       log(`${sys.key} ${id} FAILED: ${(e as Error).message.slice(0, 400)}`);
@@ -179,7 +189,7 @@ async function benchSystem(sys: WorkloadSystem, tree: Tree, timeoutMs: number, b
     }
     await job('find', tree.entries, 'sh', ['-c', 'find . | wc -l'], [0], (r) => {
       const n = Number(r.stdout.trim());
-      if (n !== tree.entries + 1) throw new Error(`find saw ${n} entries, the tar has ${tree.entries} (+1 for ".")`);
+      if (n !== tree.findCount) throw new Error(`find saw ${n} entries, expected ${tree.findCount} (the tar's ${tree.entries} and ".")`);
     });
     await job('du', tree.entries, 'du', ['-s', '.'], [0]);
     // grep exits 1 when nothing matched: that is the success here.
@@ -324,7 +334,10 @@ async function main(): Promise<void> {
   let peerTree: Tree | undefined;
   try {
     log('tarring node_modules');
-    tree = await makeTree(join(work, 'tree.tar'), ['node_modules'], 'node_modules');
+    const treeEnv = process.env.FLEXFS_BENCH_TREE_ENTRIES;
+    tree = treeEnv && Number(treeEnv) > 0
+      ? await (async () => { const paths = await peerSubtree(Number(treeEnv)); return makeTree(join(work, 'tree.tar'), paths, `${paths.length} packages of node_modules`); })()
+      : await makeTree(join(work, 'tree.tar'), ['node_modules'], 'node_modules');
     log(`tree: ${tree.entries} entries, ${tree.files} files, ${(tree.bytes / 1e6).toFixed(1)} MB`);
     const peersWanted = ['s3fs', 'rclone'].some(want);
     if (peersWanted) {
@@ -402,7 +415,7 @@ async function main(): Promise<void> {
   const header = [
     `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine()}; took ${Math.round((Date.now() - started) / 1000)} s.` +
       (process.env.FLEXFS_BENCH_SHARED === '1' ? ' The machine was shared with other jobs during the run: figures are noisy.' : ''),
-    `Tree: this checkout's node_modules (\`tar --sort=name\`): ${tree.entries.toLocaleString('en-US')} entries, ${tree.files.toLocaleString('en-US')} regular files, ${(tree.bytes / 1e6).toFixed(1)} MB.` +
+    `Tree: this checkout's ${tree.what} (\`tar --sort=name\`): ${tree.entries.toLocaleString('en-US')} entries, ${tree.files.toLocaleString('en-US')} regular files, ${(tree.bytes / 1e6).toFixed(1)} MB.` +
       (peerTree && columns.some((c) => c.peer) ? ` Peers (marked "subtree") get ${peerTree.what}: ${peerTree.entries.toLocaleString('en-US')} entries, ${peerTree.files} files, ${(peerTree.bytes / 1e6).toFixed(1)} MB, and their ratios are to local disk on that subtree; each of their jobs is capped at ${PEER_JOB_TIMEOUT_MS / 60_000} min.` : ''),
     'Each job runs after `echo 3 > /proc/sys/vm/drop_caches` and (all but the untar) a remount; seconds, then (×) the ratio to local disk on the same tree. ✓/✗: the flexfs goal of issues 13/14 met or not.',
     'flexfs mounts run with `--metricsPort` (one timer per call) so the bench can count their requests.',
