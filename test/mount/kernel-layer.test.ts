@@ -63,7 +63,9 @@ describe('flexfs on the low-level FUSE layer (real mounts, --local)', () => {
   });
 
   for (const args of [['--no-acl'], []]) it(`ls -l is answered by READDIRPLUS: no LOOKUP per entry (the kernel caches names, ${args.length ? '--no-acl' : 'ACL mount: it checks the ACLs itself'})`, async () => {
-    const m = await mount(`plus${args.length}`, args);
+    // Long entry timeouts: on --local the default is 1 s, and on a loaded machine `ls -l` can take
+    // longer than that between READDIRPLUS and its stats (the kernel then looks each name up again).
+    const m = await mount(`plus${args.length}`, [...args, '--entryTTL', '60', '--attrTTL', '60']);
     await fsp.mkdir(join(m.mp, 'd'));
     for (let i = 0; i < 200; i++) await fsp.writeFile(join(m.mp, 'd', `f${i}`), 'x');
     await ok('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']); // forget the dentries the creates left
