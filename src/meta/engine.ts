@@ -124,6 +124,16 @@ export interface VolumeDetails {
   inodeLimit: number;
 }
 
+/**
+ * One volume as the admin API reports it (`GET /v1/volumes/:v?details=1`, `PATCH /v1/volumes/:v`):
+ * its settings without bucket secrets, its limits (0 = unlimited) and its usage now.
+ */
+export type VolumeReport = VolumeSettings & {
+  capacityBytes: number;
+  inodeLimit: number;
+  usage: { usedBytes: number; inodes: number };
+};
+
 /** What `volume update` may change; an absent field stays as it is. */
 export interface VolumeUpdate {
   capacityBytes?: number;
