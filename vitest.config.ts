@@ -33,6 +33,7 @@ const E2E = [
   'test/mount-cli/**/*.test.ts',
   'test/ops/fstab-status.test.ts',
   'test/ops/install-standalone.test.ts',
+  'test/ops/readme-flows.test.ts',
   'test/ops/status-remote.test.ts',
   'test/proxy/mount-proxy.test.ts',
 ];

@@ -120,9 +120,9 @@ export async function writeS3fsPasswd(file: string, rgw: Rgw): Promise<void> {
 /**
  * meta.flexfs (sqlite engine, TLS) with one volume whose blocks go to `bucket` on the RGW; the
  * bucket keys reach mounts through the server (blockUser/blockPass in its creds file). Returns
- * the mount's creds file (metaAddr, token, CA).
+ * the mount's creds file (metaAddr, token, CA), and the server's port and CA file (for its /metrics).
  */
-export async function startMetaServer(work: string, rgw: Rgw, bucket: string): Promise<{ credsFile: string; stop(): Promise<void>; output(): string }> {
+export async function startMetaServer(work: string, rgw: Rgw, bucket: string): Promise<{ credsFile: string; port: number; ca: string; stop(): Promise<void>; output(): string }> {
   const home = join(work, 'meta-home');
   const adminToken = `bench-admin-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   await writeCreds(join(home, 'meta', 'creds'), { adminToken, blockUser: rgw.accessKey, blockPass: rgw.secretKey });
@@ -154,7 +154,7 @@ export async function startMetaServer(work: string, rgw: Rgw, bucket: string): P
     const { secret } = await admin.createToken({ volume: 'bench' });
     const credsFile = join(work, 'mount-creds');
     await writeCreds(credsFile, { metaAddr: `127.0.0.1:${port}`, token: secret, metaCA: ca });
-    return { credsFile, stop, output: () => out };
+    return { credsFile, port, ca, stop, output: () => out };
   } catch (e) {
     await stop();
     throw e;

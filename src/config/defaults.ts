@@ -210,6 +210,12 @@ export const LISTENER_DEFAULTS = {
 export const META_SERVER_DEFAULTS = {
   port: 8443,
   engine: 'sqlite',
+  /**
+   * The sqlite database folder (`--dbFolder` of start, gc, fsck, status), under FLEXFS_HOME:
+   * ~/.flexfs/meta/db, /var/lib/flexfs/meta/db for the packaged units. The docs name this value
+   * (src/config/docs-defaults.test.ts checks them).
+   */
+  dbSubfolder: 'meta/db',
   /** A session without heartbeats ends after this; mounts heartbeat every quarter of it. */
   sessionTtlSeconds: 60,
   /**

@@ -10,6 +10,7 @@ import { SseRefusedError } from '../store/sse.js';
 import { pathForKey } from './keys.js';
 import { rendezvousOrder } from './rendezvous.js';
 import { TIMEOUTS } from '../config/defaults.js';
+import { NOT_PINNED, isUntrustedCertError, parseFingerprint, probeFingerprint, untrustedCertMessage } from '../util/tls-trust.js';
 
 /**
  * Client side of a proxy group: an ObjectStore that sends each block GET/PUT to one proxy chosen by
@@ -73,6 +74,8 @@ export class ProxyGroupStore implements ObjectStore {
   readonly description: string;
   readonly stats: ProxyGroupStats = { byProxy: {}, direct: 0, failovers: 0 };
   private readonly proxies: string[];
+  /** The pinned proxy certificate fingerprints (proxyFingerprint), for error messages. */
+  private readonly pins: string[] = [];
   private readonly downUntil = new Map<string, number>();
   private readonly agent: http.Agent;
   private readonly coolDownMs: number;
@@ -93,7 +96,8 @@ export class ProxyGroupStore implements ObjectStore {
     } else {
       const tlsOpts = opts.tls ?? {};
       const pins = tlsOpts.fingerprint256 === undefined ? [] : (Array.isArray(tlsOpts.fingerprint256) ? tlsOpts.fingerprint256 : tlsOpts.fingerprint256.split(','));
-      const pin = pins.length > 0 ? new Set(pins.map((f) => f.trim().toUpperCase())) : undefined;
+      const pin = pins.length > 0 ? new Set(pins.map((f) => parseFingerprint(f, 'proxyFingerprint'))) : undefined;
+      this.pins = pin ? [...pin] : [];
       const agentOpts: https.AgentOptions = { ...common, rejectUnauthorized: !(tlsOpts.insecure || pin), ...(pin ? { maxCachedSessions: 0 } : {}) };
       if (tlsOpts.ca) agentOpts.ca = tlsOpts.ca;
       const agent = new https.Agent(agentOpts);
@@ -111,7 +115,7 @@ export class ProxyGroupStore implements ObjectStore {
             if (pin.has(fp)) cb(null, socket);
             else {
               socket.destroy();
-              cb(new Error('proxy certificate does not match the pinned fingerprint'));
+              cb(Object.assign(new Error('proxy certificate does not match the pinned fingerprint'), { code: NOT_PINNED, seen: fp }));
             }
           });
           return undefined;
@@ -190,6 +194,17 @@ export class ProxyGroupStore implements ObjectStore {
     return direct();
   }
 
+  /** A proxy certificate the mount does not trust: which one it shows and the flag that pins it. */
+  private async untrustedMessage(proxy: string, e: Error): Promise<string> {
+    const [host, port] = splitHostPort(proxy);
+    const seen = (e as { seen?: string }).seen ?? await probeFingerprint(host, port, this.timeoutMs).catch(() => undefined);
+    return untrustedCertMessage({
+      server: `proxy ${proxy}`, seen, expected: this.pins.length ? this.pins.join(',') : undefined,
+      fix: (fp) => `mount.flexfs init creds <volume> --metaAddr <host:port> --proxyFingerprint ${[...this.pins.filter((p) => p !== fp), fp].join(',')}`,
+      alternatives: `or --proxyCA with the proxies' cert.pem files, or --proxyTrustOnFirstUse ${this.proxies.join(',')}`,
+    });
+  }
+
   private request(proxy: string, method: 'GET' | 'PUT', key: string, signal: AbortSignal, body?: Buffer,
     range?: { start: number; end: number }, sse = false): Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }> {
     const [host, port] = splitHostPort(proxy);
@@ -226,7 +241,10 @@ export class ProxyGroupStore implements ObjectStore {
           else reject(new ProxyAttemptError(`${proxy}: HTTP ${status}`, true));
         });
       });
-      req.on('error', (e) => reject(new ProxyAttemptError(`${proxy}: ${(e as NodeJS.ErrnoException).code ?? e.name}`, true)));
+      req.on('error', (e) => {
+        if (!isUntrustedCertError(e)) { reject(new ProxyAttemptError(`${proxy}: ${(e as NodeJS.ErrnoException).code ?? e.name}`, true)); return; }
+        void this.untrustedMessage(proxy, e).then((m) => reject(new ProxyAttemptError(m, true)));
+      });
       req.end(body);
     });
   }

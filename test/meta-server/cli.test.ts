@@ -119,7 +119,8 @@ describe('meta.flexfs CLI against a live server', () => {
     } finally { await session.close(); }
     const bad = await cli(['volume', 'create', 'small2', '--store', 'file:///tmp/small2', '--inodeLimit', 'lots']);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/--inodeLimit lots: expected a whole number/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/option '--inodeLimit <n>' argument 'lots' is invalid\. "lots": expected a whole number/);
   });
 
   it('volume create --encrypt stores KDF params and the wrapped key, never the passphrase', async () => {

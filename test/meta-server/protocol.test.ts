@@ -9,6 +9,10 @@ import { startInProcess, type InProc } from './inproc.js';
 import { probe } from './harness.js';
 import { waitFor } from '../harness/ports.js';
 import { rawSocket } from './raw-socket.js';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import selfsigned from 'selfsigned';
 
 const ctx = { uid: 0, gid: 0 };
 
@@ -82,9 +86,21 @@ describe('meta server over TLS (in process, sqlite engine)', () => {
     expect(s2.settings.name).toBe('vol1');
     await s2.close();
     const wrongFp = fp.replace(/^../, fp.startsWith('00') ? '11' : '00');
-    await expect(connectMeta({ addr: srv.server.url, token: srv.volumeToken, tls: { fingerprint: wrongFp } }))
-      .rejects.toThrow(/does not match the pinned fingerprint/);
-    await expect(connectMeta({ addr: srv.server.url, token: srv.volumeToken })).rejects.toThrow(/self-signed|certificate/);
+    // A pin that does not match: both fingerprints, and the command that re-pins.
+    const mismatch = await connectMeta({ addr: srv.server.url, token: srv.volumeToken, volume: 'vol1', tls: { fingerprint: wrongFp } }).catch((e: Error) => e);
+    expect((mismatch as Error).message).toContain(`presented a certificate with SHA-256 fingerprint ${fp}, not the pinned ${wrongFp}`);
+    expect((mismatch as Error).message).toContain(`mount.flexfs init creds vol1 --metaAddr ${srv.server.url} --metaFingerprint ${fp}`);
+    // No pin at all: the self-signed certificate is refused with its fingerprint and the flags that pin it.
+    const unpinned = await connectMeta({ addr: srv.server.url, token: srv.volumeToken, volume: 'vol1' }).catch((e: Error) => e);
+    expect((unpinned as Error).message).toContain('does not trust');
+    expect((unpinned as Error).message).toContain(`its SHA-256 fingerprint is ${fp}`);
+    expect((unpinned as Error).message).toMatch(/--metaFingerprint .*--metaCA .*--trustOnFirstUse/);
+    // A pinned certificate (metaCA) that is not the server's: named with both fingerprints too.
+    const other = join(tmpdir(), `flexfs-other-${process.pid}.pem`);
+    await writeFile(other, (await selfsigned.generate([{ name: 'commonName', value: 'other' }], { keyType: 'ec' })).cert);
+    const wrongCa = await connectMeta({ addr: srv.server.url, token: srv.volumeToken, volume: 'vol1', tls: { ca: other } }).catch((e: Error) => e);
+    await rm(other, { force: true });
+    expect((wrongCa as Error).message).toMatch(new RegExp(`fingerprint ${fp}, not the pinned [0-9A-F:]{95}`));
     const s3 = await connectMeta({ addr: srv.server.url, token: srv.volumeToken, tls: { insecure: true } });
     await s3.close();
   });

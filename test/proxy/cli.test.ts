@@ -85,7 +85,8 @@ describe('proxy.flexfs CLI', () => {
     expect(defaults).not.toMatch(/--maxPuts|--maxQueuedPuts/);
     const bad = await runCli(['start', '--store', `file://${dir.path}/bucket`, '--maxPuts', '0']);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('--maxPuts "0": expected a whole number ≥ 1');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('option \'--maxPuts <n>\' argument \'0\' is invalid. "0": expected a whole number ≥ 1');
   });
 
   it('start fails clearly on missing credentials and on a bad quota or address', async () => {

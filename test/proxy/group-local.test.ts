@@ -73,10 +73,13 @@ describe('proxy group against in-process proxies', () => {
     const b = await frame();
     await bucket.put(b.key, b.frame);
     const events: string[] = [];
+    const reasons: string[] = [];
+    const onProxyEvent = (e: { state: string; reason?: string }) => { events.push(e.state); reasons.push(e.reason ?? ''); };
+    const wrongPin = 'aa'.repeat(32); // accepted without colons, in lower case
     const variants = [
-      new ProxyGroupStore({ proxies: [tlsAddr], token, direct: new FileObjectStore(join(dir.path, 'bucket')), tls: { fingerprint256: 'AA:BB' }, onProxyEvent: (e) => events.push(e.state) }),
-      new ProxyGroupStore({ proxies: [tlsAddr], token, direct: new FileObjectStore(join(dir.path, 'bucket')), onProxyEvent: (e) => events.push(e.state) }),
-      new ProxyGroupStore({ proxies: [tlsAddr], token: 'wrong', direct: new FileObjectStore(join(dir.path, 'bucket')), tls: { ca: caPem }, onProxyEvent: (e) => events.push(e.state) }),
+      new ProxyGroupStore({ proxies: [tlsAddr], token, direct: new FileObjectStore(join(dir.path, 'bucket')), tls: { fingerprint256: wrongPin }, onProxyEvent }),
+      new ProxyGroupStore({ proxies: [tlsAddr], token, direct: new FileObjectStore(join(dir.path, 'bucket')), onProxyEvent }),
+      new ProxyGroupStore({ proxies: [tlsAddr], token: 'wrong', direct: new FileObjectStore(join(dir.path, 'bucket')), tls: { ca: caPem }, onProxyEvent }),
     ];
     try {
       const served = async () => (await tlsServer.metrics.requests.get()).values.reduce((n, v) => n + v.value, 0);
@@ -90,6 +93,11 @@ describe('proxy group against in-process proxies', () => {
         expect(g.candidates(b.key)).toEqual([]); // cooling down
       }
       expect(events).toEqual(['down', 'down', 'down']);
+      // The operator learns which certificate the proxy shows and the flag that pins it.
+      expect(reasons[0]).toContain(`presented a certificate with SHA-256 fingerprint ${fingerprint}, not the pinned ${'AA:'.repeat(31)}AA`);
+      expect(reasons[1]).toContain(`its SHA-256 fingerprint is ${fingerprint}`);
+      expect(reasons[1]).toContain(`--proxyFingerprint ${fingerprint}`);
+      expect(reasons[1]).toContain(`--proxyTrustOnFirstUse ${tlsAddr}`);
     } finally {
       await Promise.all(variants.map((g) => g.close()));
     }

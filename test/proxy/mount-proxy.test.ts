@@ -167,11 +167,12 @@ describe('mount.flexfs through proxy.flexfs', () => {
   it('init creds takes proxyToken from stdin (never argv) and the proxy TLS fields from flags', async () => {
     const file = join(dir.path, 'init-creds');
     const r = await run(process.execPath, [join(REPO, MOUNT_ENTRY), 'init', 'creds', 'vol', '--metaAddr', '127.0.0.1:1', '--credsFile', file,
-      '--proxyNoSSL', '--proxyFingerprint', 'AB:CD'], { input: `token=t-1\nproxyToken=${PROXY_TOKEN}\n`, env: { FLEXFS_HOME: mountHome } });
+      '--proxyFingerprint', `${'ab'.repeat(32)},${'CD:'.repeat(31)}CD`], { input: `token=t-1\nproxyToken=${PROXY_TOKEN}\n`, env: { FLEXFS_HOME: mountHome } });
     expect(r.code, r.stderr).toBe(0);
     noSecretsIn(r.stdout + r.stderr);
     const creds = await readCreds(file);
-    expect(creds).toEqual({ metaAddr: '127.0.0.1:1', token: 't-1', proxyToken: PROXY_TOKEN, proxyFingerprint: 'AB:CD', proxyNoSSL: true });
+    // fingerprints are stored normalized: colon-separated upper-case hex
+    expect(creds).toEqual({ metaAddr: '127.0.0.1:1', token: 't-1', proxyToken: PROXY_TOKEN, proxyFingerprint: `${'AB:'.repeat(31)}AB,${'CD:'.repeat(31)}CD` });
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 

@@ -4,7 +4,9 @@ import { access } from 'node:fs/promises';
 import { metaCredsPath, readCreds, writeCreds, type Creds } from '../../config/creds.js';
 import { readSecrets } from '../shared/secrets.js';
 import { DEFAULT_META_PORT } from '../../meta/protocol/index.js';
-import { fail } from './common.js';
+import { defaultTlsDir, fail } from './common.js';
+import { loadTls } from '../../meta/server/tls.js';
+import { join } from 'node:path';
 import { initSystemdUnit } from '../../ops/units.js';
 import { urlHasPassword } from '../../meta/engines/index.js';
 
@@ -43,6 +45,19 @@ async function initCreds(flags: { credsFile?: string }): Promise<void> {
   if (creds.blockUser && !creds.blockPass) throw new Error('blockUser given without blockPass');
   await writeCreds(path, creds);
   process.stdout.write(`wrote ${path} (mode 0600)${generated ? '; generated a new admin token (stored there)' : ''}\n`);
+  await printFingerprint();
+}
+
+/**
+ * The self-signed certificate `start` will serve (made now if it does not exist yet), so the
+ * operator can hand its fingerprint to the clients before the server ever runs.
+ */
+async function printFingerprint(): Promise<void> {
+  const dir = defaultTlsDir();
+  const tls = await loadTls({ dir });
+  process.stdout.write(`TLS certificate ${join(dir, 'cert.pem')} (served by "start" unless given --sslCert), SHA-256 fingerprint:\n`
+    + `  ${tls.fingerprint}\n`
+    + `clients pin it: mount.flexfs init creds <volume> --metaAddr <this host>:${DEFAULT_META_PORT} --metaFingerprint ${tls.fingerprint}\n`);
 }
 
 interface SystemdFlags {

@@ -1,37 +1,48 @@
 import { execFile } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { mountCredsPath, writeCreds, type Creds } from '../../config/creds.js';
+import { mountCredsPath, readCreds, writeCreds, type Creds } from '../../config/creds.js';
+import { parseMetaAddr } from '../../meta/client/address.js';
 import { readSecrets } from '../shared/secrets.js';
+import { resolveTrust, type TrustFlags } from './init-trust.js';
 
 /** fstab to edit; FLEXFS_FSTAB overrides (tests). */
 export function fstabPath(): string { return process.env.FLEXFS_FSTAB || '/etc/fstab'; }
 
-/** Non-secret proxy settings of `init creds` (the proxy token itself comes from stdin). */
-export interface InitProxyFlags {
-  proxyCA?: string;
-  proxyFingerprint?: string;
-  proxyInsecure?: boolean;
-  proxyNoSSL?: boolean;
-}
-
-/** `init creds <volume>`: metaAddr from a flag, token, secret and proxyToken from stdin or a TTY prompt. */
-export async function initCreds(volume: string, opts: { metaAddr?: string; credsFile?: string } & InitProxyFlags): Promise<void> {
+/**
+ * `init creds <volume>`: metaAddr and the TLS pins from flags (init-trust.ts), token, secret and
+ * proxyToken from stdin or a TTY prompt. Pins of the previous file survive a re-run without TLS flags.
+ */
+export async function initCreds(volume: string, opts: { metaAddr?: string; credsFile?: string } & TrustFlags): Promise<void> {
   if (!opts.metaAddr) throw new Error('--metaAddr is required (host:port of meta.flexfs)');
   const path = opts.credsFile ? resolve(opts.credsFile) : mountCredsPath(volume);
-  const s = await readSecrets(['token', 'secret', 'proxyToken'],
-    { token: 'volume token', secret: 'E2E passphrase (empty: none)', proxyToken: 'proxy token (empty: no proxies)' });
+  const previous: Creds = await access(path).then(() => readCreds(path, { allowOpenMode: true }), () => ({})); // rewritten 0600 below
+  const had = (k: string) => typeof previous[k] === 'string' && previous[k] !== '';
+  const empty = (k: string, what: string) => (had(k) ? 'empty: keep the current one' : what);
+  const s = await readSecrets(SECRET_KEYS, {
+    token: `volume token (${empty('token', 'required')})`, secret: `E2E passphrase (${empty('secret', 'empty: none')})`,
+    proxyToken: `proxy token (${empty('proxyToken', 'empty: no proxies')})`,
+  });
+  // A re-run that gives no secret keeps the previous file's (say, to change only the pins).
+  const kept = SECRET_KEYS.filter((k) => !s[k] && had(k));
+  for (const k of kept) s[k] = previous[k] as string;
   if (!s.token) throw new Error('no token given (on stdin: token=..., or at the prompt)');
-  const creds: Creds = { metaAddr: opts.metaAddr, token: s.token };
+  const trust = await resolveTrust(opts.metaAddr, opts, previous);
+  const creds: Creds = { metaAddr: opts.metaAddr, token: s.token, ...trust.creds };
   if (s.secret) creds.secret = s.secret;
   if (s.proxyToken) creds.proxyToken = s.proxyToken;
-  if (opts.proxyCA) creds.proxyCA = resolve(opts.proxyCA);
-  if (opts.proxyFingerprint) creds.proxyFingerprint = opts.proxyFingerprint;
-  if (opts.proxyInsecure) creds.proxyInsecure = true;
-  if (opts.proxyNoSSL) creds.proxyNoSSL = true;
   await writeCreds(path, creds);
+  if (kept.length) console.log(`kept ${kept.join(', ')} from the previous ${path}`);
+  for (const note of trust.notes) console.log(note);
+  if (parseMetaAddr(opts.metaAddr).secure && !META_PINS.some((k) => creds[k] !== undefined)) {
+    console.log('no meta server pin: the server certificate must be signed by a CA this host trusts '
+      + '(for meta.flexfs\'s self-signed one, add --metaFingerprint, --metaCA or --trustOnFirstUse)');
+  }
   console.log(`wrote ${path}`);
 }
+
+const META_PINS = ['metaCA', 'metaFingerprint', 'metaInsecure'];
+const SECRET_KEYS = ['token', 'secret', 'proxyToken'];
 
 export async function deinitCreds(volume: string, opts: { credsFile?: string }): Promise<void> {
   const path = opts.credsFile ? resolve(opts.credsFile) : mountCredsPath(volume);

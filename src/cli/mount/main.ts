@@ -3,7 +3,8 @@ import { daemonize } from './daemon.js';
 import { checkStartFlagValues, type MountStartFlags } from './flags.js';
 import { START_HELP } from './help.js';
 import { helperInvocation } from './helper.js';
-import { deinitCreds, deinitFstab, initCreds, initFstab, type InitProxyFlags } from './init.js';
+import { deinitCreds, deinitFstab, initCreds, initFstab } from './init.js';
+import type { TrustFlags } from './init-trust.js';
 import { LoggedError, runStart } from './start.js';
 import { sseOption } from '../shared/sse-option.js';
 import { addVersion } from '../shared/version.js';
@@ -85,11 +86,15 @@ export function buildProgram(): Command {
   init.command('creds <volume>').description('write ~/.flexfs/mount/creds/<volume>; token, secret and proxyToken from stdin (key=value lines) or a prompt')
     .option('--metaAddr <addr>', 'meta.flexfs address host:port')
     .option('--credsFile <path>', 'write here instead')
+    .option('--metaCA <file>', 'pin the meta server\'s certificate: a copy of its cert.pem')
+    .option('--metaFingerprint <sha256>', 'pin the meta server\'s certificate by SHA-256 fingerprint (AB:CD:…, as meta.flexfs prints it)')
+    .option('--trustOnFirstUse', 'connect once, pin the certificate the meta server presents and print its fingerprint')
     .option('--proxyCA <file>', 'PEM bundle of the proxies\' certificates')
     .option('--proxyFingerprint <list>', 'pin the proxies\' certificates by SHA-256 fingerprint (comma-separated)')
+    .option('--proxyTrustOnFirstUse <host:port,…>', 'connect once to each proxy, pin the certificates they present')
     .option('--proxyInsecure', 'do not check the proxies\' certificates (tests only)')
     .option('--proxyNoSSL', 'the proxies run with --noSSL (plain HTTP)')
-    .action((volume: string, o: { metaAddr?: string; credsFile?: string } & InitProxyFlags) => initCreds(volume, o).catch(fail));
+    .action((volume: string, o: { metaAddr?: string; credsFile?: string } & TrustFlags) => initCreds(volume, o).catch(fail));
   init.command('fstab <volume> <mountpoint>').description('add an fstab line for the volume')
     .option('--mountOptions <opts>', 'extra mount options, e.g. sse,ro')
     .option('--now', 'mount it right away')

@@ -4,6 +4,7 @@ import type { SessionInfo, TokenInfo, VolumeReport, VolumeSpec, VolumeUpdate } f
 import type { VolumeSettings } from '../types.js';
 import { parseMetaAddr, type MetaAddress } from './address.js';
 import { resolveTls, type MetaTlsOptions, type ResolvedTls } from './tls.js';
+import { isUntrustedCertError } from '../../util/tls-trust.js';
 
 export class AdminError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) { super(message); this.name = 'AdminError'; }
@@ -53,7 +54,9 @@ export class AdminClient {
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new Error(`meta server ${this.addr.httpBase} did not answer within ${this.timeoutMs} ms`)));
-      req.on('error', (e) => reject(new Error(`cannot reach meta server ${this.addr.httpBase}: ${e.message}`)));
+      req.on('error', (e) => reject(new Error(isUntrustedCertError(e)
+        ? `meta server ${this.addr.httpBase} presented a certificate this host does not trust (${e.message}): pass --ca with a copy of the server's cert.pem (meta/tls/cert.pem under its FLEXFS_HOME), or set FLEXFS_HOME to the server's state folder on its host`
+        : `cannot reach meta server ${this.addr.httpBase}: ${e.message}`)));
       req.end(payload);
     });
   }

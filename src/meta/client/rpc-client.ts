@@ -8,6 +8,7 @@ import {
 } from '../protocol/index.js';
 import { parseMetaAddr, type MetaAddress } from './address.js';
 import { resolveTls, type MetaTlsOptions, type ResolvedTls } from './tls.js';
+import { isUntrustedCertError, probeFingerprint, untrustedCertMessage } from '../../util/tls-trust.js';
 import { RPC_CLIENT_DEFAULTS, TIMEOUTS } from '../../config/defaults.js';
 
 export interface RpcClientOptions {
@@ -116,6 +117,7 @@ export class RpcClient {
     return new Promise<Welcome>((resolve, reject) => {
       let settled = false;
       let lastError = '';
+      let untrusted = false;
       const ws = new WebSocket(this.addr.wsUrl, {
         maxPayload: MAX_RESPONSE_FRAME_BYTES,
         perMessageDeflate: false,
@@ -138,10 +140,10 @@ export class RpcClient {
       if (this.tls.pin) {
         ws.on('upgrade', (res) => {
           const fp = (res.socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
-          if (fp !== this.tls.pin) fail(new MetaConnectError(`meta server ${this.addr.httpBase} presented a certificate that does not match the pinned fingerprint`, 'tls'));
+          if (fp !== this.tls.pin) fail(new MetaConnectError(this.untrustedMessage(fp), 'tls'));
         });
       }
-      ws.on('error', (e) => { lastError = e.message; });
+      ws.on('error', (e) => { lastError = e.message; untrusted ||= isUntrustedCertError(e); });
       ws.on('open', () => {
         const hello: Hello = {
           t: 'hello', v: PROTOCOL_VERSION, token: this.opts.token, volume: this.opts.volume,
@@ -173,11 +175,27 @@ export class RpcClient {
       });
       ws.on('close', (code, reason) => {
         if (!settled) {
+          if (untrusted) {
+            // Say which certificate the server shows, so the operator can compare and pin it.
+            void probeFingerprint(this.addr.host, this.addr.port, this.connectTimeoutMs).then((fp) => fp, () => undefined)
+              .then((fp) => fail(new MetaConnectError(this.untrustedMessage(fp), 'tls')));
+            return;
+          }
           fail(new MetaConnectError(`cannot connect to meta server ${this.addr.httpBase}: ${lastError || `closed (${code}) ${reason.toString()}`}`, 'network'));
           return;
         }
         if (this.ws === ws) this.onDisconnect(code, reason.toString());
       });
+    });
+  }
+
+  /** An untrusted or unpinned server certificate: which one it is and the flag that pins it. */
+  private untrustedMessage(seen: string | undefined): string {
+    const volume = this.opts.volume ?? '<volume>';
+    return untrustedCertMessage({
+      server: `meta server ${this.addr.httpBase}`, seen, expected: this.tls.expected,
+      fix: (fp) => `mount.flexfs init creds ${volume} --metaAddr ${this.opts.addr} --metaFingerprint ${fp}`,
+      alternatives: 'or --metaCA with a copy of its cert.pem, or --trustOnFirstUse',
     });
   }
 

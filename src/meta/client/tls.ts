@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
+import { NOT_PINNED, normalizeFingerprint, parseFingerprint } from '../../util/tls-trust.js';
+
+export { normalizeFingerprint };
 
 /**
  * How a client trusts the server's certificate (meta.flexfs makes a self-signed one):
@@ -23,24 +26,16 @@ export interface ResolvedTls {
   checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
   /** Fingerprint to check on the live socket before any secret is sent. */
   pin?: string;
-}
-
-const FP = /^(?:sha256[:/=]?)?((?:[0-9a-f]{2}:?){32})$/i;
-
-export function normalizeFingerprint(text: string): string | null {
-  const m = FP.exec(text.trim());
-  if (!m) return null;
-  const hex = m[1].replace(/:/g, '').toUpperCase();
-  return hex.match(/../g)!.join(':');
+  /** The pinned certificate's fingerprint (a pin or a pinned CA), for error messages. */
+  expected?: string;
 }
 
 export async function resolveTls(opts: MetaTlsOptions | undefined): Promise<ResolvedTls> {
   if (!opts || (!opts.ca && !opts.fingerprint && !opts.insecure)) return { rejectUnauthorized: true };
   if (opts.insecure) return { rejectUnauthorized: false };
   if (opts.fingerprint || (opts.ca && normalizeFingerprint(opts.ca))) {
-    const fp = normalizeFingerprint(opts.fingerprint ?? opts.ca!);
-    if (!fp) throw new Error('TLS fingerprint must be 32 hex bytes (SHA-256), e.g. AB:CD:…');
-    return { rejectUnauthorized: false, pin: fp };
+    const fp = parseFingerprint(opts.fingerprint ?? opts.ca!, 'TLS fingerprint');
+    return { rejectUnauthorized: false, pin: fp, expected: fp };
   }
   let pem = opts.ca!;
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
@@ -55,8 +50,9 @@ export async function resolveTls(opts: MetaTlsOptions | undefined): Promise<Reso
   return {
     ca: pem,
     rejectUnauthorized: true,
+    expected,
     // Pinning replaces the host-name check: the exact certificate proves the server.
     checkServerIdentity: (_host, cert) =>
-      cert.fingerprint256 === expected ? undefined : new Error('server certificate does not match the pinned certificate'),
+      cert.fingerprint256 === expected ? undefined : Object.assign(new Error('server certificate does not match the pinned certificate'), { code: NOT_PINNED }),
   };
 }

@@ -14,7 +14,8 @@ import { asFsError, scanKeys, type RedisClient } from './redis-client.js';
  * The volume's own keys first (unreachable until named: a crash here leaves only stray keys
  * under a fresh id), then one script names it; a taken name removes the keys again.
  */
-export function createVolume(r: RedisClient, scripts: AdminScripts, spec: VolumeSpec): Promise<VolumeSettings> {
+export async function createVolume(r: RedisClient, scripts: AdminScripts, spec: VolumeSpec): Promise<VolumeSettings> {
+  // async: a spec buildVolume refuses is a rejected promise (EINVAL), never a synchronous throw.
   return insertVolume(r, scripts, buildVolume(spec));
 }
 
