@@ -75,20 +75,23 @@ describe('meta.flexfs volume update / show against a live server and a mount', (
     expect(JSON.stringify(json)).not.toContain('daemon-bucket-secret');
 
     // below current usage: allowed, with a warning; the volume is then full
-    const low = await cli(['volume', 'update', 'upd1', '--capacity', '512K']);
+    const low = await cli(['volume', 'update', 'upd1', '--capacity', '512K', '--inodeLimit', '2']);
     expect(low.code, low.stderr).toBe(0);
     expect(low.stderr).toMatch(/warning: volume upd1 holds 1\.0 MiB, more than its capacity 512\.0 KiB/);
+    expect(low.stderr).toMatch(/warning: volume upd1 holds 2 inodes, its limit is 2/);
     await expectCode(fsp.truncate(join(mp, 'f'), MiB + 1), 'ENOSPC');
+    await expectCode(fsp.writeFile(join(mp, 'g'), ''), 'ENOSPC');
 
     // none clears capacity and proxies; --no-sse turns SSE off
-    const cleared = await cli(['volume', 'update', 'upd1', '--capacity', 'none', '--proxies', 'none', '--no-sse', '--json']);
+    const cleared = await cli(['volume', 'update', 'upd1', '--capacity', 'none', '--inodeLimit', '0', '--proxies', 'none', '--no-sse', '--json']);
     expect(cleared.code, cleared.stderr).toBe(0);
     const after = JSON.parse(cleared.stdout);
-    expect(after).toMatchObject({ capacityBytes: 0, inodeLimit: 100, retentionSeconds: 7200 });
+    expect(after).toMatchObject({ capacityBytes: 0, inodeLimit: 0, retentionSeconds: 7200 });
     expect(after.proxies).toBeUndefined();
     expect(after.blockStore.sse).toBeUndefined();
     await fsp.truncate(join(mp, 'f'), 3 * MiB);
     expect((await fsp.stat(join(mp, 'f'))).size).toBe(3 * MiB);
+    await fsp.writeFile(join(mp, 'g'), 'room again');
   });
 
   it('usage errors exit 2 naming the flag; settings fixed at creation are refused by name; a missing volume exits 1', async () => {
