@@ -218,6 +218,12 @@ export const META_SERVER_DEFAULTS = {
   dbSubfolder: 'meta/db',
   /** A session without heartbeats ends after this; mounts heartbeat every quarter of it. */
   sessionTtlSeconds: 60,
+  /**
+   * redis: how long a server may keep using a volume's capacity and inode limit after ANOTHER
+   * server sharing the engine changed them (`volume update`); the server that made the change
+   * applies it at once.
+   */
+  volumeLimitsRefreshMs: 10 * SECOND,
 } as const;
 
 /** proxy.flexfs (proxy/, cli/proxy/). */

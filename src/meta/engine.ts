@@ -15,6 +15,13 @@ export interface MetaEngine {
   listVolumes(): Promise<VolumeSettings[]>;
   /** By name or id; null when missing. */
   getVolume(nameOrId: string): Promise<VolumeSettings | null>;
+  /** Settings and limits by name or id; null when missing. */
+  volumeDetails(nameOrId: string): Promise<VolumeDetails | null>;
+  /**
+   * Change the settings that can change on a volume with data (capacity, inode limit, retention,
+   * proxies, SSE); refuses the others (EINVAL naming them). Returns the volume as it is now.
+   */
+  updateVolume(nameOrId: string, update: VolumeUpdate): Promise<VolumeDetails>;
   /** Refuses (ENOTEMPTY) a volume that still has files unless `force`. */
   deleteVolume(nameOrId: string, force?: boolean): Promise<void>;
   /** The namespace of one volume. Cheap: may be called per session. */
@@ -108,6 +115,34 @@ export interface VolumeSpec {
   capacityBytes?: number;
   /** Inodes the volume may hold, the root included; creating past it gets ENOSPC. 0 = unlimited. */
   inodeLimit?: number;
+}
+
+/** A volume's settings with its limits (0 = unlimited). */
+export interface VolumeDetails {
+  settings: VolumeSettings;
+  capacityBytes: number;
+  inodeLimit: number;
+}
+
+/**
+ * One volume as the admin API reports it (`GET /v1/volumes/:v?details=1`, `PATCH /v1/volumes/:v`):
+ * its settings without bucket secrets, its limits (0 = unlimited) and its usage now.
+ */
+export type VolumeReport = VolumeSettings & {
+  capacityBytes: number;
+  inodeLimit: number;
+  usage: { usedBytes: number; inodes: number };
+};
+
+/** What `volume update` may change; an absent field stays as it is. */
+export interface VolumeUpdate {
+  capacityBytes?: number;
+  inodeLimit?: number;
+  retentionSeconds?: number;
+  /** The proxy group; an empty list removes it. */
+  proxies?: string[];
+  /** Ask the bucket for server-side encryption on every PUT (blockStore.sse). */
+  sse?: boolean;
 }
 
 export interface TokenInfo {

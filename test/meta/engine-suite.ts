@@ -208,6 +208,53 @@ export function runEngineSuite(label: string, setup: () => Promise<EngineSetup>)
       expect(await free.statfs(USER)).toMatchObject({ inodeLimit: 0, capacityBytes: 0 });
     });
 
+    it('updateVolume changes capacity, inode limit, retention, proxies and sse; open stores enforce new limits at once', async () => {
+      const v = await e.createVolume({ name: 'upd', blockSize: 256 * 1024, retentionSeconds: 60, proxies: ['p1:9443'],
+        blockStore: { url: 's3://bucket/upd', sse: true } });
+      const m = e.volume(v.id); // opened before the change, like a mounted session's store
+      const f = await m.create(ROOT_INO, 'f', 0o644, USER);
+      const id = await m.allocIds(2, USER);
+      await m.commit({ ino: f.ino, size: 1000, mtime: 1n, writes: [{ index: 0, blockId: id, length: 1000 }] }, USER);
+      expect(await m.statfs(USER)).toMatchObject({ capacityBytes: 0, inodeLimit: 0, usedBytes: 1000, inodes: 2 });
+
+      // below current usage is allowed: the volume is then full
+      const d = await e.updateVolume('upd', { capacityBytes: 500, inodeLimit: 2, retentionSeconds: 7200, proxies: ['a:1', 'b:2'], sse: false });
+      expect(d).toMatchObject({ capacityBytes: 500, inodeLimit: 2, settings: { id: v.id, name: 'upd', retentionSeconds: 7200, proxies: ['a:1', 'b:2'] } });
+      expect(d.settings.blockStore.sse).toBeUndefined();
+      expect(d.settings).toMatchObject({ blockSize: v.blockSize, compression: v.compression, blockStore: { url: 's3://bucket/upd' } });
+      expect(await e.volumeDetails(v.id)).toEqual(d);
+      expect(await e.getVolume('upd')).toEqual(d.settings);
+      expect(await m.statfs(USER)).toMatchObject({ capacityBytes: 500, inodeLimit: 2, usedBytes: 1000, inodes: 2 });
+      expect(await errno(m.create(ROOT_INO, 'g', 0o644, USER))).toBe('ENOSPC');
+      expect(await errno(m.commit({ ino: f.ino, size: 1001, mtime: 2n, writes: [] }, USER))).toBe('ENOSPC');
+      expect((await m.setattr(f.ino, { size: 400 }, USER)).size).toBe(400); // shrinking still works
+      expect((await m.setattr(f.ino, { size: 500 }, USER)).size).toBe(500);
+      expect(await errno(m.setattr(f.ino, { size: 501 }, USER))).toBe('ENOSPC');
+
+      // an absent field stays; 0 and an empty proxy list mean unlimited / none
+      const cleared = await e.updateVolume(v.id, { capacityBytes: 0, inodeLimit: 0, proxies: [] });
+      expect(cleared).toMatchObject({ capacityBytes: 0, inodeLimit: 0, settings: { retentionSeconds: 7200 } });
+      expect(cleared.settings.proxies).toBeUndefined();
+      await m.create(ROOT_INO, 'g', 0o644, USER);
+      expect((await m.setattr(f.ino, { size: 10_000 }, USER)).size).toBe(10_000);
+      expect((await e.updateVolume('upd', { sse: true })).settings.blockStore.sse).toBe(true);
+
+      // what its blocks are stored as cannot change; bad values name the field
+      const before = await e.volumeDetails(v.id);
+      for (const fixed of [{ blockSize: 1 << 20 }, { compression: 'none' }, { encryption: { kdf: 'scrypt' } }, { blockStore: { url: 'file:///x' } }, { name: 'other' }]) {
+        const err = await e.updateVolume('upd', fixed as never).catch((x: unknown) => x);
+        expect(isFsError(err) && err.code).toBe('EINVAL');
+        expect((err as Error).message).toContain(`${Object.keys(fixed)[0]} cannot change`);
+      }
+      for (const bad of [{ capacityBytes: -1 }, { inodeLimit: 1.5 }, { retentionSeconds: -1 }, { proxies: ['no-port'] }, { proxies: 'a:1' }, { sse: 'yes' }]) {
+        expect(await errno(e.updateVolume('upd', bad as never))).toBe('EINVAL');
+      }
+      expect(await e.volumeDetails(v.id)).toEqual(before);
+      expect(await errno(e.updateVolume('nope', { capacityBytes: 1 }))).toBe('ENOENT');
+      expect(await e.volumeDetails('nope')).toBeNull();
+      expect(await e.checkNamespace(v.id)).toEqual([]);
+    });
+
     it('link: EMLINK at the link limit', async () => {
       const v = await e.createVolume({ name: 'links', blockStore: store });
       const m = e.volume(v.id);

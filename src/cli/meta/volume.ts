@@ -1,14 +1,14 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseSize, formatSize, sizeFlag } from '../../config/sizes.js';
 import { VOLUME_DEFAULTS } from '../../config/defaults.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from '../../meta/core/admin.js';
 import { parseStoreUrl } from '../../store/url.js';
 import { createEncryption } from '../../codec/index.js';
-import type { VolumeSpec } from '../../meta/engine.js';
+import type { VolumeReport, VolumeSpec, VolumeUpdate } from '../../meta/engine.js';
 import type { VolumeSettings } from '../../meta/types.js';
 import { readNewPassphrase } from '../shared/secrets.js';
 import { durationFlag, formatPairs, formatTable, parseDuration } from '../shared/table.js';
-import { checked, durationValue, sizeValue, wholeNumberValue } from '../shared/flag-values.js';
+import { checked, durationValue, hostPortValue, sizeValue, UsageError, wholeNumberValue, type ValueCheck } from '../shared/flag-values.js';
 import { addAdminOptions, adminClient, fail, type AdminFlags } from './common.js';
 
 interface CreateFlags extends AdminFlags {
@@ -57,8 +57,12 @@ export function volumeSpecFromFlags(name: string, f: CreateFlags): VolumeSpec {
   };
 }
 
-export function describeVolume(v: VolumeSettings): string {
+/** A volume's limits (0 = unlimited) and, when known, its usage. */
+type VolumeLimits = Pick<VolumeReport, 'capacityBytes' | 'inodeLimit'> & Partial<Pick<VolumeReport, 'usage'>>;
+
+export function describeVolume(v: VolumeSettings, limits?: VolumeLimits): string {
   const bs = v.blockStore;
+  const usage = limits?.usage;
   return formatPairs([
     ['name', v.name], ['id', v.id], ['block size', formatSize(v.blockSize)], ['compression', v.compression],
     ['encryption', v.encryption ? `AES-256-GCM (kdf ${v.encryption.kdf} N=${v.encryption.N} r=${v.encryption.r} p=${v.encryption.p})` : 'none'],
@@ -68,11 +72,74 @@ export function describeVolume(v: VolumeSettings): string {
     ['sse', bs.sse ?? false], ['credentials', bs.credentials ?? 'static'], ['assume role', bs.assumeRoleArn],
     ['sts endpoint', bs.stsEndpoint], ['retention', `${v.retentionSeconds} s`],
     ['proxies', v.proxies?.join(',')],
+    ...(limits ? [
+      ['capacity', limits.capacityBytes ? formatSize(limits.capacityBytes) : 'unlimited'],
+      ['inode limit', limits.inodeLimit || 'unlimited'],
+    ] as Array<[string, string | number]> : []),
+    ...(usage ? [['used', `${formatSize(usage.usedBytes)} in ${usage.inodes} inodes`]] as Array<[string, string]> : []),
   ]);
 }
 
+/** `--capacity`: a size, or none (also 0) for unlimited. */
+const capacityValue: ValueCheck = (t) => (t === 'none' ? 0 : sizeValue(false)(t));
+
+/** `--proxies`: host:port,host:port, or none to remove the proxy group. */
+const proxyListValue: ValueCheck = (t) => (t === 'none' ? [] : splitProxies(t).map((p) => hostPortValue(false)(p)));
+
+function splitProxies(t: string): string[] {
+  const list = t.split(',').map((p) => p.trim()).filter(Boolean);
+  if (!list.length) throw new Error(`"${t}": expected host:port[,host:port…] or none`);
+  return list;
+}
+
+interface UpdateFlags extends AdminFlags {
+  capacity?: string; inodeLimit?: string; retention?: string; proxies?: string; sse?: boolean; json?: boolean;
+}
+
+/**
+ * `volume create` flags that `volume update` refuses by name: a volume's blocks are stored with
+ * them (block size, compression, encryption) or where they are (the store and how it is reached).
+ */
+const FIXED_AT_CREATION = ['blockSize <size>', 'compression <codec>', 'encrypt', 'store <url>', 'endpoint <url>', 'region <region>',
+  'pathStyle', 'ambientCredentials', 'assumeRoleArn <arn>', 'stsEndpoint <url>'];
+
+/** Map `volume update` flags onto a VolumeUpdate (values were checked by commander); usage errors name the flag. */
+export function volumeUpdateFromFlags(f: UpdateFlags & Record<string, unknown>): VolumeUpdate {
+  for (const spec of FIXED_AT_CREATION) {
+    const flag = spec.split(' ')[0];
+    if (f[flag] !== undefined) {
+      throw new UsageError(`--${flag} cannot change after a volume is created (its blocks are stored that way): ` +
+        'create a new volume with the setting and copy the files over');
+    }
+  }
+  const update: VolumeUpdate = {};
+  if (f.capacity !== undefined) update.capacityBytes = capacityValue(f.capacity) as number;
+  if (f.inodeLimit !== undefined) update.inodeLimit = Number(f.inodeLimit);
+  if (f.retention !== undefined) update.retentionSeconds = parseDuration(f.retention);
+  if (f.proxies !== undefined) update.proxies = f.proxies === 'none' ? [] : splitProxies(f.proxies);
+  if (f.sse !== undefined) update.sse = f.sse;
+  if (!Object.keys(update).length) {
+    throw new UsageError('volume update: nothing to change; give --capacity, --inodeLimit, --retention, --proxies, --sse or --no-sse');
+  }
+  return update;
+}
+
+/** Warnings for limits set below what the volume holds now (allowed: the volume is then full). */
+function overLimitWarnings(v: VolumeReport): string[] {
+  const out: string[] = [];
+  if (v.capacityBytes && v.usage.usedBytes > v.capacityBytes) {
+    out.push(`warning: volume ${v.name} holds ${formatSize(v.usage.usedBytes)}, more than its capacity ${formatSize(v.capacityBytes)}: ` +
+      'writes that grow files fail with ENOSPC until files are truncated or removed');
+  }
+  if (v.inodeLimit && v.usage.inodes >= v.inodeLimit) {
+    out.push(`warning: volume ${v.name} holds ${v.usage.inodes} inodes, its limit is ${v.inodeLimit}: ` +
+      'creating files fails with ENOSPC until some are removed');
+  }
+  return out;
+}
+
 export function registerVolume(program: Command): void {
-  const volume = program.command('volume').description('create, list, show and delete volumes');
+  const volume = program.command('volume').description('create, list, show, update and delete volumes');
 
   addAdminOptions(volume.command('create <name>')
     .description('create a volume (--encrypt reads the passphrase twice from the TTY or stdin)')
@@ -96,7 +163,7 @@ export function registerVolume(program: Command): void {
       const admin = await adminClient(f);
       if (f.encrypt) spec.encryption = (await createEncryption(await readNewPassphrase('volume passphrase'))).params;
       const v = await admin.createVolume(spec);
-      process.stdout.write(describeVolume(v));
+      process.stdout.write(describeVolume(v, { capacityBytes: spec.capacityBytes ?? 0, inodeLimit: spec.inodeLimit ?? 0 }));
     })().catch(fail));
 
   addAdminOptions(volume.command('list').description('list volumes').option('--json', 'JSON output'))
@@ -107,10 +174,28 @@ export function registerVolume(program: Command): void {
         vols.map((v) => [v.name, v.id, formatSize(v.blockSize), v.compression, v.encryption ? 'yes' : 'no', v.blockStore.url])));
     })().catch(fail));
 
-  addAdminOptions(volume.command('show <name>').description('show a volume\'s settings (no secrets)').option('--json', 'JSON output'))
+  addAdminOptions(volume.command('show <name>').description('show a volume\'s settings, limits and usage (no secrets)').option('--json', 'JSON output'))
     .action((name: string, f: AdminFlags & { json?: boolean }) => (async () => {
-      const v = await (await adminClient(f)).getVolume(name);
-      process.stdout.write(f.json ? JSON.stringify(v, null, 2) + '\n' : describeVolume(v));
+      const v = await (await adminClient(f)).volumeReport(name);
+      process.stdout.write(f.json ? JSON.stringify(v, null, 2) + '\n' : describeVolume(v, v));
+    })().catch(fail));
+
+  const update = volume.command('update <name>')
+    .description('change a volume\'s capacity, inode limit, retention, proxies or SSE; prints the settings after the change')
+    .option('--capacity <size|none>', 'capacity (none or 0: unlimited); below the current usage, growing writes get ENOSPC', checked(capacityValue))
+    .option('--inodeLimit <n>', 'most inodes (0: unlimited)', checked(wholeNumberValue(0)))
+    .option('--retention <duration>', 'keep superseded blocks this long before gc (e.g. 24h)', checked(durationValue))
+    .option('--proxies <list|none>', 'proxy group host:port,host:port (none: remove it); mounts started after the change use it', checked(proxyListValue))
+    .option('--sse', 'request server-side encryption on every PUT (mounts started after the change)')
+    .option('--no-sse', 'stop requesting server-side encryption (mounts started after the change)')
+    .option('--json', 'JSON output');
+  for (const spec of FIXED_AT_CREATION) update.addOption(new Option(`--${spec}`).hideHelp());
+  addAdminOptions(update)
+    .action((name: string, f: UpdateFlags & Record<string, unknown>) => (async () => {
+      const change = volumeUpdateFromFlags(f);
+      const v = await (await adminClient(f)).updateVolume(name, change);
+      for (const w of overLimitWarnings(v)) process.stderr.write(`meta.flexfs: ${w}\n`);
+      process.stdout.write(f.json ? JSON.stringify(v, null, 2) + '\n' : describeVolume(v, v));
     })().catch(fail));
 
   addAdminOptions(volume.command('delete <name>').description('delete a volume (refused while it has files unless --force)')

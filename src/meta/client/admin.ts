@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
+import type { SessionInfo, TokenInfo, VolumeReport, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { VolumeSettings } from '../types.js';
 import { parseMetaAddr, type MetaAddress } from './address.js';
 import { resolveTls, type MetaTlsOptions, type ResolvedTls } from './tls.js';
@@ -64,6 +64,12 @@ export class AdminClient {
   createVolume(spec: VolumeSpec): Promise<VolumeSettings> { return this.request('POST', '/v1/volumes', spec); }
   listVolumes(): Promise<VolumeSettings[]> { return this.request('GET', '/v1/volumes'); }
   getVolume(name: string): Promise<VolumeSettings> { return this.request('GET', `/v1/volumes/${encodeURIComponent(name)}`); }
+  /** Settings, limits and usage. */
+  volumeReport(name: string): Promise<VolumeReport> { return this.request('GET', `/v1/volumes/${encodeURIComponent(name)}?details=1`); }
+  /** Change what may change on an existing volume; the volume as it is after the change. */
+  updateVolume(name: string, update: VolumeUpdate): Promise<VolumeReport> {
+    return this.request('PATCH', `/v1/volumes/${encodeURIComponent(name)}`, update);
+  }
   deleteVolume(name: string, force = false): Promise<{ deleted: string }> {
     return this.request('DELETE', `/v1/volumes/${encodeURIComponent(name)}${force ? '?force=1' : ''}`);
   }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { FsError } from '../../errors/index.js';
-import type { VolumeSpec } from '../engine.js';
+import type { VolumeSpec, VolumeUpdate } from '../engine.js';
 import { ROOT_INO, type VolumeSettings } from '../types.js';
 import { nowNs } from './rules.js';
 import type { InodeRec } from './tx.js';
@@ -56,6 +56,43 @@ export function buildVolume(spec: VolumeSpec): StoredVolume {
   if (spec.encryption) { settings.encryption = { ...spec.encryption }; settings.nameEncryption = 1; }
   if (spec.proxies) settings.proxies = [...spec.proxies];
   return { settings, capacityBytes, inodeLimit, createdAt: Date.now() };
+}
+
+const UPDATABLE = new Set(['capacityBytes', 'inodeLimit', 'retentionSeconds', 'proxies', 'sse']);
+
+/**
+ * A stored volume with `update` applied (a new object); errors name the bad field. Block size,
+ * compression, encryption and the store stay as the volume was created: its blocks are stored
+ * that way (a new volume and a copy change them).
+ */
+export function applyVolumeUpdate(v: StoredVolume, update: VolumeUpdate): StoredVolume {
+  if (!update || typeof update !== 'object') throw new FsError('EINVAL', 'volume update missing');
+  const fixed = Object.keys(update).filter((k) => !UPDATABLE.has(k));
+  if (fixed.length) {
+    throw new FsError('EINVAL', `${fixed.join(', ')} cannot change on an existing volume (only capacityBytes, inodeLimit, retentionSeconds, proxies, sse can): ` +
+      'block size, compression, encryption and the block store are how its blocks are stored; create a new volume and copy the files');
+  }
+  const out: StoredVolume = { ...v, settings: { ...v.settings, blockStore: { ...v.settings.blockStore } } };
+  const count = (name: string, n: unknown) => {
+    if (!Number.isSafeInteger(n) || (n as number) < 0) throw new FsError('EINVAL', `${name} must be an integer ≥ 0`);
+    return n as number;
+  };
+  if (update.capacityBytes !== undefined) out.capacityBytes = count('capacityBytes', update.capacityBytes);
+  if (update.inodeLimit !== undefined) out.inodeLimit = count('inodeLimit', update.inodeLimit);
+  if (update.retentionSeconds !== undefined) out.settings.retentionSeconds = count('retentionSeconds', update.retentionSeconds);
+  if (update.proxies !== undefined) {
+    if (!Array.isArray(update.proxies) || update.proxies.some((p) => typeof p !== 'string' || !/^[^\s/]+:\d+$/.test(p))) {
+      throw new FsError('EINVAL', 'proxies must be a list of host:port');
+    }
+    if (update.proxies.length) out.settings.proxies = [...update.proxies];
+    else delete out.settings.proxies;
+  }
+  if (update.sse !== undefined) {
+    if (typeof update.sse !== 'boolean') throw new FsError('EINVAL', 'sse must be true or false');
+    if (update.sse) out.settings.blockStore.sse = true;
+    else delete out.settings.blockStore.sse;
+  }
+  return out;
 }
 
 export function rootInode(): InodeRec {

@@ -28,16 +28,19 @@ const OP_RESULT_TTL_MS = 10 * 60_000;
 const MAX_ALLOC = 1 << 20;
 
 export class CoreMetaStore implements MetaStore {
-  private infoCache?: Promise<VolumeInfo>;
+  private infoCache?: { version: string | number | undefined; info: Promise<VolumeInfo> };
 
   constructor(private readonly runner: TxRunner, private readonly onClose?: () => Promise<void>) {}
 
+  /** The volume's settings and limits, read again once the runner's infoVersion changes. */
   private info(): Promise<VolumeInfo> {
-    if (!this.infoCache) {
-      this.infoCache = this.runner.info();
-      this.infoCache.catch(() => { this.infoCache = undefined; });
+    const version = this.runner.infoVersion?.();
+    if (!this.infoCache || this.infoCache.version !== version) {
+      const entry = { version, info: this.runner.info() };
+      this.infoCache = entry;
+      entry.info.catch(() => { if (this.infoCache === entry) this.infoCache = undefined; });
     }
-    return this.infoCache;
+    return this.infoCache.info;
   }
 
   /**

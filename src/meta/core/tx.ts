@@ -106,6 +106,11 @@ export interface VolumeInfo {
 export interface TxRunner {
   /** Run fn atomically (see above). `readOnly` lets an engine skip locking/validation. */
   transact<T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean): Promise<T>;
-  /** The volume's settings and limits (cached by the caller: they do not change). */
+  /** The volume's settings and limits (cached by the caller until `infoVersion` changes). */
   info(): Promise<VolumeInfo>;
+  /**
+   * Changes when the volume's settings or limits may have changed (`volume update`): the caller
+   * reads `info` again then. Absent: they never change under this runner.
+   */
+  infoVersion?(): string | number;
 }

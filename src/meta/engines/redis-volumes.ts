@@ -1,10 +1,10 @@
 import { FsError } from '../../errors/index.js';
-import { buildVolume, rootInode, type StoredVolume } from '../core/admin.js';
+import { applyVolumeUpdate, buildVolume, rootInode, type StoredVolume } from '../core/admin.js';
 import { encodeInode } from '../core/rules.js';
-import type { VolumeSpec } from '../engine.js';
+import type { VolumeDetails, VolumeSpec, VolumeUpdate } from '../engine.js';
 import { ROOT_INO, type VolumeSettings } from '../types.js';
 import type { AdminScripts } from './redis-admin-lua.js';
-import { sessionRecs, storedVolume, tokenRecs } from './redis-admin-records.js';
+import { MAX_ADMIN_ATTEMPTS, sessionRecs, storedVolume, tokenRecs } from './redis-admin-records.js';
 import { ADMIN, volumeKeys } from './redis-keys.js';
 import { asFsError, scanKeys, type RedisClient } from './redis-client.js';
 
@@ -63,4 +63,19 @@ export async function deleteVolume(r: RedisClient, scripts: AdminScripts, nameOr
   await scripts.deleteVolume(ADMIN.volumes, ADMIN.volumeNames, ADMIN.tokens, ADMIN.tokenHashes, ADMIN.sessions,
     ADMIN.sessionExpiry, id, v.settings.name, tokens.length / 2, ...tokens, ...sessions);
   for await (const batch of scanKeys(r, k.all)) if (batch.length) await r.del(...batch);
+}
+
+/** Change a volume's record with compare-and-set (retried while others change it meanwhile). */
+export async function updateVolume(r: RedisClient, scripts: AdminScripts, nameOrId: string, update: VolumeUpdate): Promise<VolumeDetails> {
+  for (let attempt = 0; attempt < MAX_ADMIN_ATTEMPTS; attempt++) {
+    const v = await storedVolume(r, nameOrId);
+    if (!v) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
+    const read = await r.hget(ADMIN.volumes, v.settings.id);
+    if (read === null) continue;
+    const next = applyVolumeUpdate(JSON.parse(read) as StoredVolume, update);
+    const res = await scripts.replace(ADMIN.volumes, v.settings.id, read, JSON.stringify(next)).catch((e) => { throw asFsError(e); });
+    if (res === 1) return { settings: next.settings, capacityBytes: next.capacityBytes, inodeLimit: next.inodeLimit };
+    if (res === 0) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
+  }
+  throw new FsError('EAGAIN', `volume "${nameOrId}" kept changing: try again`);
 }

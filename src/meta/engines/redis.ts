@@ -1,7 +1,9 @@
 import { CoreMetaStore } from '../core/store.js';
+import { VolumeInfoVersions } from '../core/info-versions.js';
+import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
 import type { MetaTx } from '../core/tx.js';
 import type { StoredVolume } from '../core/admin.js';
-import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeRecordAccess, VolumeSpec } from '../engine.js';
+import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { defineAdminScripts, type AdminScripts } from './redis-admin-lua.js';
 import { sessionRecs, storedVolume, volumeInfo } from './redis-admin-records.js';
@@ -46,6 +48,7 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
   private readonly admin: AdminScripts;
   private readonly store = (volumeId: string): CoreMetaStore => this.volumeStore(volumeId);
   private readonly buses = new Set<RedisChangeBus>();
+  private readonly infoVersions = new VolumeInfoVersions();
 
   constructor(private readonly r: RedisClient) {
     this.runner = new RedisRunner(r);
@@ -64,6 +67,17 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
 
   async getVolume(nameOrId: string): Promise<VolumeSettings | null> {
     return (await storedVolume(this.r, nameOrId))?.settings ?? null;
+  }
+
+  async volumeDetails(nameOrId: string): Promise<VolumeDetails | null> {
+    const v = await storedVolume(this.r, nameOrId);
+    return v ? { settings: v.settings, capacityBytes: v.capacityBytes, inodeLimit: v.inodeLimit } : null;
+  }
+
+  async updateVolume(nameOrId: string, update: VolumeUpdate): Promise<VolumeDetails> {
+    const updated = await volumes.updateVolume(this.r, this.admin, nameOrId, update);
+    this.infoVersions.bump(updated.settings.id);
+    return updated;
   }
 
   deleteVolume(nameOrId: string, force = false): Promise<void> {
@@ -94,6 +108,8 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
     return new CoreMetaStore({
       transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.transactRecords(volumeId, fn, readOnly),
       info: () => volumeInfo(this.r, volumeId),
+      // This server's own updates apply at once; another server's within volumeLimitsRefreshMs.
+      infoVersion: () => `${this.infoVersions.get(volumeId)}:${Math.floor(Date.now() / META_SERVER_DEFAULTS.volumeLimitsRefreshMs)}`,
     });
   }
 

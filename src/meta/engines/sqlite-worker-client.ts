@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { FsError } from '../../errors/index.js';
 import { workerEntry } from '../../util/worker-entry.js';
-import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeSpec } from '../engine.js';
+import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { withOwnerOnlyFiles, type SqliteEngineOptions } from './sqlite.js';
 import type { GroupCommitStats } from './sqlite-group.js';
@@ -132,6 +132,8 @@ export class SqliteWorkerEngine implements MetaEngine {
   createVolume(spec: VolumeSpec): Promise<VolumeSettings> { return this.send('createVolume', [spec]); }
   listVolumes(): Promise<VolumeSettings[]> { return this.send('listVolumes', []); }
   getVolume(nameOrId: string): Promise<VolumeSettings | null> { return this.send('getVolume', [nameOrId]); }
+  volumeDetails(nameOrId: string): Promise<VolumeDetails | null> { return this.send('volumeDetails', [nameOrId]); }
+  updateVolume(nameOrId: string, update: VolumeUpdate): Promise<VolumeDetails> { return this.send('updateVolume', [nameOrId, update]); }
   async deleteVolume(nameOrId: string, force?: boolean): Promise<void> { await this.send('deleteVolume', [nameOrId, force]); }
   createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
     return this.send('createToken', [spec]);

@@ -24,7 +24,7 @@ export const STORE_METHODS = [
 
 /** Every MetaEngine method forwarded as a plain call (volume, referencedBlocks and close are special). */
 export const ENGINE_METHODS = [
-  'createVolume', 'listVolumes', 'getVolume', 'deleteVolume', 'createToken', 'listTokens', 'revokeToken', 'checkToken',
+  'createVolume', 'listVolumes', 'getVolume', 'volumeDetails', 'updateVolume', 'deleteVolume', 'createToken', 'listTokens', 'revokeToken', 'checkToken',
   'openSession', 'heartbeat', 'closeSession', 'expireSessions', 'listSessions', 'gcQueue', 'gcDone', 'checkNamespace',
 ] as const satisfies readonly (keyof MetaEngine)[];
 

@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3';
 import { chmod, open } from 'node:fs/promises';
 import { FsError } from '../../errors/index.js';
-import { buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
+import { applyVolumeUpdate, buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { CoreMetaStore } from '../core/store.js';
+import { VolumeInfoVersions } from '../core/info-versions.js';
 import type { MetaTx, VolumeInfo } from '../core/tx.js';
-import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeRecordAccess, VolumeSpec } from '../engine.js';
+import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { GroupCommitter, isBusy, type GroupCommitStats } from './sqlite-group.js';
 import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Statements } from './sqlite-tx.js';
@@ -75,6 +76,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
   private readonly s: Statements;
   private readonly group: GroupCommitter;
   private readonly txs = new Map<string, SqliteTx>();
+  private readonly infoVersions = new VolumeInfoVersions();
 
   constructor(opts: SqliteEngineOptions) {
     if (!opts?.file) throw new Error('sqlite engine: no database file given');
@@ -180,6 +182,27 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
     }
   }
 
+  async volumeDetails(nameOrId: string): Promise<VolumeDetails | null> {
+    return this.run(() => {
+      const row = this.findVolume(nameOrId);
+      return row ? { settings: JSON.parse(row.settings) as VolumeSettings, capacityBytes: row.capacity, inodeLimit: row.inode_limit } : null;
+    }, true);
+  }
+
+  async updateVolume(nameOrId: string, update: VolumeUpdate): Promise<VolumeDetails> {
+    const updated = await this.run(() => {
+      const row = this.findVolume(nameOrId);
+      if (!row) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
+      const v = applyVolumeUpdate({ settings: JSON.parse(row.settings) as VolumeSettings, capacityBytes: row.capacity, inodeLimit: row.inode_limit, createdAt: row.created_at }, update);
+      this.db.prepare('UPDATE volumes SET settings = ?, capacity = ?, inode_limit = ? WHERE id = ?')
+        .run(JSON.stringify(v.settings), v.capacityBytes, v.inodeLimit, row.id);
+      return { settings: v.settings, capacityBytes: v.capacityBytes, inodeLimit: v.inodeLimit };
+    });
+    // after the commit: this engine's open stores (every session's) enforce the new limits
+    this.infoVersions.bump(updated.settings.id);
+    return updated;
+  }
+
   async deleteVolume(nameOrId: string, force = false): Promise<void> {
     await this.run(() => {
       const row = this.findVolume(nameOrId);
@@ -207,6 +230,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
         if (!row) throw new FsError('ENOENT', `no volume with id "${volumeId}"`);
         return { settings: JSON.parse(row.settings) as VolumeSettings, capacityBytes: row.capacity, inodeLimit: row.inode_limit };
       }, true),
+      infoVersion: () => this.infoVersions.get(volumeId),
     });
   }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { isFsError, type ErrnoName } from '../../errors/index.js';
-import type { MetaEngine, VolumeSpec } from '../engine.js';
+import type { MetaEngine, VolumeDetails, VolumeReport, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { VolumeSettings } from '../types.js';
 import { PROTOCOL_VERSION, SERVER_VERSION } from '../protocol/index.js';
 import type { Authenticator } from './auth.js';
@@ -12,7 +12,9 @@ import { HttpError } from '../../util/http-error.js';
  * REST routes on the same listener as the RPC socket:
  *   GET  /health, /version, /metrics                       (no auth)
  *   GET  /v1/volumes              POST /v1/volumes          (admin token)
- *   GET  /v1/volumes/:nameOrId    DELETE /v1/volumes/:nameOrId[?force=1]
+ *   GET  /v1/volumes/:nameOrId[?details=1]                  (details: + limits and usage)
+ *   PATCH /v1/volumes/:nameOrId   (body: VolumeUpdate; answers the VolumeReport after it)
+ *   DELETE /v1/volumes/:nameOrId[?force=1]
  *   GET  /v1/tokens               POST /v1/tokens           DELETE /v1/tokens/:id
  *   GET  /v1/sessions[?volume=…]
  * Admin routes take `Authorization: Bearer <admin token>`. Errors are JSON {error:{code,message}}.
@@ -34,6 +36,12 @@ const STATUS: Partial<Record<ErrnoName, number>> = {
 export function publicSettings(v: VolumeSettings): VolumeSettings {
   const { blockPass: _p, ...blockStore } = v.blockStore;
   return { ...v, blockStore };
+}
+
+/** Settings, limits and usage (the usage counters are one cheap read). */
+async function volumeReport(engine: MetaEngine, d: VolumeDetails): Promise<VolumeReport> {
+  const { usedBytes, inodes } = await engine.volume(d.settings.id).statfs({ uid: 0, gid: 0 });
+  return { ...publicSettings(d.settings), capacityBytes: d.capacityBytes, inodeLimit: d.inodeLimit, usage: { usedBytes, inodes } };
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -98,9 +106,21 @@ export function createRestHandler(deps: RestDeps) {
         break;
       }
       case 'GET volumes/:id': {
-        const v = await engine.getVolume(id);
-        if (!v) throw new HttpError(404, `volume "${id}" does not exist`, 'ENOENT');
-        send(res, 200, publicSettings(v));
+        const details = url.searchParams.get('details');
+        const d = await engine.volumeDetails(id);
+        if (!d) throw new HttpError(404, `volume "${id}" does not exist`, 'ENOENT');
+        send(res, 200, details === '1' || details === 'true' ? await volumeReport(engine, d) : publicSettings(d.settings));
+        break;
+      }
+      case 'PATCH volumes/:id': {
+        const update = (await readJson(req)) as VolumeUpdate;
+        if (Object.keys(update).length === 0) {
+          throw new HttpError(400, 'volume update needs at least one of capacityBytes, inodeLimit, retentionSeconds, proxies, sse', 'EINVAL');
+        }
+        if (!(await engine.getVolume(id))) throw new HttpError(404, `volume "${id}" does not exist`, 'ENOENT');
+        const d = await engine.updateVolume(id, update);
+        deps.log.info({ volume: d.settings.name, changed: Object.keys(update) }, 'volume updated');
+        send(res, 200, await volumeReport(engine, d));
         break;
       }
       case 'DELETE volumes/:id': {
