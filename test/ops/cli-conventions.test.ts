@@ -1,6 +1,9 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { writeCreds } from '../../src/config/creds.js';
 import { join } from 'node:path';
 import { ensureBuilt, REPO_ROOT } from '../harness/build.js';
 
@@ -72,5 +75,20 @@ describe('CLI conventions of mount.flexfs, meta.flexfs, proxy.flexfs and flexfs'
     expect((await cli('meta.flexfs', ['volume', 'list', '--addr', '127.0.0.1:1'])).code).toBe(1);
     expect((await cli('proxy.flexfs', ['start', '--store', 's3://bucket', '--bindAddr', '127.0.0.1:1', '--credsFile', '/nonexistent'])).code).toBe(1);
     expect((await cli('flexfs', ['status', '/nonexistent-mountpoint-x'])).code).toBe(1);
+  });
+
+  it('mount.flexfs start against a metadata server that does not answer: exit 1 at once, naming the server', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'flexfs-cli-meta-down-'));
+    try {
+      const creds = join(dir, 'creds');
+      await writeCreds(creds, { metaAddr: '127.0.0.1:1', token: 'not-a-real-token', metaFingerprint: Array(32).fill('AB').join(':') });
+      await mkdir(join(dir, 'mnt'));
+      const r = await cli('mount.flexfs', ['start', 'v', join(dir, 'mnt'), '--foreground', '--credsFile', creds]);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/cannot connect to meta server https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+      expect(r.err).not.toContain('not-a-real-token');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
