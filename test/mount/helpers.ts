@@ -56,6 +56,11 @@ export function mountRemote(volume: string, mountpoint: string, home: string, ar
 
 /** The sum of meta.flexfs's `flexfs_meta_requests_total` series (from its /metrics) whose labels pass `keep`. */
 export async function metaRequests(port: number, ca: Buffer, keep: (labels: string) => boolean): Promise<number> {
+  return Object.values(await metaRequestsByOp(port, ca, keep)).reduce((n, x) => n + x, 0);
+}
+
+/** meta.flexfs's served requests per op (`op="…"` label, results summed), from its /metrics. */
+export async function metaRequestsByOp(port: number, ca: Buffer, keep: (labels: string) => boolean): Promise<Record<string, number>> {
   const { get } = await import('node:https');
   const text = await new Promise<string>((done, fail) => {
     get({ host: '127.0.0.1', port, path: '/metrics', ca }, (res) => {
@@ -64,8 +69,15 @@ export async function metaRequests(port: number, ca: Buffer, keep: (labels: stri
       res.on('end', () => done(body));
     }).on('error', fail);
   });
-  return text.split('\n').filter((l) => l.startsWith('flexfs_meta_requests_total{') && keep(l.slice(0, l.indexOf('}') + 1)))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  const byOp: Record<string, number> = {};
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('flexfs_meta_requests_total{')) continue;
+    const labels = l.slice(0, l.indexOf('}') + 1);
+    if (!keep(labels)) continue;
+    const op = /op="([^"]*)"/.exec(labels)?.[1] ?? '?';
+    byOp[op] = (byOp[op] ?? 0) + Number(l.split(' ').pop());
+  }
+  return byOp;
 }
 
 export interface RunResult { code: number; stdout: string; stderr: string }
