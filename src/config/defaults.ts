@@ -116,6 +116,22 @@ export const VFS_DEFAULTS = {
   getDeadlineMs: TIMEOUTS.blockGetDeadlineMs,
   metaDeadlineMs: TIMEOUTS.metaDeadlineMs,
   idBatch: 64,
+  /** Names the complete directory listings kept by a mount may hold in all (vfs/listings.ts). */
+  listingsMaxEntries: 200_000,
+} as const;
+
+/**
+ * Listings fetched ahead of a tree walker (vfs/listing-prefetch.ts), only while the mount hears
+ * other mounts' changes: when a directory listed is itself a subdirectory of a listing read
+ * moments before (`find`, `du`, `ls -R`), up to perDir of its subdirectories and of its siblings
+ * are listed in the background, concurrency at a time, newest first; at most queue wait.
+ */
+export const LISTING_PREFETCH_DEFAULTS = {
+  concurrency: 4,
+  perDir: 64,
+  queue: 512,
+  /** A listing read this long ago still makes its subdirectories part of a walk. */
+  walkWindowMs: 10_000,
 } as const;
 
 /**

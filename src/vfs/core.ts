@@ -12,6 +12,7 @@ import type { DiskFrameCache } from '../cache/disk.js';
 import type { BlockIO } from './blockio.js';
 import type { DirtyBudget } from './budget.js';
 import { MetaCache } from './meta-cache.js';
+import { ListingPrefetch } from './listing-prefetch.js';
 import { dropOthersChanges } from './coherence.js';
 import { HandleTable, type FileHandle } from './handles.js';
 import { AccessPolicy, GroupLookup, R_OK, W_OK, X_OK } from './permissions.js';
@@ -51,6 +52,7 @@ export class FsCore implements InodeFs {
   private readonly acls: AclStore;
   private readonly names: Namespace;
   private readonly attrs: AttrOps;
+  private readonly prefetch: ListingPrefetch;
   private destroyed = false;
   private readonly unwatch?: () => void;
 
@@ -84,6 +86,11 @@ export class FsCore implements InodeFs {
     const shared = { meta: o.meta, cache: this.cache, policy: this.policy, acls: this.acls, files: this.files, metaCall: call, ctx, writable: () => this.writable() };
     this.names = new Namespace({ ...shared, xattrs: this.xattrs });
     this.attrs = new AttrOps({ ...shared, getattr: (ino, c, fh) => this.getattr(ino, c, fh), fileOf: (fh) => this.fileOf(fh) });
+    this.prefetch = new ListingPrefetch({
+      held: (dir) => this.cache.listings.has(dir),
+      fetch: async (dir, ctx) => { await this.fetchListing(dir, ctx); this.cache.stats.listingsPrefetched++; },
+      enabled: () => this.hearsOthers() && !this.destroyed,
+    });
     this.unwatch = o.meta.watch?.((c) => dropOthersChanges({ meta: this.cache, xattrs: this.xattrs, acls: this.acls }, c));
   }
 
@@ -288,17 +295,26 @@ export class FsCore implements InodeFs {
   async readdir(fh: number, fromStart: boolean, c: Caller): Promise<DirEntry[]> {
     const h = this.handles.dir(fh);
     if (h.listing && !fromStart) return h.listing;
-    const out: DirEntry[] = [];
+    const ctx = this.ctx(c);
+    // While other mounts' changes are heard, a complete listing held (fetched ahead of a tree
+    // walker, or by an earlier open) is as fresh as the cached entries it is made of.
+    const entries = (this.hearsOthers() ? this.cache.listing(h.ino) : undefined) ?? await this.fetchListing(h.ino, ctx);
+    h.listing = entries.map(([name, attr]) => ({ name, attr: this.files.present(attr) }));
+    this.prefetch.listed(h.ino, entries.filter(([, a]) => a.type === 'dir').map(([, a]) => a.ino), ctx);
+    return h.listing;
+  }
+
+  /** `dir`'s whole listing from the metadata server, put into the caches. */
+  private async fetchListing(dir: number, ctx: OpContext): Promise<[string, Attr][]> {
+    const version = this.cache.listings.version(dir);
+    const out: [string, Attr][] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.metaCall('readdir', () => this.meta.readdir(h.ino, this.ctx(c), cursor, 1000));
-      for (const e of page.entries) {
-        this.cache.putEntry(h.ino, e.name, e.attr);
-        out.push({ name: e.name, attr: this.files.present(e.attr) });
-      }
+      const page = await this.metaCall('readdir', () => this.meta.readdir(dir, ctx, cursor, 1000));
+      for (const e of page.entries) out.push([e.name, e.attr]);
       cursor = page.next;
     } while (cursor !== undefined);
-    h.listing = out;
+    this.cache.putListing(dir, out, version);
     return out;
   }
 
@@ -337,6 +353,7 @@ export class FsCore implements InodeFs {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.prefetch.stop();
     this.unwatch?.();
     try {
       await this.files.closeAll();

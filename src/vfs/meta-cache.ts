@@ -1,6 +1,7 @@
 import { isFsError } from '../errors/index.js';
 import type { Attr, Changes, MetaStore, OpContext } from '../meta/types.js';
 import { staleAfter, type Change } from './invalidation.js';
+import { Listings, type Listing } from './listings.js';
 
 interface Timed<T> {
   value: T;
@@ -19,11 +20,14 @@ const CACHE_MAX = 100_000;
 export class MetaCache {
   private readonly entries = new Map<string, Timed<number>>();
   private readonly attrs = new Map<number, Timed<Attr>>();
+  /** Complete directory listings (names → inodes; the attributes are the ones above). */
+  readonly listings = new Listings();
   /**
    * Lookups and attribute reads answered here (hits) or by the metadata server (misses; reads
    * that must be fresh are not counted), and what other mounts' pushed changes dropped (metrics).
    */
-  readonly stats = { entryHits: 0, entryMisses: 0, attrHits: 0, attrMisses: 0, changedEntries: 0, changedAttrs: 0, changedData: 0, resets: 0 };
+  readonly stats = { entryHits: 0, entryMisses: 0, attrHits: 0, attrMisses: 0, changedEntries: 0, changedAttrs: 0, changedData: 0, resets: 0,
+    listingHits: 0, listingMisses: 0, listingsPrefetched: 0 };
 
   constructor(
     private readonly meta: MetaStore,
@@ -84,6 +88,34 @@ export class MetaCache {
 
   dropEntry(parent: number, name: string): void {
     this.entries.delete(key(parent, name));
+    this.listings.drop(parent);
+  }
+
+  /**
+   * `dir`'s entries with their attributes, from a complete listing held here, or undefined when
+   * none is held or an entry's attributes are not (then the caller asks the metadata server).
+   */
+  listing(dir: number): [name: string, attr: Attr][] | undefined {
+    const names = this.listings.get(dir);
+    const now = Date.now();
+    const out: [string, Attr][] = [];
+    for (const [name, ino] of names ?? []) {
+      const a = this.attrs.get(ino);
+      if (!a || a.expires <= now) { this.stats.listingMisses++; return undefined; }
+      out.push([name, a.value]);
+    }
+    if (names) this.stats.listingHits++; else this.stats.listingMisses++;
+    return names && out;
+  }
+
+  /**
+   * Keep `dir`'s complete listing, fetched after `version` (this.listings.version(dir)) was
+   * taken; its entries and attributes go in as puts do. False when it was not kept.
+   */
+  putListing(dir: number, entries: [name: string, attr: Attr][], version: string): boolean {
+    for (const [name, attr] of entries) this.putEntry(dir, name, attr);
+    const names: Listing = entries.map(([name, attr]) => [name, attr.ino]);
+    return this.listings.put(dir, names, version, this.ttlMs());
   }
 
   dropAttr(ino: number): void {
@@ -100,6 +132,7 @@ export class MetaCache {
       this.stats.resets++;
       this.entries.clear();
       this.attrs.clear();
+      this.listings.clear();
       return;
     }
     this.stats.changedEntries += changes.e.length;
@@ -110,7 +143,7 @@ export class MetaCache {
       if (e) this.dropAttr(e.value);
       this.dropEntry(parent, name);
     }
-    for (const ino of changes.a) this.dropAttr(ino);
+    for (const ino of changes.a) { this.dropAttr(ino); this.listings.drop(ino); }
     for (const ino of changes.d) this.dropAttr(ino);
   }
 
@@ -118,7 +151,8 @@ export class MetaCache {
   changed(change: Change): void {
     const stale = staleAfter(change);
     for (const [parent, name] of stale.entries) this.dropEntry(parent, name);
-    for (const ino of stale.attrs) this.dropAttr(ino);
+    // A directory whose attributes moved (a name came or went) has a stale listing too.
+    for (const ino of stale.attrs) { this.dropAttr(ino); this.listings.drop(ino); }
   }
 
   private bound<K, V>(m: Map<K, Timed<V>>): void {

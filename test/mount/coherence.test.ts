@@ -197,6 +197,40 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     expect(await reads()).toBeGreaterThan(afterFirst);
   });
 
+  it('B\'s find lists ahead of itself: a repeated find costs the server nothing, and A\'s changes deep in the tree show at once', async () => {
+    covers('coherence-listings');
+    const metric = async (name: string, match = '') => {
+      const addr = /metrics on http:\/\/([^/]+)\/metrics/.exec(b.output())![1];
+      const text = await (await fetch(`http://${addr}/metrics`)).text();
+      return text.split('\n').filter((l) => l.startsWith(name) && l.includes(match)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    };
+    const root = join(a.mountpoint, 'tree');
+    for (let d = 0; d < 6; d++) for (let e = 0; e < 3; e++) {
+      await fsp.mkdir(join(root, `d${d}`, `e${e}`), { recursive: true });
+      await fsp.writeFile(join(root, `d${d}`, `e${e}`, 'f'), `${d}${e}`);
+    }
+    await seenWithin('the last file of the tree', () => statB('tree/d5/e2/f'), (s) => s !== 'ENOENT');
+    const findB = async () => (await ok('find', [join(b.mountpoint, 'tree')])).split('\n').filter(Boolean)
+      .map((p) => p.slice(b.mountpoint.length)).sort();
+    const prefetchedBefore = await metric('flexfs_mount_listings_prefetched_total');
+    const first = await findB();
+    expect(first).toHaveLength(1 + 6 + 18 + 18);
+    expect(await metric('flexfs_mount_listings_prefetched_total')).toBeGreaterThan(prefetchedBefore);
+    // Every listing is held now: the same walk again is answered by B alone.
+    const hitsBefore = await metric('flexfs_mount_meta_cache_requests_total', 'cache="listing",result="hit"');
+    let again: string[] = [];
+    // (find's fts asks statfs of the mount to pick its leaf optimisation: answered fresh, not a listing)
+    const { statfs: _statfs, ...calls } = await serverCallsDuring(async () => { again = await findB(); });
+    expect(calls).toEqual({});
+    expect(again).toEqual(first);
+    expect(await metric('flexfs_mount_meta_cache_requests_total', 'cache="listing",result="hit"')).toBeGreaterThanOrEqual(hitsBefore + 25);
+    // A adds a name deep down and moves a directory: B's next walk shows both, at once.
+    await fsp.writeFile(join(root, 'd3', 'e1', 'new'), 'n');
+    await fsp.rename(join(root, 'd1'), join(root, 'd1-moved'));
+    await seenWithin('the new name and the moved directory in B\'s find', findB, (names) =>
+      names.includes('/tree/d3/e1/new') && names.includes('/tree/d1-moved/e0/f') && !names.some((n) => n.startsWith('/tree/d1/')));
+  });
+
   it('an ACL set or removed on A grants or revokes on B at once (the kernel\'s ACL cache follows)', async () => {
     const f = join(a.mountpoint, 'acl-f');
     await fsp.writeFile(f, 'for alice');

@@ -35,6 +35,8 @@ const CLAIMS: Claim[] = [
   { match: /^`--attrTTL` \/ `--entryTTL`/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-ttl' },
   { match: /^`--attrTTL` \/ `--entryTTL`/, file: 'src/cli/mount/ttl-flags.test.ts', test: 'bad values are refused' },
   { match: /^Page cache: a file's cached pages survive a close and reopen/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-pages' },
+  { match: /^Directory listings: while a mount hears the other sessions' changes/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-listings' },
+  { match: /^Directory listings: while a mount hears the other sessions' changes/, file: 'src/vfs/listings.test.ts', test: 'fetches nothing for a plain listing, and lists ahead once a walk shows' },
   { match: /^A mount that loses its connection to meta\.flexfs/, file: 'test/meta-server/protocol.test.ts', test: 'after a reconnect the watcher is told' },
   { match: /^A mount that loses its connection to meta\.flexfs/, file: `${MOUNT}/coherence.test.ts`, id: 'coherence-reconnect' },
   // Durability
