@@ -115,7 +115,7 @@ export function runEngineSuite(label: string, setup: () => Promise<EngineSetup>)
       expect(await e.checkNamespace(v.id)).toEqual([]);
     });
 
-    it('sessions: expiry and close release the session\'s fcntl and flock locks, not the others\'', async () => {
+    it('sessions: expiry and close release the fcntl and flock locks of that session only', async () => {
       const v = (await e.getVolume('vol-a'))!;
       const m = e.volume(v.id);
       const a = await e.openSession(v.id, { host: 'h1', pid: 1 }, 30);
