@@ -174,3 +174,62 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     }
   });
 });
+
+/**
+ * kill -9 of a whole mount: nothing closes its files, so its locks stay until its session
+ * expires (a short --sessionTtl here), and then a waiter on another mount gets through.
+ */
+describe('shared locks: a mount killed with kill -9 keeps its locks until its session expires', () => {
+  const TTL_SECONDS = 6;
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let rgw: Rgw;
+  let meta: Daemon;
+  const mounts: StartedMount[] = [];
+
+  beforeAll(async () => {
+    await buildMountClient();
+    await ensureMetaBuilt();
+    dir = await workDir('flexfs-locks-kill-');
+    const home = join(dir.path, 'home');
+    rgw = await sharedRgw();
+    await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: rgw.accessKey, blockPass: rgw.secretKey });
+    meta = await startDaemon({ home, args: ['--dbFolder', join(home, 'db'), '--sessionTtl', String(TTL_SECONDS)] });
+    const admin = new AdminClient(`127.0.0.1:${meta.port}`, ADMIN_TOKEN, { ca: join(home, 'meta', 'tls', 'cert.pem') });
+    await admin.createVolume({
+      name: 'kvol',
+      blockStore: { url: `s3://${rgw.bucket}/locks-kill-${randomBytes(4).toString('hex')}`, endpoint: rgw.endpoint, region: rgw.region, pathStyle: true },
+    });
+    const token = await admin.createToken({ volume: 'kvol', label: 'locks kill test' });
+    const creds = join(home, 'mount', 'creds', 'k');
+    await writeCreds(creds, { metaAddr: `127.0.0.1:${meta.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem') });
+    for (const name of ['doomed', 'other']) mounts.push(await mountRemote('kvol', join(dir.path, name), home, ['--credsFile', creds]));
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const m of mounts) await m.stop();
+    await meta?.stop();
+    await rgw?.stop();
+    await dir?.cleanup();
+  });
+
+  it('the lock holds right after the kill and goes at the expiry: the waiter on the other mount gets it', async () => {
+    covers('locks-kill');
+    const [doomed, other] = mounts;
+    await fsp.writeFile(join(doomed.mountpoint, 'f'), 'x'.repeat(200));
+    const fb = join(other.mountpoint, 'f');
+    await waitFor(async () => fsp.stat(fb).then(() => true, () => false), 10_000, 'the other mount to see the file', 20);
+    const h = await hold(join(doomed.mountpoint, 'f'), 'posix');
+    process.kill(doomed.pid, 'SIGKILL');
+    await doomed.exited;
+    const w = waiter(fb, 'posix');
+    try {
+      await w.saw(/^asking/);
+      expect((await probe(fb)).ex0).toBe('EAGAIN'); // the session is still alive: so is its lock
+      expect(await w.saw(/^(got|E[A-Z]+)$/, (TTL_SECONDS + 30) * 1000)).toBe('got');
+    } finally {
+      w.child.kill('SIGKILL');
+      await w.done;
+      h.child.kill('SIGKILL');
+    }
+  }, 120_000);
+});
