@@ -1,4 +1,8 @@
 import { FsError } from '../src/errors/index.js';
+import {
+  F_UNLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, conflicts, dropOwners, emptyLocks, flockConflicts, lenOf, rangeOf, setFlock, setRange,
+  type LockSet,
+} from '../src/meta/locks/table.js';
 import type { FlockLock, FlockRequest, FlushRequest, GetlkRequest, ReleaseRequest, SetlkRequest } from '../src/fuse/lowlevel/types.js';
 
 /**
@@ -6,40 +10,16 @@ import type { FlockLock, FlockRequest, FlushRequest, GetlkRequest, ReleaseReques
  * `--locks`): POSIX record locks by lock owner (getlk/setlk, released by flush with the owner)
  * and flock locks by owner (released by release with flockRelease). Blocking requests (F_SETLKW,
  * flock without LOCK_NB) wait until a change lets them through. It shows the layer carries the
- * lock ops; it is not flexfs's lock manager (that is the distributed-locks issue).
+ * lock ops; the rules are flexfs's (src/meta/locks/table.ts), while flexfs itself keeps locks in the metadata server (meta/core/locks.ts).
  */
-const F_RDLCK = 0;
-const F_WRLCK = 1;
-const F_UNLCK = 2;
-const LOCK_SH = 1;
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-const LOCK_UN = 8;
-
-interface Posix { owner: number; pid: number; type: number; start: number; end: number }
 
 export class LockTable {
-  private readonly posix = new Map<number, Posix[]>();
-  private readonly flocks = new Map<number, Map<number, number>>();
+  /** Per inode; the rules are flexfs's own (src/meta/locks/table.ts), owners the kernel's lock owners. */
+  private readonly sets = new Map<number, LockSet>();
   private waiters: (() => boolean)[] = [];
 
-  private range(l: FlockLock): [number, number] {
-    return [l.start, l.len === 0 ? Infinity : l.start + l.len];
-  }
-
-  private conflict(ino: number, owner: number, type: number, start: number, end: number): Posix | undefined {
-    return (this.posix.get(ino) ?? []).find((l) => l.owner !== owner && l.start < end && start < l.end && (l.type === F_WRLCK || type === F_WRLCK));
-  }
-
-  /** Remove `owner`'s locks on [start, end) of `ino` (splitting those that stick out). */
-  private cut(ino: number, owner: number, start: number, end: number): void {
-    const out: Posix[] = [];
-    for (const l of this.posix.get(ino) ?? []) {
-      if (l.owner !== owner || l.end <= start || end <= l.start) { out.push(l); continue; }
-      if (l.start < start) out.push({ ...l, end: start });
-      if (end < l.end) out.push({ ...l, start: end });
-    }
-    this.posix.set(ino, out);
+  private of(ino: number): LockSet {
+    return this.sets.get(ino) ?? emptyLocks();
   }
 
   private retrying = false;
@@ -75,18 +55,19 @@ export class LockTable {
   }
 
   getlk(req: GetlkRequest): FlockLock {
-    const [start, end] = this.range(req.lock);
-    const c = this.conflict(req.ino, req.lockOwner, req.lock.type, start, end);
+    const [start, end] = rangeOf(req.lock.start, req.lock.len);
+    const c = conflicts(this.of(req.ino), String(req.lockOwner), req.lock.type, start, end)[0];
     if (!c) return { ...req.lock, type: F_UNLCK };
-    return { type: c.type, whence: 0, start: c.start, len: c.end === Infinity ? 0 : c.end - c.start, pid: c.pid };
+    return { type: c.type, whence: 0, start: c.start, len: lenOf(c), pid: c.pid };
   }
 
   setlk(req: SetlkRequest): void | Promise<void> {
-    const [start, end] = this.range(req.lock);
+    const [start, end] = rangeOf(req.lock.start, req.lock.len);
+    const owner = String(req.lockOwner);
     const attempt = (): boolean => {
-      if (req.lock.type !== F_UNLCK && this.conflict(req.ino, req.lockOwner, req.lock.type, start, end)) return false;
-      this.cut(req.ino, req.lockOwner, start, end);
-      if (req.lock.type !== F_UNLCK) this.posix.get(req.ino)!.push({ owner: req.lockOwner, pid: req.lock.pid, type: req.lock.type, start, end });
+      const set = this.of(req.ino);
+      if (req.lock.type !== F_UNLCK && conflicts(set, owner, req.lock.type, start, end).length > 0) return false;
+      this.sets.set(req.ino, setRange(set, owner, req.lock.type, start, end, req.lock.pid));
       this.changed();
       return true;
     };
@@ -97,16 +78,11 @@ export class LockTable {
 
   flock(req: FlockRequest): void | Promise<void> {
     const op = req.operation & ~LOCK_NB;
-    let held = this.flocks.get(req.ino);
-    if (!held) this.flocks.set(req.ino, held = new Map());
-    const table = held;
+    const owner = String(req.lockOwner);
     const attempt = (): boolean => {
-      if (op === LOCK_UN) {
-        table.delete(req.lockOwner);
-      } else {
-        for (const [owner, kind] of table) if (owner !== req.lockOwner && (kind === LOCK_EX || op === LOCK_EX)) return false;
-        table.set(req.lockOwner, op === LOCK_EX ? LOCK_EX : LOCK_SH);
-      }
+      const set = this.of(req.ino);
+      if (op !== LOCK_UN && flockConflicts(set, owner, op === LOCK_EX).length > 0) return false;
+      this.sets.set(req.ino, setFlock(set, owner, op === LOCK_UN ? null : op === LOCK_EX));
       this.changed();
       return true;
     };
@@ -118,13 +94,15 @@ export class LockTable {
 
   /** Close of a descriptor: the owner's POSIX locks on the inode go. */
   flush(req: FlushRequest): void {
-    this.cut(req.ino, req.lockOwner, 0, Infinity);
+    const owner = String(req.lockOwner);
+    this.sets.set(req.ino, dropOwners(this.of(req.ino), (o) => o === owner, 'posix'));
     this.changed();
   }
 
   /** Last close of an open file: its flock goes (the kernel says so with flockRelease). */
   release(req: ReleaseRequest): void {
-    if (req.flockRelease) this.flocks.get(req.ino)?.delete(req.lockOwner);
+    const owner = String(req.lockOwner);
+    if (req.flockRelease) this.sets.set(req.ino, dropOwners(this.of(req.ino), (o) => o === owner, 'flock'));
     this.changed();
   }
 
@@ -132,8 +110,7 @@ export class LockTable {
   held(): { posix: number; flock: number } {
     let posix = 0;
     let flock = 0;
-    for (const l of this.posix.values()) posix += l.length;
-    for (const f of this.flocks.values()) flock += f.size;
+    for (const s of this.sets.values()) { posix += s.posix.length; flock += s.flock.length; }
     return { posix, flock };
   }
 }

@@ -222,6 +222,17 @@ export const LISTENER_DEFAULTS = {
   maxConnections: 4096,
 } as const;
 
+/**
+ * Shared locks (meta/core/locks.ts, vfs/locks.ts). A blocked F_SETLKW or flock retries when the
+ * mount hears that the inode's locks changed, and at least every `retryMs` (the fallback for a
+ * missed change and for locks freed by a session that expired). A waiter counts for deadlock
+ * detection until `waitTtlMs` after its last retry, so it must exceed `retryMs`.
+ */
+export const LOCK_DEFAULTS = {
+  retryMs: 1 * SECOND,
+  waitTtlMs: 5 * SECOND,
+} as const;
+
 /** meta.flexfs (meta/server/, cli/meta/). */
 export const META_SERVER_DEFAULTS = {
   port: 8443,

@@ -5,7 +5,7 @@ export type ErrnoName =
   | 'EPERM' | 'ENOENT' | 'EIO' | 'EBADF' | 'EAGAIN' | 'ENOMEM' | 'EACCES' | 'EBUSY' | 'EEXIST'
   | 'EXDEV' | 'ENODEV' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'EFBIG' | 'ENOSPC' | 'EROFS'
   | 'EMLINK' | 'ERANGE' | 'ENAMETOOLONG' | 'ENOSYS' | 'ENOTEMPTY' | 'ELOOP' | 'ENODATA'
-  | 'ENOTSUP' | 'ETIMEDOUT' | 'ECONNREFUSED' | 'ESTALE' | 'EDQUOT' | 'E2BIG' | 'ENXIO';
+  | 'ENOTSUP' | 'ETIMEDOUT' | 'ECONNREFUSED' | 'ESTALE' | 'EDQUOT' | 'E2BIG' | 'ENXIO' | 'EDEADLK' | 'EINTR';
 
 const errnoNumbers = constants.errno as Record<string, number>;
 

@@ -133,12 +133,20 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     read: (req) => core.read(req.fh, req.size, req.offset, req, writeback),
     write: (req) => core.write(req.fh, req.data, req.offset, req),
     flush: async (req) => {
-      await core.flush(req.fh, req);
-      if (core.releaseLocks) await core.releaseLocks(req.ino, req.lockOwner, 'posix', req);
+      // a close drops the process's fcntl locks even when the data could not be flushed
+      try {
+        await core.flush(req.fh, req);
+      } finally {
+        if (core.releaseLocks) await core.releaseLocks(req.ino, req.lockOwner, 'posix', req);
+      }
     },
     release: async (req) => {
-      await core.release(req.fh, req);
-      if (req.flockRelease && core.releaseLocks) await core.releaseLocks(req.ino, req.lockOwner, 'flock', req);
+      // the flock first: dropped with the last hold, it would go without telling other mounts' waiters
+      try {
+        if (req.flockRelease && core.releaseLocks) await core.releaseLocks(req.ino, req.lockOwner, 'flock', req);
+      } finally {
+        await core.release(req.fh, req);
+      }
     },
     fsync: (req) => core.fsync(req.fh, req.datasync, req),
     opendir: async (req) => ({ fh: await core.opendir(req.ino, req.flags, req) }),
@@ -157,7 +165,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
   };
   // Lock ops only when the core has them: registered, they make libfuse ask the kernel for
   // FUSE_CAP_POSIX_LOCKS / FLOCK_LOCKS and every lock goes through us; absent, the kernel keeps
-  // locks itself (per mount), which is right while the core has no lock manager (docs/FUSE.md).
+  // locks itself (per mount). FsCore has them: locks shared through the metadata server (docs/FUSE.md).
   if (core.getlk && core.setlk) {
     handlers.getlk = async (req) => ({ ...(await core.getlk!(req.ino, req.fh, req.lockOwner, req.lock, req)), whence: 0 });
     handlers.setlk = (req) => core.setlk!(req.ino, req.fh, req.lockOwner, req.lock, req.sleep, req);

@@ -13,7 +13,7 @@ import { FsError } from '../errors/index.js';
 import { createNameCipher, SealError, type NameCipher } from '../codec/names.js';
 import { checkName, checkXattrName, PATH_MAX, XATTR_SIZE_MAX } from './core/rules.js';
 import type {
-  Attr, BlockRef, ChangeListener, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
+  Attr, LockRange, BlockRef, ChangeListener, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
 } from './types.js';
 
 /** The MetaStore a mount uses: sealed names on volumes with the flag, `meta` itself otherwise. */
@@ -123,6 +123,14 @@ export class NameCryptMetaStore implements MetaStore {
   // Nothing below carries a name, a target or an xattr.
   open(ino: number, ctx: OpContext): Promise<Attr> { return this.inner.open(ino, ctx); }
   release(ino: number, ctx: OpContext): Promise<void> { return this.inner.release(ino, ctx); }
+  getlk(ino: number, owner: string, lock: LockRange, ctx: OpContext): Promise<LockRange> { return this.inner.getlk(ino, owner, lock, ctx); }
+  setlk(ino: number, owner: string, lock: LockRange, wait: boolean, ctx: OpContext): Promise<void> {
+    return this.inner.setlk(ino, owner, lock, wait, ctx);
+  }
+  flock(ino: number, owner: string, operation: number, ctx: OpContext): Promise<void> { return this.inner.flock(ino, owner, operation, ctx); }
+  releaseLocks(ino: number, owner: string, kind: 'posix' | 'flock', ctx: OpContext): Promise<void> {
+    return this.inner.releaseLocks(ino, owner, kind, ctx);
+  }
   commit(req: CommitRequest, ctx: OpContext): Promise<Attr> { return this.inner.commit(req, ctx); }
   blocks(ino: number, fromIndex: number, count: number, ctx: OpContext): Promise<BlockRef[]> { return this.inner.blocks(ino, fromIndex, count, ctx); }
   allocIds(count: number, ctx: OpContext): Promise<number> { return this.inner.allocIds(count, ctx); }

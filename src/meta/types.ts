@@ -110,6 +110,17 @@ export interface CommitRequest {
   mtime: bigint;
 }
 
+/**
+ * A POSIX record lock as fcntl(2) carries it: type F_RDLCK 0 / F_WRLCK 1 / F_UNLCK 2, from
+ * `start` for `len` bytes (0: to the end of the file), taken by process `pid`.
+ */
+export interface LockRange {
+  type: number;
+  start: number;
+  len: number;
+  pid: number;
+}
+
 // Volume settings live in a leaf module (store/ and codec/ import them too, not meta/).
 export type { BlockStoreSettings, EncryptionParams, VolumeSettings } from '../volume/settings.js';
 
@@ -118,12 +129,14 @@ export type { BlockStoreSettings, EncryptionParams, VolumeSettings } from '../vo
  * - `e`: directory entries (parent ino, name) that appeared, went or point elsewhere now; a cache
  *   that maps one of them to an inode drops that inode's attributes too (unlink, rename);
  * - `a`: inodes whose attributes or xattrs changed (an ACL is both);
- * - `d`: inodes whose data changed (a commit, a truncate): cached pages of them are stale.
+ * - `d`: inodes whose data changed (a commit, a truncate): cached pages of them are stale;
+ * - `l`: inodes whose locks changed (an unlock, a close): a waiting F_SETLKW or flock retries.
  */
 export interface Changes {
   e: [parent: number, name: string][];
   a: number[];
   d: number[];
+  l?: number[];
 }
 
 /** Hears `Changes` made by other sessions; `null`: some may have been missed, all caches are suspect. */
@@ -170,6 +183,23 @@ export interface MetaStore {
   blocks(ino: number, fromIndex: number, count: number, ctx: OpContext): Promise<BlockRef[]>;
   /** Reserve `count` fresh block ids: returns the first; ids first..first+count-1 are the caller's. */
   allocIds(count: number, ctx: OpContext): Promise<number>;
+
+  /**
+   * Shared locks (docs/SEMANTICS.md "Locks"). `owner` is the mount's kernel lock owner; the lock
+   * belongs to (ctx.sessionId, owner), and goes when the session ends or drops its last hold on
+   * the inode. None of these block: a conflict is EAGAIN and the caller retries.
+   * getlk: the first lock that would conflict with `lock`, or `lock` with type F_UNLCK.
+   */
+  getlk(ino: number, owner: string, lock: LockRange, ctx: OpContext): Promise<LockRange>;
+  /**
+   * F_SETLK; `wait` (F_SETLKW): on a conflict, record the owner as waiting for the holders (or
+   * EDEADLK when they wait for it) before answering EAGAIN; a later success clears the record.
+   */
+  setlk(ino: number, owner: string, lock: LockRange, wait: boolean, ctx: OpContext): Promise<void>;
+  /** flock(2) operation LOCK_SH 1 / LOCK_EX 2 / LOCK_UN 8; EAGAIN on a conflict. */
+  flock(ino: number, owner: string, operation: number, ctx: OpContext): Promise<void>;
+  /** Drop `owner`'s POSIX locks ('posix', a descriptor closed) or its flock ('flock', last close). */
+  releaseLocks(ino: number, owner: string, kind: 'posix' | 'flock', ctx: OpContext): Promise<void>;
 
   /** The volume's settings (block size, compression, encryption params, block store). */
   settings(): Promise<VolumeSettings>;

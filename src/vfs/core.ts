@@ -2,7 +2,7 @@ import { constants as fsc } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { FsError, isFsError } from '../errors/index.js';
 import { ROOT_INO, type Attr, type BlockRef, type ChangeListener, type DirEntry, type MetaStore, type OpContext, type StatFs } from '../meta/types.js';
-import type { AttrChanges, Caller, InodeFs, OpenResult } from './types.js';
+import type { AttrChanges, Caller, InodeFs, OpenResult, RecordLock } from './types.js';
 import { VFS_DEFAULTS, type FileSystemOptions } from './options.js';
 import { OpenFiles } from './open-files.js';
 import { Xattrs } from './xattrs.js';
@@ -21,6 +21,7 @@ import { withDeadline } from './deadline.js';
 import { S_IFREG } from '../util/mode.js';
 import { Namespace, checkName } from './namespace.js';
 import { AttrOps } from './attr-ops.js';
+import { MountLocks } from './locks.js';
 
 /** Slots per block-map request of committedBlocks. */
 const BLOCK_MAP_PAGE = 1024;
@@ -53,6 +54,7 @@ export class FsCore implements InodeFs {
   private readonly names: Namespace;
   private readonly attrs: AttrOps;
   private readonly prefetch: ListingPrefetch;
+  private readonly locks: MountLocks;
   private destroyed = false;
   private readonly unwatch?: () => void;
 
@@ -91,6 +93,7 @@ export class FsCore implements InodeFs {
       fetch: async (dir, ctx) => { await this.fetchListing(dir, ctx); this.cache.stats.listingsPrefetched++; },
       enabled: () => this.hearsOthers() && !this.destroyed,
     });
+    this.locks = new MountLocks({ meta: o.meta, ctx: (c) => this.ctx(c), retryMs: o.lockRetryMs });
     this.unwatch = o.meta.watch?.((c) => dropOthersChanges({ meta: this.cache, xattrs: this.xattrs, acls: this.acls }, c));
   }
 
@@ -273,6 +276,28 @@ export class FsCore implements InodeFs {
     if (h.kind === 'file') await this.files.release(h, c);
   }
 
+  // ------------------------------------------------------------------ locks (vfs/locks.ts)
+
+  getlk(ino: number, fh: number, owner: number, lock: RecordLock, c: Caller): Promise<RecordLock> {
+    this.handles.file(fh);
+    return this.metaCall('getlk', () => this.locks.getlk(ino, owner, lock, c));
+  }
+
+  /** No metadata deadline around a waiting F_SETLKW: it may wait as long as the holder holds. */
+  async setlk(ino: number, fh: number, owner: number, lock: RecordLock, wait: boolean, c: Caller): Promise<void> {
+    this.handles.file(fh);
+    await this.locks.setlk(ino, owner, lock, wait, c);
+  }
+
+  async flock(ino: number, fh: number, owner: number, operation: number, c: Caller): Promise<void> {
+    this.handles.file(fh);
+    await this.locks.flock(ino, owner, operation, c);
+  }
+
+  releaseLocks(ino: number, owner: number, kind: 'posix' | 'flock', c: Caller): Promise<void> {
+    return this.metaCall('releaseLocks', () => this.locks.releaseLocks(ino, owner, kind, c));
+  }
+
   async fallocate(_ino: number, fh: number, mode: number, offset: number, length: number, c: Caller): Promise<void> {
     const h = this.handles.file(fh);
     this.writable();
@@ -355,6 +380,7 @@ export class FsCore implements InodeFs {
     this.destroyed = true;
     this.prefetch.stop();
     this.unwatch?.();
+    this.locks.close();
     try {
       await this.files.closeAll();
     } finally {

@@ -19,6 +19,8 @@ export interface FileSystemOptions {
   noAtime?: boolean;
   /** Mount session id: open-file holds belong to it. */
   sessionId?: string;
+  /** A blocked F_SETLKW/flock retries at least this often (default LOCK_DEFAULTS.retryMs; vfs/locks.ts). */
+  lockRetryMs?: number;
   /** Global budget of dirty (not yet uploaded) bytes; writers wait beyond it (default 256 MiB). */
   dirtyBytes?: number;
   /**

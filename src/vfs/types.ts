@@ -126,10 +126,11 @@ export interface InodeFs {
   destroy(): Promise<void>;
 
   /**
-   * Locks, optional. A core without them (FsCore today) leaves POSIX and flock locks to each
-   * kernel (local to one mount); one that has them gets every lock request of the mount
-   * (src/fuse/kernel-ops.ts wires them only when present: the distributed-locks issue). `owner`
-   * is the kernel's lock owner (a process's files for fcntl locks, an open file for flock).
+   * Locks, optional. A core without them leaves POSIX and flock locks to each kernel (local to
+   * one mount); one that has them gets every lock request of the mount (src/fuse/kernel-ops.ts
+   * wires them only when present). FsCore has them: shared by every mount of the volume through
+   * the metadata server (vfs/locks.ts). `owner` is the kernel's lock owner (a process's files
+   * for fcntl locks, an open file for flock).
    */
   getlk?(ino: number, fh: number, owner: number, lock: RecordLock, caller: Caller): Promise<RecordLock>;
   /** F_SETLK (`wait` false: EAGAIN on a conflict) / F_SETLKW (`wait` true); type F_UNLCK unlocks. */

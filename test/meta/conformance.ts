@@ -661,6 +661,105 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       void g;
     });
 
+    // ---------------------------------------------------------------- shared locks
+    // Owners differ by the kernel owner string (a remote store's calls all share its session).
+    const RD = 0; const WR = 1; const UN = 2;
+    const lk = (type: number, start: number, len: number, pid = 1) => ({ type, start, len, pid });
+
+    it('locks: ranges of other owners conflict (EAGAIN), F_GETLK reports the holder, an owner never blocks itself', async () => {
+      const f = await m.create(await fresh(), 'f', 0o644, USER);
+      await m.setlk(f.ino, 'o1', lk(WR, 0, 10, 111), false, USER);
+      await m.setlk(f.ino, 'o1', lk(RD, 5, 10, 111), false, USER); // own lock: replaced, no conflict
+      await expectErrno(m.setlk(f.ino, 'o2', lk(RD, 0, 1), false, USER), 'EAGAIN');
+      await expectErrno(m.setlk(f.ino, 'o2', lk(WR, 14, 0), false, USER), 'EAGAIN'); // len 0: to the end
+      await m.setlk(f.ino, 'o2', lk(RD, 5, 10, 222), false, USER); // read over read: shared
+      await m.setlk(f.ino, 'o2', lk(WR, 15, 0, 222), false, USER);
+      expect(await m.getlk(f.ino, 'o3', lk(WR, 0, 1), USER)).toEqual({ type: WR, start: 0, len: 5, pid: 111 });
+      expect(await m.getlk(f.ino, 'o3', lk(RD, 20, 5), USER)).toEqual({ type: WR, start: 15, len: 0, pid: 222 });
+      expect((await m.getlk(f.ino, 'o3', lk(RD, 5, 10), USER)).type).toBe(UN);
+      expect((await m.getlk(f.ino, 'o1', lk(WR, 0, 5), USER)).type).toBe(UN); // its own lock is no conflict
+      await expectErrno(m.getlk(f.ino, 'o3', lk(UN, 0, 1), USER), 'EINVAL');
+      await expectErrno(m.setlk(f.ino, 'o3', lk(7, 0, 1), false, USER), 'EINVAL');
+      await expectErrno(m.setlk(987654321, 'o3', lk(WR, 0, 1), false, USER), 'ENOENT');
+    });
+
+    it('locks: unlock splits, upgrade and downgrade of a sub-range, touching locks merge', async () => {
+      const f = await m.create(await fresh(), 'f', 0o644, USER);
+      const probe = async (start: number, len: number) => (await m.getlk(f.ino, 'probe', lk(WR, start, len), USER));
+      await m.setlk(f.ino, 'a', lk(RD, 0, 10), false, USER);
+      await m.setlk(f.ino, 'a', lk(RD, 10, 10), false, USER); // touching: merged into [0, 20)
+      expect(await probe(0, 0)).toMatchObject({ type: RD, start: 0, len: 20 });
+      await m.setlk(f.ino, 'a', lk(UN, 5, 5), false, USER); // split: [0,5) and [10,20)
+      expect(await probe(5, 5)).toMatchObject({ type: UN });
+      expect(await probe(6, 0)).toMatchObject({ type: RD, start: 10, len: 10 });
+      await m.setlk(f.ino, 'a', lk(WR, 12, 2), false, USER); // upgrade a sub-range
+      await expectErrno(m.setlk(f.ino, 'b', lk(RD, 12, 1), false, USER), 'EAGAIN');
+      await m.setlk(f.ino, 'b', lk(RD, 10, 2), false, USER); // the rest is still a read lock
+      await m.setlk(f.ino, 'b', lk(UN, 0, 0), false, USER);
+      await m.setlk(f.ino, 'a', lk(RD, 12, 2), false, USER); // downgrade: [10,20) read again, merged
+      expect(await probe(10, 0)).toMatchObject({ type: RD, start: 10, len: 10 });
+      await m.setlk(f.ino, 'b', lk(RD, 12, 1), false, USER);
+      await m.setlk(f.ino, 'a', lk(UN, 0, 0), false, USER);
+      await m.setlk(f.ino, 'b', lk(UN, 0, 0), false, USER);
+      expect((await probe(0, 0)).type).toBe(UN);
+    });
+
+    it('flock: shared or exclusive per owner, converted in place, apart from fcntl locks', async () => {
+      const f = await m.create(await fresh(), 'f', 0o644, USER);
+      await m.setlk(f.ino, 'p', lk(WR, 0, 0), false, USER);
+      await m.flock(f.ino, 'a', 1, USER); // LOCK_SH: an fcntl lock does not block it
+      await m.flock(f.ino, 'b', 1, USER);
+      await expectErrno(m.flock(f.ino, 'c', 2, USER), 'EAGAIN');
+      await expectErrno(m.flock(f.ino, 'a', 2, USER), 'EAGAIN'); // b shares it
+      await m.flock(f.ino, 'b', 8, USER); // LOCK_UN
+      await m.flock(f.ino, 'a', 2, USER); // upgrade: a is alone now
+      await expectErrno(m.flock(f.ino, 'b', 1, USER), 'EAGAIN');
+      await m.flock(f.ino, 'a', 1, USER); // downgrade
+      await m.flock(f.ino, 'b', 1, USER);
+      await expectErrno(m.flock(f.ino, 'x', 3, USER), 'EINVAL');
+      await expectErrno(m.releaseLocks(f.ino, 'a', 'x' as 'posix', USER), 'EINVAL');
+    });
+
+    it('locks go at releaseLocks (one kind, one owner) and with the session\'s last hold on the inode', async () => {
+      const f = await m.create(await fresh(), 'f', 0o644, USER);
+      await m.open(f.ino, USER);
+      await m.open(f.ino, USER);
+      await m.setlk(f.ino, 'a', lk(WR, 0, 1), false, USER);
+      await m.setlk(f.ino, 'b', lk(WR, 1, 1), false, USER);
+      await m.flock(f.ino, 'a', 2, USER);
+      await m.releaseLocks(f.ino, 'a', 'posix', USER); // a's fcntl lock, not its flock, not b's lock
+      await m.setlk(f.ino, 'c', lk(WR, 0, 1), false, USER);
+      await expectErrno(m.setlk(f.ino, 'c', lk(WR, 1, 1), false, USER), 'EAGAIN');
+      await expectErrno(m.flock(f.ino, 'c', 2, USER), 'EAGAIN');
+      await m.releaseLocks(f.ino, 'a', 'flock', USER);
+      await m.flock(f.ino, 'c', 2, USER);
+      await m.release(f.ino, USER); // one hold left: the locks stay
+      await expectErrno(m.setlk(f.ino, 'd', lk(WR, 1, 1), false, USER), 'EAGAIN');
+      await m.release(f.ino, USER); // the last: no process of the session has it open
+      await m.setlk(f.ino, 'd', lk(WR, 0, 0), false, USER);
+      await m.flock(f.ino, 'd', 2, USER);
+    });
+
+    it('F_SETLKW: a waiter is recorded, a wait-for cycle answers EDEADLK, the waiter gets through once freed', async () => {
+      const d = await fresh();
+      const f1 = await m.create(d, 'f1', 0o644, USER);
+      const f2 = await m.create(d, 'f2', 0o644, USER);
+      await m.setlk(f1.ino, 'a', lk(WR, 0, 0), true, USER);
+      await m.setlk(f2.ino, 'b', lk(WR, 0, 0), true, USER);
+      await expectErrno(m.setlk(f2.ino, 'a', lk(WR, 0, 0), true, USER), 'EAGAIN'); // a waits for b
+      await expectErrno(m.setlk(f1.ino, 'b', lk(WR, 0, 0), true, USER), 'EDEADLK'); // b would wait for a
+      await expectErrno(m.setlk(f1.ino, 'c', lk(WR, 0, 0), true, USER), 'EAGAIN'); // c waits for a: no cycle
+      await expectErrno(m.setlk(f1.ino, 'b', lk(WR, 0, 0), false, USER), 'EAGAIN'); // F_SETLK: no deadlock check
+      await m.setlk(f2.ino, 'b', lk(UN, 0, 0), false, USER);
+      await m.setlk(f2.ino, 'a', lk(WR, 0, 0), true, USER); // a's retry gets through, its wait is cleared
+      // with a no longer waiting, b waiting for a closes no cycle
+      await expectErrno(m.setlk(f1.ino, 'b', lk(WR, 0, 0), true, USER), 'EAGAIN');
+      await m.setlk(f1.ino, 'a', lk(UN, 0, 0), false, USER);
+      await m.setlk(f2.ino, 'a', lk(UN, 0, 0), false, USER);
+      await m.setlk(f1.ino, 'b', lk(WR, 0, 0), true, USER);
+      await m.setlk(f1.ino, 'b', lk(UN, 0, 0), false, USER);
+    });
+
     it('leaves a consistent namespace (engine check)', async () => {
       if (!s.engine) return;
       const vol = (await m.settings()).id;

@@ -115,6 +115,35 @@ export function runEngineSuite(label: string, setup: () => Promise<EngineSetup>)
       expect(await e.checkNamespace(v.id)).toEqual([]);
     });
 
+    it('sessions: expiry and close release the fcntl and flock locks of that session only', async () => {
+      const v = (await e.getVolume('vol-a'))!;
+      const m = e.volume(v.id);
+      const a = await e.openSession(v.id, { host: 'h1', pid: 1 }, 30);
+      const b = await e.openSession(v.id, { host: 'h2', pid: 2 }, 120);
+      const ctxA = { ...USER, sessionId: a };
+      const ctxB = { ...USER, sessionId: b };
+      const f = await m.create(ROOT_INO, `locked-${Date.now()}`, 0o644, ctxA, true);
+      await m.setlk(f.ino, '7', { type: 1, start: 0, len: 0, pid: 1 }, false, ctxA);
+      await m.flock(f.ino, '7', 2, ctxA);
+      await m.open(f.ino, ctxB);
+      // the same kernel owner number on another session is another owner
+      expect(await errno(m.setlk(f.ino, '7', { type: 0, start: 5, len: 1, pid: 2 }, false, ctxB))).toBe('EAGAIN');
+      expect(await errno(m.flock(f.ino, '7', 1, ctxB))).toBe('EAGAIN');
+      expect(await e.expireSessions(Date.now() + 31_000)).toBeGreaterThanOrEqual(1);
+      await m.setlk(f.ino, '7', { type: 1, start: 0, len: 0, pid: 2 }, false, ctxB);
+      await m.flock(f.ino, '7', 2, ctxB);
+      // closeSession does the same at once
+      const c = await e.openSession(v.id, { host: 'h3', pid: 3 }, 120);
+      const ctxC = { ...USER, sessionId: c };
+      await m.open(f.ino, ctxC);
+      expect(await errno(m.setlk(f.ino, '1', { type: 0, start: 0, len: 1, pid: 3 }, false, ctxC))).toBe('EAGAIN');
+      await e.closeSession(b);
+      await m.setlk(f.ino, '1', { type: 1, start: 0, len: 0, pid: 3 }, false, ctxC);
+      await m.flock(f.ino, '1', 2, ctxC);
+      await e.closeSession(c);
+      expect(await m.getlk(f.ino, '9', { type: 1, start: 0, len: 0, pid: 4 }, USER)).toMatchObject({ type: 2 });
+    });
+
     it('a retried open that arrives on a new session takes its hold there', async () => {
       const v = (await e.getVolume('vol-a'))!;
       const m = e.volume(v.id);

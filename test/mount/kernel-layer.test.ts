@@ -77,7 +77,7 @@ describe('flexfs on the low-level FUSE layer (real mounts, --local)', () => {
     expect(await m.ops('lookup') - lookups).toBeLessThan(5);
   });
 
-  it('fcntl and flock locks conflict between two processes on one mount: the kernel keeps them (no lock ops reach flexfs)', async () => {
+  it('fcntl and flock locks conflict between two processes on one mount: the lock ops reach flexfs (shared locks)', async () => {
     const m = await mount('locks');
     const f = join(m.mp, 'f');
     await fsp.writeFile(f, 'x'.repeat(200));
@@ -96,6 +96,7 @@ describe('flexfs on the low-level FUSE layer (real mounts, --local)', () => {
       await release(g);
     }
     expect(await flockNb(f)).toBe(0);
-    for (const op of ['getlk', 'setlk', 'flock']) expect(await m.ops(op)).toBe(0);
+    // FsCore has the lock methods: libfuse negotiated POSIX and flock locks, every request is ours
+    for (const op of ['getlk', 'setlk', 'flock']) expect(await m.ops(op)).toBeGreaterThan(0);
   });
 });

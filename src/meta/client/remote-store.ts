@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type {
-  Attr, BlockRef, ChangeListener, Changes, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
+  Attr, BlockRef, ChangeListener, Changes, CommitRequest, DirPage, LockRange, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
 } from '../types.js';
 import { META_OPS, ctxIndex, type MetaOpName } from '../protocol/index.js';
 import type { RpcClient } from './rpc-client.js';
@@ -112,6 +112,18 @@ export class RemoteMetaStore implements MetaStore {
     return this.invoke('blocks', [ino, fromIndex, count, ctx]);
   }
   allocIds(count: number, ctx: OpContext): Promise<number> { return this.invoke('allocIds', [count, ctx]); }
+  getlk(ino: number, owner: string, lock: LockRange, ctx: OpContext): Promise<LockRange> {
+    return this.invoke('getlk', [ino, owner, lock, ctx]);
+  }
+  async setlk(ino: number, owner: string, lock: LockRange, wait: boolean, ctx: OpContext): Promise<void> {
+    await this.invoke('setlk', [ino, owner, lock, wait, ctx]);
+  }
+  async flock(ino: number, owner: string, operation: number, ctx: OpContext): Promise<void> {
+    await this.invoke('flock', [ino, owner, operation, ctx]);
+  }
+  async releaseLocks(ino: number, owner: string, kind: 'posix' | 'flock', ctx: OpContext): Promise<void> {
+    await this.invoke('releaseLocks', [ino, owner, kind, ctx]);
+  }
   async settings(): Promise<VolumeSettings> { return this.rpc.settings; }
   close(): Promise<void> { return this.rpc.close(); }
 }

@@ -2,6 +2,7 @@ import type { Attr } from '../types.js';
 import { toAttr } from './rules.js';
 import { freeInode } from './data.js';
 import type { Op } from './op.js';
+import { dropSession } from './locks.js';
 
 /**
  * Open-file holds: a session holds an inode open, and an inode whose last name is gone lives on
@@ -22,6 +23,8 @@ export async function releaseHolds(op: Op, ino: number, sess: string, count: num
   if (mine <= 0) return;
   const drop = Math.min(mine, count);
   op.tx.addHold(ino, sess, -drop);
+  // no open file of the session on ino any more: none of its processes can hold a lock on it
+  if (drop === mine) await dropSession(op, ino, sess);
   const r = await op.get(ino);
   if (r && r.nlink === 0 && r.type !== 'dir' && total - drop <= 0) await freeInode(op, r);
 }

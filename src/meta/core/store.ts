@@ -1,6 +1,6 @@
 import { FsError } from '../../errors/index.js';
 import type {
-  Attr, BlockRef, CommitRequest, DirPage, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
+  Attr, BlockRef, CommitRequest, DirPage, LockRange, MetaStore, OpContext, SetAttrChanges, StatFs, VolumeSettings,
 } from '../types.js';
 import { checkInt, decodeOpRecord, encodeOpRecord, nowNs } from './rules.js';
 import { Op, sessionOf } from './op.js';
@@ -11,6 +11,7 @@ import * as namespace from './namespace.js';
 import * as xattrs from './xattrs.js';
 import * as holds from './holds.js';
 import * as data from './data.js';
+import * as locks from './locks.js';
 
 export { LOCAL_SESSION } from './op.js';
 
@@ -25,6 +26,14 @@ export { LOCAL_SESSION } from './op.js';
  */
 
 const OP_RESULT_TTL_MS = 10 * 60_000;
+const MAX_OWNER = 64;
+
+function checkOwner(owner: string): string {
+  if (typeof owner !== 'string' || owner.length === 0 || owner.length > MAX_OWNER) {
+    throw new FsError('EINVAL', `lock owner must be a string of 1 to ${MAX_OWNER} characters`);
+  }
+  return owner;
+}
 const MAX_ALLOC = 1 << 20;
 
 export class CoreMetaStore implements MetaStore {
@@ -191,6 +200,46 @@ export class CoreMetaStore implements MetaStore {
     if (count > MAX_ALLOC) throw new FsError('EINVAL', `allocIds: at most ${MAX_ALLOC} ids at once`);
     // Not deduplicated by opId: a retried allocation merely leaves a gap.
     return this.runner.transact((tx) => tx.allocBlockIds(count));
+  }
+
+  // ---------------------------------------------------------------- locks
+  // Not deduplicated by opId: each is idempotent or harmless to repeat (a retried lock that
+  // succeeded finds the owner's own lock; a retried unlock finds nothing to drop).
+
+  getlk(ino: number, owner: string, lock: LockRange, ctx: OpContext): Promise<LockRange> {
+    return this.read((op) => locks.getlk(op, ino, sessionOf(ctx), checkOwner(owner), lock));
+  }
+
+  setlk(ino: number, owner: string, lock: LockRange, wait: boolean, ctx: OpContext): Promise<void> {
+    return this.locked((op) => locks.setlk(op, ino, sessionOf(ctx), checkOwner(owner), lock, wait, Date.now()));
+  }
+
+  flock(ino: number, owner: string, operation: number, ctx: OpContext): Promise<void> {
+    return this.locked((op) => locks.flock(op, ino, sessionOf(ctx), checkOwner(owner), operation));
+  }
+
+  releaseLocks(ino: number, owner: string, kind: 'posix' | 'flock', ctx: OpContext): Promise<void> {
+    if (kind !== 'posix' && kind !== 'flock') return Promise.reject(new FsError('EINVAL', `lock kind "${String(kind)}": use "posix" or "flock"`));
+    return this.locked((op) => locks.releaseLocks(op, ino, sessionOf(ctx), checkOwner(owner), kind));
+  }
+
+  /**
+   * A lock operation: one transaction whose writes stand even when it answers EAGAIN/EDEADLK
+   * (a waiter's record), so the error is carried out of the transaction rather than thrown in it.
+   */
+  private async locked(fn: (op: Op) => Promise<void>): Promise<void> {
+    const info = await this.info();
+    const err = await this.runner.transact(async (tx) => {
+      const op = new Op(tx, nowNs(), info);
+      try {
+        await fn(op);
+        return null;
+      } catch (e) {
+        if (e instanceof FsError && (e.code === 'EAGAIN' || e.code === 'EDEADLK')) return e;
+        throw e;
+      }
+    });
+    if (err) throw err;
   }
 
   async settings(): Promise<VolumeSettings> {

@@ -44,7 +44,7 @@ export interface MetaTx {
   /** Several inodes at once (readdir); missing ones are null. */
   getInodes(inos: number[]): Promise<(InodeRec | null)[]>;
   putInode(rec: InodeRec): void;
-  /** Removes the inode and everything hanging off it (xattrs, block slots, holds, dir entries). */
+  /** Removes the inode and everything hanging off it (xattrs, block slots, holds, locks, dir entries). */
   delInode(ino: number): void;
 
   getEntry(parent: number, name: string): Promise<number | null>;
@@ -72,6 +72,14 @@ export interface MetaTx {
   sessionHolds(ino: number, session: string): Promise<number>;
   /** Change one session's hold count on ino (a count reaching 0 removes the hold). */
   addHold(ino: number, session: string, delta: number): void;
+
+  /**
+   * The inode's lock set as stored (meta/locks/table.ts encodes it), or null: no locks. Key 0
+   * (no inode has it) holds the volume's wait graph of blocked F_SETLKW owners.
+   */
+  getLocks(key: number): Promise<string | null>;
+  /** Store (null: remove) the lock record under `key`. */
+  putLocks(key: number, value: string | null): void;
 
   /** A fresh inode number (never reused; gaps are fine). */
   allocIno(): Promise<number>;

@@ -15,6 +15,7 @@ export function volumeKeys(volumeId: string) {
     xattrs: (ino: number) => `${t}:x:${ino}`,          // hash: name → value
     slots: (ino: number) => `${t}:b:${ino}`,           // hash: index → "blockId:length"
     holds: (ino: number) => `${t}:h:${ino}`,           // hash: session → count
+    locks: (ino: number) => `${t}:l:${ino}`,           // string: JSON lock set (meta/locks); l:0 the wait graph
     sessionHolds: (s: string) => `${t}:s:${s}`,        // hash: ino → count (mirror, for expiry)
     gc: `${t}:gc`,                                     // zset: "blockId:ino:index" scored by queuedAt
     op: (opId: string) => `${t}:op:${opId}`,           // string with expiry: recorded result

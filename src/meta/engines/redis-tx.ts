@@ -69,7 +69,7 @@ export class RedisTx implements MetaTx {
   }
   delInode(ino: number): void {
     this.overlay.set(`i${ino}`, null);
-    for (const key of [this.k.inode(ino), this.k.xattrs(ino), this.k.slots(ino), this.k.holds(ino), this.k.entries(ino), this.k.names(ino)]) {
+    for (const key of [this.k.inode(ino), this.k.xattrs(ino), this.k.slots(ino), this.k.holds(ino), this.k.locks(ino), this.k.entries(ino), this.k.names(ino)]) {
       this.write('del', key);
     }
   }
@@ -176,6 +176,23 @@ export class RedisTx implements MetaTx {
   addHold(ino: number, session: string, delta: number): void {
     this.write('hincr', this.k.holds(ino), session, String(delta));
     this.write('hincr', this.k.sessionHolds(session), String(ino), String(delta));
+  }
+
+  // ------------------------------------------------------------ locks
+
+  async getLocks(key: number): Promise<string | null> {
+    const ok = `l${key}`;
+    if (this.overlay.has(ok)) return this.overlay.get(ok) as string | null;
+    const k = this.k.locks(key);
+    const v = await this.r.get(k);
+    this.check('get', k, v ?? false);
+    this.overlay.set(ok, v);
+    return v;
+  }
+  putLocks(key: number, value: string | null): void {
+    this.overlay.set(`l${key}`, value);
+    if (value === null) this.write('del', this.k.locks(key));
+    else this.write('set', this.k.locks(key), value);
   }
 
   // ------------------------------------------------------------ counters, gc, ops

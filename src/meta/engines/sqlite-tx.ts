@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS slots (vol TEXT NOT NULL, ino INTEGER NOT NULL, idx I
 CREATE TABLE IF NOT EXISTS holds (vol TEXT NOT NULL, ino INTEGER NOT NULL, session TEXT NOT NULL, count INTEGER NOT NULL,
   PRIMARY KEY (vol, ino, session)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS holds_by_session ON holds (session);
+CREATE TABLE IF NOT EXISTS locks (vol TEXT NOT NULL, ino INTEGER NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (vol, ino)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gc (vol TEXT NOT NULL, block_id INTEGER NOT NULL, ino INTEGER NOT NULL, idx INTEGER NOT NULL,
   queued_at INTEGER NOT NULL, PRIMARY KEY (vol, block_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS gc_by_time ON gc (vol, queued_at);
@@ -51,6 +53,9 @@ export function prepareStatements(db: Database.Database) {
     xattrDelAll: p('DELETE FROM xattrs WHERE vol = ? AND ino = ?'),
     slotDelAll: p('DELETE FROM slots WHERE vol = ? AND ino = ?'),
     holdDelAll: p('DELETE FROM holds WHERE vol = ? AND ino = ?'),
+    lockGet: p('SELECT data FROM locks WHERE vol = ? AND ino = ?'),
+    lockPut: p('INSERT OR REPLACE INTO locks (vol, ino, data) VALUES (?, ?, ?)'),
+    lockDel: p('DELETE FROM locks WHERE vol = ? AND ino = ?'),
     entryDelAll: p('DELETE FROM entries WHERE vol = ? AND parent = ?'),
     entryGet: p('SELECT ino FROM entries WHERE vol = ? AND parent = ? AND name = ?'),
     entryPut: p('INSERT OR REPLACE INTO entries (vol, parent, name, ino) VALUES (?, ?, ?, ?)'),
@@ -135,6 +140,7 @@ export class SqliteTx implements MetaTx {
     this.s.xattrDelAll.run(this.vol, ino);
     this.s.slotDelAll.run(this.vol, ino);
     this.s.holdDelAll.run(this.vol, ino);
+    this.s.lockDel.run(this.vol, ino);
     this.s.entryDelAll.run(this.vol, ino);
   }
 
@@ -166,6 +172,13 @@ export class SqliteTx implements MetaTx {
   putSlot(ino: number, ref: BlockRef): void { this.s.slotPut.run(this.vol, ino, ref.index, ref.blockId, ref.length); }
   delSlot(ino: number, index: number): void { this.s.slotDel.run(this.vol, ino, index); }
 
+  async getLocks(key: number): Promise<string | null> {
+    return (this.s.lockGet.get(this.vol, key) as { data: string } | undefined)?.data ?? null;
+  }
+  putLocks(key: number, value: string | null): void {
+    if (value === null) this.s.lockDel.run(this.vol, key);
+    else this.s.lockPut.run(this.vol, key, value);
+  }
   async holdCount(ino: number): Promise<number> { return (this.s.holdSum.get(this.vol, ino) as { n: number }).n; }
   async sessionHolds(ino: number, session: string): Promise<number> {
     return (this.s.holdGet.get(this.vol, ino, session) as { count: number } | undefined)?.count ?? 0;

@@ -19,7 +19,7 @@ import type { MetaStore } from '../types.js';
 export const STORE_METHODS = [
   'lookup', 'getattr', 'setattr', 'mknod', 'create', 'mkdir', 'symlink', 'readlink', 'link', 'unlink', 'rmdir',
   'rename', 'readdir', 'statfs', 'getxattr', 'setxattr', 'listxattr', 'removexattr', 'open', 'release', 'commit',
-  'blocks', 'allocIds', 'settings',
+  'blocks', 'allocIds', 'settings', 'getlk', 'setlk', 'flock', 'releaseLocks',
 ] as const satisfies readonly (keyof MetaStore)[];
 
 /** Every MetaEngine method forwarded as a plain call (volume, referencedBlocks and close are special). */

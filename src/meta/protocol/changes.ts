@@ -30,6 +30,10 @@ export const CHANGES_OF: { readonly [K in MetaOpName]?: Rule } = {
   setxattr: ([i]) => ({ a: [ino(i)] }),
   removexattr: ([i]) => ({ a: [ino(i)] }),
   commit: ([req]) => ({ a: [(req as CommitRequest).ino], d: [(req as CommitRequest).ino] }),
+  // any lock change may let a waiter through (an unlock, a downgrade, a merge that freed nothing: a spurious retry)
+  setlk: ([i]) => ({ l: [ino(i)] }),
+  flock: ([i]) => ({ l: [ino(i)] }),
+  releaseLocks: ([i]) => ({ l: [ino(i)] }),
 };
 
 /** What the call `op(args)` changed, or undefined when it changes nothing others cache. */
@@ -43,27 +47,31 @@ export class ChangeBatch {
   private entries = new Map<string, [number, string]>();
   private attrs = new Set<number>();
   private data = new Set<number>();
+  private locks = new Set<number>();
 
-  /** Entries, attributes and data items queued. */
+  /** Entries, attributes, data and lock items queued. */
   get size(): number {
-    return this.entries.size + this.attrs.size + this.data.size;
+    return this.entries.size + this.attrs.size + this.data.size + this.locks.size;
   }
 
   get empty(): boolean {
-    return this.entries.size === 0 && this.attrs.size === 0 && this.data.size === 0;
+    return this.size === 0;
   }
 
   add(c: Partial<Changes>): void {
     for (const [p, n] of c.e ?? []) this.entries.set(`${p}/${n}`, [p, n]);
     for (const i of c.a ?? []) this.attrs.add(i);
     for (const i of c.d ?? []) this.data.add(i);
+    for (const i of c.l ?? []) this.locks.add(i);
   }
 
   take(): Changes {
     const out: Changes = { e: [...this.entries.values()], a: [...this.attrs], d: [...this.data] };
+    if (this.locks.size > 0) out.l = [...this.locks];
     this.entries = new Map();
     this.attrs = new Set();
     this.data = new Set();
+    this.locks = new Set();
     return out;
   }
 }
@@ -79,8 +87,9 @@ export function parseChangesFrame(v: unknown): Changes | null | undefined {
     x === undefined ? [] : Array.isArray(x) && x.every((i) => Number.isSafeInteger(i) && (i as number) > 0) ? (x as number[]) : undefined;
   const a = ints(v.a);
   const d = ints(v.d);
+  const l = ints(v.l);
   const e = v.e === undefined ? [] : Array.isArray(v.e) && v.e.every((x) => Array.isArray(x) && x.length === 2
     && Number.isSafeInteger(x[0]) && typeof x[1] === 'string') ? (v.e as [number, string][]) : undefined;
-  if (!a || !d || !e) return null;
-  return { e, a, d };
+  if (!a || !d || !e || !l) return null;
+  return l.length > 0 ? { e, a, d, l } : { e, a, d };
 }

@@ -8,7 +8,7 @@ import { isObject } from './frames.js';
  * The server validates arguments against this table before anything reaches the engine, so bad
  * input becomes EINVAL with a message naming the argument instead of a driver error.
  */
-export type ArgKind = 'ino' | 'int' | 'name' | 'str' | 'bin' | 'ctx' | 'changes' | 'commit' | 'flags'
+export type ArgKind = 'ino' | 'int' | 'name' | 'str' | 'bin' | 'ctx' | 'changes' | 'commit' | 'flags' | 'lock' | 'bool'
   | 'int?' | 'str?' | 'bool?' | 'flags?';
 
 export interface OpSpec {
@@ -53,6 +53,10 @@ const OPS = {
   commit: { args: ['commit', 'ctx'], mutating: true },
   blocks: { args: ['ino', 'int', 'int', 'ctx'], mutating: false },
   allocIds: { args: ['int', 'ctx'], mutating: true },
+  getlk: { args: ['ino', 'str', 'lock', 'ctx'], mutating: false },
+  setlk: { args: ['ino', 'str', 'lock', 'bool', 'ctx'], mutating: true },
+  flock: { args: ['ino', 'str', 'int', 'ctx'], mutating: true },
+  releaseLocks: { args: ['ino', 'str', 'str', 'ctx'], mutating: true },
 } satisfies MetaOpTable;
 
 /** The op table; also indexable by a name off the wire (check with Object.hasOwn first). */
@@ -115,6 +119,12 @@ function checkChanges(op: string, i: number, v: unknown): void {
   }
 }
 
+function checkLock(op: string, i: number, v: unknown): void {
+  if (!isObject(v)) throw bad(op, i, 'must be a lock {type, start, len, pid}');
+  for (const k of ['type', 'start', 'len', 'pid']) if (!isUint(v[k])) throw bad(op, i, `field "${k}" must be a non-negative integer`);
+  for (const k of Object.keys(v)) if (!['type', 'start', 'len', 'pid'].includes(k)) throw bad(op, i, `has unknown field "${k}"`);
+}
+
 function checkCommit(op: string, i: number, v: unknown): void {
   if (!isObject(v)) throw bad(op, i, 'must be a commit request');
   if (!isUint(v.ino) || !isUint(v.size)) throw bad(op, i, 'must carry ino and size');
@@ -146,7 +156,7 @@ export function validateArgs(op: string, spec: OpSpec, args: unknown[]): number 
         if (typeof v !== 'string') throw bad(op, i, 'must be a string');
         if (v.length > MAX_STR) throw new FsError('ENAMETOOLONG', `${op}: argument ${i + 1} is too long`);
         break;
-      case 'bool?': if (typeof v !== 'boolean') throw bad(op, i, 'must be a boolean'); break;
+      case 'bool': case 'bool?': if (typeof v !== 'boolean') throw bad(op, i, 'must be a boolean'); break;
       case 'bin':
         if (!Buffer.isBuffer(v) && !(v instanceof Uint8Array)) throw bad(op, i, 'must be binary');
         if (v.length > MAX_BIN) throw bad(op, i, 'is too large');
@@ -161,6 +171,7 @@ export function validateArgs(op: string, spec: OpSpec, args: unknown[]): number 
         break;
       case 'changes': checkChanges(op, i, v); break;
       case 'commit': checkCommit(op, i, v); break;
+      case 'lock': checkLock(op, i, v); break;
       case 'ctx': args[i] = checkCtx(op, i, v); ci = i; break;
     }
   });
