@@ -28,9 +28,10 @@ function holder(path: string, first: string, second: string): { child: ChildProc
     const [path, a, b] = process.argv.slice(1);
     const fd = fs.openSync(path, 'w');
     const one = fs.readFileSync(a), two = fs.readFileSync(b);
+    // the handler before the word: a SIGUSR1 that finds none starts Node's inspector instead
+    process.on('SIGUSR1', () => { fs.writeSync(fd, two, 0, two.length, one.length); console.log('second'); });
     fs.writeSync(fd, one, 0, one.length, 0);
     console.log('first');
-    process.on('SIGUSR1', () => { fs.writeSync(fd, two, 0, two.length, one.length); console.log('second'); });
     setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['-e', script, path, first, second], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
