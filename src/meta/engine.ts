@@ -24,8 +24,17 @@ export interface MetaEngine {
   updateVolume(nameOrId: string, update: VolumeUpdate): Promise<VolumeDetails>;
   /** Refuses (ENOTEMPTY) a volume that still has files unless `force`. */
   deleteVolume(nameOrId: string, force?: boolean): Promise<void>;
-  /** The namespace of one volume. Cheap: may be called per session. */
-  volume(volumeId: string): MetaStore;
+  /**
+   * The namespace of one volume. Cheap: may be called per session. With `atMs`: the volume as it
+   * was then, read-only (src/meta/history; the caller checks `atMs` is inside the history window).
+   */
+  volume(volumeId: string, atMs?: number): MetaStore;
+
+  // --- metadata history (docs/METADATA.md "History")
+  /** When the volume's history started (ms), or null: it has recorded nothing yet. */
+  historyStart(volumeId: string): Promise<number | null>;
+  /** Drop history records at or before `upToMs` (gc, past the retention window); returns how many. */
+  pruneHistory(volumeId: string, upToMs: number): Promise<number>;
 
   // --- tokens (secrets are stored hashed; the plaintext is returned once, at creation)
   createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }>;

@@ -27,13 +27,15 @@ export interface MetaSource {
  * - `local`: embedded sqlite (worker thread) on DIR/meta.db, blocks in DIR/blocks; the volume is
  *   created on first use, and this mount keeps a session with a heartbeat (`--local DIR`);
  * - `remote`: a session on meta.flexfs;
+ * - `atTime` (local, remote): the volume as it was then, read-only (src/meta/history); a time
+ *   outside the volume's history window fails the open, naming the window;
  * - `given`: an already open source (tests, benches); the stack closes it with the rest.
  *   `namesSealed`: its MetaStore already seals names (withNameEncryption applied), so the stack
  *   does not wrap it again.
  */
 export type MetaSourceConfig =
-  | { kind: 'local'; dir: string }
-  | { kind: 'remote'; addr: string; token: string; tls?: MetaTlsOptions }
+  | { kind: 'local'; dir: string; atTime?: number }
+  | { kind: 'remote'; addr: string; token: string; tls?: MetaTlsOptions; atTime?: number }
   | { kind: 'given'; source: MetaSource; namesSealed?: boolean };
 
 /** Everything below the CLI, as typed data. */

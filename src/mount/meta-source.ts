@@ -17,7 +17,9 @@ export function localEngineSpec(dir: string): { engine: 'sqlite'; dbFolder: stri
 export async function openMetaSource(config: MetaSourceConfig, volume: string, mountpoint: string | undefined,
   secret: string | undefined, log: MountLog): Promise<MetaSource> {
   switch (config.kind) {
-    case 'local': return openLocal(volume, resolve(config.dir), mountpoint ?? '', secret, log);
+    case 'local':
+      if (config.atTime !== undefined) return openLocalAt(volume, resolve(config.dir), config.atTime);
+      return openLocal(volume, resolve(config.dir), mountpoint ?? '', secret, log);
     case 'remote': return openRemote(volume, config, mountpoint, log);
     case 'given': return config.source;
   }
@@ -60,12 +62,31 @@ async function openLocal(volume: string, dir: string, mountpoint: string, secret
   }
 }
 
+/**
+ * The embedded volume as of `atTime`, read-only: no volume is created and no session kept (an
+ * as-of view holds nothing and changes nothing, so it leaves other sessions alone too).
+ */
+async function openLocalAt(volume: string, dir: string, atTime: number): Promise<MetaSource> {
+  const { openEngine } = await import('../meta/engines/index.js');
+  const { openVolumeAt } = await import('../meta/history/open-at.js');
+  const engine = await openEngine(localEngineSpec(dir));
+  try {
+    const settings = await engine.getVolume(volume);
+    if (!settings) throw new Error(`no volume "${volume}" in ${dir}: an --atTime mount shows an existing volume's past`);
+    return { meta: await openVolumeAt(engine, settings, atTime), settings, close: () => engine.close() };
+  } catch (e) {
+    await engine.close().catch(() => undefined);
+    throw e;
+  }
+}
+
 async function openRemote(volume: string, config: Extract<MetaSourceConfig, { kind: 'remote' }>, mountpoint: string | undefined,
   log: MountLog): Promise<MetaSource> {
   const { connectMeta } = await import('../meta/client/index.js');
   // watch: the mount's caches hear what other mounts change (coherent caching).
   const session = await connectMeta({
-    addr: config.addr, token: config.token, volume, tls: config.tls, mountpoint, watch: true,
+    addr: config.addr, token: config.token, volume, tls: config.tls, mountpoint, watch: config.atTime === undefined,
+    atTime: config.atTime,
     onConnection: (e) => {
       if (e.state === 'lost') log.warn(`metadata connection to ${config.addr} lost (${e.why}); calls wait for the reconnect`, { metaAddr: config.addr });
       else log.info(`metadata connection to ${config.addr} back after ${Math.round(e.after / 1000)} s (${e.resumed ? 'same session' : 'new session: open files taken again'})`, { metaAddr: config.addr });

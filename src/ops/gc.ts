@@ -47,6 +47,8 @@ export interface GcSummary {
   queuedKept: number;
   /** Objects scanned in the bucket. */
   scanned: number;
+  /** History records older than the retention window, pruned (0 in a dry run; docs/METADATA.md "History"). */
+  historyPruned: number;
   /** Unreferenced objects old enough: deleted (or would be). */
   orphansDeleted: number;
   orphanBytes: number;
@@ -77,7 +79,7 @@ export async function runGc(o: GcOptions): Promise<GcSummary> {
   const concurrency = o.concurrency ?? OPS_DEFAULTS.gcConcurrency;
   const volumeId = o.volume.id;
   const s: GcSummary = {
-    volume: o.volume.name, dryRun: !!o.dryRun, queuedDeleted: 0, queuedKept: 0, scanned: 0,
+    volume: o.volume.name, dryRun: !!o.dryRun, queuedDeleted: 0, queuedKept: 0, historyPruned: 0, scanned: 0,
     orphansDeleted: 0, orphanBytes: 0, orphansYoung: 0, foreign: 0, errors: [],
   };
   const noteError = (what: string, e: unknown) => {
@@ -114,6 +116,8 @@ export async function runGc(o: GcOptions): Promise<GcSummary> {
   }
   s.queuedKept = o.dryRun ? total - s.queuedDeleted
     : (await o.engine.gcQueue(volumeId, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
+  // The history goes with the blocks it could point at: nothing before the cutoff can be seen.
+  if (!o.dryRun) s.historyPruned = await o.engine.pruneHistory(volumeId, cutoff);
 
   // --- 2. orphans
   if (o.orphans === false) return s;

@@ -48,6 +48,7 @@ export function formatGcSummary(s: GcSummary): string {
   const lines = [
     `volume ${s.volume}${s.dryRun ? ' (dry run)' : ''}:`,
     `  queued blocks: ${verb} ${s.queuedDeleted}, kept ${s.queuedKept} (inside retention)`,
+    `  history records pruned: ${s.historyPruned}`,
     `  bucket: scanned ${s.scanned} objects; orphans: ${verb} ${s.orphansDeleted} (${s.orphanBytes} bytes), kept ${s.orphansYoung} younger than the safety age` +
       (s.foreign ? `; ${s.foreign} non-block keys left alone` : ''),
   ];

@@ -4,6 +4,7 @@ import { mountCacheMs, type CacheTimeoutChoice, type CacheTimeouts } from '../..
 import { durationFlag, parseDuration } from '../shared/table.js';
 import { checkValue, hostPortValue, sizeValue, type ValueCheck } from '../shared/flag-values.js';
 import { LOG_VALUE_CHECKS, type LogFlags } from '../shared/log-options.js';
+import { parseAtTime } from '../../meta/history/window.js';
 
 /** Flags of `mount.flexfs start`, as commander hands them over (sizes still strings). */
 export interface MountStartFlags extends LogFlags {
@@ -40,6 +41,8 @@ export interface MountStartFlags extends LogFlags {
   storeDeadline?: string;
   /** Proxy group `host:port,host:port` (`+` also separates, for mount -o); overrides the volume's `proxies`. */
   proxy?: string;
+  /** Mount read-only the volume as it was at this time (--atTime; fstab atTime=): ISO 8601 with a zone. */
+  atTime?: string;
   /** Internal: fd to report readiness to a daemonizing parent. */
   readyFd?: string;
 }
@@ -58,6 +61,7 @@ const VALUED: Record<string, keyof MountStartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
   diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
   proxy: 'proxy', attrttl: 'attrTTL', entryttl: 'entryTTL', negativettl: 'negativeTTL', storedeadline: 'storeDeadline',
+  attime: 'atTime',
   logformat: 'logFormat', logfile: 'logFile', logmaxsize: 'logMaxSize', logkeep: 'logKeep',
 };
 
@@ -182,6 +186,7 @@ const VALUE_CHECKS: Partial<Record<keyof MountStartFlags, ValueCheck>> = {
   storeDeadline: parseStoreDeadline,
   metricsPort: hostPortValue(true),
   proxy: splitProxyList,
+  atTime: (t) => parseAtTime(t),
   ...LOG_VALUE_CHECKS,
 };
 

@@ -56,6 +56,7 @@ export function buildProgram(): Command {
       + '--sse=require refuses such writes instead (EIO)', sseOption('--sse',
       ' (a bare --sse followed by a word takes it as its value: put --sse after the volume and mountpoint)'))
     .option('--ro', 'mount read-only')
+    .option('--atTime <time>', 'mount read-only the volume as it was then (ISO 8601, e.g. 2026-12-04T10:00:00Z), inside its history window (retention)')
     .option('--noATime', 'do not update access times')
     .option('--noExec', 'do not allow executing files')
     .option('--noSUID', 'ignore setuid/setgid bits')

@@ -15,6 +15,7 @@ import { countOps, instrumentOps } from '../../ops/op-metrics.js';
 import type { Logger } from 'pino';
 import { daemonLogger } from '../shared/log-options.js';
 import type { MountStartFlags } from './flags.js';
+import { parseAtTime } from '../../meta/history/window.js';
 import { kernelTtls, parseStoreDeadline, parseUmask, splitProxyList } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
 import { cleanDeadMount } from './dead-mount.js';
@@ -112,6 +113,9 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
     creds = await readCreds(credsPath);
   }
   const secret = await readSecret(flags, creds);
+  // --atTime: the volume's past, read-only (the window is checked when the metadata opens).
+  const atTime = flags.atTime !== undefined ? parseAtTime(flags.atTime) : undefined;
+  const ro = !!flags.ro || atTime !== undefined;
   // --sse / --sse=require on the mount (the stack adds the volume's sse setting).
   const sse = parseSseMode(flags.sse, '--sse');
   // Test-only fault injection (see test-faults.ts); unset in every real deployment.
@@ -119,16 +123,16 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
   if (testFaults) log.warn('TEST-ONLY fault injection is on (FLEXFS_TEST_FAULTS)');
   const stack = await openMountStack({
     volume, mountpoint, secret, credsPath, sse, log,
-    meta: flags.local ? { kind: 'local', dir: flags.local } : remoteSource(credsPath, creds!),
+    meta: flags.local ? { kind: 'local', dir: flags.local, atTime } : remoteSource(credsPath, creds!, atTime),
     proxyCreds: creds, proxies: flags.proxy !== undefined ? splitProxyList(flags.proxy) : undefined,
     openStore: testFaults ? (bs) => testFaults.wrap(openStore(bs, { retry: false })) : undefined,
     // (injected faults would fail the check; the fault suites test what comes after the start)
     checkStore: flags.skipStoreCheck !== true && !testFaults,
     // What an unmount could not upload is saved there, and applied here before serving (not on
     // a read-only mount, which writes nothing).
-    recoveryFolder: flags.ro ? undefined : recoveryFolderFor(volume, flags.diskFolder),
+    recoveryFolder: ro ? undefined : recoveryFolderFor(volume, flags.diskFolder),
     vfs: {
-      memCapacity, diskFolder: flags.diskFolder, diskQuota, readOnly: !!flags.ro, noAtime: !!flags.noATime,
+      memCapacity, diskFolder: flags.diskFolder, diskQuota, readOnly: ro, noAtime: !!flags.noATime,
       acl: flags.acl !== false, umask, attrTtlMs: ttls.cacheMs.unheard, attrTtlHeardMs: ttls.cacheMs.heard, putDeadlineMs: storeDeadlineMs, getDeadlineMs: storeDeadlineMs,
       ...testFaults?.deadlines,
     },
@@ -160,7 +164,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
       return undefined;
     });
     const mount = await mountCore(opMetrics?.fs ?? counted.fs, mountpoint, {
-      fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
+      fsname: volume, readOnly: ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, umask, acl: flags.acl !== false, timeouts: ttls.timeouts,
       writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
@@ -217,7 +221,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
 }
 
 /** meta.flexfs address, volume token and TLS trust from the credentials file. */
-export function remoteSource(credsPath: string, creds: Creds): MetaSourceConfig {
+export function remoteSource(credsPath: string, creds: Creds, atTime?: number): MetaSourceConfig {
   const addr = requireField(creds, 'metaAddr', credsPath);
   const token = requireField(creds, 'token', credsPath);
   const tls = {
@@ -225,7 +229,7 @@ export function remoteSource(credsPath: string, creds: Creds): MetaSourceConfig 
     fingerprint: typeof creds.metaFingerprint === 'string' ? creds.metaFingerprint : undefined,
     insecure: creds.metaInsecure === true,
   };
-  return { kind: 'remote', addr, token, tls };
+  return { kind: 'remote', addr, token, tls, atTime };
 }
 
 /**

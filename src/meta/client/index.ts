@@ -25,6 +25,8 @@ export interface ConnectMetaOptions {
   connectTimeoutMs?: number;
   /** Ask the server for what other sessions change (a mount's caches: store.watch). */
   watch?: boolean;
+  /** See the volume as it was at this time (ms since the epoch), read-only; refused outside its history window. */
+  atTime?: number;
   /** The connection dropped or came back (see RpcClientOptions.onConnection). */
   onConnection?: RpcClientOptions['onConnection'];
 }
@@ -46,7 +48,7 @@ export async function connectMeta(opts: ConnectMetaOptions): Promise<MetaSession
   let store: RemoteMetaStore | null = null;
   const rpc = new RpcClient({
     addr: opts.addr, token: opts.token, tls: opts.tls, volume: opts.volume,
-    host: hostname(), pid: process.pid, mountpoint: opts.mountpoint,
+    host: hostname(), pid: process.pid, mountpoint: opts.mountpoint, atTime: opts.atTime,
     callTimeoutMs: opts.callTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs,
     onNewSession: (request) => store ? store.restoreHolds(request) : Promise.resolve(),
     onChanges: opts.watch ? (changes) => store?.deliverChanges(changes) : undefined,

@@ -19,6 +19,8 @@ export interface RpcClientOptions {
   host: string;
   pid: number;
   mountpoint?: string;
+  /** The session reads the volume as of this time (ms), read-only. */
+  atTime?: number;
   /** Deadline of every call, reconnects included (default 60 s); then FsError('EIO'). */
   callTimeoutMs?: number;
   /** Deadline of one connection attempt + handshake (default 10 s). */
@@ -150,6 +152,7 @@ export class RpcClient {
           host: this.opts.host, pid: this.opts.pid, mountpoint: this.opts.mountpoint,
           resume: this.sessionId || undefined, watch: this.opts.onChanges ? true : undefined,
         };
+        if (this.opts.atTime !== undefined) hello.atTime = this.opts.atTime;
         ws.send(packFrame(hello));
       });
       ws.on('message', (data: RawData) => {

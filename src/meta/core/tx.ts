@@ -99,6 +99,31 @@ export interface MetaTx {
   /** Recorded result of an operation id, or null. */
   getOp(opId: string): Promise<string | null>;
   putOp(opId: string, result: string, ttlMs: number): void;
+
+  // --- metadata history (src/meta/history/*): engines only store and query undo records.
+  /** Store the undo records of one transaction committed at `at` (server clock, ms). */
+  putHistory(at: number, records: HistoryRecord[]): void;
+  /**
+   * The earliest record of one key with time > `after`: its before-value (null: the key did not
+   * exist), or undefined when the key has no record after that time.
+   */
+  historyAfter(kind: HistoryKind, k1: number, k2: string, after: number): Promise<{ before: string | null } | undefined>;
+  /** The k2 of every key of (kind, k1) with a record after `after` (a directory's names, an inode's slots or xattrs). */
+  historyKeys(kind: HistoryKind, k1: number, after: number): Promise<string[]>;
+}
+
+/**
+ * What a history record is about: an inode (k1 = ino, k2 = ''), a directory entry (k1 = parent,
+ * k2 = name), a block slot (k1 = ino, k2 = index) or an xattr (k1 = ino, k2 = name).
+ */
+export type HistoryKind = 'inode' | 'entry' | 'slot' | 'xattr';
+
+/** One undo record: the value a key had BEFORE a transaction changed it (encoded by history/codec.ts). */
+export interface HistoryRecord {
+  kind: HistoryKind;
+  k1: number;
+  k2: string;
+  before: string | null;
 }
 
 /** Per-volume facts the core needs besides the namespace. */

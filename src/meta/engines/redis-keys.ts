@@ -19,6 +19,11 @@ export function volumeKeys(volumeId: string) {
     sessionHolds: (s: string) => `${t}:s:${s}`,        // hash: ino → count (mirror, for expiry)
     gc: `${t}:gc`,                                     // zset: "blockId:ino:index" scored by queuedAt
     op: (opId: string) => `${t}:op:${opId}`,           // string with expiry: recorded result
+    // history (src/meta/history; redis-history.ts). A group is one kind of one inode/dir ("e:12").
+    historyTimes: (group: string) => `${t}:hz:${group}`,  // zset: "at:k2" scored by at
+    historyValues: (group: string) => `${t}:hv:${group}`, // hash: "at:k2" → "+before" or "-" (did not exist)
+    historyGroups: `${t}:hg`,                          // zset: group scored by its earliest record
+    historyStart: `${t}:hs`,                           // string: ms the history started
     all: `${t}:*`,
   };
 }

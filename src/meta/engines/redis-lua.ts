@@ -6,7 +6,8 @@
  * tag, so Redis Cluster routes the script to the slot that holds them).
  * Kinds — checks: get, hget, hlen, hall (a whole hash: same size, same field values;
  * order-free on purpose, Lua string order follows the server's locale).
- * writes: set, setpx, del, hset, hdel, hincr (field removed at ≤ 0), hincrc, zadd, zrem.
+ * writes: set, setpx, del, hset, hdel, hincr (field removed at ≤ 0), hincrc, zadd, zrem; for
+ * history records (first one wins): setnx, hsetnx, zaddnx.
  */
 export const APPLY_LUA = `
 local req = cmsgpack.unpack(ARGV[1])
@@ -43,6 +44,9 @@ for i = 1, #writes do
   elseif kind == 'hincrc' then redis.call('HINCRBY', key, w[3], w[4])
   elseif kind == 'zadd' then redis.call('ZADD', key, w[3], w[4])
   elseif kind == 'zrem' then redis.call('ZREM', key, w[3])
+  elseif kind == 'setnx' then redis.call('SET', key, w[3], 'NX')
+  elseif kind == 'hsetnx' then redis.call('HSETNX', key, w[3], w[4])
+  elseif kind == 'zaddnx' then redis.call('ZADD', key, 'NX', w[3], w[4])
   else
     return redis.error_reply('flexfs: unknown write ' .. tostring(kind))
   end

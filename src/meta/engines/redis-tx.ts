@@ -1,6 +1,7 @@
 import type { BlockRef } from '../types.js';
 import { decodeInode, encodeInode } from '../core/rules.js';
-import type { CounterName, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
+import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
+import { historyGroup, historyMember, parseHistoryMember, parseHistoryValue } from './redis-history.js';
 import type { VolumeKeys } from './redis-keys.js';
 import type { RedisClient } from './redis-client.js';
 
@@ -224,6 +225,30 @@ export class RedisTx implements MetaTx {
   gcPush(ino: number, index: number, blockId: number, queuedAt: number): void {
     this.write('zadd', this.k.gc, String(queuedAt), `${blockId}:${ino}:${index}`);
   }
+  // ------------------------------------------------------------ history (redis-history.ts)
+
+  putHistory(at: number, records: HistoryRecord[]): void {
+    this.write('setnx', this.k.historyStart, String(at)); // volumes older than history start recording now
+    for (const r of records) {
+      const group = historyGroup(r.kind, r.k1);
+      const member = historyMember(at, r.k2);
+      this.write('zaddnx', this.k.historyTimes(group), String(at), member);
+      this.write('hsetnx', this.k.historyValues(group), member, r.before === null ? '-' : `+${r.before}`);
+      this.write('zaddnx', this.k.historyGroups, String(at), group);
+    }
+  }
+  async historyAfter(kind: HistoryKind, k1: number, k2: string, after: number): Promise<{ before: string | null } | undefined> {
+    const group = historyGroup(kind, k1);
+    const members = await this.r.zrangebyscore(this.k.historyTimes(group), `(${after}`, '+inf');
+    const first = members.find((m) => parseHistoryMember(m).k2 === k2);
+    if (first === undefined) return undefined;
+    return { before: parseHistoryValue(await this.r.hget(this.k.historyValues(group), first)) };
+  }
+  async historyKeys(kind: HistoryKind, k1: number, after: number): Promise<string[]> {
+    const members = await this.r.zrangebyscore(this.k.historyTimes(historyGroup(kind, k1)), `(${after}`, '+inf');
+    return [...new Set(members.map((m) => parseHistoryMember(m).k2))];
+  }
+
   async getOp(opId: string): Promise<string | null> {
     const key = this.k.op(opId);
     const v = await this.r.get(key);

@@ -1,7 +1,7 @@
 import { CoreMetaStore } from '../core/store.js';
 import { VolumeInfoVersions } from '../core/info-versions.js';
 import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
-import type { MetaTx } from '../core/tx.js';
+import type { MetaTx, TxRunner } from '../core/tx.js';
 import type { StoredVolume } from '../core/admin.js';
 import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
@@ -15,6 +15,9 @@ import { RedisRunner } from './redis-runner.js';
 import * as sessions from './redis-sessions.js';
 import * as tokens from './redis-tokens.js';
 import * as volumes from './redis-volumes.js';
+import * as history from './redis-history.js';
+import { recordingRunner } from '../history/recording-tx.js';
+import { AsOfMetaStore } from '../history/store.js';
 
 /**
  * The scale-out engine (ioredis). Each MetaStore operation runs core/store.ts optimistically
@@ -49,16 +52,20 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
   private readonly store = (volumeId: string): CoreMetaStore => this.volumeStore(volumeId);
   private readonly buses = new Set<RedisChangeBus>();
   private readonly infoVersions = new VolumeInfoVersions();
+  private readonly pruneGroup: ReturnType<typeof history.defineHistoryScripts>;
 
   constructor(private readonly r: RedisClient) {
     this.runner = new RedisRunner(r);
     this.admin = defineAdminScripts(r);
+    this.pruneGroup = history.defineHistoryScripts(r);
   }
 
   // ------------------------------------------------------------ volumes
 
-  createVolume(spec: VolumeSpec): Promise<VolumeSettings> {
-    return volumes.createVolume(this.r, this.admin, spec);
+  async createVolume(spec: VolumeSpec): Promise<VolumeSettings> {
+    const v = await volumes.createVolume(this.r, this.admin, spec);
+    await history.markHistoryStart(this.r, v.id, Date.now());
+    return v;
   }
 
   listVolumes(): Promise<VolumeSettings[]> {
@@ -84,8 +91,10 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
     return volumes.deleteVolume(this.r, this.admin, nameOrId, force);
   }
 
-  restoreVolume(v: StoredVolume): Promise<VolumeSettings> {
-    return volumes.insertVolume(this.r, this.admin, v);
+  async restoreVolume(v: StoredVolume): Promise<VolumeSettings> {
+    const settings = await volumes.insertVolume(this.r, this.admin, v);
+    await history.markHistoryStart(this.r, settings.id, Date.now());
+    return settings;
   }
 
   storedVolume(nameOrId: string): Promise<StoredVolume | null> {
@@ -100,17 +109,30 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
     return fsck.gcEntries(this.r, volumeId);
   }
 
-  volume(volumeId: string): MetaStore {
+  volume(volumeId: string, atMs?: number): MetaStore {
+    if (atMs !== undefined) return new AsOfMetaStore(this.volumeRunner(volumeId), atMs);
     return this.volumeStore(volumeId);
   }
 
   private volumeStore(volumeId: string): CoreMetaStore {
-    return new CoreMetaStore({
+    return new CoreMetaStore(recordingRunner(this.volumeRunner(volumeId)));
+  }
+
+  private volumeRunner(volumeId: string): TxRunner {
+    return {
       transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.transactRecords(volumeId, fn, readOnly),
       info: () => volumeInfo(this.r, volumeId),
       // This server's own updates apply at once; another server's within volumeLimitsRefreshMs.
       infoVersion: () => `${this.infoVersions.get(volumeId)}:${Math.floor(Date.now() / META_SERVER_DEFAULTS.volumeLimitsRefreshMs)}`,
-    });
+    };
+  }
+
+  historyStart(volumeId: string): Promise<number | null> {
+    return history.historyStart(this.r, volumeId);
+  }
+
+  pruneHistory(volumeId: string, upToMs: number): Promise<number> {
+    return history.pruneHistory(this.r, this.pruneGroup, volumeId, upToMs);
   }
 
   // ------------------------------------------------------------ tokens

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { BlockRef } from '../types.js';
-import type { CounterName, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
+import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
 import type { InodeType } from '../types.js';
 
 /** Schema of the sqlite engine: every table is keyed by volume id first. */
@@ -30,6 +30,10 @@ CREATE INDEX IF NOT EXISTS gc_by_time ON gc (vol, queued_at);
 CREATE TABLE IF NOT EXISTS ops (vol TEXT NOT NULL, op_id TEXT NOT NULL, result TEXT NOT NULL, expires_at INTEGER NOT NULL,
   PRIMARY KEY (vol, op_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ops_by_expiry ON ops (expires_at);
+CREATE TABLE IF NOT EXISTS history (vol TEXT NOT NULL, kind TEXT NOT NULL, k1 INTEGER NOT NULL, k2 TEXT NOT NULL,
+  at INTEGER NOT NULL, prev TEXT, PRIMARY KEY (vol, kind, k1, k2, at)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_by_time ON history (vol, at);
+CREATE TABLE IF NOT EXISTS history_start (vol TEXT PRIMARY KEY, started_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, hash TEXT UNIQUE NOT NULL, volume_id TEXT, admin INTEGER NOT NULL,
   label TEXT, created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, volume_id TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
@@ -91,6 +95,13 @@ export function prepareStatements(db: Database.Database) {
     opGet: p('SELECT result FROM ops WHERE vol = ? AND op_id = ? AND expires_at > ?'),
     opPut: p('INSERT OR REPLACE INTO ops (vol, op_id, result, expires_at) VALUES (?, ?, ?, ?)'),
     opPurge: p('DELETE FROM ops WHERE expires_at <= ?'),
+    // history: the first record of a key at one instant wins (a later one at the same ms is never visible)
+    histPut: p('INSERT OR IGNORE INTO history (vol, kind, k1, k2, at, prev) VALUES (?, ?, ?, ?, ?, ?)'),
+    histAfter: p('SELECT prev FROM history WHERE vol = ? AND kind = ? AND k1 = ? AND k2 = ? AND at > ? ORDER BY at LIMIT 1'),
+    histKeys: p('SELECT DISTINCT k2 FROM history WHERE vol = ? AND kind = ? AND k1 = ? AND at > ?'),
+    histPrune: p('DELETE FROM history WHERE vol = ? AND at <= ?'),
+    histStartSet: p('INSERT OR IGNORE INTO history_start (vol, started_at) VALUES (?, ?)'),
+    histStartGet: p('SELECT started_at AS startedAt FROM history_start WHERE vol = ?'),
   };
 }
 
@@ -118,6 +129,9 @@ export function putInode(s: Statements, vol: string, r: InodeRec): void {
 }
 
 const COUNTER_KEYS = { usedBytes: 'usedBytes', inodes: 'inodes' } as const;
+
+/** One letter per history kind in the `history` table (a record's bytes are most of its cost). */
+export const HISTORY_KIND_CODES: Record<HistoryKind, string> = { inode: 'i', entry: 'e', slot: 's', xattr: 'x' };
 
 /** MetaTx over one connection inside an open transaction: every call runs its statement at once. */
 export class SqliteTx implements MetaTx {
@@ -209,6 +223,18 @@ export class SqliteTx implements MetaTx {
 
   gcPush(ino: number, index: number, blockId: number, queuedAt: number): void {
     this.s.gcPush.run(this.vol, blockId, ino, index, queuedAt);
+  }
+
+  putHistory(at: number, records: HistoryRecord[]): void {
+    this.s.histStartSet.run(this.vol, at); // volumes older than history start recording now
+    for (const r of records) this.s.histPut.run(this.vol, HISTORY_KIND_CODES[r.kind], r.k1, r.k2, at, r.before);
+  }
+  async historyAfter(kind: HistoryKind, k1: number, k2: string, after: number): Promise<{ before: string | null } | undefined> {
+    const row = this.s.histAfter.get(this.vol, HISTORY_KIND_CODES[kind], k1, k2, after) as { prev: string | null } | undefined;
+    return row ? { before: row.prev } : undefined;
+  }
+  async historyKeys(kind: HistoryKind, k1: number, after: number): Promise<string[]> {
+    return (this.s.histKeys.all(this.vol, HISTORY_KIND_CODES[kind], k1, after) as { k2: string }[]).map((r) => r.k2);
   }
 
   async getOp(opId: string): Promise<string | null> {

@@ -109,13 +109,14 @@ export class SqliteWorkerEngine implements MetaEngine {
     if (wasOpen) this.opts.onCrash?.(err);
   }
 
-  private send<T>(method: StoreMethod | EngineMethod | ControlMethod, args: unknown[], vol?: string): Promise<T> {
+  private send<T>(method: StoreMethod | EngineMethod | ControlMethod, args: unknown[], vol?: string, at?: number): Promise<T> {
     if (this.state === 'dead') return Promise.reject(this.dead);
     if (this.state !== 'open') return Promise.reject(new FsError('EIO', 'metadata engine is closed'));
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
       const call: WorkerCall = { id, method, args };
       if (vol !== undefined) call.vol = vol;
+      if (at !== undefined) call.at = at;
       // Arguments are copied, never transferred: the caller still owns its buffers.
       try { this.worker.postMessage(call); } catch (e) { reject(e as Error); return; }
       if (this.pending.size === 0) this.worker.ref();
@@ -123,9 +124,9 @@ export class SqliteWorkerEngine implements MetaEngine {
     });
   }
 
-  volume(volumeId: string): MetaStore {
+  volume(volumeId: string, atMs?: number): MetaStore {
     const store: Record<string, unknown> = { close: async () => undefined }; // the engine owns the worker
-    for (const m of STORE_METHODS) store[m] = (...args: unknown[]) => this.send(m, args, volumeId);
+    for (const m of STORE_METHODS) store[m] = (...args: unknown[]) => this.send(m, args, volumeId, atMs);
     return store as unknown as MetaStore;
   }
 
@@ -153,6 +154,8 @@ export class SqliteWorkerEngine implements MetaEngine {
   }
   async gcDone(volumeId: string, entries: GcEntry[]): Promise<void> { await this.send('gcDone', [volumeId, entries]); }
   checkNamespace(volumeId: string): Promise<string[]> { return this.send('checkNamespace', [volumeId]); }
+  historyStart(volumeId: string): Promise<number | null> { return this.send('historyStart', [volumeId]); }
+  pruneHistory(volumeId: string, upToMs: number): Promise<number> { return this.send('pruneHistory', [volumeId, upToMs]); }
 
   async *referencedBlocks(volumeId: string): AsyncIterable<{ ino: number; index: number; blockId: number; length: number }> {
     let page = await this.send<RefsPage>('refsOpen', [volumeId]);

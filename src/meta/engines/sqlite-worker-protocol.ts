@@ -26,6 +26,7 @@ export const STORE_METHODS = [
 export const ENGINE_METHODS = [
   'createVolume', 'listVolumes', 'getVolume', 'volumeDetails', 'updateVolume', 'deleteVolume', 'createToken', 'listTokens', 'revokeToken', 'checkToken',
   'openSession', 'heartbeat', 'closeSession', 'expireSessions', 'listSessions', 'gcQueue', 'gcDone', 'checkNamespace',
+  'historyStart', 'pruneHistory',
 ] as const satisfies readonly (keyof MetaEngine)[];
 
 // Compile-time exhaustiveness: these fail to type-check when an interface gains a method.
@@ -44,6 +45,8 @@ export type ControlMethod = 'refsOpen' | 'refsNext' | 'commitStats' | 'close';
 export interface WorkerCall {
   id: number;
   vol?: string;
+  /** With vol: the call reads the volume as of this time (ms; read-only, src/meta/history). */
+  at?: number;
   method: StoreMethod | EngineMethod | ControlMethod;
   args: unknown[];
 }

@@ -35,9 +35,10 @@ function openEngine(): SqliteEngine | undefined {
 const opened = openEngine();
 const engine = opened as SqliteEngine;
 const stores = new Map<string, MetaStore>();
-function store(vol: string): MetaStore {
-  let s = stores.get(vol);
-  if (!s) { s = engine.volume(vol); stores.set(vol, s); }
+function store(vol: string, at: number | undefined): MetaStore {
+  const key = at === undefined ? vol : `${vol}@${at}`;
+  let s = stores.get(key);
+  if (!s) { s = engine.volume(vol, at); stores.set(key, s); }
   return s;
 }
 
@@ -60,7 +61,7 @@ async function dispatch(call: WorkerCall): Promise<unknown> {
   const args = call.args.map(toBuffer);
   if (call.vol !== undefined) {
     if (!storeMethods.has(call.method)) throw new Error(`sqlite worker: unknown volume method ${call.method}`);
-    const s = store(call.vol) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const s = store(call.vol, call.at) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     return s[call.method](...args);
   }
   if (engineMethods.has(call.method)) {

@@ -4,12 +4,14 @@ import { FsError } from '../../errors/index.js';
 import { applyVolumeUpdate, buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { CoreMetaStore } from '../core/store.js';
 import { VolumeInfoVersions } from '../core/info-versions.js';
-import type { MetaTx, VolumeInfo } from '../core/tx.js';
+import type { MetaTx, TxRunner, VolumeInfo } from '../core/tx.js';
 import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { GroupCommitter, isBusy, type GroupCommitStats } from './sqlite-group.js';
 import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Statements } from './sqlite-tx.js';
 import { TIMEOUTS } from '../../config/defaults.js';
+import { recordingRunner } from '../history/recording-tx.js';
+import { AsOfMetaStore } from '../history/store.js';
 
 /**
  * The embedded engine: one sqlite file (WAL) holds every volume. Each operation is one job of
@@ -143,6 +145,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       this.db.prepare('INSERT INTO volumes (id, name, settings, capacity, inode_limit, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(id, v.settings.name, JSON.stringify(v.settings), v.capacityBytes, v.inodeLimit, v.createdAt);
       putInode(this.s, id, rootInode());
+      this.s.histStartSet.run(id, Date.now());
       for (const [name, value] of [['nextIno', 2], ['nextBlock', 1], ['inodes', 1], ['usedBytes', 0]] as const) {
         this.s.counterInit.run(id, name, value);
       }
@@ -208,7 +211,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       const row = this.findVolume(nameOrId);
       if (!row) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
       if (!force && this.s.entryAny.get(row.id, 1) !== undefined) throw new FsError('ENOTEMPTY', `volume "${row.name}" still has files`);
-      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'locks', 'gc', 'ops']) {
+      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'locks', 'gc', 'ops', 'history', 'history_start']) {
         this.db.prepare(`DELETE FROM ${t} WHERE vol = ?`).run(row.id);
       }
       this.db.prepare('DELETE FROM sessions WHERE volume_id = ?').run(row.id);
@@ -218,12 +221,17 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
     });
   }
 
-  volume(volumeId: string): MetaStore {
+  volume(volumeId: string, atMs?: number): MetaStore {
+    if (atMs !== undefined) return new AsOfMetaStore(this.volumeRunner(volumeId), atMs);
     return this.volumeStore(volumeId);
   }
 
   private volumeStore(volumeId: string): CoreMetaStore {
-    return new CoreMetaStore({
+    return new CoreMetaStore(recordingRunner(this.volumeRunner(volumeId)));
+  }
+
+  private volumeRunner(volumeId: string): TxRunner {
+    return {
       transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.transactRecords(volumeId, fn, readOnly),
       info: () => this.run((): VolumeInfo => {
         const row = this.db.prepare('SELECT * FROM volumes WHERE id = ?').get(volumeId) as VolumeRow | undefined;
@@ -231,7 +239,17 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
         return { settings: JSON.parse(row.settings) as VolumeSettings, capacityBytes: row.capacity, inodeLimit: row.inode_limit };
       }, true),
       infoVersion: () => this.infoVersions.get(volumeId),
-    });
+    };
+  }
+
+  // ------------------------------------------------------------ history
+
+  async historyStart(volumeId: string): Promise<number | null> {
+    return this.run(() => (this.s.histStartGet.get(volumeId) as { startedAt: number } | undefined)?.startedAt ?? null, true);
+  }
+
+  async pruneHistory(volumeId: string, upToMs: number): Promise<number> {
+    return this.run(() => this.s.histPrune.run(volumeId, upToMs).changes);
   }
 
   // ------------------------------------------------------------ tokens

@@ -23,6 +23,8 @@ export interface Hello {
   resume?: string;
   /** Send this session `changes` frames: what other sessions of the volume change (a mount's caches). */
   watch?: boolean;
+  /** Serve this session the volume as it was at this time (ms since the epoch), read-only (src/meta/history). */
+  atTime?: number;
 }
 
 export interface Welcome {
@@ -97,5 +99,6 @@ export function parseHello(v: unknown): Hello | string {
   if (v.mountpoint !== undefined && (typeof v.mountpoint !== 'string' || v.mountpoint.length > 4096)) return 'hello has an invalid mountpoint';
   if (v.resume !== undefined && (typeof v.resume !== 'string' || v.resume.length > 128)) return 'hello has an invalid resume session id';
   if (v.watch !== undefined && typeof v.watch !== 'boolean') return 'hello has an invalid watch flag';
+  if (v.atTime !== undefined && (typeof v.atTime !== 'number' || !Number.isSafeInteger(v.atTime) || v.atTime < 0)) return 'hello has an invalid atTime';
   return v as unknown as Hello;
 }

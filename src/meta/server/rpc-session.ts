@@ -9,6 +9,7 @@ import {
   type Hello, type Refused, type Welcome, type WireError, type RefusedReason,
 } from '../protocol/index.js';
 import { changesOf, type ChangesFrame } from '../protocol/index.js';
+import { openVolumeAt } from '../history/open-at.js';
 import type { Authenticator } from './auth.js';
 import type { ChangeHub, ChangeSubscriber } from './change-hub.js';
 import type { ServerMetrics } from './metrics.js';
@@ -166,6 +167,15 @@ export class RpcSession implements ChangeSubscriber {
     const volume = await engine.getVolume(wanted);
     if (!volume) return this.refuse('volume', `volume "${wanted}" does not exist`);
     if (!token.admin && token.volumeId !== volume.id) return this.refuse('auth', `token is not valid for volume "${wanted}"`);
+    let store: MetaStore;
+    if (hello.atTime !== undefined) {
+      try { store = await openVolumeAt(engine, volume, hello.atTime); } catch (e) {
+        if (isFsError(e) && e.code === 'EINVAL') return this.refuse('volume', e.message);
+        throw e;
+      }
+    } else {
+      store = engine.volume(volume.id);
+    }
 
     let resumed = false;
     if (hello.resume) {
@@ -181,9 +191,10 @@ export class RpcSession implements ChangeSubscriber {
     this.checkedEpoch = epoch;
     this.servingSinceMs = Date.now();
     this.volume = volume;
-    this.store = engine.volume(volume.id);
+    this.store = store;
     this.deps.metrics.sessions.inc();
-    if (hello.watch) this.deps.changes.add(this);
+    // Nothing changes in the past: an atTime session hears no changes.
+    if (hello.watch && hello.atTime === undefined) this.deps.changes.add(this);
     const welcome: Welcome = {
       t: 'welcome', v: PROTOCOL_VERSION, sessionId: this.sessionId, resumed,
       settings: this.deps.mountSettings(volume), heartbeatMs: this.deps.heartbeatMs, ttlSeconds,

@@ -1,0 +1,159 @@
+import type { BlockRef } from '../types.js';
+import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, MetaTx, TxRunner } from '../core/tx.js';
+import { historyCodec as codec } from './codec.js';
+
+/**
+ * A MetaTx that records history (docs/METADATA.md "History"): on the FIRST write of each inode,
+ * entry, slot or xattr in the transaction it reads that key's value through the transaction
+ * (so, on redis, the read joins the optimistic read set and is validated with the rest) and at
+ * the end hands the before-values to the engine in one `putHistory`. Holds, locks, op ids,
+ * counters and the gc queue are not history.
+ *
+ * Writes are sync in MetaTx and reads async, so a before-value cannot be read "just before" a
+ * write: writes are queued on a promise chain instead, each step reading what it needs and then
+ * applying the write; every read waits for the chain, so the transaction still sees its own
+ * writes in order.
+ */
+export class RecordingTx implements MetaTx {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly seen = new Set<string>();
+  private readonly records: HistoryRecord[] = [];
+
+  constructor(private readonly tx: MetaTx) {}
+
+  /** Queue a write; `before` reads (through the tx) what the history must keep, first. */
+  private later(step: () => Promise<void> | void): void {
+    this.chain = this.chain.then(step);
+    // A failed write surfaces at the next read or at finish(); never as an unhandled rejection.
+    this.chain.catch(() => undefined);
+  }
+  private first(kind: HistoryKind, k1: number, k2: string): boolean {
+    const key = `${kind}\u0000${k1}\u0000${k2}`;
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
+  }
+  private keep(kind: HistoryKind, k1: number, k2: string, before: string | null): void {
+    this.records.push({ kind, k1, k2, before });
+  }
+  private async recordInode(ino: number): Promise<void> {
+    if (!this.first('inode', ino, '')) return;
+    const r = await this.tx.getInode(ino);
+    this.keep('inode', ino, '', r ? codec.inode.enc(r) : null);
+  }
+  private async recordEntry(parent: number, name: string): Promise<void> {
+    if (!this.first('entry', parent, name)) return;
+    const ino = await this.tx.getEntry(parent, name);
+    this.keep('entry', parent, name, ino === null ? null : codec.entry.enc(ino));
+  }
+  private async recordSlot(ino: number, index: number, known?: BlockRef | null): Promise<void> {
+    if (!this.first('slot', ino, String(index))) return;
+    const r = known !== undefined ? known : (await this.tx.getSlotRange(ino, index, 1))[0] ?? null;
+    this.keep('slot', ino, String(index), r ? codec.slot.enc(r) : null);
+  }
+  private async recordXattr(ino: number, name: string): Promise<void> {
+    if (!this.first('xattr', ino, name)) return;
+    const v = await this.tx.getXattr(ino, name);
+    this.keep('xattr', ino, name, v === null ? null : codec.xattr.enc(v));
+  }
+
+  /** Apply the queued writes and hand the undo records to the engine. Call once, at the end. */
+  async finish(): Promise<void> {
+    await this.chain;
+    if (this.records.length > 0) this.tx.putHistory(Date.now(), this.records);
+  }
+
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
+    await this.chain;
+    return fn();
+  }
+
+  getInode(ino: number) { return this.read(() => this.tx.getInode(ino)); }
+  getInodes(inos: number[]) { return this.read(() => this.tx.getInodes(inos)); }
+  putInode(rec: InodeRec): void {
+    const copy = { ...rec };
+    this.later(async () => { await this.recordInode(copy.ino); this.tx.putInode(copy); });
+  }
+  delInode(ino: number): void {
+    this.later(async () => {
+      await this.recordInode(ino);
+      for (const s of await this.tx.getSlots(ino)) await this.recordSlot(ino, s.index, s);
+      for (const name of await this.tx.listXattrs(ino)) await this.recordXattr(ino, name);
+      for (let after: string | undefined; ;) {
+        const page = await this.tx.listEntries(ino, after, 1000);
+        for (const e of page) await this.recordEntry(ino, e.name);
+        if (page.length < 1000) break;
+        after = page[page.length - 1].name;
+      }
+      this.tx.delInode(ino);
+    });
+  }
+
+  getEntry(parent: number, name: string) { return this.read(() => this.tx.getEntry(parent, name)); }
+  putEntry(parent: number, name: string, ino: number): void {
+    this.later(async () => { await this.recordEntry(parent, name); this.tx.putEntry(parent, name, ino); });
+  }
+  delEntry(parent: number, name: string): void {
+    this.later(async () => { await this.recordEntry(parent, name); this.tx.delEntry(parent, name); });
+  }
+  dirEmpty(dir: number) { return this.read(() => this.tx.dirEmpty(dir)); }
+  listEntries(dir: number, after: string | undefined, limit: number) { return this.read(() => this.tx.listEntries(dir, after, limit)); }
+
+  getXattr(ino: number, name: string) { return this.read(() => this.tx.getXattr(ino, name)); }
+  setXattr(ino: number, name: string, value: Buffer): void {
+    this.later(async () => { await this.recordXattr(ino, name); this.tx.setXattr(ino, name, value); });
+  }
+  delXattr(ino: number, name: string): void {
+    this.later(async () => { await this.recordXattr(ino, name); this.tx.delXattr(ino, name); });
+  }
+  listXattrs(ino: number) { return this.read(() => this.tx.listXattrs(ino)); }
+
+  getSlots(ino: number) { return this.read(() => this.tx.getSlots(ino)); }
+  getSlotRange(ino: number, from: number, count: number) { return this.read(() => this.tx.getSlotRange(ino, from, count)); }
+  putSlot(ino: number, ref: BlockRef): void {
+    const copy = { ...ref };
+    this.later(async () => { await this.recordSlot(ino, copy.index); this.tx.putSlot(ino, copy); });
+  }
+  delSlot(ino: number, index: number): void {
+    this.later(async () => { await this.recordSlot(ino, index); this.tx.delSlot(ino, index); });
+  }
+
+  // Not history: passed through (writes still in order with the others).
+  holdCount(ino: number) { return this.read(() => this.tx.holdCount(ino)); }
+  sessionHolds(ino: number, session: string) { return this.read(() => this.tx.sessionHolds(ino, session)); }
+  addHold(ino: number, session: string, delta: number): void { this.later(() => this.tx.addHold(ino, session, delta)); }
+  getLocks(key: number) { return this.read(() => this.tx.getLocks(key)); }
+  putLocks(key: number, value: string | null): void { this.later(() => this.tx.putLocks(key, value)); }
+  allocIno() { return this.read(() => this.tx.allocIno()); }
+  allocBlockIds(count: number) { return this.read(() => this.tx.allocBlockIds(count)); }
+  addCounter(name: CounterName, delta: number): void { this.later(() => this.tx.addCounter(name, delta)); }
+  getCounter(name: CounterName) { return this.read(() => this.tx.getCounter(name)); }
+  getIdCounters(): Promise<IdCounters> { return this.read(() => this.tx.getIdCounters()); }
+  setIdCounters(c: IdCounters): void { this.later(() => this.tx.setIdCounters(c)); }
+  gcPush(ino: number, index: number, blockId: number, queuedAt: number): void {
+    this.later(() => this.tx.gcPush(ino, index, blockId, queuedAt));
+  }
+  getOp(opId: string) { return this.read(() => this.tx.getOp(opId)); }
+  putOp(opId: string, result: string, ttlMs: number): void { this.later(() => this.tx.putOp(opId, result, ttlMs)); }
+
+  putHistory(at: number, records: HistoryRecord[]): void { this.later(() => this.tx.putHistory(at, records)); }
+  historyAfter(kind: HistoryKind, k1: number, k2: string, after: number) { return this.read(() => this.tx.historyAfter(kind, k1, k2, after)); }
+  historyKeys(kind: HistoryKind, k1: number, after: number) { return this.read(() => this.tx.historyKeys(kind, k1, after)); }
+}
+
+/** The runner every mutating store of an engine uses: each write transaction records its history. */
+export function recordingRunner(runner: TxRunner): TxRunner {
+  return {
+    transact<T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean): Promise<T> {
+      if (readOnly) return runner.transact(fn, true);
+      return runner.transact(async (tx) => {
+        const rec = new RecordingTx(tx);
+        const result = await fn(rec);
+        await rec.finish();
+        return result;
+      });
+    },
+    info: () => runner.info(),
+    infoVersion: runner.infoVersion ? () => runner.infoVersion!() : undefined,
+  };
+}
