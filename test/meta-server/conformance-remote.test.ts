@@ -14,9 +14,15 @@ runMetaStoreConformance('remote (meta.flexfs child process, sqlite)', async () =
     const { secret } = await env.admin.createToken({ volume: 'conf' });
     const session = await connectMeta({ addr: `127.0.0.1:${env.daemon.port}`, token: secret, tls: { ca: env.certPath }, callTimeoutMs: 30_000 });
     const engine = await openSqliteEngine({ file: join(env.dbFolder, 'meta.db') });
+    const addr = `127.0.0.1:${env.daemon.port}`;
     return {
       store: session.store,
       engine,
+      // a meta.flexfs session whose hello carries atTime (the --atTime mount's path)
+      openAt: async (atMs: number) => {
+        const past = await connectMeta({ addr, token: secret, tls: { ca: env.certPath }, callTimeoutMs: 30_000, atTime: atMs });
+        return { store: past.store, close: () => past.close() };
+      },
       cleanup: async () => {
         await session.close();
         await engine.close();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants } from 'node:fs';
 import { isFsError } from '../../src/errors/index.js';
 import type { MetaEngine } from '../../src/meta/engine.js';
+import { openVolumeAt } from '../../src/meta/history/open-at.js';
 import { ROOT_INO, XATTR_CREATE, XATTR_REPLACE, type Attr, type MetaStore, type OpContext } from '../../src/meta/types.js';
 
 /**
@@ -15,7 +16,21 @@ export interface ConformanceSetup {
   engine?: MetaEngine;
   /** 'stored': readdir lists in the order of the stored names (encrypted names), not by name. */
   readdirOrder?: 'name' | 'stored';
+  /**
+   * The volume as of `atMs` (src/meta/history), read-only, opened the way this setup's clients
+   * do (engine + window check, or a meta.flexfs session with atTime); rejects outside the window.
+   */
+  openAt(atMs: number): Promise<{ store: MetaStore; close(): Promise<void> }>;
   cleanup(): Promise<void>;
+}
+
+/** openAt for a setup on an engine: the window check and as-of store the local mount uses. */
+export function engineOpenAt(engine: MetaEngine, volumeId: string, wrap?: (st: MetaStore) => Promise<MetaStore>) {
+  return async (atMs: number): Promise<{ store: MetaStore; close(): Promise<void> }> => {
+    const settings = await engine.getVolume(volumeId);
+    const store = await openVolumeAt(engine, settings!, atMs);
+    return { store: wrap ? await wrap(store) : store, close: async () => undefined };
+  };
 }
 
 const ROOT: OpContext = { uid: 0, gid: 0 };
@@ -758,6 +773,106 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       await m.setlk(f2.ino, 'a', lk(UN, 0, 0), false, USER);
       await m.setlk(f1.ino, 'b', lk(WR, 0, 0), true, USER);
       await m.setlk(f1.ino, 'b', lk(UN, 0, 0), false, USER);
+    });
+
+    /** An instant after everything so far and before anything that follows (server clock, ms). */
+    const instant = async (): Promise<number> => {
+      const t = Date.now();
+      while (Date.now() <= t + 1) await new Promise((r) => setTimeout(r, 1));
+      return t;
+    };
+    const names = async (st: MetaStore, dir: number) => {
+      const out: string[] = [];
+      for (let cursor: string | undefined; ;) {
+        const page = await st.readdir(dir, ROOT, cursor, 2);
+        out.push(...page.entries.map((e) => e.name).filter((n) => n !== '.' && n !== '..'));
+        if (!page.next) return [...out].sort(byBytes);
+        cursor = page.next;
+      }
+    };
+
+    it('as of a past time: inodes, entries, block slots and xattrs after write, overwrite, truncate, rename, unlink, rmdir', async () => {
+      const bs = (await m.settings()).blockSize;
+      const d = await fresh();
+      const f1 = await m.create(d, 'f1', 0o644, USER);
+      const f2 = await m.create(d, 'f2', 0o600, USER);
+      const f3 = await m.create(d, 'f3', 0o644, USER);
+      const g = await m.create(d, 'g', 0o644, USER);
+      const sub = await m.mkdir(d, 'sub', 0o755, USER);
+      const id = await m.allocIds(8, USER);
+      const mtime = 1_700_000_000_000_000_000n;
+      await m.commit({ ino: f1.ino, size: bs + 10, mtime, writes: [{ index: 0, blockId: id, length: bs }, { index: 1, blockId: id + 1, length: 10 }] }, USER);
+      await m.commit({ ino: f2.ino, size: 500, mtime, writes: [{ index: 0, blockId: id + 2, length: 500 }] }, USER);
+      await m.commit({ ino: f3.ino, size: 30, mtime, writes: [{ index: 0, blockId: id + 3, length: 30 }] }, USER);
+      await m.setxattr(f1.ino, 'user.v', Buffer.from('one'), 0, USER);
+      const t1 = await instant();
+
+      await m.commit({ ino: f1.ino, size: 20, mtime: mtime + 1n, writes: [{ index: 0, blockId: id + 4, length: 20 }] }, USER); // overwrite, shrink
+      await m.setxattr(f1.ino, 'user.v', Buffer.from('two'), 0, USER);
+      await m.setxattr(f1.ino, 'user.added', Buffer.from('x'), 0, USER);
+      await m.setattr(f2.ino, { size: 0, mode: 0o640 }, USER); // truncate + chmod
+      await m.rename(d, 'g', d, 'h', USER);
+      await m.unlink(d, 'f3', USER);
+      await m.rmdir(d, 'sub', USER);
+      await m.create(d, 'new', 0o644, USER);
+      const t2 = await instant();
+      await m.unlink(d, 'f1', USER);
+
+      const past = await s.openAt(t1);
+      try {
+        const p = past.store;
+        expect(await names(p, d)).toEqual(['f1', 'f2', 'f3', 'g', 'sub']);
+        expect((await p.lookup(d, 'g', ROOT)).ino).toBe(g.ino);
+        await expectErrno(p.lookup(d, 'h', ROOT), 'ENOENT');
+        await expectErrno(p.lookup(d, 'new', ROOT), 'ENOENT');
+        const a1 = await p.getattr(f1.ino, ROOT);
+        expect([a1.size, a1.mtime]).toEqual([bs + 10, mtime]);
+        expect(await p.blocks(f1.ino, 0, 10, ROOT)).toEqual([{ index: 0, blockId: id, length: bs }, { index: 1, blockId: id + 1, length: 10 }]);
+        expect((await p.getxattr(f1.ino, 'user.v', ROOT)).toString()).toBe('one');
+        expect(await p.listxattr(f1.ino, ROOT)).toEqual(['user.v']);
+        await expectErrno(p.getxattr(f1.ino, 'user.added', ROOT), 'ENODATA');
+        const a2 = await p.getattr(f2.ino, ROOT);
+        expect([a2.size, a2.mode & 0o7777]).toEqual([500, 0o600]);
+        expect(await p.blocks(f2.ino, 0, 10, ROOT)).toEqual([{ index: 0, blockId: id + 2, length: 500 }]);
+        expect((await p.lookup(d, 'f3', ROOT)).size).toBe(30);
+        expect(await p.blocks(f3.ino, 0, 10, ROOT)).toEqual([{ index: 0, blockId: id + 3, length: 30 }]);
+        expect((await p.lookup(d, 'sub', ROOT)).ino).toBe(sub.ino);
+        expect((await p.getattr(sub.ino, ROOT)).type).toBe('dir');
+        // read-only: opening takes no hold, every change is EROFS
+        expect((await p.open(f3.ino, USER)).ino).toBe(f3.ino);
+        await p.release(f3.ino, USER);
+        await expectErrno(p.create(d, 'x', 0o644, USER), 'EROFS');
+        await expectErrno(p.unlink(d, 'f2', USER), 'EROFS');
+        await expectErrno(p.setxattr(f1.ino, 'user.v', Buffer.from('3'), 0, USER), 'EROFS');
+        await expectErrno(p.commit({ ino: f1.ino, size: 1, mtime, writes: [] }, USER), 'EROFS');
+      } finally { await past.close(); }
+
+      const between = await s.openAt(t2);
+      try {
+        const p = between.store;
+        expect(await names(p, d)).toEqual(['f1', 'f2', 'h', 'new']);
+        expect((await p.lookup(d, 'h', ROOT)).ino).toBe(g.ino);
+        expect(await p.blocks(f1.ino, 0, 10, ROOT)).toEqual([{ index: 0, blockId: id + 4, length: 20 }]);
+        expect(await p.listxattr(f1.ino, ROOT)).toEqual(['user.added', 'user.v']);
+        expect((await p.getattr(f2.ino, ROOT)).size).toBe(0);
+        await expectErrno(p.getattr(f3.ino, ROOT), 'ENOENT');
+        await expectErrno(p.getattr(sub.ino, ROOT), 'ENOENT');
+      } finally { await between.close(); }
+
+      // the present is untouched by the past
+      expect(await names(m, d)).toEqual(['f2', 'h', 'new']);
+      await gone(f1.ino);
+    });
+
+    it('refuses a time outside the history window, naming the window', async () => {
+      const tooOld = Date.parse('2001-01-01T00:00:00Z');
+      let err: unknown;
+      try { await (await s.openAt(tooOld)).close(); } catch (e) { err = e; }
+      expect(String((err as Error)?.message)).toMatch(/can be seen as of \d{4}-\d\d-\d\dT[\d:.]+Z … \d{4}-\d\d-\d\dT[\d:.]+Z only/);
+      expect(String((err as Error).message)).toContain('2001-01-01T00:00:00.000Z is outside it');
+      err = undefined;
+      try { await (await s.openAt(Date.now() + 3_600_000)).close(); } catch (e) { err = e; }
+      expect(String((err as Error)?.message)).toMatch(/history window/);
     });
 
     it('leaves a consistent namespace (engine check)', async () => {

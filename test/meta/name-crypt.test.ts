@@ -3,7 +3,7 @@ import { createEncryption } from '../../src/codec/index.js';
 import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
 import { withNameEncryption } from '../../src/meta/name-crypt.js';
 import { tempDir } from '../harness/ports.js';
-import { runMetaStoreConformance } from './conformance.js';
+import { engineOpenAt, runMetaStoreConformance } from './conformance.js';
 
 /**
  * The name-encryption decorator is a MetaStore too: the whole conformance suite through it, on a
@@ -18,6 +18,7 @@ runMetaStoreConformance('sqlite + name encryption (src/meta/name-crypt.ts)', asy
   return {
     store: await withNameEncryption(engine.volume(vol.id), vol, dataKey),
     engine,
+    openAt: engineOpenAt(engine, vol.id, (st) => withNameEncryption(st, vol, dataKey)),
     readdirOrder: 'stored',
     cleanup: async () => { await engine.close(); await dir.cleanup(); },
   };

@@ -9,7 +9,7 @@ import { ADMIN, volumeKeys } from '../../src/meta/engines/redis-keys.js';
 import { ROOT_INO, type OpContext } from '../../src/meta/types.js';
 import { freePort } from '../harness/ports.js';
 import { startRedisCluster, type RedisCluster } from '../harness/redis-cluster.js';
-import { runMetaStoreConformance } from './conformance.js';
+import { engineOpenAt, runMetaStoreConformance } from './conformance.js';
 import { runEngineSuite } from './engine-suite.js';
 
 /**
@@ -57,6 +57,7 @@ runMetaStoreConformance('redis cluster', async () => {
   return {
     store: engine.volume(vol.id),
     engine,
+    openAt: engineOpenAt(engine, vol.id),
     cleanup: async () => { await engine.close(); await flushAll(c); },
   };
 });

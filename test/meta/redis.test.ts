@@ -1,6 +1,6 @@
 import { openRedisEngine } from '../../src/meta/engines/redis.js';
 import { startRedis } from '../harness/redis.js';
-import { runMetaStoreConformance } from './conformance.js';
+import { engineOpenAt, runMetaStoreConformance } from './conformance.js';
 
 runMetaStoreConformance('redis', async () => {
   const server = await startRedis();
@@ -10,6 +10,7 @@ runMetaStoreConformance('redis', async () => {
     return {
       store: engine.volume(vol.id),
       engine,
+      openAt: engineOpenAt(engine, vol.id),
       cleanup: async () => { await engine.close(); await server.stop(); },
     };
   } catch (e) {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
 import { openSqliteWorkerEngine } from '../../src/meta/engines/sqlite-worker-client.js';
 import { tempDir } from '../harness/ports.js';
-import { runMetaStoreConformance } from './conformance.js';
+import { engineOpenAt, runMetaStoreConformance } from './conformance.js';
 
 runMetaStoreConformance('sqlite', async () => {
   const dir = await tempDir('flexfs-meta-sqlite-');
@@ -11,6 +11,7 @@ runMetaStoreConformance('sqlite', async () => {
   return {
     store: engine.volume(vol.id),
     engine,
+    openAt: engineOpenAt(engine, vol.id),
     cleanup: async () => { await engine.close(); await dir.cleanup(); },
   };
 });
@@ -23,6 +24,7 @@ runMetaStoreConformance('sqlite in a worker thread', async () => {
   return {
     store: engine.volume(vol.id),
     engine,
+    openAt: engineOpenAt(engine, vol.id),
     cleanup: async () => { await engine.close(); await dir.cleanup(); },
   };
 });
