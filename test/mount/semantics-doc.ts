@@ -109,6 +109,12 @@ const CLAIMS: Claim[] = [
   { match: /^Locks go when their owner closes the file/, file: `${MOUNT}/locks.test.ts`, id: 'locks-kill' },
   { match: /^Locks go when their owner closes the file/, file: 'test/meta/engine-suite.ts', test: 'sessions: expiry and close release the fcntl and flock locks of that session only' },
   { match: /^Two `--local` mounts of one folder share its locks/, id: 'locks-local-dir' },
+  // Time travel
+  { match: /^An `--atTime` mount \(`mount\.flexfs start VOL MNT --atTime/, file: `${MOUNT}/time-travel.test.ts`, test: 'an --atTime mount reads the old bytes and listing' },
+  { match: /^An `--atTime` mount \(`mount\.flexfs start VOL MNT --atTime/, file: 'test/meta/conformance.ts', test: 'as of a past time: inodes, entries, block slots and xattrs' },
+  { match: /^An `--atTime` mount is read-only: every change fails with EROFS/, file: `${MOUNT}/time-travel.test.ts`, test: 'an --atTime mount reads the old bytes and listing' },
+  { match: /^The instant must lie inside the volume's history window/, file: `${MOUNT}/time-travel.test.ts`, test: 'a time before the history window is refused' },
+  { match: /^The instant must lie inside the volume's history window/, file: 'test/meta/conformance.ts', test: 'refuses a time outside the history window' },
   // Caching and memory: internals, exercised below the kernel by the VFS suites.
   { match: /^Memory block cache: decoded blocks by block id/, file: 'test/vfs/readpath.test.ts', test: 'concurrent reads of one block share one GET' },
   { match: /^Optional disk cache/, file: 'test/vfs/readpath.test.ts', test: 'the disk cache serves a second client' },
