@@ -31,9 +31,15 @@ export interface MetaEngine {
   volume(volumeId: string, atMs?: number): MetaStore;
 
   // --- metadata history (docs/METADATA.md "History")
-  /** When the volume's history started (ms), or null: it has recorded nothing yet. */
+  /**
+   * The earliest instant the volume's history can show (ms): when recording started, raised by
+   * every prune; null when it has recorded nothing yet.
+   */
   historyStart(volumeId: string): Promise<number | null>;
-  /** Drop history records at or before `upToMs` (gc, past the retention window); returns how many. */
+  /**
+   * Drop history records at or before `upToMs` (gc, past the retention window) and raise the
+   * history start to it; returns how many records went.
+   */
   pruneHistory(volumeId: string, upToMs: number): Promise<number>;
 
   // --- tokens (secrets are stored hashed; the plaintext is returned once, at creation)

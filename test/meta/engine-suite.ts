@@ -3,6 +3,7 @@ import { isFsError } from '../../src/errors/index.js';
 import type { MetaEngine } from '../../src/meta/engine.js';
 import { LINK_MAX } from '../../src/meta/core/rules.js';
 import { ROOT_INO, type OpContext } from '../../src/meta/types.js';
+import { openVolumeAt } from '../../src/meta/history/open-at.js';
 
 /** MetaEngine behaviour beyond one volume's namespace: volumes, tokens, sessions, gc, fsck. */
 export interface EngineSetup {
@@ -295,6 +296,34 @@ export function runEngineSuite(label: string, setup: () => Promise<EngineSetup>)
       expect((await m.getattr(f.ino, USER)).nlink).toBe(LINK_MAX);
       await m.unlink(ROOT_INO, 'g', USER);
       expect((await m.link(f.ino, ROOT_INO, 'h', USER)).nlink).toBe(LINK_MAX);
+    });
+
+    it('history: pruning drops the records up to a time and moves the window start there, never back', async () => {
+      const instant = async (): Promise<number> => {
+        const t = Date.now();
+        while (Date.now() <= t + 1) await new Promise((r) => setTimeout(r, 1));
+        return t;
+      };
+      const before = Date.now();
+      const v = await e.createVolume({ name: 'hist', blockStore: store });
+      const start = await e.historyStart(v.id);
+      expect(start).not.toBeNull();
+      expect(start! >= before && start! <= Date.now()).toBe(true);
+      const m = e.volume(v.id);
+      const f = await m.create(ROOT_INO, 'f', 0o644, USER);
+      const t1 = await instant();
+      await m.setattr(f.ino, { mode: 0o600 }, USER);
+      const t2 = await instant();
+      await m.setattr(f.ino, { mode: 0o640 }, USER);
+      const modeAt = async (t: number) => (await (await openVolumeAt(e, v, t)).getattr(f.ino, USER)).mode & 0o7777;
+      expect([await modeAt(t1), await modeAt(t2), (await m.getattr(f.ino, USER)).mode & 0o7777]).toEqual([0o644, 0o600, 0o640]);
+      expect(await e.pruneHistory(v.id, t2)).toBeGreaterThan(0);
+      expect(await e.historyStart(v.id)).toBe(t2);
+      expect(await modeAt(t2)).toBe(0o600); // its records are after it: kept
+      expect(await errno(openVolumeAt(e, v, t1))).toBe('EINVAL'); // before the new start
+      await e.pruneHistory(v.id, t1);
+      expect(await e.historyStart(v.id)).toBe(t2);
+      expect(await e.pruneHistory(v.id, t2)).toBe(0);
     });
 
     it('checkNamespace finds damage', async () => {

@@ -34,12 +34,22 @@ if #first == 0 then redis.call('ZREM', KEYS[1], ARGV[2]) else redis.call('ZADD',
 return #old
 `;
 
-type PruneFn = (hg: string, hz: string, hv: string, upTo: string, group: string) => Promise<number>;
+/** Pruning moves the start (nothing before it can be seen any more); never back. */
+const RAISE_START_LUA = `
+local v = redis.call('GET', KEYS[1])
+if not v or tonumber(v) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+`;
 
-export function defineHistoryScripts(r: RedisClient): PruneFn {
+type PruneFn = (hg: string, hz: string, hv: string, upTo: string, group: string) => Promise<number>;
+type RaiseFn = (hs: string, upTo: string) => Promise<number>;
+export interface HistoryScripts { prune: PruneFn; raiseStart: RaiseFn }
+
+export function defineHistoryScripts(r: RedisClient): HistoryScripts {
   r.defineCommand('flexfsPruneHistory', { lua: PRUNE_GROUP_LUA, numberOfKeys: 3 });
-  const c = r as unknown as { flexfsPruneHistory: PruneFn };
-  return c.flexfsPruneHistory.bind(r);
+  r.defineCommand('flexfsRaiseHistoryStart', { lua: RAISE_START_LUA, numberOfKeys: 1 });
+  const c = r as unknown as { flexfsPruneHistory: PruneFn; flexfsRaiseHistoryStart: RaiseFn };
+  return { prune: c.flexfsPruneHistory.bind(r), raiseStart: c.flexfsRaiseHistoryStart.bind(r) };
 }
 
 export async function historyStart(r: RedisClient, volumeId: string): Promise<number | null> {
@@ -51,8 +61,10 @@ export async function markHistoryStart(r: RedisClient, volumeId: string, at: num
   await r.set(volumeKeys(volumeId).historyStart, String(at), 'NX');
 }
 
-export async function pruneHistory(r: RedisClient, prune: PruneFn, volumeId: string, upToMs: number): Promise<number> {
+export async function pruneHistory(r: RedisClient, scripts: HistoryScripts, volumeId: string, upToMs: number): Promise<number> {
   const k = volumeKeys(volumeId);
+  const prune = scripts.prune;
+  await scripts.raiseStart(k.historyStart, String(upToMs)); // first: a view never reads a half-pruned past
   let removed = 0;
   for (;;) {
     const groups = await r.zrangebyscore(k.historyGroups, '-inf', String(upToMs), 'LIMIT', 0, 500);

@@ -101,6 +101,9 @@ export function prepareStatements(db: Database.Database) {
     histKeys: p('SELECT DISTINCT k2 FROM history WHERE vol = ? AND kind = ? AND k1 = ? AND at > ?'),
     histPrune: p('DELETE FROM history WHERE vol = ? AND at <= ?'),
     histStartSet: p('INSERT OR IGNORE INTO history_start (vol, started_at) VALUES (?, ?)'),
+    // pruning moves the start: nothing before it can be seen any more
+    histStartRaise: p(`INSERT INTO history_start (vol, started_at) VALUES (?, ?)
+      ON CONFLICT (vol) DO UPDATE SET started_at = MAX(started_at, excluded.started_at)`),
     histStartGet: p('SELECT started_at AS startedAt FROM history_start WHERE vol = ?'),
   };
 }

@@ -249,7 +249,10 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
   }
 
   async pruneHistory(volumeId: string, upToMs: number): Promise<number> {
-    return this.run(() => this.s.histPrune.run(volumeId, upToMs).changes);
+    return this.run(() => {
+      this.s.histStartRaise.run(volumeId, upToMs);
+      return this.s.histPrune.run(volumeId, upToMs).changes;
+    });
   }
 
   // ------------------------------------------------------------ tokens
