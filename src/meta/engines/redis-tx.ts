@@ -229,13 +229,15 @@ export class RedisTx implements MetaTx {
 
   putHistory(at: number, records: HistoryRecord[]): void {
     this.write('setnx', this.k.historyStart, String(at)); // volumes older than history start recording now
+    const groups = new Set<string>();
     for (const r of records) {
       const group = historyGroup(r.kind, r.k1);
       const member = historyMember(at, r.k2);
       this.write('zaddnx', this.k.historyTimes(group), String(at), member);
       this.write('hsetnx', this.k.historyValues(group), member, r.before === null ? '-' : `+${r.before}`);
-      this.write('zaddnx', this.k.historyGroups, String(at), group);
+      groups.add(group);
     }
+    for (const group of groups) this.write('zaddnx', this.k.historyGroups, String(at), group);
   }
   async historyAfter(kind: HistoryKind, k1: number, k2: string, after: number): Promise<{ before: string | null } | undefined> {
     const group = historyGroup(kind, k1);

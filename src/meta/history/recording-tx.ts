@@ -17,6 +17,8 @@ import { historyCodec as codec } from './codec.js';
 export class RecordingTx implements MetaTx {
   private chain: Promise<void> = Promise.resolve();
   private readonly seen = new Set<string>();
+  /** Values the transaction read before writing them: their before-values, without a second read. */
+  private readonly known = new Map<string, string | null>();
   private readonly records: HistoryRecord[] = [];
 
   constructor(private readonly tx: MetaTx) {}
@@ -27,34 +29,55 @@ export class RecordingTx implements MetaTx {
     // A failed write surfaces at the next read or at finish(); never as an unhandled rejection.
     this.chain.catch(() => undefined);
   }
+  private static id(kind: HistoryKind, k1: number, k2: string): string { return `${kind}\u0000${k1}\u0000${k2}`; }
   private first(kind: HistoryKind, k1: number, k2: string): boolean {
-    const key = `${kind}\u0000${k1}\u0000${k2}`;
+    const key = RecordingTx.id(kind, k1, k2);
     if (this.seen.has(key)) return false;
     this.seen.add(key);
     return true;
   }
-  private keep(kind: HistoryKind, k1: number, k2: string, before: string | null): void {
+  /** A read of a key not written yet in this transaction: what it saw is the key's before-value. */
+  private saw(kind: HistoryKind, k1: number, k2: string, encoded: string | null): void {
+    const key = RecordingTx.id(kind, k1, k2);
+    if (!this.seen.has(key) && !this.known.has(key)) this.known.set(key, encoded);
+  }
+  private async record(kind: HistoryKind, k1: number, k2: string, read: () => Promise<string | null>): Promise<void> {
+    if (!this.first(kind, k1, k2)) return;
+    const key = RecordingTx.id(kind, k1, k2);
+    const before = this.known.has(key) ? this.known.get(key)! : await read();
     this.records.push({ kind, k1, k2, before });
   }
-  private async recordInode(ino: number): Promise<void> {
-    if (!this.first('inode', ino, '')) return;
-    const r = await this.tx.getInode(ino);
-    this.keep('inode', ino, '', r ? codec.inode.enc(r) : null);
+  private recordInode(ino: number): Promise<void> {
+    return this.record('inode', ino, '', async () => {
+      const r = await this.tx.getInode(ino);
+      return r ? codec.inode.enc(r) : null;
+    });
   }
-  private async recordEntry(parent: number, name: string): Promise<void> {
-    if (!this.first('entry', parent, name)) return;
-    const ino = await this.tx.getEntry(parent, name);
-    this.keep('entry', parent, name, ino === null ? null : codec.entry.enc(ino));
+  private recordEntry(parent: number, name: string): Promise<void> {
+    return this.record('entry', parent, name, async () => {
+      const ino = await this.tx.getEntry(parent, name);
+      return ino === null ? null : codec.entry.enc(ino);
+    });
   }
-  private async recordSlot(ino: number, index: number, known?: BlockRef | null): Promise<void> {
-    if (!this.first('slot', ino, String(index))) return;
-    const r = known !== undefined ? known : (await this.tx.getSlotRange(ino, index, 1))[0] ?? null;
-    this.keep('slot', ino, String(index), r ? codec.slot.enc(r) : null);
+  private recordSlot(ino: number, index: number): Promise<void> {
+    return this.record('slot', ino, String(index), async () => {
+      const r = (await this.tx.getSlotRange(ino, index, 1))[0];
+      return r ? codec.slot.enc(r) : null;
+    });
   }
-  private async recordXattr(ino: number, name: string): Promise<void> {
-    if (!this.first('xattr', ino, name)) return;
-    const v = await this.tx.getXattr(ino, name);
-    this.keep('xattr', ino, name, v === null ? null : codec.xattr.enc(v));
+  private recordXattr(ino: number, name: string): Promise<void> {
+    return this.record('xattr', ino, name, async () => {
+      const v = await this.tx.getXattr(ino, name);
+      return v === null ? null : codec.xattr.enc(v);
+    });
+  }
+  private sawSlots(ino: number, from: number, count: number, slots: BlockRef[]): void {
+    if (count > 4096) { for (const r of slots) this.saw('slot', ino, String(r.index), codec.slot.enc(r)); return; }
+    const byIndex = new Map(slots.map((r) => [r.index, r]));
+    for (let i = from; i < from + count; i++) {
+      const r = byIndex.get(i);
+      this.saw('slot', ino, String(i), r ? codec.slot.enc(r) : null);
+    }
   }
 
   /** Apply the queued writes and hand the undo records to the engine. Call once, at the end. */
@@ -68,8 +91,16 @@ export class RecordingTx implements MetaTx {
     return fn();
   }
 
-  getInode(ino: number) { return this.read(() => this.tx.getInode(ino)); }
-  getInodes(inos: number[]) { return this.read(() => this.tx.getInodes(inos)); }
+  async getInode(ino: number) {
+    const r = await this.read(() => this.tx.getInode(ino));
+    this.saw('inode', ino, '', r ? codec.inode.enc(r) : null);
+    return r;
+  }
+  async getInodes(inos: number[]) {
+    const rs = await this.read(() => this.tx.getInodes(inos));
+    rs.forEach((r, i) => this.saw('inode', inos[i], '', r ? codec.inode.enc(r) : null));
+    return rs;
+  }
   putInode(rec: InodeRec): void {
     const copy = { ...rec };
     this.later(async () => { await this.recordInode(copy.ino); this.tx.putInode(copy); });
@@ -77,7 +108,10 @@ export class RecordingTx implements MetaTx {
   delInode(ino: number): void {
     this.later(async () => {
       await this.recordInode(ino);
-      for (const s of await this.tx.getSlots(ino)) await this.recordSlot(ino, s.index, s);
+      for (const s of await this.tx.getSlots(ino)) {
+        this.saw('slot', ino, String(s.index), codec.slot.enc(s));
+        await this.recordSlot(ino, s.index);
+      }
       for (const name of await this.tx.listXattrs(ino)) await this.recordXattr(ino, name);
       for (let after: string | undefined; ;) {
         const page = await this.tx.listEntries(ino, after, 1000);
@@ -89,7 +123,11 @@ export class RecordingTx implements MetaTx {
     });
   }
 
-  getEntry(parent: number, name: string) { return this.read(() => this.tx.getEntry(parent, name)); }
+  async getEntry(parent: number, name: string) {
+    const ino = await this.read(() => this.tx.getEntry(parent, name));
+    this.saw('entry', parent, name, ino === null ? null : codec.entry.enc(ino));
+    return ino;
+  }
   putEntry(parent: number, name: string, ino: number): void {
     this.later(async () => { await this.recordEntry(parent, name); this.tx.putEntry(parent, name, ino); });
   }
@@ -99,7 +137,11 @@ export class RecordingTx implements MetaTx {
   dirEmpty(dir: number) { return this.read(() => this.tx.dirEmpty(dir)); }
   listEntries(dir: number, after: string | undefined, limit: number) { return this.read(() => this.tx.listEntries(dir, after, limit)); }
 
-  getXattr(ino: number, name: string) { return this.read(() => this.tx.getXattr(ino, name)); }
+  async getXattr(ino: number, name: string) {
+    const v = await this.read(() => this.tx.getXattr(ino, name));
+    this.saw('xattr', ino, name, v === null ? null : codec.xattr.enc(v));
+    return v;
+  }
   setXattr(ino: number, name: string, value: Buffer): void {
     this.later(async () => { await this.recordXattr(ino, name); this.tx.setXattr(ino, name, value); });
   }
@@ -108,8 +150,16 @@ export class RecordingTx implements MetaTx {
   }
   listXattrs(ino: number) { return this.read(() => this.tx.listXattrs(ino)); }
 
-  getSlots(ino: number) { return this.read(() => this.tx.getSlots(ino)); }
-  getSlotRange(ino: number, from: number, count: number) { return this.read(() => this.tx.getSlotRange(ino, from, count)); }
+  async getSlots(ino: number) {
+    const slots = await this.read(() => this.tx.getSlots(ino));
+    for (const r of slots) this.saw('slot', ino, String(r.index), codec.slot.enc(r));
+    return slots;
+  }
+  async getSlotRange(ino: number, from: number, count: number) {
+    const slots = await this.read(() => this.tx.getSlotRange(ino, from, count));
+    this.sawSlots(ino, from, count, slots);
+    return slots;
+  }
   putSlot(ino: number, ref: BlockRef): void {
     const copy = { ...ref };
     this.later(async () => { await this.recordSlot(ino, copy.index); this.tx.putSlot(ino, copy); });
