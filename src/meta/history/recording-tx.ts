@@ -19,6 +19,8 @@ export class RecordingTx implements MetaTx {
   private readonly seen = new Set<string>();
   /** Values the transaction read before writing them: their before-values, without a second read. */
   private readonly known = new Map<string, string | null>();
+  /** Inodes whose whole block map the transaction read: a slot missing from it did not exist. */
+  private readonly slotsListed = new Set<number>();
   private readonly records: HistoryRecord[] = [];
 
   constructor(private readonly tx: MetaTx) {}
@@ -61,6 +63,7 @@ export class RecordingTx implements MetaTx {
   }
   private recordSlot(ino: number, index: number): Promise<void> {
     return this.record('slot', ino, String(index), async () => {
+      if (this.slotsListed.has(ino)) return null;
       const r = (await this.tx.getSlotRange(ino, index, 1))[0];
       return r ? codec.slot.enc(r) : null;
     });
@@ -153,6 +156,7 @@ export class RecordingTx implements MetaTx {
   async getSlots(ino: number) {
     const slots = await this.read(() => this.tx.getSlots(ino));
     for (const r of slots) this.saw('slot', ino, String(r.index), codec.slot.enc(r));
+    this.slotsListed.add(ino);
     return slots;
   }
   async getSlotRange(ino: number, from: number, count: number) {
