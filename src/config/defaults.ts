@@ -233,6 +233,16 @@ export const LOCK_DEFAULTS = {
   waitTtlMs: 5 * SECOND,
 } as const;
 
+/** Metadata history (meta/history/, docs/METADATA.md "History"): page sizes of its internal walks. */
+export const HISTORY_DEFAULTS = {
+  /** Entries of a deleted directory read per page while recording them. */
+  entryPage: 1000,
+  /** A slot range read up to this long also tells which of its slots are holes (before-value: none). */
+  knownHoleRange: 4096,
+  /** redis: history groups pruned per round trip of gc (each one script). */
+  pruneGroups: 500,
+} as const;
+
 /** meta.flexfs (meta/server/, cli/meta/). */
 export const META_SERVER_DEFAULTS = {
   port: 8443,

@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { writeCreds } from '../../src/config/creds.js';
 import { AdminClient } from '../../src/meta/client/index.js';
+import { findFuseMount } from '../../src/fuse/mountinfo.js';
 import type { StartedMount } from '../harness/mount.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
@@ -110,6 +111,7 @@ for (const setup of ['meta.flexfs on sqlite', 'meta.flexfs on redis', '--local (
       expect(summary.historyPruned).toBe(0);
 
       const past = await mount('past', ['--atTime', new Date(t).toISOString()]);
+      expect((await findFuseMount(past.mountpoint))!.options.split(',')[0]).toBe('ro'); // a read-only mount for the kernel too
       const proot = join(past.mountpoint, 'proj');
       expect((await fsp.readdir(proot)).sort()).toEqual(['deleted.bin', 'keep.txt', 'link', 'overwritten.bin', 'renamed.txt', 'sub', 'truncated.bin']);
       for (const [name, data] of Object.entries(old)) {

@@ -1,6 +1,7 @@
 import type { HistoryKind } from '../core/tx.js';
 import type { RedisClient } from './redis-client.js';
 import { volumeKeys } from './redis-keys.js';
+import { HISTORY_DEFAULTS } from '../../config/defaults.js';
 
 /**
  * History records on redis (layout in redis-keys.ts): one group per kind and inode/directory,
@@ -67,7 +68,7 @@ export async function pruneHistory(r: RedisClient, scripts: HistoryScripts, volu
   await scripts.raiseStart(k.historyStart, String(upToMs)); // first: a view never reads a half-pruned past
   let removed = 0;
   for (;;) {
-    const groups = await r.zrangebyscore(k.historyGroups, '-inf', String(upToMs), 'LIMIT', 0, 500);
+    const groups = await r.zrangebyscore(k.historyGroups, '-inf', String(upToMs), 'LIMIT', 0, HISTORY_DEFAULTS.pruneGroups);
     if (groups.length === 0) return removed;
     for (const g of groups) removed += await prune(k.historyGroups, k.historyTimes(g), k.historyValues(g), String(upToMs), g);
   }

@@ -1,6 +1,7 @@
 import type { BlockRef } from '../types.js';
 import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, MetaTx, TxRunner } from '../core/tx.js';
 import { historyCodec as codec } from './codec.js';
+import { HISTORY_DEFAULTS } from '../../config/defaults.js';
 
 /**
  * A MetaTx that records history (docs/METADATA.md "History"): on the FIRST write of each inode,
@@ -75,7 +76,7 @@ export class RecordingTx implements MetaTx {
     });
   }
   private sawSlots(ino: number, from: number, count: number, slots: BlockRef[]): void {
-    if (count > 4096) { for (const r of slots) this.saw('slot', ino, String(r.index), codec.slot.enc(r)); return; }
+    if (count > HISTORY_DEFAULTS.knownHoleRange) { for (const r of slots) this.saw('slot', ino, String(r.index), codec.slot.enc(r)); return; }
     const byIndex = new Map(slots.map((r) => [r.index, r]));
     for (let i = from; i < from + count; i++) {
       const r = byIndex.get(i);
@@ -117,9 +118,9 @@ export class RecordingTx implements MetaTx {
       }
       for (const name of await this.tx.listXattrs(ino)) await this.recordXattr(ino, name);
       for (let after: string | undefined; ;) {
-        const page = await this.tx.listEntries(ino, after, 1000);
+        const page = await this.tx.listEntries(ino, after, HISTORY_DEFAULTS.entryPage);
         for (const e of page) await this.recordEntry(ino, e.name);
-        if (page.length < 1000) break;
+        if (page.length < HISTORY_DEFAULTS.entryPage) break;
         after = page[page.length - 1].name;
       }
       this.tx.delInode(ino);
