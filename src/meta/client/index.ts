@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { MetaStore, VolumeSettings } from '../types.js';
-import { RpcClient, type RpcClientOptions } from './rpc-client.js';
+import { MetaConnectError, RpcClient, type RpcClientOptions } from './rpc-client.js';
 import { RemoteMetaStore } from './remote-store.js';
 import type { MetaTlsOptions } from './tls.js';
 
@@ -55,6 +55,11 @@ export async function connectMeta(opts: ConnectMetaOptions): Promise<MetaSession
     onConnection: opts.onConnection,
   });
   const welcome = await rpc.start();
+  if (opts.atTime !== undefined && welcome.atTime !== opts.atTime) {
+    // An older server ignores atTime: it would serve today's volume as if it were the past.
+    await rpc.close().catch(() => undefined);
+    throw new MetaConnectError(`meta server ${opts.addr} (${welcome.serverVersion}) does not serve volumes as of a time (--atTime): upgrade it`, 'version');
+  }
   store = new RemoteMetaStore(rpc);
   return {
     store,

@@ -37,6 +37,8 @@ export interface Welcome {
   heartbeatMs: number;
   ttlSeconds: number;
   serverVersion: string;
+  /** The hello's atTime, echoed: this session reads the volume as of then (a server without history omits it). */
+  atTime?: number;
 }
 
 export type RefusedReason = 'version' | 'auth' | 'volume' | 'bad-hello' | 'unavailable';

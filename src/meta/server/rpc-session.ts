@@ -200,8 +200,10 @@ export class RpcSession implements ChangeSubscriber {
       settings: this.deps.mountSettings(volume), heartbeatMs: this.deps.heartbeatMs, ttlSeconds,
       serverVersion: SERVER_VERSION,
     };
+    if (hello.atTime !== undefined) welcome.atTime = hello.atTime;
     this.send(welcome);
-    this.deps.log.info({ remote: this.remote, session: this.sessionId, volume: volume.name, resumed, host: hello.host }, 'session open');
+    this.deps.log.info({ remote: this.remote, session: this.sessionId, volume: volume.name, resumed, host: hello.host,
+      ...(hello.atTime !== undefined ? { atTime: new Date(hello.atTime).toISOString() } : {}) }, 'session open');
   }
 
   private async dispatch(id: number, op: string, args: unknown[]): Promise<void> {
