@@ -108,8 +108,11 @@ export interface MetaTx {
    * exist), or undefined when the key has no record after that time.
    */
   historyAfter(kind: HistoryKind, k1: number, k2: string, after: number): Promise<{ before: string | null } | undefined>;
-  /** The k2 of every key of (kind, k1) with a record after `after` (a directory's names, an inode's slots or xattrs). */
-  historyKeys(kind: HistoryKind, k1: number, after: number): Promise<string[]>;
+  /**
+   * Every key of (kind, k1) with a record after `after` (a directory's names, an inode's slots or
+   * xattrs): k2 → the before-value of its earliest such record. One query for a whole listing.
+   */
+  historyFirsts(kind: HistoryKind, k1: number, after: number): Promise<Map<string, string | null>>;
 }
 
 /**

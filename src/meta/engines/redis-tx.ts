@@ -246,9 +246,18 @@ export class RedisTx implements MetaTx {
     if (first === undefined) return undefined;
     return { before: parseHistoryValue(await this.r.hget(this.k.historyValues(group), first)) };
   }
-  async historyKeys(kind: HistoryKind, k1: number, after: number): Promise<string[]> {
-    const members = await this.r.zrangebyscore(this.k.historyTimes(historyGroup(kind, k1)), `(${after}`, '+inf');
-    return [...new Set(members.map((m) => parseHistoryMember(m).k2))];
+  async historyFirsts(kind: HistoryKind, k1: number, after: number): Promise<Map<string, string | null>> {
+    const group = historyGroup(kind, k1);
+    const firsts = new Map<string, string>(); // k2 → member of its earliest record (members come by time)
+    for (const m of await this.r.zrangebyscore(this.k.historyTimes(group), `(${after}`, '+inf')) {
+      const { k2 } = parseHistoryMember(m);
+      if (!firsts.has(k2)) firsts.set(k2, m);
+    }
+    const out = new Map<string, string | null>();
+    if (firsts.size === 0) return out;
+    const values = await this.r.hmget(this.k.historyValues(group), ...firsts.values());
+    [...firsts.keys()].forEach((k2, i) => out.set(k2, parseHistoryValue(values[i])));
+    return out;
   }
 
   async getOp(opId: string): Promise<string | null> {

@@ -98,7 +98,7 @@ export function prepareStatements(db: Database.Database) {
     // history: the first record of a key at one instant wins (a later one at the same ms is never visible)
     histPut: p('INSERT OR IGNORE INTO history (vol, kind, k1, k2, at, prev) VALUES (?, ?, ?, ?, ?, ?)'),
     histAfter: p('SELECT prev FROM history WHERE vol = ? AND kind = ? AND k1 = ? AND k2 = ? AND at > ? ORDER BY at LIMIT 1'),
-    histKeys: p('SELECT DISTINCT k2 FROM history WHERE vol = ? AND kind = ? AND k1 = ? AND at > ?'),
+    histFirsts: p('SELECT k2, prev FROM history WHERE vol = ? AND kind = ? AND k1 = ? AND at > ? ORDER BY k2, at'),
     histPrune: p('DELETE FROM history WHERE vol = ? AND at <= ?'),
     histStartSet: p('INSERT OR IGNORE INTO history_start (vol, started_at) VALUES (?, ?)'),
     // pruning moves the start: nothing before it can be seen any more
@@ -236,8 +236,12 @@ export class SqliteTx implements MetaTx {
     const row = this.s.histAfter.get(this.vol, HISTORY_KIND_CODES[kind], k1, k2, after) as { prev: string | null } | undefined;
     return row ? { before: row.prev } : undefined;
   }
-  async historyKeys(kind: HistoryKind, k1: number, after: number): Promise<string[]> {
-    return (this.s.histKeys.all(this.vol, HISTORY_KIND_CODES[kind], k1, after) as { k2: string }[]).map((r) => r.k2);
+  async historyFirsts(kind: HistoryKind, k1: number, after: number): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    for (const r of this.s.histFirsts.all(this.vol, HISTORY_KIND_CODES[kind], k1, after) as { k2: string; prev: string | null }[]) {
+      if (!out.has(r.k2)) out.set(r.k2, r.prev); // rows come by key, then time: the first is the earliest
+    }
+    return out;
   }
 
   async getOp(opId: string): Promise<string | null> {

@@ -36,13 +36,13 @@ export class AsOfTx implements MetaTx {
    * drop out, so the first `limit` unchanged ones are all there.
    */
   async listEntries(dir: number, after: string | undefined, limit: number): Promise<{ name: string; ino: number }[]> {
-    const changed = (await this.tx.historyKeys('entry', dir, this.at)).filter((n) => after === undefined || n > after);
-    const changedSet = new Set(changed);
+    const past = await this.tx.historyFirsts('entry', dir, this.at);
+    const changed = [...past.keys()].filter((n) => after === undefined || Buffer.compare(Buffer.from(n), Buffer.from(after)) > 0);
     const now = await this.tx.listEntries(dir, after, limit + changed.length);
-    const out = now.filter((e) => !changedSet.has(e.name));
+    const out = now.filter((e) => !past.has(e.name));
     for (const name of changed) {
-      const ino = await this.getEntry(dir, name);
-      if (ino !== null) out.push({ name, ino });
+      const before = past.get(name)!;
+      if (before !== null) out.push({ name, ino: codec.entry.dec(before) });
     }
     out.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
     // Names past the current page's last one may be missing from `now`: cut there unless the page was complete.
@@ -58,20 +58,18 @@ export class AsOfTx implements MetaTx {
     return h.before === null ? null : codec.xattr.dec(h.before);
   }
   async listXattrs(ino: number): Promise<string[]> {
-    const names = new Set([...await this.tx.listXattrs(ino), ...await this.tx.historyKeys('xattr', ino, this.at)]);
-    const out: string[] = [];
-    for (const name of names) if ((await this.getXattr(ino, name)) !== null) out.push(name);
-    return out.sort();
+    const past = await this.tx.historyFirsts('xattr', ino, this.at);
+    const out = (await this.tx.listXattrs(ino)).filter((n) => !past.has(n));
+    for (const [name, before] of past) if (before !== null) out.push(name);
+    return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   }
 
   async getSlots(ino: number): Promise<BlockRef[]> {
     const slots = new Map((await this.tx.getSlots(ino)).map((s) => [s.index, s]));
-    for (const k2 of await this.tx.historyKeys('slot', ino, this.at)) {
-      const h = await this.past('slot', ino, k2);
+    for (const [k2, before] of await this.tx.historyFirsts('slot', ino, this.at)) {
       const index = Number(k2);
-      if (!h) continue;
-      if (h.before === null) slots.delete(index);
-      else slots.set(index, codec.slot.dec(index, h.before));
+      if (before === null) slots.delete(index);
+      else slots.set(index, codec.slot.dec(index, before));
     }
     return [...slots.values()].sort((a, b) => a.index - b.index);
   }
@@ -87,7 +85,7 @@ export class AsOfTx implements MetaTx {
   getIdCounters(): Promise<IdCounters> { return this.tx.getIdCounters(); }
   async getOp(): Promise<string | null> { return null; }
   historyAfter(kind: HistoryKind, k1: number, k2: string, after: number) { return this.tx.historyAfter(kind, k1, k2, after); }
-  historyKeys(kind: HistoryKind, k1: number, after: number) { return this.tx.historyKeys(kind, k1, after); }
+  historyFirsts(kind: HistoryKind, k1: number, after: number) { return this.tx.historyFirsts(kind, k1, after); }
 
   putInode(): void { this.refuse(); }
   delInode(): void { this.refuse(); }

@@ -193,7 +193,7 @@ export class RecordingTx implements MetaTx {
 
   putHistory(at: number, records: HistoryRecord[]): void { this.later(() => this.tx.putHistory(at, records)); }
   historyAfter(kind: HistoryKind, k1: number, k2: string, after: number) { return this.read(() => this.tx.historyAfter(kind, k1, k2, after)); }
-  historyKeys(kind: HistoryKind, k1: number, after: number) { return this.read(() => this.tx.historyKeys(kind, k1, after)); }
+  historyFirsts(kind: HistoryKind, k1: number, after: number) { return this.read(() => this.tx.historyFirsts(kind, k1, after)); }
 }
 
 /** The runner every mutating store of an engine uses: each write transaction records its history. */
