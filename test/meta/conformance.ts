@@ -864,6 +864,29 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       await gone(f1.ino);
     });
 
+    it('as of a past time: readdir pages merge unchanged names with those changed since', async () => {
+      const d = await fresh();
+      const all = Array.from({ length: 24 }, (_, i) => `n${String(i).padStart(2, '0')}`);
+      for (const n of all) await m.create(d, n, 0o644, USER);
+      const t = await instant();
+      for (const i of [1, 5, 9, 13, 17]) await m.unlink(d, all[i], USER);
+      for (const i of [2, 6, 10]) await m.rename(d, all[i], d, `z-${all[i]}`, USER);
+      for (const n of ['a-new', 'n05x', 'zz']) await m.create(d, n, 0o644, USER);
+      const past = await s.openAt(t);
+      try {
+        for (const limit of [1, 3, 7, 100]) {
+          const got: string[] = [];
+          for (let cursor: string | undefined; ;) {
+            const page = await past.store.readdir(d, ROOT, cursor, limit);
+            got.push(...page.entries.map((e) => e.name).filter((n) => n !== '.' && n !== '..'));
+            if (!page.next) break;
+            cursor = page.next;
+          }
+          expect(listed(got), `page size ${limit}`).toEqual(listed(all));
+        }
+      } finally { await past.close(); }
+    });
+
     it('refuses a time outside the history window, naming the window', async () => {
       const tooOld = Date.parse('2001-01-01T00:00:00Z');
       let err: unknown;
