@@ -14,6 +14,10 @@ import { HISTORY_DEFAULTS } from '../../config/defaults.js';
  * write: writes are queued on a promise chain instead, each step reading what it needs and then
  * applying the write; every read waits for the chain, so the transaction still sees its own
  * writes in order.
+ *
+ * A new MetaTx primitive belongs here too (a passthrough queued with the writes, unless it changes
+ * one of the four kinds of records above) and in as-of-tx.ts (reads answered for the past, writes
+ * EROFS): deliberately no catch-all forwarding, which would let a new write skip the history.
  */
 export class RecordingTx implements MetaTx {
   private chain: Promise<void> = Promise.resolve();
