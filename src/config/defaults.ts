@@ -141,13 +141,15 @@ export const LISTING_PREFETCH_DEFAULTS = {
  * the background (block map, then the blocks into the memory cache), concurrency files at once.
  * Block objects never change, so what is fetched can never be stale: it is only memory and
  * requests, bounded by READAHEAD_DEFAULTS.inFlightBytes. `maxTracked`: files remembered from
- * listings (past it, the oldest listings are forgotten).
+ * listings (past it, the oldest listings are forgotten). A file's whole block map fetched so is
+ * handed to its open if the file is unchanged by then (`mapsKept` at most wait for their opens).
  */
 export const FILE_PREFETCH_DEFAULTS = {
   ahead: 8,
   concurrency: 4,
   firstBytes: 4 * MiB,
   maxTracked: 100_000,
+  mapsKept: 256,
 } as const;
 
 /**

@@ -331,7 +331,7 @@ export class FsCore implements InodeFs {
     const entries = (this.hearsOthers() ? this.cache.listing(h.ino) : undefined) ?? await this.fetchListing(h.ino, ctx);
     h.listing = entries.map(([name, attr]) => ({ name, attr: this.files.present(attr) }));
     this.prefetch.listed(h.ino, entries.filter(([, a]) => a.type === 'dir').map(([, a]) => a.ino), ctx);
-    this.filePrefetch.listed(h.ino, entries.filter(([, a]) => a.type === 'file').map(([, a]) => ({ ino: a.ino, size: a.size })));
+    this.filePrefetch.listed(h.ino, entries.filter(([, a]) => a.type === 'file').map(([, a]) => ({ ino: a.ino, size: a.size, attr: a })));
     return h.listing;
   }
 
@@ -342,6 +342,8 @@ export class FsCore implements InodeFs {
     const count = Math.max(1, Math.min(Math.ceil(f.size / bs), Math.floor(FILE_PREFETCH_DEFAULTS.firstBytes / bs)));
     const refs = await this.metaCall('blocks', () => this.meta.blocks(f.ino, 0, count, ctx));
     for (const r of refs) if (r.blockId !== 0) this.io.prefetch(f.ino, r.index, r.blockId, r.length);
+    // The whole map fetched: the open takes it if the file is still the version listed.
+    if (f.attr && count * bs >= f.size) this.files.mapAhead(f.attr, refs);
     this.cache.stats.filesPrefetched++;
   }
 

@@ -5,7 +5,7 @@ const ctx = { uid: 0, gid: 0 };
 const files = (n: number, size = 10): ListedFile[] => Array.from({ length: n }, (_, i) => ({ ino: 100 + i, size }));
 
 /** A FilePrefetch whose warm() records what it was asked for and finishes when told. */
-function recorder(o = { ahead: 3, concurrency: 2, firstBytes: 1, maxTracked: 1000 }) {
+function recorder(o = { ahead: 3, concurrency: 2, firstBytes: 1, maxTracked: 1000, mapsKept: 1 }) {
   const asked: number[] = [];
   const pending: (() => void)[] = [];
   const p = new FilePrefetch((f) => { asked.push(f.ino); return new Promise<void>((r) => pending.push(r)); }, o);
@@ -75,7 +75,7 @@ describe('FilePrefetch (files fetched ahead of a reader walking a listing in ord
   });
 
   it('remembers at most maxTracked files: the oldest listings are forgotten', async () => {
-    const { p, asked, settle } = recorder({ ahead: 3, concurrency: 2, firstBytes: 1, maxTracked: 12 });
+    const { p, asked, settle } = recorder({ ahead: 3, concurrency: 2, firstBytes: 1, maxTracked: 12, mapsKept: 1 });
     p.listed(1, files(10));
     p.listed(2, files(10).map((f) => ({ ...f, ino: f.ino + 1000 })));
     p.opened(100, ctx);

@@ -1,10 +1,12 @@
 import { FILE_PREFETCH_DEFAULTS } from '../config/defaults.js';
-import type { OpContext } from '../meta/types.js';
+import type { Attr, OpContext } from '../meta/types.js';
 
 /** A regular file as a listing showed it. */
 export interface ListedFile {
   ino: number;
   size: number;
+  /** The attributes the listing showed (the warm's caller may use them; FilePrefetch does not). */
+  attr?: Attr;
 }
 
 /**
