@@ -43,6 +43,18 @@ export interface InodeRec {
  */
 export type LinkParents = [dir: number, count: number][];
 
+/**
+ * A directory quota (core/quota.ts): limits (0 = none) and the usage of everything below the
+ * directory (the directory itself not counted): inodes, and bytes as statfs counts them (sizes
+ * of regular files).
+ */
+export interface QuotaRec {
+  limitBytes: number;
+  limitInodes: number;
+  usedBytes: number;
+  usedInodes: number;
+}
+
 export type CounterName = 'usedBytes' | 'inodes';
 
 export interface IdCounters {
@@ -96,6 +108,12 @@ export interface MetaTx {
   getLinkParents(ino: number): Promise<LinkParents | null>;
   /** Store (null or empty: remove) the inode's link-parents record. */
   putLinkParents(ino: number, parents: LinkParents | null): void;
+
+  /** The directories that have a quota record, ascending ([] on most volumes: one cheap read). */
+  quotaDirs(): Promise<number[]>;
+  getQuota(dir: number): Promise<QuotaRec | null>;
+  /** Store (null: remove) the quota record of `dir`. */
+  putQuota(dir: number, rec: QuotaRec | null): void;
 
   /** A fresh inode number (never reused; gaps are fine). */
   allocIno(): Promise<number>;

@@ -208,7 +208,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       const row = this.findVolume(nameOrId);
       if (!row) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
       if (!force && this.s.entryAny.get(row.id, 1) !== undefined) throw new FsError('ENOTEMPTY', `volume "${row.name}" still has files`);
-      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'locks', 'link_parents', 'gc', 'ops']) {
+      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'locks', 'link_parents', 'quotas', 'gc', 'ops']) {
         this.db.prepare(`DELETE FROM ${t} WHERE vol = ?`).run(row.id);
       }
       this.db.prepare('DELETE FROM sessions WHERE volume_id = ?').run(row.id);
