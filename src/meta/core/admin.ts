@@ -3,7 +3,7 @@ import { FsError } from '../../errors/index.js';
 import type { VolumeSpec, VolumeUpdate } from '../engine.js';
 import { ROOT_INO, type VolumeSettings } from '../types.js';
 import { nowNs } from './rules.js';
-import type { InodeRec, LinkParents } from './tx.js';
+import type { InodeRec, LinkParents, QuotaRec } from './tx.js';
 import { VOLUME_DEFAULTS } from '../../config/defaults.js';
 
 /** Rules shared by the engines' admin side: volume specs, token secrets, namespace checks. */
@@ -95,6 +95,33 @@ export function applyVolumeUpdate(v: StoredVolume, update: VolumeUpdate): Stored
   return out;
 }
 
+/** Each quota's stored usage equals a count of what is below its directory (as quota.ts walkUsage counts). */
+function checkQuotas(quotas: Map<number, QuotaRec>, inodes: Map<number, InodeRec>, entries: Iterable<{ parent: number; ino: number }>, problems: string[]): void {
+  const children = new Map<number, number[]>();
+  for (const e of entries) children.set(e.parent, [...(children.get(e.parent) ?? []), e.ino]);
+  for (const [dir, q] of quotas) {
+    const d = inodes.get(dir);
+    if (!d || d.type !== 'dir') { problems.push(`quota on ${d ? 'non-directory' : 'missing inode'} ${dir}`); continue; }
+    const seen = new Set<number>();
+    let bytes = 0;
+    let count = 0;
+    for (const stack = [dir]; stack.length;) {
+      for (const ino of children.get(stack.pop()!) ?? []) {
+        const r = inodes.get(ino);
+        if (!r || seen.has(ino)) continue;
+        seen.add(ino);
+        if (r.type === 'dir') stack.push(ino);
+        else if (r.parent === undefined) continue;
+        count++;
+        if (r.type === 'file') bytes += r.size;
+      }
+    }
+    if (q.usedBytes !== bytes || q.usedInodes !== count) {
+      problems.push(`quota of directory ${dir} counts ${q.usedBytes} bytes in ${q.usedInodes} inodes, below it are ${bytes} in ${count} (meta.flexfs quota set counts again)`);
+    }
+  }
+}
+
 /** A non-directory's `parent` and link-parents record name the directories its names are in. */
 function checkParents(r: InodeRec, dirs: number[], extra: LinkParents | undefined, problems: string[]): void {
   if (r.parent === undefined) {
@@ -142,6 +169,8 @@ export interface NamespaceSnapshot {
   counters: { inodes: number; usedBytes: number };
   /** ino → link-parents record (core/ancestry.ts); absent: not checked. */
   linkParents?: Map<number, LinkParents>;
+  /** dir → quota record (core/quota.ts); absent: not checked. */
+  quotas?: Map<number, QuotaRec>;
 }
 
 /** Dangling entries, wrong nlink, orphan inodes, wrong parent pointers, counter drift. */
@@ -185,6 +214,7 @@ export function checkNamespaceSnapshot(s: NamespaceSnapshot): string[] {
       if (s.linkParents) checkParents(r, nameDirs.get(r.ino) ?? [], s.linkParents.get(r.ino), problems);
     }
   }
+  if (s.quotas) checkQuotas(s.quotas, inodes, s.entries, problems);
   for (const ino of s.linkParents?.keys() ?? []) {
     if (!inodes.has(ino)) problems.push(`link-parents record of missing inode ${ino}`);
   }

@@ -108,6 +108,7 @@ export async function walkUsage(tx: Op['tx'], dir: number, max: number): Promise
       for (const r of recs) {
         if (!r || seen.has(r.ino)) continue;
         seen.add(r.ino);
+        if (r.type !== 'dir' && r.parent === undefined) continue; // parents unknown: below no quota (ancestry.ts)
         if (++u.inodes > max) return null;
         if (r.type === 'file') u.bytes += r.size;
         if (r.type === 'dir') dirs.push(r.ino);

@@ -4,7 +4,7 @@ import { FsError } from '../../errors/index.js';
 import { applyVolumeUpdate, buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { CoreMetaStore } from '../core/store.js';
 import { VolumeInfoVersions } from '../core/info-versions.js';
-import type { LinkParents, MetaTx, VolumeInfo } from '../core/tx.js';
+import type { LinkParents, MetaTx, QuotaRec, VolumeInfo } from '../core/tx.js';
 import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { GroupCommitter, isBusy, type GroupCommitStats } from './sqlite-group.js';
@@ -364,7 +364,9 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       const counter = (name: string) => (this.s.counterGet.get(volumeId, name) as { value: number } | undefined)?.value ?? 0;
       const linkParents = new Map((this.db.prepare('SELECT ino, data FROM link_parents WHERE vol = ?').all(volumeId) as { ino: number; data: string }[])
         .map((row) => [row.ino, JSON.parse(row.data) as LinkParents]));
-      return checkNamespaceSnapshot({ inodes, entries, holds, linkParents, counters: { inodes: counter('inodes'), usedBytes: counter('usedBytes') } });
+      const quotas = new Map((this.db.prepare('SELECT dir, data FROM quotas WHERE vol = ?').all(volumeId) as { dir: number; data: string }[])
+        .map((row) => [row.dir, JSON.parse(row.data) as QuotaRec]));
+      return checkNamespaceSnapshot({ inodes, entries, holds, linkParents, quotas, counters: { inodes: counter('inodes'), usedBytes: counter('usedBytes') } });
     }, true);
   }
 
