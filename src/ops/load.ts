@@ -3,7 +3,8 @@ import type { MetaTx } from '../meta/core/tx.js';
 import type { MetaEngine } from '../meta/engine.js';
 import type { VolumeSettings } from '../meta/types.js';
 import { OPS_DEFAULTS } from '../config/defaults.js';
-import { DumpFormatError, inodeFromRecord, type Counts, type DumpRecord, type EndRecord } from './dump-format.js';
+import { DumpFormatError, inodeFromRecord, type Counts, type DumpRecord, type EndRecord, type QuotaDumpRecord } from './dump-format.js';
+import { setDirQuota } from '../meta/core/quota-admin.js';
 import { requireRecordAccess } from './dump.js';
 
 /**
@@ -68,7 +69,8 @@ export async function loadVolume(engine: MetaEngine, records: AsyncIterable<{ re
     throw new Error(`${err.message}: load into a new name (--name) on an engine that does not hold this volume id yet`);
   });
 
-  const counts: Counts = { inodes: 0, entries: 0, gc: 0 };
+  const counts: Counts = { inodes: 0, entries: 0, quotas: 0, gc: 0 };
+  const quotas: QuotaDumpRecord[] = [];
   const max = { ino: 1, blockId: 0 };
   const names = new ParentsFromEntries();
   let end: EndRecord | undefined;
@@ -90,16 +92,21 @@ export async function loadVolume(engine: MetaEngine, records: AsyncIterable<{ re
       names.see(r);
       if (r.kind === 'inode') { counts.inodes++; max.ino = Math.max(max.ino, r.ino); for (const b of r.blocks ?? []) max.blockId = Math.max(max.blockId, b[1]); }
       else if (r.kind === 'entry') counts.entries++;
+      else if (r.kind === 'quota') { counts.quotas!++; quotas.push(r); continue; }
       else { counts.gc++; max.blockId = Math.max(max.blockId, r.blockId); }
       batch.push(r);
       if (batch.length >= batchSize) await flush();
     }
     if (!end) throw new Error('the dump has no end record: it was cut short (nothing of it is kept)');
-    for (const k of ['inodes', 'entries', 'gc'] as const) {
-      if (end.counts[k] !== counts[k]) throw new Error(`the dump is damaged: its end record counts ${end.counts[k]} ${k}, the dump holds ${counts[k]}`);
+    for (const k of ['inodes', 'entries', 'quotas', 'gc'] as const) {
+      if ((end.counts[k] ?? 0) !== counts[k]) throw new Error(`the dump is damaged: its end record counts ${end.counts[k]} ${k}, the dump holds ${counts[k]}`);
     }
     if (batch.length) await flush();
     await names.store((fn) => e.transactRecords(volume.id, fn), batchSize);
+    // quotas last: each counts what its directory holds, as `quota set` does
+    for (const q of quotas) {
+      await e.transactRecords(volume.id, (tx) => setDirQuota(tx, q.dir, { bytes: q.limitBytes, inodes: q.limitInodes }, `quota record of directory ${q.dir}`));
+    }
     const c = end.counters;
     await e.transactRecords(volume.id, async (tx) => {
       // Never below the ids stored inodes and blocks use, so new ones cannot collide with them.

@@ -9,6 +9,7 @@ import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
 import type { MetaStore, OpContext, VolumeSettings } from '../../src/meta/types.js';
 import { dumpVolume, requireRecordAccess } from '../../src/ops/dump.js';
 import { parentsOf } from '../../src/meta/core/ancestry.js';
+import { setDirQuota } from '../../src/meta/core/quota-admin.js';
 import type { DumpRecord } from '../../src/ops/dump-format.js';
 import { readDump, writeDump } from '../../src/ops/dump-stream.js';
 import { loadVolume } from '../../src/ops/load.js';
@@ -78,6 +79,7 @@ async function populate(engine: MetaEngine, name: string): Promise<VolumeSetting
   const gid = await m.allocIds(2, ROOT);
   await m.commit({ ino: gone.ino, writes: [{ index: 0, blockId: gid, length: 10 }, { index: 1, blockId: gid + 1, length: 10 }], size: BS + 10, mtime: 1n }, ROOT);
   await m.unlink(1, 'gone', ROOT); // both blocks queued for gc
+  await requireRecordAccess(engine).transactRecords(vol.id, (tx) => setDirQuota(tx, d.ino, { bytes: 1 << 30, inodes: 100 }));
   return vol;
 }
 
@@ -145,7 +147,8 @@ describe('meta.flexfs dump / load between sqlite and redis', () => {
     expect([...kinds].sort()).toEqual(['blk', 'chr', 'dir', 'fifo', 'file', 'sock', 'symlink']);
     expect(first.filter((r) => r.kind === 'gc')).toHaveLength(3);
     const end = first[first.length - 1];
-    expect(end.kind === 'end' && end.counts).toEqual({ inodes: INODES, entries: ENTRIES, gc: 3 });
+    expect(end.kind === 'end' && end.counts).toEqual({ inodes: INODES, entries: ENTRIES, quotas: 1, gc: 3 });
+    expect(first.filter((r) => r.kind === 'quota')).toEqual([{ kind: 'quota', dir: (await from.volume(vol.id).lookup(1, 'd', ROOT)).ino, limitBytes: 1 << 30, limitInodes: 100 }]);
 
     const loaded = await loadVolume(to, numbered(first));
     expect(loaded.volume).toEqual(vol);
@@ -159,6 +162,11 @@ describe('meta.flexfs dump / load between sqlite and redis', () => {
     expect(parents.parents).toEqual([1, parents.d].sort());
     expect(parents.owned).toEqual([1]);
     expect(await linkParentsOfF(to, vol.id)).toEqual(parents);
+    // the quota's usage is counted again at load: the same as the source's
+    const quotaOf = (engine: MetaEngine, id: string) => requireRecordAccess(engine).transactRecords(id, async (tx) => tx.getQuota(parents.d), true);
+    expect(await quotaOf(to, vol.id)).toEqual(await quotaOf(from, vol.id));
+    expect(await quotaOf(from, vol.id)).toMatchObject({ usedInodes: 1, usedBytes: 7 * BS + 100 }); // d/f and d/again: one inode
+
     // And back again into the first engine's kind, through a gzip file on disk.
     const file = join(dir.path, `${name}.ndjson.gz`);
     await writeDump(dumpVolume(to, name), { path: file, gzip: true });
