@@ -7,6 +7,7 @@ import { AdminClient } from '../../src/meta/client/index.js';
 import type { QuotaReport } from '../../src/meta/core/quota-admin.js';
 import type { StartedMount } from '../harness/mount.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
+import { startRedis, type RedisServer } from '../harness/redis.js';
 import { waitFor } from '../harness/ports.js';
 import { ensureBuilt as ensureMetaBuilt, runCli, startDaemon, type Daemon } from '../meta-server/harness.js';
 import { buildMountClient, mountRemote, ok, patternBytes, run, workDir } from './helpers.js';
@@ -24,15 +25,18 @@ const ADMIN_TOKEN = 'mount-quota-admin-token-0123456789abcd';
 const MiB = 2 ** 20;
 
 /**
- * Directory quotas through real mounts: two mounts A and B of one volume on one meta.flexfs
- * (sqlite), real RGW for the blocks, the `meta.flexfs quota` CLI as a child process. The limits
- * hold across mounts (the check is in the server's transaction), `df` inside the directory shows
- * the quota, and mv in and out keeps the usage exact.
+ * Directory quotas through real mounts: two mounts A and B of one volume, real RGW for the
+ * blocks, the `meta.flexfs quota` CLI as a child process. Once with both mounts on one
+ * meta.flexfs (sqlite), once with each on its own meta.flexfs, the two sharing one redis-server.
+ * The limits hold across mounts (the check is in the engine's transaction), `df` inside the
+ * directory shows the quota, and mv in and out keeps the usage exact.
  */
-describe('directory quotas through two mounts on one meta.flexfs', () => {
+for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] as const) describe(`directory quotas through two mounts (${setup})`, () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let rgw: Rgw;
+  let redis: RedisServer | undefined;
   let meta: Daemon;
+  let metaB: Daemon;
   let home: string;
   let a: StartedMount;
   let b: StartedMount;
@@ -58,7 +62,14 @@ describe('directory quotas through two mounts on one meta.flexfs', () => {
     home = join(dir.path, 'home');
     rgw = await sharedRgw();
     await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: rgw.accessKey, blockPass: rgw.secretKey });
-    meta = await startDaemon({ home, args: ['--dbFolder', join(home, 'db'), '--sessionTtl', '120'] });
+    const serverArgs = ['--dbFolder', join(home, 'db'), '--sessionTtl', '120'];
+    if (setup === 'one meta.flexfs') {
+      meta = metaB = await startDaemon({ home, args: serverArgs });
+    } else {
+      redis = await startRedis();
+      meta = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
+      metaB = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
+    }
     const admin = new AdminClient(`127.0.0.1:${meta.port}`, ADMIN_TOKEN, { ca: join(home, 'meta', 'tls', 'cert.pem') });
     await admin.createVolume({
       name: 'qvol',
@@ -66,9 +77,9 @@ describe('directory quotas through two mounts on one meta.flexfs', () => {
       blockStore: { url: `s3://${rgw.bucket}/quota-${randomBytes(4).toString('hex')}`, endpoint: rgw.endpoint, region: rgw.region, pathStyle: true },
     });
     const token = await admin.createToken({ volume: 'qvol', label: 'quota test' });
-    for (const name of ['a', 'b']) {
+    for (const [name, server] of [['a', meta], ['b', metaB]] as const) {
       const creds = join(home, 'mount', 'creds', name);
-      await writeCreds(creds, { metaAddr: `127.0.0.1:${meta.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem') });
+      await writeCreds(creds, { metaAddr: `127.0.0.1:${server.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem') });
       const m = await mountRemote('qvol', join(dir.path, name), home, ['--credsFile', creds]);
       mounts.push(m);
       if (name === 'a') a = m; else b = m;
@@ -77,7 +88,9 @@ describe('directory quotas through two mounts on one meta.flexfs', () => {
 
   afterAll(async () => {
     for (const m of mounts) await m.stop();
+    if (metaB !== meta) await metaB?.stop();
     await meta?.stop();
+    await redis?.stop();
     await rgw?.stop();
     await dir?.cleanup();
   });
