@@ -242,6 +242,8 @@ export const QUOTA_DEFAULTS = {
   renameWalkInodes: 10_000,
   /** `quota set` counts the directory's subtree in one transaction: at most this many inodes. */
   setWalkInodes: 1_000_000,
+  /** Directory entries read per page while counting a subtree or finding a directory's name. */
+  walkPageEntries: 1000,
   /** Deepest parent chain a quota lookup follows (a damaged chain must not spin). */
   maxDepth: 100_000,
 } as const;

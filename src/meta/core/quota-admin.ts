@@ -59,10 +59,10 @@ export async function pathOf(tx: MetaTx, ino: number): Promise<string | null> {
 
 async function nameIn(tx: MetaTx, dir: number, ino: number): Promise<string | null> {
   for (let after: string | undefined; ;) {
-    const page = await tx.listEntries(dir, after, 1000);
+    const page = await tx.listEntries(dir, after, QUOTA_DEFAULTS.walkPageEntries);
     const hit = page.find((e) => e.ino === ino);
     if (hit) return hit.name;
-    if (page.length < 1000) return null;
+    if (page.length < QUOTA_DEFAULTS.walkPageEntries) return null;
     after = page[page.length - 1].name;
   }
 }

@@ -103,7 +103,7 @@ export async function walkUsage(tx: Op['tx'], dir: number, max: number): Promise
   for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
     await tx.dirEmpty(d); // recorded (redis): a name added or removed meanwhile retries the transaction
     for (let after: string | undefined; ;) {
-      const page = await tx.listEntries(d, after, 1000);
+      const page = await tx.listEntries(d, after, QUOTA_DEFAULTS.walkPageEntries);
       const recs = await tx.getInodes(page.map((e) => e.ino));
       for (const r of recs) {
         if (!r || seen.has(r.ino)) continue;
@@ -113,7 +113,7 @@ export async function walkUsage(tx: Op['tx'], dir: number, max: number): Promise
         if (r.type === 'file') u.bytes += r.size;
         if (r.type === 'dir') dirs.push(r.ino);
       }
-      if (page.length < 1000) break;
+      if (page.length < QUOTA_DEFAULTS.walkPageEntries) break;
       after = page[page.length - 1].name;
     }
   }
