@@ -251,6 +251,21 @@ export const LOCK_DEFAULTS = {
   waitTtlMs: 5 * SECOND,
 } as const;
 
+/** Directory quotas (meta/core/quota.ts, quota-admin.ts). */
+export const QUOTA_DEFAULTS = {
+  /**
+   * A rename of a directory between places under different quotas counts the directory's subtree
+   * inside its transaction: at most this many inodes, else EXDEV (mv then copies and removes).
+   */
+  renameWalkInodes: 10_000,
+  /** `quota set` counts the directory's subtree in one transaction: at most this many inodes. */
+  setWalkInodes: 1_000_000,
+  /** Directory entries read per page while counting a subtree or finding a directory's name. */
+  walkPageEntries: 1000,
+  /** Deepest parent chain a quota lookup follows (a damaged chain must not spin). */
+  maxDepth: 100_000,
+} as const;
+
 /** meta.flexfs (meta/server/, cli/meta/). */
 export const META_SERVER_DEFAULTS = {
   port: 8443,

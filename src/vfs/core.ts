@@ -167,8 +167,9 @@ export class FsCore implements InodeFs {
     if (!(await this.policy.allowed(attr, mask & 7, c))) throw new FsError('EACCES');
   }
 
-  async statfs(c: Caller): Promise<StatFs> {
-    return this.metaCall('statfs', () => this.meta.statfs(this.ctx(c)));
+  /** With `ino`: the nearest directory quota's limits and usage, if it is under one. */
+  async statfs(c: Caller, ino?: number): Promise<StatFs> {
+    return this.metaCall('statfs', () => this.meta.statfs(this.ctx(c), ino));
   }
 
   async readlink(ino: number, c: Caller): Promise<string> {

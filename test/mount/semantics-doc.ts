@@ -55,6 +55,11 @@ const CLAIMS: Claim[] = [
   // Files
   { match: /^Max file size: 2\^50 bytes/, id: 'max-file-size' },
   { match: /^Volume capacity \(`capacityBytes`/, file: `${MOUNT}/capacity.test.ts`, id: 'enospc' },
+  { match: /^Directory quotas \(`meta\.flexfs quota set/, file: `${MOUNT}/quota.test.ts`, id: 'quota-edquot' },
+  { match: /^Directory quotas \(`meta\.flexfs quota set/, file: 'test/meta/conformance.ts', test: 'quotas: creating, writing, truncating and removing charge the quota' },
+  { match: /^`df` \(statfs\) inside a quota directory/, file: `${MOUNT}/quota.test.ts`, id: 'quota-df' },
+  { match: /^Rename across quota boundaries moves the usage exactly/, file: `${MOUNT}/quota.test.ts`, id: 'quota-rename' },
+  { match: /^Rename across quota boundaries moves the usage exactly/, file: 'test/meta/conformance.ts', test: 'quotas: rename across boundaries moves usage exactly' },
   { match: /^Sparse files: holes/, id: 'sparse' },
   { match: /^`O_APPEND`/, id: 'append' },
   { match: /^`O_TRUNC` on open/, id: 'truncate' },
