@@ -135,6 +135,24 @@ export const LISTING_PREFETCH_DEFAULTS = {
 } as const;
 
 /**
+ * Files fetched ahead of a reader that walks a directory's files in listing order (`grep -r`,
+ * `cat *`, `cp -r`, `tar c`; vfs/file-prefetch.ts): once two consecutive regular files of one
+ * listing were opened for reading, the first firstBytes of the next `ahead` files are fetched in
+ * the background (block map, then the blocks into the memory cache), concurrency files at once.
+ * Block objects never change, so what is fetched can never be stale: it is only memory and
+ * requests, bounded by READAHEAD_DEFAULTS.inFlightBytes. `maxTracked`: files remembered from
+ * listings (past it, the oldest listings are forgotten). A file's whole block map fetched so is
+ * handed to its open if the file is unchanged by then (`mapsKept` at most wait for their opens).
+ */
+export const FILE_PREFETCH_DEFAULTS = {
+  ahead: 8,
+  concurrency: 4,
+  firstBytes: 4 * MiB,
+  maxTracked: 100_000,
+  mapsKept: 256,
+} as const;
+
+/**
  * Readahead of sequential readers (vfs/readahead.ts, vfs/parts.ts, vfs/blockio.ts). One reader's
  * window doubles from one block up to the smallest of maxBlocks, maxBytes and cacheShare of the
  * memory cache (prefetched blocks wait there: a larger window would evict them before they are
@@ -241,6 +259,21 @@ export const HISTORY_DEFAULTS = {
   knownHoleRange: 4096,
   /** redis: history groups pruned per round trip of gc (each one script). */
   pruneGroups: 500,
+} as const;
+
+/** Directory quotas (meta/core/quota.ts, quota-admin.ts). */
+export const QUOTA_DEFAULTS = {
+  /**
+   * A rename of a directory between places under different quotas counts the directory's subtree
+   * inside its transaction: at most this many inodes, else EXDEV (mv then copies and removes).
+   */
+  renameWalkInodes: 10_000,
+  /** `quota set` counts the directory's subtree in one transaction: at most this many inodes. */
+  setWalkInodes: 1_000_000,
+  /** Directory entries read per page while counting a subtree or finding a directory's name. */
+  walkPageEntries: 1000,
+  /** Deepest parent chain a quota lookup follows (a damaged chain must not spin). */
+  maxDepth: 100_000,
 } as const;
 
 /** meta.flexfs (meta/server/, cli/meta/). */

@@ -154,7 +154,7 @@ export function makeKernelOps(core: InodeFs, o: KernelOpsOptions): { handlers: L
     readdirplus: (req) => list(req, true),
     releasedir: (req) => core.releasedir(req.fh, req),
     fsyncdir: (req) => core.fsyncdir(req.fh, req.datasync, req),
-    statfs: async (req) => statfsToFuse(await core.statfs(req)),
+    statfs: async (req) => statfsToFuse(await core.statfs(req, req.ino)),
     setxattr: (req) => core.setxattr(req.ino, req.name, req.value, req.flags, req),
     getxattr: (req) => core.getxattr(req.ino, req.name, req),
     listxattr: (req) => core.listxattr(req.ino, req),

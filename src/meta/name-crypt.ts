@@ -99,7 +99,7 @@ export class NameCryptMetaStore implements MetaStore {
       unreadable(e);
     }
   }
-  statfs(ctx: OpContext): Promise<StatFs> { return this.inner.statfs(ctx); }
+  statfs(ctx: OpContext, ino?: number): Promise<StatFs> { return this.inner.statfs(ctx, ino); }
 
   async getxattr(ino: number, name: string, ctx: OpContext): Promise<Buffer> {
     const sealed = await this.inner.getxattr(ino, this.xattrName(ino, name), ctx);

@@ -162,7 +162,11 @@ export interface MetaStore {
     flags?: { noReplace?: boolean; exchange?: boolean }): Promise<void>;
   /** Entries other than "." and "..", sorted by name, with attributes. */
   readdir(ino: number, ctx: OpContext, cursor?: string, limit?: number): Promise<DirPage>;
-  statfs(ctx: OpContext): Promise<StatFs>;
+  /**
+   * Usage and limits: the volume's, or with `ino`, those of the nearest directory quota above it
+   * (a quota directory: its own), the volume's for a limit the quota leaves unset (core/quota.ts).
+   */
+  statfs(ctx: OpContext, ino?: number): Promise<StatFs>;
 
   getxattr(ino: number, name: string, ctx: OpContext): Promise<Buffer>;
   setxattr(ino: number, name: string, value: Buffer, flags: number, ctx: OpContext): Promise<void>;

@@ -6,7 +6,8 @@ import type { BlockRef, InodeType } from '../meta/types.js';
 /**
  * The metadata dump format (docs/OPERATIONS.md, "Dump and load"): NDJSON, one record per line,
  * in this order: `header`, `volume`, then `inode` and `entry` records (an inode before the
- * entries of the directory it is), `gc` records, and a closing `end` that counts what came
+ * entries of the directory it is), `quota` records (limits only: load counts the usage again),
+ * `gc` records, and a closing `end` that counts what came
  * before and carries the volume's counters. A dump without its `end` record is truncated.
  * Times are decimal strings of nanoseconds; xattr values are base64 (binary-safe).
  */
@@ -26,14 +27,17 @@ export interface InodeRecord {
   blocks?: [number, number, number][];
 }
 export interface EntryRecord { kind: 'entry'; parent: number; name: string; ino: number }
+/** A directory quota's limits (core/quota.ts); its usage is counted again at load. */
+export interface QuotaDumpRecord { kind: 'quota'; dir: number; limitBytes: number; limitInodes: number }
 export interface GcRecord { kind: 'gc'; blockId: number; ino: number; index: number; queuedAt: number }
-export interface Counts { inodes: number; entries: number; gc: number }
+/** `quotas`: absent in dumps made before quotas were dumped (read as 0). */
+export interface Counts { inodes: number; entries: number; gc: number; quotas?: number }
 export interface EndRecord {
   kind: 'end'; counts: Counts;
   counters: IdCounters & { inodes: number; usedBytes: number };
 }
 
-export type DumpRecord = HeaderRecord | VolumeRecord | InodeRecord | EntryRecord | GcRecord | EndRecord;
+export type DumpRecord = HeaderRecord | VolumeRecord | InodeRecord | EntryRecord | QuotaDumpRecord | GcRecord | EndRecord;
 
 export interface InodeData { rec: InodeRec; xattrs: [string, Buffer][]; blocks: BlockRef[] }
 
@@ -62,7 +66,7 @@ export class DumpFormatError extends Error {
 }
 
 const INODE_TYPES: ReadonlySet<string> = new Set(['file', 'dir', 'symlink', 'fifo', 'chr', 'blk', 'sock']);
-const KINDS: ReadonlySet<string> = new Set(['header', 'volume', 'inode', 'entry', 'gc', 'end']);
+const KINDS: ReadonlySet<string> = new Set(['header', 'volume', 'inode', 'entry', 'quota', 'gc', 'end']);
 
 /** Parse and check one line: the shape of its record (types of every field), not its place. */
 export function parseRecord(text: string, line: number): DumpRecord {
@@ -107,6 +111,9 @@ export function parseRecord(text: string, line: number): DumpRecord {
       uint('parent'); uint('ino');
       if (typeof r.name !== 'string' || r.name === '') bad('entry record: "name" must be a non-empty string');
       break;
+    case 'quota':
+      for (const f of ['dir', 'limitBytes', 'limitInodes']) uint(f);
+      break;
     case 'gc':
       for (const f of ['blockId', 'ino', 'index', 'queuedAt']) uint(f);
       break;
@@ -115,6 +122,7 @@ export function parseRecord(text: string, line: number): DumpRecord {
       const k = r.counters as Record<string, unknown> | undefined;
       if (!c || typeof c !== 'object' || !k || typeof k !== 'object') bad('end record without counts and counters');
       for (const f of ['inodes', 'entries', 'gc']) uint(f, c);
+      if (c!.quotas !== undefined) uint('quotas', c);
       for (const f of ['nextIno', 'nextBlock', 'inodes', 'usedBytes']) uint(f, k);
       break;
     }

@@ -38,7 +38,7 @@ export async function* dumpVolume(engine: MetaEngine, nameOrId: string, pageEntr
   if (!stored) throw new Error(`no volume "${nameOrId}"`);
   const id = stored.settings.id;
   const read = <T>(fn: (tx: MetaTx) => Promise<T>) => e.transactRecords(id, fn, true);
-  const counts: Counts = { inodes: 0, entries: 0, gc: 0 };
+  const counts: Counts = { inodes: 0, entries: 0, quotas: 0, gc: 0 };
 
   yield { kind: 'header', format: DUMP_FORMAT, version: DUMP_VERSION, engine: engine.kind, dumpedAt: new Date().toISOString() };
   yield { kind: 'volume', volume: dumpedVolume(stored) };
@@ -78,6 +78,15 @@ export async function* dumpVolume(engine: MetaEngine, nameOrId: string, pageEntr
       if (page.entries.length < pageEntries) break;
       after = page.entries[page.entries.length - 1].name;
     }
+  }
+
+  const quotas = await read(async (tx) => {
+    const dirs = await tx.quotaDirs();
+    return (await Promise.all(dirs.map(async (dir) => ({ dir, q: await tx.getQuota(dir) })))).filter((x) => x.q !== null);
+  });
+  for (const { dir, q } of quotas) {
+    counts.quotas!++;
+    yield { kind: 'quota', dir, limitBytes: q!.limitBytes, limitInodes: q!.limitInodes };
   }
 
   for await (const g of e.gcEntries(id)) {

@@ -72,7 +72,7 @@ export interface InodeFs {
   /** chmod, chown, truncate (ftruncate with `fh`) and utimens in one call, as FUSE sends them. */
   setattr(ino: number, changes: AttrChanges, caller: Caller, fh?: number): Promise<Attr>;
   access(ino: number, mask: number, caller: Caller): Promise<void>;
-  statfs(caller: Caller): Promise<StatFs>;
+  statfs(caller: Caller, ino?: number): Promise<StatFs>;
   readlink(ino: number, caller: Caller): Promise<string>;
 
   mknod(parent: number, name: string, mode: number, rdev: number, caller: Caller): Promise<Attr>;

@@ -55,6 +55,11 @@ const CLAIMS: Claim[] = [
   // Files
   { match: /^Max file size: 2\^50 bytes/, id: 'max-file-size' },
   { match: /^Volume capacity \(`capacityBytes`/, file: `${MOUNT}/capacity.test.ts`, id: 'enospc' },
+  { match: /^Directory quotas \(`meta\.flexfs quota set/, file: `${MOUNT}/quota.test.ts`, id: 'quota-edquot' },
+  { match: /^Directory quotas \(`meta\.flexfs quota set/, file: 'test/meta/conformance.ts', test: 'quotas: creating, writing, truncating and removing charge the quota' },
+  { match: /^`df` \(statfs\) inside a quota directory/, file: `${MOUNT}/quota.test.ts`, id: 'quota-df' },
+  { match: /^Rename across quota boundaries moves the usage exactly/, file: `${MOUNT}/quota.test.ts`, id: 'quota-rename' },
+  { match: /^Rename across quota boundaries moves the usage exactly/, file: 'test/meta/conformance.ts', test: 'quotas: rename across boundaries moves usage exactly' },
   { match: /^Sparse files: holes/, id: 'sparse' },
   { match: /^`O_APPEND`/, id: 'append' },
   { match: /^`O_TRUNC` on open/, id: 'truncate' },
@@ -118,6 +123,9 @@ const CLAIMS: Claim[] = [
   // Caching and memory: internals, exercised below the kernel by the VFS suites.
   { match: /^Memory block cache: decoded blocks by block id/, file: 'test/vfs/readpath.test.ts', test: 'concurrent reads of one block share one GET' },
   { match: /^Optional disk cache/, file: 'test/vfs/readpath.test.ts', test: 'the disk cache serves a second client' },
+  { match: /^A reader that opens a directory's files one after another/, file: `${MOUNT}/readahead.test.ts`, test: 'a reader walking a directory' },
+  { match: /^A reader that opens a directory's files one after another/, file: 'test/vfs/readpath.test.ts', test: 'a file changed by another client between the listing and its open reads as changed' },
+  { match: /^A reader that opens a directory's files one after another/, file: 'src/vfs/file-prefetch.test.ts', test: 'a single open fetches nothing; the second consecutive open fetches the next' },
   { match: /^Sequential readers get readahead/, file: 'test/vfs/readpath.test.ts', test: 'sequential reads prefetch ahead' },
   { match: /^Dirty data is bounded by a global budget/, file: 'test/vfs/faults.test.ts', test: 'the dirty budget holds writers back' },
 ];

@@ -64,7 +64,7 @@ export async function loadCommand(file: string, flags: LoadFlags): Promise<void>
   try {
     const s = await loadVolume(engine, readDump(file), { name: flags.name, onProgress: bar.update });
     bar.done();
-    process.stdout.write(`loaded volume ${s.volume.name} (id ${s.volume.id}): ${s.counts.inodes} inodes, ${s.counts.entries} entries, ${s.counts.gc} queued blocks\n`);
+    process.stdout.write(`loaded volume ${s.volume.name} (id ${s.volume.id}): ${s.counts.inodes} inodes, ${s.counts.entries} entries, ${s.counts.gc} queued blocks, ${s.counts.quotas ?? 0} quotas\n`);
   } finally {
     await engine.close();
   }

@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { SessionInfo, TokenInfo, VolumeReport, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { VolumeSettings } from '../types.js';
+import type { QuotaLimits, QuotaReport } from '../core/quota-admin.js';
 import { parseMetaAddr, type MetaAddress } from './address.js';
 import { resolveTls, type MetaTlsOptions, type ResolvedTls } from './tls.js';
 import { isUntrustedCertError } from '../../util/tls-trust.js';
@@ -78,6 +79,19 @@ export class AdminClient {
   }
   listTokens(): Promise<TokenInfo[]> { return this.request('GET', '/v1/tokens'); }
   revokeToken(id: string): Promise<{ revoked: string }> { return this.request('DELETE', `/v1/tokens/${encodeURIComponent(id)}`); }
+  /** Directory quotas (core/quota-admin.ts): set (a limit left out stays), one, all, delete. */
+  setQuota(volume: string, path: string, limits: QuotaLimits): Promise<QuotaReport> {
+    return this.request('PUT', `/v1/volumes/${encodeURIComponent(volume)}/quotas`, { path, ...limits });
+  }
+  getQuota(volume: string, path: string): Promise<QuotaReport> {
+    return this.request('GET', `/v1/volumes/${encodeURIComponent(volume)}/quotas?path=${encodeURIComponent(path)}`);
+  }
+  listQuotas(volume: string): Promise<QuotaReport[]> {
+    return this.request('GET', `/v1/volumes/${encodeURIComponent(volume)}/quotas`);
+  }
+  deleteQuota(volume: string, path: string): Promise<{ deleted: string }> {
+    return this.request('DELETE', `/v1/volumes/${encodeURIComponent(volume)}/quotas?path=${encodeURIComponent(path)}`);
+  }
   listSessions(volume?: string): Promise<SessionInfo[]> {
     return this.request('GET', `/v1/sessions${volume ? `?volume=${encodeURIComponent(volume)}` : ''}`);
   }

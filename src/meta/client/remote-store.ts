@@ -4,6 +4,7 @@ import type {
 } from '../types.js';
 import { META_OPS, ctxIndex, type MetaOpName } from '../protocol/index.js';
 import type { RpcClient } from './rpc-client.js';
+import { isFsError } from '../../errors/index.js';
 
 /**
  * MetaStore over the wire. Mutating calls get a client-made opId (unless the caller set one) so
@@ -91,7 +92,18 @@ export class RemoteMetaStore implements MetaStore {
     if (page.next === undefined || page.next === null) delete page.next;
     return page;
   }
-  statfs(ctx: OpContext): Promise<StatFs> { return this.invoke('statfs', [ctx]); }
+  /** A server older than directory quotas takes no inode: asked again without it (volume-wide). */
+  private statfsTakesIno = true;
+  async statfs(ctx: OpContext, ino?: number): Promise<StatFs> {
+    if (ino === undefined || !this.statfsTakesIno) return this.invoke('statfs', [ctx]);
+    try {
+      return await this.invoke<StatFs>('statfs', [ctx, ino]);
+    } catch (e) {
+      if (!isFsError(e, 'EINVAL') || !/takes at most/.test(e.message)) throw e;
+      this.statfsTakesIno = false;
+      return this.invoke('statfs', [ctx]);
+    }
+  }
   getxattr(ino: number, name: string, ctx: OpContext): Promise<Buffer> { return this.invoke('getxattr', [ino, name, ctx]); }
   async setxattr(ino: number, name: string, value: Buffer, flags: number, ctx: OpContext): Promise<void> {
     await this.invoke('setxattr', [ino, name, value, flags, ctx]);

@@ -3,7 +3,7 @@ import { FsError } from '../../errors/index.js';
 import type { VolumeSpec, VolumeUpdate } from '../engine.js';
 import { ROOT_INO, type VolumeSettings } from '../types.js';
 import { nowNs } from './rules.js';
-import type { InodeRec } from './tx.js';
+import type { InodeRec, LinkParents, QuotaRec } from './tx.js';
 import { VOLUME_DEFAULTS } from '../../config/defaults.js';
 
 /** Rules shared by the engines' admin side: volume specs, token secrets, namespace checks. */
@@ -95,6 +95,49 @@ export function applyVolumeUpdate(v: StoredVolume, update: VolumeUpdate): Stored
   return out;
 }
 
+/** Each quota's stored usage equals a count of what is below its directory (as quota.ts walkUsage counts). */
+function checkQuotas(quotas: Map<number, QuotaRec>, inodes: Map<number, InodeRec>, entries: Iterable<{ parent: number; ino: number }>, problems: string[]): void {
+  const children = new Map<number, number[]>();
+  for (const e of entries) children.set(e.parent, [...(children.get(e.parent) ?? []), e.ino]);
+  for (const [dir, q] of quotas) {
+    const d = inodes.get(dir);
+    if (!d || d.type !== 'dir') { problems.push(`quota on ${d ? 'non-directory' : 'missing inode'} ${dir}`); continue; }
+    const seen = new Set<number>();
+    let bytes = 0;
+    let count = 0;
+    for (const stack = [dir]; stack.length;) {
+      for (const ino of children.get(stack.pop()!) ?? []) {
+        const r = inodes.get(ino);
+        if (!r || seen.has(ino)) continue;
+        seen.add(ino);
+        if (r.type === 'dir') stack.push(ino);
+        else if (r.parent === undefined) continue;
+        count++;
+        if (r.type === 'file') bytes += r.size;
+      }
+    }
+    if (q.usedBytes !== bytes || q.usedInodes !== count) {
+      problems.push(`quota of directory ${dir} counts ${q.usedBytes} bytes in ${q.usedInodes} inodes, below it are ${bytes} in ${count} (meta.flexfs quota set counts again)`);
+    }
+  }
+}
+
+/** A non-directory's `parent` and link-parents record name the directories its names are in. */
+function checkParents(r: InodeRec, dirs: number[], extra: LinkParents | undefined, problems: string[]): void {
+  if (r.parent === undefined) {
+    // made before parents were kept: unknown, and nothing may claim otherwise
+    if (extra) problems.push(`inode ${r.ino} has a link-parents record but no parent`);
+    return;
+  }
+  if (dirs.length === 0) {
+    if (extra) problems.push(`unlinked inode ${r.ino} still has a link-parents record`);
+    return;
+  }
+  const want = [...dirs].sort((a, b) => a - b);
+  const have = [r.parent, ...(extra ?? []).flatMap(([d, n]) => Array<number>(n).fill(d))].sort((a, b) => a - b);
+  if (want.join(',') !== have.join(',')) problems.push(`inode ${r.ino} parents [${have.join(', ')}] but its names are in [${want.join(', ')}]`);
+}
+
 export function rootInode(): InodeRec {
   const now = nowNs();
   // World-writable like other network filesystems' roots, so a fresh volume is usable by anyone.
@@ -124,6 +167,10 @@ export interface NamespaceSnapshot {
   /** ino → total holds */
   holds: Map<number, number>;
   counters: { inodes: number; usedBytes: number };
+  /** ino → link-parents record (core/ancestry.ts); absent: not checked. */
+  linkParents?: Map<number, LinkParents>;
+  /** dir → quota record (core/quota.ts); absent: not checked. */
+  quotas?: Map<number, QuotaRec>;
 }
 
 /** Dangling entries, wrong nlink, orphan inodes, wrong parent pointers, counter drift. */
@@ -134,6 +181,7 @@ export function checkNamespaceSnapshot(s: NamespaceSnapshot): string[] {
   const links = new Map<number, number>();
   const subdirs = new Map<number, number>();
   const dirParent = new Map<number, number>();
+  const nameDirs = new Map<number, number[]>(); // non-directories: the directory of each name
   for (const e of s.entries) {
     const r = inodes.get(e.ino);
     const p = inodes.get(e.parent);
@@ -145,6 +193,8 @@ export function checkNamespaceSnapshot(s: NamespaceSnapshot): string[] {
       subdirs.set(e.parent, (subdirs.get(e.parent) ?? 0) + 1);
       if (dirParent.has(e.ino)) problems.push(`directory ${e.ino} has more than one name`);
       dirParent.set(e.ino, e.parent);
+    } else {
+      nameDirs.set(e.ino, [...(nameDirs.get(e.ino) ?? []), e.parent]);
     }
   }
   let usedBytes = 0;
@@ -161,7 +211,12 @@ export function checkNamespaceSnapshot(s: NamespaceSnapshot): string[] {
     } else {
       if (r.nlink !== n) problems.push(`inode ${r.ino} has nlink ${r.nlink}, expected ${n}`);
       if (n === 0 && !(s.holds.get(r.ino) ?? 0)) problems.push(`orphan inode ${r.ino} (no names, not open)`);
+      if (s.linkParents) checkParents(r, nameDirs.get(r.ino) ?? [], s.linkParents.get(r.ino), problems);
     }
+  }
+  if (s.quotas) checkQuotas(s.quotas, inodes, s.entries, problems);
+  for (const ino of s.linkParents?.keys() ?? []) {
+    if (!inodes.has(ino)) problems.push(`link-parents record of missing inode ${ino}`);
   }
   if (!inodes.has(ROOT_INO)) problems.push('root directory missing');
   if (s.counters.inodes !== inodes.size) problems.push(`inode counter ${s.counters.inodes}, actual ${inodes.size}`);

@@ -2,7 +2,7 @@ import { FsError } from '../../errors/index.js';
 import type { Attr, SetAttrChanges } from '../types.js';
 import { S_IFMT, S_ISGID, S_ISUID } from '../../util/mode.js';
 import { checkInt, toAttr } from './rules.js';
-import { checkCapacity, truncateSlots } from './data.js';
+import { chargeSize, checkCapacity, truncateSlots } from './data.js';
 import type { Op } from './op.js';
 
 /** setattr: mode, owner (with the setuid/setgid drop on chown), size (truncate), times. */
@@ -32,6 +32,7 @@ export async function setattr(op: Op, ino: number, ch: SetAttrChanges): Promise<
     if (r.type !== 'file') throw new FsError('EINVAL', 'can only truncate regular files');
     const size = checkInt(ch.size, 'size');
     await checkCapacity(op, size - r.size);
+    await chargeSize(op, r, size);
     await truncateSlots(op, r, size);
     op.tx.addCounter('usedBytes', size - r.size);
     r.size = size;

@@ -3,6 +3,7 @@ import type { Attr, BlockRef, BlockWrite, CommitRequest } from '../types.js';
 import { checkInt, toAttr } from './rules.js';
 import type { Op } from './op.js';
 import type { InodeRec } from './tx.js';
+import * as quota from './quota.js';
 
 /**
  * File data in the metadata: block maps (commit, truncate, reads of the map), the capacity
@@ -15,6 +16,11 @@ export async function checkCapacity(op: Op, growth: number): Promise<void> {
   if (op.capacityBytes > 0 && (await op.tx.getCounter('usedBytes')) + growth > op.capacityBytes) {
     throw new FsError('ENOSPC', 'volume capacity reached');
   }
+}
+
+/** A size change of `r` to `size` charges its directory quotas (EDQUOT past one). */
+export async function chargeSize(op: Op, r: InodeRec, size: number): Promise<void> {
+  if (size !== r.size) await quota.charge(op, await quota.quotasOf(op, r), { bytes: size - r.size, inodes: 0 });
 }
 
 /** A write's new blocks and size: replaced blocks and blocks past the new end go to the gc queue. */
@@ -33,6 +39,7 @@ export async function commit(op: Op, req: CommitRequest): Promise<Attr> {
     if (w.length > op.blockSize) throw new FsError('EINVAL', `block length ${w.length} exceeds the block size`);
   }
   await checkCapacity(op, size - r.size);
+  await chargeSize(op, r, size);
   const slots = new Map((await op.tx.getSlots(r.ino)).map((s) => [s.index, s]));
   const queuedAt = Date.now();
   for (const w of req.writes) {

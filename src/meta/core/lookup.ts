@@ -2,6 +2,7 @@ import { FsError } from '../../errors/index.js';
 import { ROOT_INO, type Attr, type DirPage, type StatFs } from '../types.js';
 import { checkName, toAttr } from './rules.js';
 import type { Op } from './op.js';
+import { nearestQuota } from './quota.js';
 
 /** Read-only namespace operations: lookup, getattr, readlink, readdir pages, statfs. */
 
@@ -40,12 +41,19 @@ export async function readdir(op: Op, ino: number, cursor: string | undefined, l
   return more ? { entries, next: page[page.length - 1].name } : { entries };
 }
 
-export async function statfs(op: Op): Promise<StatFs> {
-  return {
+export async function statfs(op: Op, ino?: number): Promise<StatFs> {
+  const volume: StatFs = {
     blockSize: op.blockSize,
     usedBytes: await op.tx.getCounter('usedBytes'),
     capacityBytes: op.capacityBytes,
     inodes: await op.tx.getCounter('inodes'),
     inodeLimit: op.inodeLimit,
   };
+  const q = ino === undefined ? null : await nearestQuota(op, ino);
+  if (!q) return volume;
+  // like XFS project quotas and JuiceFS: df inside a quota directory shows the quota
+  const out = { ...volume };
+  if (q.limitBytes > 0) { out.capacityBytes = q.limitBytes; out.usedBytes = q.usedBytes; }
+  if (q.limitInodes > 0) { out.inodeLimit = q.limitInodes; out.inodes = q.usedInodes; }
+  return out;
 }

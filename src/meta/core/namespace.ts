@@ -3,6 +3,8 @@ import { ROOT_INO, type Attr, type InodeType, type OpContext } from '../types.js
 import { S_ISGID, S_ISVTX } from '../../util/mode.js';
 import { LINK_MAX, checkInt, checkName, checkTarget, toAttr, typeBits, typeOfMode } from './rules.js';
 import { freeInode } from './data.js';
+import { addName, dropName, moveName } from './ancestry.js';
+import * as quota from './quota.js';
 import { sessionOf, type Op } from './op.js';
 import type { InodeRec } from './tx.js';
 
@@ -28,6 +30,7 @@ async function makeNode(op: Op, ctx: OpContext, parent: number, name: string, ty
   if (dir.nlink === 0) throw new FsError('ENOENT', 'directory was removed');
   if ((await op.tx.getEntry(parent, name)) !== null) throw new FsError('EEXIST', 'entry exists');
   if (op.inodeLimit > 0 && (await op.tx.getCounter('inodes')) >= op.inodeLimit) throw new FsError('ENOSPC', 'inode limit reached');
+  await quota.charge(op, await quota.chainQuotas(op, parent), { bytes: 0, inodes: 1 });
   const ino = await op.tx.allocIno();
   let mode = perm & 0o7777;
   let gid = ctx.gid;
@@ -39,9 +42,8 @@ async function makeNode(op: Op, ctx: OpContext, parent: number, name: string, ty
   const rec: InodeRec = {
     ino, type, mode: typeBits(type) | mode, uid: ctx.uid, gid, nlink: type === 'dir' ? 2 : 1,
     size: extra.size ?? 0, rdev: extra.rdev ?? 0, atime: op.now, mtime: op.now, ctime: op.now, btime: op.now,
-    generation: 1,
+    generation: 1, parent,
   };
-  if (type === 'dir') rec.parent = parent;
   if (extra.target !== undefined) rec.target = extra.target;
   op.add(rec);
   op.tx.putEntry(parent, name, ino);
@@ -83,7 +85,11 @@ export async function link(op: Op, ino: number, newParent: number, newName: stri
   const dir = await op.dir(newParent);
   if (dir.nlink === 0) throw new FsError('ENOENT', 'directory was removed');
   if ((await op.tx.getEntry(newParent, newName)) !== null) throw new FsError('EEXIST', 'entry exists');
+  if (!quota.sameSet(await quota.quotasOf(op, r), await quota.chainQuotas(op, newParent))) {
+    throw new FsError('EXDEV', 'hard link between places under different directory quotas');
+  }
   op.tx.putEntry(newParent, newName, ino);
+  await addName(op, r, newParent);
   r.nlink++;
   r.ctime = op.now;
   op.touch(r);
@@ -93,15 +99,21 @@ export async function link(op: Op, ino: number, newParent: number, newName: stri
 
 // ---------------------------------------------------------------- removing
 
-/** One name fewer for a non-directory; the last one frees it unless a session holds it open. */
-async function dropLink(op: Op, r: InodeRec): Promise<void> {
+/** One name (in `dir`) fewer for a non-directory; the last one frees it unless a session holds it open. */
+async function dropLink(op: Op, r: InodeRec, dir: number): Promise<void> {
+  const before = await quota.quotasOf(op, r);
+  await dropName(op, r, dir);
   r.nlink = Math.max(0, r.nlink - 1);
   r.ctime = op.now;
   op.touch(r);
+  await quota.move(op, before, await quota.quotasOf(op, r), quota.usageOf(r));
   if (r.nlink === 0 && (await op.tx.holdCount(r.ino)) === 0) await freeInode(op, r);
 }
 
-function removeDir(op: Op, parent: InodeRec, r: InodeRec): void {
+/** An empty directory goes: off its quotas, and its own quota record with it. */
+async function removeDir(op: Op, parent: InodeRec, r: InodeRec): Promise<void> {
+  await quota.charge(op, await quota.quotasOf(op, r), { bytes: 0, inodes: -1 });
+  if ((await quota.quotaDirs(op)).has(r.ino)) op.tx.putQuota(r.ino, null);
   op.drop(r.ino);
   parent.nlink--;
   op.touchDir(parent);
@@ -118,7 +130,7 @@ export async function unlink(op: Op, parent: number, name: string, ctx: OpContex
   checkSticky(dir, r, ctx);
   op.tx.delEntry(parent, name);
   op.touchDir(dir);
-  await dropLink(op, r);
+  await dropLink(op, r, parent);
 }
 
 export async function rmdir(op: Op, parent: number, name: string, ctx: OpContext): Promise<void> {
@@ -133,7 +145,7 @@ export async function rmdir(op: Op, parent: number, name: string, ctx: OpContext
   if (!(await op.tx.dirEmpty(ino))) throw new FsError('ENOTEMPTY', 'directory not empty');
   checkSticky(dir, r, ctx);
   op.tx.delEntry(parent, name);
-  removeDir(op, dir, r);
+  await removeDir(op, dir, r);
 }
 
 // ---------------------------------------------------------------- rename
@@ -148,6 +160,13 @@ async function isAncestorOrSelf(op: Op, ino: number, dir: number): Promise<boole
     cur = r.parent ?? ROOT_INO;
   }
   throw new FsError('EIO', 'directory parent chain does not reach the root');
+}
+
+/** After a rename moved `rec`: its usage (a directory's: its subtree's) leaves and joins quotas. */
+async function moveQuotas(op: Op, rec: InodeRec, before: Set<number>): Promise<void> {
+  const after = await quota.quotasOf(op, rec);
+  if (quota.sameSet(before, after)) return;
+  await quota.move(op, before, after, rec.type === 'dir' ? await quota.subtreeUsage(op, rec) : quota.usageOf(rec));
 }
 
 export async function rename(op: Op, parent: number, name: string, newParent: number, newName: string, ctx: OpContext,
@@ -173,6 +192,7 @@ export async function rename(op: Op, parent: number, name: string, newParent: nu
   }
   checkSticky(pdir, ar, ctx);
   const br = b === null ? null : await op.must(b);
+  const quotasBefore = await quota.quotasOf(op, ar);
 
   if (flags.exchange) {
     const bx = br!;
@@ -180,11 +200,16 @@ export async function rename(op: Op, parent: number, name: string, newParent: nu
       throw new FsError('EINVAL', 'cannot move a directory into its own subtree');
     }
     checkSticky(ndir, bx, ctx);
+    const bxBefore = await quota.quotasOf(op, bx);
     op.tx.putEntry(parent, name, bx.ino);
     op.tx.putEntry(newParent, newName, ar.ino);
     if (parent !== newParent) {
       if (ar.type === 'dir') { ar.parent = newParent; pdir.nlink--; ndir.nlink++; }
       if (bx.type === 'dir') { bx.parent = parent; ndir.nlink--; pdir.nlink++; }
+      await moveName(op, ar, parent, newParent);
+      await moveName(op, bx, newParent, parent);
+      await moveQuotas(op, ar, quotasBefore);
+      await moveQuotas(op, bx, bxBefore);
     }
     ar.ctime = op.now; op.touch(ar);
     bx.ctime = op.now; op.touch(bx);
@@ -201,14 +226,16 @@ export async function rename(op: Op, parent: number, name: string, newParent: nu
   op.tx.delEntry(parent, name);
   op.tx.putEntry(newParent, newName, a);
   if (br) {
-    if (br.type === 'dir') removeDir(op, ndir, br);
-    else await dropLink(op, br);
+    if (br.type === 'dir') await removeDir(op, ndir, br);
+    else await dropLink(op, br, newParent);
   }
+  await moveName(op, ar, parent, newParent);
   if (ar.type === 'dir' && parent !== newParent) {
     ar.parent = newParent;
     pdir.nlink--;
     ndir.nlink++;
   }
+  if (parent !== newParent) await moveQuotas(op, ar, quotasBefore);
   ar.ctime = op.now;
   op.touch(ar);
   op.touchDir(pdir);

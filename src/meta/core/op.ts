@@ -34,6 +34,9 @@ export class Op {
     this.inodeLimit = info.inodeLimit;
   }
 
+  /** The volume's quota directories, read once per operation (core/quota.ts). */
+  quotaDirs?: Promise<Set<number>>;
+
   async get(ino: number): Promise<InodeRec | null> {
     if (this.cache.has(ino)) return this.cache.get(ino)!;
     const r = Number.isSafeInteger(ino) && ino > 0 ? await this.tx.getInode(ino) : null;

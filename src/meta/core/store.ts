@@ -107,8 +107,9 @@ export class CoreMetaStore implements MetaStore {
     return this.read((op) => lookups.readdir(op, ino, cursor, limit));
   }
 
-  async statfs(_ctx: OpContext): Promise<StatFs> {
-    return this.read((op) => lookups.statfs(op));
+  async statfs(_ctx: OpContext, ino?: number): Promise<StatFs> {
+    if (ino !== undefined) checkInt(ino, 'ino');
+    return this.read((op) => lookups.statfs(op, ino));
   }
 
   // ---------------------------------------------------------------- attributes

@@ -16,6 +16,9 @@ export function volumeKeys(volumeId: string) {
     slots: (ino: number) => `${t}:b:${ino}`,           // hash: index → "blockId:length"
     holds: (ino: number) => `${t}:h:${ino}`,           // hash: session → count
     locks: (ino: number) => `${t}:l:${ino}`,           // string: JSON lock set (meta/locks); l:0 the wait graph
+    linkParents: (ino: number) => `${t}:lp:${ino}`,    // string: JSON [dir, count][] (core/ancestry.ts)
+    quotaDirs: `${t}:qd`,                              // hash: dir → "1", the directories with a quota
+    quota: (dir: number) => `${t}:q:${dir}`,           // string: JSON QuotaRec (core/quota.ts)
     sessionHolds: (s: string) => `${t}:s:${s}`,        // hash: ino → count (mirror, for expiry)
     gc: `${t}:gc`,                                     // zset: "blockId:ino:index" scored by queuedAt
     op: (opId: string) => `${t}:op:${opId}`,           // string with expiry: recorded result

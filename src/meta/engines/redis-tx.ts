@@ -1,6 +1,6 @@
 import type { BlockRef } from '../types.js';
 import { decodeInode, encodeInode } from '../core/rules.js';
-import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
+import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, LinkParents, MetaTx, QuotaRec } from '../core/tx.js';
 import { historyGroup, historyMember, parseHistoryMember, parseHistoryValue } from './redis-history.js';
 import type { VolumeKeys } from './redis-keys.js';
 import type { RedisClient } from './redis-client.js';
@@ -70,7 +70,8 @@ export class RedisTx implements MetaTx {
   }
   delInode(ino: number): void {
     this.overlay.set(`i${ino}`, null);
-    for (const key of [this.k.inode(ino), this.k.xattrs(ino), this.k.slots(ino), this.k.holds(ino), this.k.locks(ino), this.k.entries(ino), this.k.names(ino)]) {
+    this.overlay.set(`p${ino}`, null);
+    for (const key of [this.k.inode(ino), this.k.xattrs(ino), this.k.slots(ino), this.k.holds(ino), this.k.locks(ino), this.k.linkParents(ino), this.k.entries(ino), this.k.names(ino)]) {
       this.write('del', key);
     }
   }
@@ -194,6 +195,65 @@ export class RedisTx implements MetaTx {
     this.overlay.set(`l${key}`, value);
     if (value === null) this.write('del', this.k.locks(key));
     else this.write('set', this.k.locks(key), value);
+  }
+
+  // ------------------------------------------------------------ link parents
+
+  async getLinkParents(ino: number): Promise<LinkParents | null> {
+    const ok = `p${ino}`;
+    if (!this.overlay.has(ok)) {
+      const key = this.k.linkParents(ino);
+      const v = await this.r.get(key);
+      this.check('get', key, v ?? false);
+      this.overlay.set(ok, v);
+    }
+    const v = this.overlay.get(ok) as string | null;
+    return v === null ? null : (JSON.parse(v) as LinkParents);
+  }
+  putLinkParents(ino: number, parents: LinkParents | null): void {
+    const v = parents && parents.length ? JSON.stringify(parents) : null;
+    this.overlay.set(`p${ino}`, v);
+    if (v === null) this.write('del', this.k.linkParents(ino));
+    else this.write('set', this.k.linkParents(ino), v);
+  }
+
+  // ------------------------------------------------------------ quotas
+
+  async quotaDirs(): Promise<number[]> {
+    if (!this.overlay.has('qd')) {
+      const flat = (await this.r.call('HGETALL', this.k.quotaDirs)) as string[];
+      this.check('hall', this.k.quotaDirs, flat);
+      const dirs = new Set<number>();
+      for (let i = 0; i < flat.length; i += 2) dirs.add(Number(flat[i]));
+      this.overlay.set('qd', dirs);
+    }
+    return [...(this.overlay.get('qd') as Set<number>)].sort((a, b) => a - b);
+  }
+  async getQuota(dir: number): Promise<QuotaRec | null> {
+    const ok = `q${dir}`;
+    if (!this.overlay.has(ok)) {
+      const key = this.k.quota(dir);
+      const v = await this.r.get(key);
+      this.check('get', key, v ?? false);
+      this.overlay.set(ok, v);
+    }
+    const v = this.overlay.get(ok) as string | null;
+    return v === null ? null : (JSON.parse(v) as QuotaRec);
+  }
+  putQuota(dir: number, rec: QuotaRec | null): void {
+    const v = rec === null ? null : JSON.stringify(rec);
+    this.overlay.set(`q${dir}`, v);
+    const known = this.overlay.get('qd') as Set<number> | undefined;
+    if (v === null) {
+      this.write('del', this.k.quota(dir));
+      this.write('hdel', this.k.quotaDirs, String(dir));
+      known?.delete(dir);
+    } else {
+      this.write('set', this.k.quota(dir), v);
+      // usage updates leave the directory list alone, so charging transactions do not conflict on it
+      if (!known?.has(dir)) this.write('hset', this.k.quotaDirs, String(dir), '1');
+      known?.add(dir);
+    }
   }
 
   // ------------------------------------------------------------ counters, gc, ops

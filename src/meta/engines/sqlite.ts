@@ -4,7 +4,7 @@ import { FsError } from '../../errors/index.js';
 import { applyVolumeUpdate, buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { CoreMetaStore } from '../core/store.js';
 import { VolumeInfoVersions } from '../core/info-versions.js';
-import type { MetaTx, TxRunner, VolumeInfo } from '../core/tx.js';
+import type { LinkParents, MetaTx, QuotaRec, TxRunner, VolumeInfo } from '../core/tx.js';
 import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { GroupCommitter, isBusy, type GroupCommitStats } from './sqlite-group.js';
@@ -211,7 +211,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       const row = this.findVolume(nameOrId);
       if (!row) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
       if (!force && this.s.entryAny.get(row.id, 1) !== undefined) throw new FsError('ENOTEMPTY', `volume "${row.name}" still has files`);
-      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'locks', 'gc', 'ops', 'history', 'history_start']) {
+      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'locks', 'link_parents', 'quotas', 'gc', 'ops', 'history', 'history_start']) {
         this.db.prepare(`DELETE FROM ${t} WHERE vol = ?`).run(row.id);
       }
       this.db.prepare('DELETE FROM sessions WHERE volume_id = ?').run(row.id);
@@ -383,7 +383,11 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       const entries = this.s.allEntries.all(volumeId) as { parent: number; name: string; ino: number }[];
       const holds = new Map((this.s.holdsOfVolume.all(volumeId) as { ino: number; n: number }[]).map((h) => [h.ino, h.n]));
       const counter = (name: string) => (this.s.counterGet.get(volumeId, name) as { value: number } | undefined)?.value ?? 0;
-      return checkNamespaceSnapshot({ inodes, entries, holds, counters: { inodes: counter('inodes'), usedBytes: counter('usedBytes') } });
+      const linkParents = new Map((this.db.prepare('SELECT ino, data FROM link_parents WHERE vol = ?').all(volumeId) as { ino: number; data: string }[])
+        .map((row) => [row.ino, JSON.parse(row.data) as LinkParents]));
+      const quotas = new Map((this.db.prepare('SELECT dir, data FROM quotas WHERE vol = ?').all(volumeId) as { dir: number; data: string }[])
+        .map((row) => [row.dir, JSON.parse(row.data) as QuotaRec]));
+      return checkNamespaceSnapshot({ inodes, entries, holds, linkParents, quotas, counters: { inodes: counter('inodes'), usedBytes: counter('usedBytes') } });
     }, true);
   }
 

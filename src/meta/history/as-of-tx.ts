@@ -1,6 +1,6 @@
 import { FsError } from '../../errors/index.js';
 import type { BlockRef } from '../types.js';
-import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, MetaTx, TxRunner } from '../core/tx.js';
+import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, LinkParents, MetaTx, QuotaRec, TxRunner } from '../core/tx.js';
 import { historyCodec as codec } from './codec.js';
 
 /**
@@ -84,6 +84,10 @@ export class AsOfTx implements MetaTx {
   getCounter(name: CounterName): Promise<number> { return this.tx.getCounter(name); }
   getIdCounters(): Promise<IdCounters> { return this.tx.getIdCounters(); }
   async getOp(): Promise<string | null> { return null; }
+  // Link parents and quotas are not history: today's (quota lookups of statfs only).
+  getLinkParents(ino: number): Promise<LinkParents | null> { return this.tx.getLinkParents(ino); }
+  quotaDirs(): Promise<number[]> { return this.tx.quotaDirs(); }
+  getQuota(dir: number): Promise<QuotaRec | null> { return this.tx.getQuota(dir); }
   historyAfter(kind: HistoryKind, k1: number, k2: string, after: number) { return this.tx.historyAfter(kind, k1, k2, after); }
   historyFirsts(kind: HistoryKind, k1: number, after: number) { return this.tx.historyFirsts(kind, k1, after); }
 
@@ -103,6 +107,8 @@ export class AsOfTx implements MetaTx {
   setIdCounters(): void { this.refuse(); }
   gcPush(): void { this.refuse(); }
   putOp(): void { this.refuse(); }
+  putLinkParents(): void { this.refuse(); }
+  putQuota(): void { this.refuse(); }
   putHistory(_at: number, _r: HistoryRecord[]): void { this.refuse(); }
 }
 

@@ -1,5 +1,5 @@
 import type { BlockRef } from '../types.js';
-import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, MetaTx, TxRunner } from '../core/tx.js';
+import type { CounterName, HistoryKind, HistoryRecord, IdCounters, InodeRec, LinkParents, MetaTx, QuotaRec, TxRunner } from '../core/tx.js';
 import { historyCodec as codec } from './codec.js';
 import { HISTORY_DEFAULTS } from '../../config/defaults.js';
 
@@ -8,7 +8,7 @@ import { HISTORY_DEFAULTS } from '../../config/defaults.js';
  * entry, slot or xattr in the transaction it reads that key's value through the transaction
  * (so, on redis, the read joins the optimistic read set and is validated with the rest) and at
  * the end hands the before-values to the engine in one `putHistory`. Holds, locks, op ids,
- * counters and the gc queue are not history.
+ * counters, the gc queue, link parents and quota records are not history.
  *
  * Writes are sync in MetaTx and reads async, so a before-value cannot be read "just before" a
  * write: writes are queued on a promise chain instead, each step reading what it needs and then
@@ -192,6 +192,11 @@ export class RecordingTx implements MetaTx {
   gcPush(ino: number, index: number, blockId: number, queuedAt: number): void {
     this.later(() => this.tx.gcPush(ino, index, blockId, queuedAt));
   }
+  getLinkParents(ino: number) { return this.read(() => this.tx.getLinkParents(ino)); }
+  putLinkParents(ino: number, parents: LinkParents | null): void { this.later(() => this.tx.putLinkParents(ino, parents)); }
+  quotaDirs() { return this.read(() => this.tx.quotaDirs()); }
+  getQuota(dir: number) { return this.read(() => this.tx.getQuota(dir)); }
+  putQuota(dir: number, rec: QuotaRec | null): void { this.later(() => this.tx.putQuota(dir, rec)); }
   getOp(opId: string) { return this.read(() => this.tx.getOp(opId)); }
   putOp(opId: string, result: string, ttlMs: number): void { this.later(() => this.tx.putOp(opId, result, ttlMs)); }
 

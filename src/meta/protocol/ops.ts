@@ -43,7 +43,7 @@ const OPS = {
   rmdir: { args: ['ino', 'name', 'ctx'], mutating: true },
   rename: { args: ['ino', 'name', 'ino', 'name', 'ctx', 'flags?'], mutating: true },
   readdir: { args: ['ino', 'ctx', 'str?', 'int?'], mutating: false },
-  statfs: { args: ['ctx'], mutating: false },
+  statfs: { args: ['ctx', 'int?'], mutating: false },
   getxattr: { args: ['ino', 'str', 'ctx'], mutating: false },
   setxattr: { args: ['ino', 'str', 'bin', 'int', 'ctx'], mutating: true },
   listxattr: { args: ['ino', 'ctx'], mutating: false },

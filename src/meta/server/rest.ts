@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { isFsError, type ErrnoName } from '../../errors/index.js';
-import type { MetaEngine, VolumeDetails, VolumeReport, VolumeSpec, VolumeUpdate } from '../engine.js';
+import { hasRecordAccess, type MetaEngine, type VolumeDetails, type VolumeReport, type VolumeSpec, type VolumeUpdate } from '../engine.js';
+import * as quotas from '../core/quota-admin.js';
 import type { VolumeSettings } from '../types.js';
 import { PROTOCOL_VERSION, SERVER_VERSION } from '../protocol/index.js';
 import type { Authenticator } from './auth.js';
@@ -17,6 +18,9 @@ import { HttpError } from '../../util/http-error.js';
  *   DELETE /v1/volumes/:nameOrId[?force=1]
  *   GET  /v1/tokens               POST /v1/tokens           DELETE /v1/tokens/:id
  *   GET  /v1/sessions[?volume=…]
+ *   GET  /v1/volumes/:nameOrId/quotas[?path=/dir]         (all quotas, or one)
+ *   PUT  /v1/volumes/:nameOrId/quotas   (body: {path, bytes?, inodes?}; answers the quota)
+ *   DELETE /v1/volumes/:nameOrId/quotas?path=/dir
  * Admin routes take `Authorization: Bearer <admin token>`. Errors are JSON {error:{code,message}}.
  */
 export interface RestDeps {
@@ -29,7 +33,7 @@ export interface RestDeps {
 const MAX_BODY = 64 * 1024;
 
 const STATUS: Partial<Record<ErrnoName, number>> = {
-  ENOENT: 404, EEXIST: 409, ENOTEMPTY: 409, EINVAL: 400, EACCES: 403, EPERM: 403, ENAMETOOLONG: 400, ERANGE: 400,
+  ENOENT: 404, EEXIST: 409, ENOTEMPTY: 409, EINVAL: 400, ENOTDIR: 400, EACCES: 403, EPERM: 403, ENAMETOOLONG: 400, ERANGE: 400,
 };
 
 /** What admins see of a volume: everything but bucket secrets. */
@@ -94,6 +98,10 @@ export function createRestHandler(deps: RestDeps) {
       throw new HttpError(401, 'admin token required (Authorization: Bearer …)', 'EACCES');
     }
     const [, coll, id] = parts;
+    if (coll === 'volumes' && id !== undefined && parts[3] === 'quotas' && parts.length === 4) {
+      send(res, 200, await quotaRoute(method, id, req, url));
+      return `${method} /v1/volumes/:id/quotas`;
+    }
     const key = `${method} ${coll}${id !== undefined ? '/:id' : ''}`;
     switch (key) {
       case 'GET volumes': send(res, 200, (await engine.listVolumes()).map(publicSettings)); break;
@@ -163,6 +171,43 @@ export function createRestHandler(deps: RestDeps) {
       default: throw new HttpError(404, `no route ${method} ${url.pathname}`, 'ENOENT');
     }
     return `${method} /v1/${coll}${id !== undefined ? '/:id' : ''}`;
+  }
+
+  /** Directory quotas of one volume (core/quota-admin.ts), each call one transaction. */
+  async function quotaRoute(method: string, volume: string, req: IncomingMessage, url: URL): Promise<unknown> {
+    const v = await engine.getVolume(volume);
+    if (!v) throw new HttpError(404, `volume "${volume}" does not exist`, 'ENOENT');
+    if (v.nameEncryption) {
+      throw new HttpError(400, `volume "${v.name}" encrypts its names: the server cannot find a directory by its path, so quotas cannot be set on it`, 'EINVAL');
+    }
+    if (!hasRecordAccess(engine)) throw new HttpError(501, `the ${engine.kind} engine opened here keeps no quotas (open it in-process)`, 'ENOTSUP');
+    const run = <T>(fn: Parameters<typeof engine.transactRecords<T>>[1], readOnly = false) => engine.transactRecords(v.id, fn, readOnly);
+    const pathParam = () => {
+      const p = url.searchParams.get('path');
+      if (!p) throw new HttpError(400, 'which directory? add ?path=/dir (a path in the volume)', 'EINVAL');
+      return p;
+    };
+    switch (method) {
+      case 'GET': {
+        const p = url.searchParams.get('path');
+        return p ? run((tx) => quotas.getQuota(tx, p), true) : run((tx) => quotas.listQuotas(tx), true);
+      }
+      case 'PUT': {
+        const body = await readJson(req);
+        if (typeof body.path !== 'string') throw new HttpError(400, 'a quota needs "path" (a directory in the volume)', 'EINVAL');
+        const limits = { bytes: body.bytes as number | undefined, inodes: body.inodes as number | undefined };
+        const r = await run((tx) => quotas.setQuota(tx, body.path as string, limits));
+        deps.log.info({ volume: v.name, path: r.path, limits: r.limits }, 'quota set');
+        return r;
+      }
+      case 'DELETE': {
+        const p = pathParam();
+        const r = await run((tx) => quotas.deleteQuota(tx, p));
+        deps.log.info({ volume: v.name, path: r.path }, 'quota deleted');
+        return { deleted: r.path };
+      }
+      default: throw new HttpError(404, `no route ${method} /v1/volumes/:id/quotas`, 'ENOENT');
+    }
   }
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
