@@ -9,14 +9,14 @@ import type { VolumeSettings } from '../meta/types.js';
  * sqlite database is an error, not a new empty one. sqlite in WAL mode lets this run next to a
  * live meta.flexfs; redis engines are shared anyway.
  */
-export async function openExistingEngine(spec: { engine: string; dbFolder: string; redisPassword?: string }): Promise<MetaEngine> {
+export async function openExistingEngine(spec: { engine: string; dbFolder: string; redisPassword?: string; redisSentinelPassword?: string }): Promise<MetaEngine> {
   if (spec.engine === 'sqlite' || spec.engine === '') {
     const file = join(spec.dbFolder, 'meta.db');
     if (!(await access(file).then(() => true, () => false))) {
       throw new Error(`no metadata database at ${file} (use --dbFolder, or --engine redis://…)`);
     }
   }
-  return openEngine({ engine: spec.engine, dbFolder: spec.dbFolder, redisPassword: spec.redisPassword });
+  return openEngine({ engine: spec.engine, dbFolder: spec.dbFolder, redisPassword: spec.redisPassword, redisSentinelPassword: spec.redisSentinelPassword });
 }
 
 /** The volumes named (by name or id), or all of them when none is named; unknown names are an error. */
