@@ -58,12 +58,28 @@ function makeClient(url: string, password?: string, sentinelPassword?: string): 
   };
 }
 
+/**
+ * Errors ioredis would retry forever that no retry fixes at start: a wrong password, a master
+ * name no Sentinel monitors. They fail the start at once, with a hint.
+ */
+const FATAL_AT_START: [RegExp, string][] = [
+  [/WRONGPASS|NOAUTH|invalid password|NOPERM/i, 'check redisPassword / redisSentinelPassword in the creds file'],
+  [/No such master with that name/i, 'no Sentinel monitors a master of that name: check the name after the hosts in the URL'],
+];
+
 /** A connected client that answered PING; errors name the URL without any password. */
 export async function connectRedis(opts: { url: string; password?: string; sentinelPassword?: string }): Promise<RedisClient> {
   const { client: r, what } = makeClient(opts.url, opts.password, opts.sentinelPassword);
-  r.on('error', () => { /* reconnects on its own; commands fail with their own errors */ });
+  let fatal: (e: Error) => void = () => undefined;
+  const fatalSeen = new Promise<never>((_, reject) => { fatal = reject; });
+  fatalSeen.catch(() => undefined);
+  r.on('error', (e: Error) => {
+    // reconnects on its own; commands fail with their own errors. At start, some errors are final.
+    const hit = FATAL_AT_START.find(([re]) => re.test(String(e?.message)));
+    if (hit) fatal(new Error(`${String(e.message).replace(/^.*Last error: /, '')} (${hit[1]})`));
+  });
   try {
-    await withDeadline((async () => { await r.connect(); await r.ping(); })(), CONNECT_TIMEOUT_MS);
+    await withDeadline(Promise.race([(async () => { await r.connect(); await r.ping(); })(), fatalSeen]), CONNECT_TIMEOUT_MS);
   } catch (e) {
     r.disconnect();
     let why = String((e as Error)?.message ?? e).split(opts.url).join(redactRedisUrl(opts.url));

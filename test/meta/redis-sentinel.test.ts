@@ -1,0 +1,156 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { isFsError } from '../../src/errors/index.js';
+import { decodeInode, encodeInode } from '../../src/meta/core/rules.js';
+import { openEngine } from '../../src/meta/engines/index.js';
+import { openRedisEngine, type RedisEngine } from '../../src/meta/engines/redis.js';
+import { ADMIN, volumeKeys } from '../../src/meta/engines/redis-keys.js';
+import { ROOT_INO, type OpContext } from '../../src/meta/types.js';
+import { waitFor } from '../harness/ports.js';
+import { MASTER, startRedisSentinel, type RedisSentinel } from '../harness/redis-sentinel.js';
+import { runMetaStoreConformance } from './conformance.js';
+import { runEngineSuite } from './engine-suite.js';
+
+/**
+ * The redis engine on Redis Sentinel (test/harness/redis-sentinel.ts: a primary, a replica,
+ * three Sentinels): the MetaStore conformance and MetaEngine suites through a redis+sentinel://
+ * URL (every mutation WAITs for the replica), then kill -9 of the primary under load.
+ * One deployment serves the whole file; each suite empties it when done.
+ */
+
+const USER: OpContext = { uid: 1000, gid: 1000 };
+const store = { url: 'file:///tmp/flexfs-unused' };
+
+let started: Promise<RedisSentinel> | undefined;
+const sentinel = (): Promise<RedisSentinel> => (started ??= startRedisSentinel());
+afterAll(async () => { await (await started?.catch(() => undefined))?.stop(); });
+
+async function open(s: RedisSentinel, query = ''): Promise<RedisEngine> {
+  return openRedisEngine({ url: `${s.url}${query}`, password: s.password, sentinelPassword: s.sentinelPassword });
+}
+
+async function flush(s: RedisSentinel): Promise<void> {
+  await s.node(await s.primaryPort()).flushall();
+}
+
+runMetaStoreConformance('redis sentinel', async () => {
+  const s = await sentinel();
+  const engine = await open(s);
+  const vol = await engine.createVolume({ name: 'conf', blockSize: 256 * 1024, blockStore: store });
+  return { store: engine.volume(vol.id), engine, cleanup: async () => { await engine.close(); await flush(s); } };
+});
+
+runEngineSuite('redis sentinel', async () => {
+  const s = await sentinel();
+  const engine = await open(s);
+  const raw = s.node(await s.primaryPort());
+  return {
+    engine,
+    dropInodeRecord: async (vol, ino) => { await raw.del(volumeKeys(vol).inode(ino)); },
+    setNlink: async (vol, ino, nlink) => {
+      const key = volumeKeys(vol).inode(ino);
+      const rec = decodeInode((await raw.get(key))!);
+      await raw.set(key, encodeInode({ ...rec, nlink }));
+    },
+    cleanup: async () => { await engine.close(); await flush(s); },
+  };
+});
+
+describe('redis+sentinel:// connection and passwords', () => {
+  it('opens through openEngine with both passwords from the spec; a wrong one fails without showing it', async () => {
+    const s = await sentinel();
+    const e = await openEngine({ engine: s.url, redisPassword: s.password, redisSentinelPassword: s.sentinelPassword });
+    try {
+      expect(e.kind).toBe('redis');
+      await e.createVolume({ name: 'via-open-engine', blockStore: store });
+      // the write went to the primary and, before it was acknowledged, to the replica
+      const primary = await s.primaryPort();
+      const replica = s.dataPorts.find((p) => p !== primary)!;
+      expect(await s.node(replica).hlen(ADMIN.volumes)).toBe(1);
+      await e.deleteVolume('via-open-engine');
+    } finally { await e.close(); }
+    const wrong = 'not-the-password-hunter2';
+    const err = await openEngine({ engine: s.url, redisPassword: s.password, redisSentinelPassword: wrong }).then(() => undefined, (x: Error) => x);
+    expect(err?.message).toMatch(/cannot reach redis sentinel at redis\+sentinel:\/\/127\.0\.0\.1:.*WRONGPASS.*redisSentinelPassword/);
+    for (const secret of [wrong, s.password, s.sentinelPassword]) expect(err?.message).not.toContain(secret);
+    const unknown = await openEngine({ engine: s.url.replace(MASTER, 'no-such-master'), redisPassword: s.password, redisSentinelPassword: s.sentinelPassword })
+      .then(() => undefined, (x: Error) => x);
+    expect(unknown?.message).toMatch(/cannot reach redis sentinel.*no Sentinel monitors a master of that name/);
+  });
+
+  it('with minReplicas above the replicas there are, a mutation answers EIO instead of being acknowledged', async () => {
+    const s = await sentinel();
+    const e = await open(s, '?minReplicas=2&replicaWaitMs=200');
+    try {
+      const err = await e.createVolume({ name: 'needs-two', blockStore: store }).then(() => undefined, (x: unknown) => x);
+      expect(isFsError(err) && err.code).toBe('EIO');
+      expect(String((err as Error).message)).toMatch(/only 1 of 2 replica\(s\) confirmed/);
+    } finally { await e.close(); await flush(s); }
+  });
+});
+
+describe('redis engine on Sentinel: kill -9 of the primary under load', () => {
+  it('follows the promoted replica; every acknowledged create is there afterwards; the rest failed cleanly', async () => {
+    const s = await sentinel();
+    // short waits so the phase without any replica (old primary dead, not yet back) fails fast
+    const engine = await open(s, '?replicaWaitMs=500&failoverWaitMs=20000');
+    try {
+      const vol = await engine.createVolume({ name: 'failover', blockStore: store });
+      const m = engine.volume(vol.id);
+      const dir = await m.mkdir(ROOT_INO, 'load', 0o755, USER);
+
+      const acked: string[] = [];
+      const failed = new Map<string, number>();
+      const unclean: string[] = [];
+      let phase: 'before' | 'failing' | 'restored' = 'before';
+      const ackedIn = { before: 0, failing: 0, restored: 0 };
+      let stop = false;
+      const worker = async (w: number) => {
+        for (let i = 0; !stop; i++) {
+          const name = `w${w}-${i}`;
+          const at = phase;
+          try {
+            await m.create(dir.ino, name, 0o644, USER);
+            acked.push(name);
+            ackedIn[at]++;
+          } catch (e) {
+            // EIO: no primary in time or too few replicas confirmed; EEXIST: a re-run after a
+            // reconnect found its own first run's create (POSIX allows neither to surprise us).
+            if (isFsError(e) && (e.code === 'EIO' || e.code === 'EEXIST')) failed.set(e.code, (failed.get(e.code) ?? 0) + 1);
+            else unclean.push(String(e));
+          }
+        }
+      };
+      const workers = [0, 1, 2, 3].map(worker);
+
+      await waitFor(() => acked.length >= 40, 30_000, '40 creates before the kill', 20);
+      const old = await s.kill9Primary();
+      phase = 'failing';
+      const promoted = await s.waitForFailover(old);
+      expect(promoted).not.toBe(old);
+      // the old primary comes back as a replica of the promoted one: WAIT can succeed again
+      await s.restart(old);
+      phase = 'restored';
+      const before = acked.length;
+      await waitFor(() => acked.length >= before + 40, 40_000, '40 creates on the promoted primary', 50);
+      stop = true;
+      await Promise.all(workers);
+
+      expect(unclean).toEqual([]);
+      expect(ackedIn.before).toBeGreaterThanOrEqual(40);
+      expect(ackedIn.restored).toBeGreaterThanOrEqual(1);
+      // every acknowledged create is in the listing the promoted primary serves
+      const names = new Set<string>();
+      let cursor: string | undefined;
+      do {
+        const page = await m.readdir(dir.ino, USER, cursor, 1000);
+        for (const en of page.entries) names.add(en.name);
+        cursor = page.next;
+      } while (cursor);
+      expect(acked.filter((n) => !names.has(n))).toEqual([]);
+      expect(await s.primaryPort()).toBe(promoted);
+      expect(await engine.checkNamespace(vol.id)).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+});
