@@ -7,6 +7,8 @@ import { ADMIN, volumeKeys } from '../../src/meta/engines/redis-keys.js';
 import { ROOT_INO, type OpContext } from '../../src/meta/types.js';
 import { waitFor } from '../harness/ports.js';
 import { MASTER, startRedisSentinel, type RedisSentinel } from '../harness/redis-sentinel.js';
+import { connectMeta } from '../../src/meta/client/index.js';
+import { startDaemonEnv } from '../meta-server/daemon-setup.js';
 import { runMetaStoreConformance } from './conformance.js';
 import { runEngineSuite } from './engine-suite.js';
 
@@ -151,6 +153,67 @@ describe('redis engine on Sentinel: kill -9 of the primary under load', () => {
       expect(await engine.checkNamespace(vol.id)).toEqual([]);
     } finally {
       await engine.close();
+    }
+  });
+});
+
+describe('meta.flexfs on redis+sentinel://: kill -9 of the primary under load from a client', () => {
+  it('the server follows the promoted replica; every create a client had acknowledged is there; none came back EEXIST', async () => {
+    const s = await sentinel();
+    // both passwords reach meta.flexfs through its creds file only; the URL in argv has none
+    const env = await startDaemonEnv(['--engine', `${s.url}?replicaWaitMs=500&failoverWaitMs=20000`],
+      { redisPassword: s.password, redisSentinelPassword: s.sentinelPassword });
+    try {
+      expect(env.daemon.output()).not.toContain(s.password);
+      await env.admin.createVolume({ name: 'sentinel-load', blockStore: store });
+      const token = (await env.admin.createToken({ volume: 'sentinel-load' })).secret;
+      const connect = () => connectMeta({ addr: `127.0.0.1:${env.daemon.port}`, token, tls: { ca: env.certPath }, callTimeoutMs: 30_000 });
+      const session = await connect();
+      const acked: string[] = [];
+      const errors: string[] = [];
+      let stop = false;
+      const workers = [0, 1, 2, 3].map(async (w) => {
+        for (let i = 0; !stop; i++) {
+          const name = `c${w}-${i}`;
+          try {
+            await session.store.create(ROOT_INO, name, 0o100644, USER);
+            acked.push(name);
+          } catch (e) {
+            errors.push(`${name}: ${isFsError(e) ? e.code : 'not an FsError'}: ${(e as Error).message}`);
+          }
+        }
+      });
+      try {
+        await waitFor(() => acked.length >= 40, 30_000, '40 acknowledged creates before the kill', 20);
+        const old = await s.kill9Primary();
+        await s.waitForFailover(old);
+        await s.restart(old);
+        const target = acked.length + 40;
+        await waitFor(() => acked.length >= target, 40_000, '40 more acknowledged creates after the failover', 50);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}; ${acked.length} acknowledged, ${errors.length} failed, the last: `
+          + `${errors.slice(-5).join(' | ')}\n--- meta.flexfs output ---\n${env.daemon.output().slice(-3000)}`);
+      } finally {
+        stop = true;
+        await Promise.all(workers);
+        await session.close();
+      }
+      // what failed failed as EIO (never acknowledged); the client's retries carry opIds: no EEXIST
+      expect(errors.filter((e) => !/: EIO: /.test(e))).toEqual([]);
+      const check = await connect();
+      try {
+        const names = new Set<string>();
+        let cursor: string | undefined;
+        do {
+          const page = await check.store.readdir(ROOT_INO, USER, cursor, 1000);
+          for (const en of page.entries) names.add(en.name);
+          cursor = page.next;
+        } while (cursor);
+        expect(acked.filter((n) => !names.has(n))).toEqual([]);
+      } finally { await check.close(); }
+      expect(env.daemon.output()).not.toContain(s.sentinelPassword);
+    } finally {
+      await env.cleanup();
     }
   });
 });
