@@ -35,8 +35,10 @@ export interface RedisSentinel {
   /** Wait until the Sentinels name a primary other than `oldPort` and it answers as master. */
   waitForFailover(oldPort: number, timeoutMs?: number): Promise<number>;
   /**
-   * Start a killed data node again (same port, folder and flags); the Sentinels turn it into a
-   * replica of the current primary. Resolves once its replication link is up.
+   * Start a killed data node again (same port, folder and flags) as a replica of the current
+   * primary, as an operator brings a failed primary back (left to itself it would start as a
+   * stale primary until the Sentinels, 8 to 20 s later, demote it). Resolves once its
+   * replication link is up.
    */
   restart(port: number): Promise<void>;
   /** A plain client on one data node (look behind the engine's back). */
@@ -170,6 +172,10 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
     restart: async (port) => {
       const d = nodeProc(port);
       if (d.proc) throw new Error(`data node ${port} is still running`);
+      const primary = await primaryPort();
+      const at = d.args.indexOf('--replicaof');
+      const args = at < 0 ? [...d.args] : [...d.args.slice(0, at), ...d.args.slice(at + 3)];
+      d.args = [...args, '--replicaof', '127.0.0.1', String(primary)];
       d.proc = await launch(d.args, port, password);
       await waitFor(async () => {
         const i = await info(port);

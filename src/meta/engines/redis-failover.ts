@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { REDIS_SENTINEL_DEFAULTS } from '../../config/defaults.js';
 import { FsError } from '../../errors/index.js';
 import { sleep } from '../../util/sleep.js';
+import { asFsError } from './redis-client.js';
 
 /**
  * The redis engine on Redis Sentinel: riding out a failover, and not acknowledging what a
@@ -26,13 +27,15 @@ export interface SentinelPolicy {
 const FAILOVER_ERRORS = [
   'READONLY', 'LOADING', 'MASTERDOWN', 'TRYAGAIN', 'NOREPLICAS', 'Connection is closed', 'max retries per request',
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'All sentinels are unreachable',
-  "Stream isn't writeable", 'Command timed out', 'Socket closed unexpectedly',
+  "Stream isn't writeable", 'Command timed out', 'Socket closed unexpectedly', 'Command aborted due to connection close',
 ];
 
 /** True when e (or what it wraps) says the primary is unreachable or no longer the primary. */
 export function isFailoverError(e: unknown): boolean {
   for (let cur: unknown = e, depth = 0; cur && depth < 4; cur = (cur as { cause?: unknown }).cause, depth++) {
     if (cur instanceof FinalError) return false;
+    // ioredis' AbortError: a command cut off by a closed connection (or too many reconnects)
+    if ((cur as Error)?.name === 'AbortError' || (cur as Error)?.name === 'MaxRetriesPerRequestError') return true;
     const msg = String((cur as Error)?.message ?? cur);
     if (FAILOVER_ERRORS.some((m) => msg.toLowerCase().includes(m.toLowerCase()))) return true;
   }
@@ -102,7 +105,13 @@ export class FailoverGuard {
    */
   private async confirm(epoch: number): Promise<void> {
     if (this.policy.minReplicas === 0) return;
-    const acked = Number(await this.r.call('WAIT', this.policy.minReplicas, this.policy.replicaWaitMs));
+    let acked: number;
+    try {
+      acked = Number(await this.r.call('WAIT', this.policy.minReplicas, this.policy.replicaWaitMs));
+    } catch (e) {
+      if (isFailoverError(e)) throw e;
+      throw asFsError(e);
+    }
     if (this.epoch !== epoch) throw new ReconnectedError();
     if (acked < this.policy.minReplicas) {
       throw new FinalError(`redis: only ${acked} of ${this.policy.minReplicas} replica(s) confirmed this change within `
