@@ -20,6 +20,8 @@ import { runEngineSuite } from './engine-suite.js';
  */
 
 const USER: OpContext = { uid: 1000, gid: 1000 };
+/** A failover test's own bound: its waits (load, failover, the node back, load again) end sooner. */
+const FAILOVER_TEST_MS = 180_000;
 const store = { url: 'file:///tmp/flexfs-unused' };
 
 let started: Promise<RedisSentinel> | undefined;
@@ -154,7 +156,7 @@ describe('redis engine on Sentinel: kill -9 of the primary under load', () => {
     } finally {
       await engine.close();
     }
-  });
+  }, FAILOVER_TEST_MS);
 });
 
 describe('meta.flexfs on redis+sentinel://: kill -9 of the primary under load from a client', () => {
@@ -215,5 +217,5 @@ describe('meta.flexfs on redis+sentinel://: kill -9 of the primary under load fr
     } finally {
       await env.cleanup();
     }
-  });
+  }, FAILOVER_TEST_MS);
 });
