@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { readCreds } from '../config/creds.js';
 import { join } from 'node:path';
 import type { MetaEngine } from '../meta/engine.js';
 import { openEngine } from '../meta/engines/index.js';
@@ -17,6 +18,17 @@ export async function openExistingEngine(spec: { engine: string; dbFolder: strin
     }
   }
   return openEngine({ engine: spec.engine, dbFolder: spec.dbFolder, redisPassword: spec.redisPassword, redisSentinelPassword: spec.redisSentinelPassword });
+}
+
+/**
+ * The redis passwords of a server creds file (`redisPassword`, `redisSentinelPassword`), for a
+ * redis engine; none for sqlite or when the file does not exist (a redis without a password).
+ */
+export async function redisSecrets(engine: string, credsFile: string): Promise<{ redisPassword?: string; redisSentinelPassword?: string }> {
+  if (engine === 'sqlite' || engine === '' || !(await access(credsFile).then(() => true, () => false))) return {};
+  const creds = await readCreds(credsFile);
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  return { redisPassword: str(creds.redisPassword), redisSentinelPassword: str(creds.redisSentinelPassword) };
 }
 
 /** The volumes named (by name or id), or all of them when none is named; unknown names are an error. */

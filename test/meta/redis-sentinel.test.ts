@@ -5,7 +5,10 @@ import { openEngine } from '../../src/meta/engines/index.js';
 import { openRedisEngine, type RedisEngine } from '../../src/meta/engines/redis.js';
 import { ADMIN, volumeKeys } from '../../src/meta/engines/redis-keys.js';
 import { ROOT_INO, type OpContext } from '../../src/meta/types.js';
-import { waitFor } from '../harness/ports.js';
+import { join } from 'node:path';
+import { writeCreds } from '../../src/config/creds.js';
+import { fsckCommand } from '../../src/cli/meta/fsck.js';
+import { tempDir, waitFor } from '../harness/ports.js';
 import { MASTER, startRedisSentinel, type RedisSentinel } from '../harness/redis-sentinel.js';
 import { connectMeta } from '../../src/meta/client/index.js';
 import { startDaemonEnv } from '../meta-server/daemon-setup.js';
@@ -89,6 +92,31 @@ describe('redis+sentinel:// connection and passwords', () => {
       expect(isFsError(err) && err.code).toBe('EIO');
       expect(String((err as Error).message)).toMatch(/only 1 of 2 replica\(s\) confirmed/);
     } finally { await e.close(); await flush(s); }
+  });
+});
+
+describe('admin jobs on redis+sentinel://', () => {
+  it('meta.flexfs fsck takes the sentinel URL and both passwords from its --credsFile', async () => {
+    const s = await sentinel();
+    const dir = await tempDir('flexfs-sentinel-fsck-');
+    const e = await open(s);
+    try {
+      await e.createVolume({ name: 'checked', blockStore: { url: `file://${dir.path}/blocks` } });
+      const credsFile = join(dir.path, 'creds');
+      await writeCreds(credsFile, { redisPassword: s.password, redisSentinelPassword: s.sentinelPassword });
+      const out: string[] = [];
+      const code = await fsckCommand(['checked'], { engine: s.url, credsFile, orphanAge: '24h' }, { write: (t: string) => out.push(t) });
+      expect(out.join('')).toMatch(/volume checked: OK/);
+      expect(code).toBe(0);
+      // without the Sentinels' password the job cannot start, and says which key to check
+      await writeCreds(credsFile, { redisPassword: s.password });
+      await expect(fsckCommand(['checked'], { engine: s.url, credsFile, orphanAge: '24h' }, { write: () => undefined }))
+        .rejects.toThrow(/cannot reach redis sentinel.*redisSentinelPassword/);
+    } finally {
+      await e.close();
+      await flush(s);
+      await dir.cleanup();
+    }
   });
 });
 

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { access, mkdir } from 'node:fs/promises';
-import { metaCredsPath, readCreds } from '../../config/creds.js';
+import { metaCredsPath } from '../../config/creds.js';
 import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
 import type { MetaEngine } from '../../meta/engine.js';
 import { openEngine, urlHasPassword } from '../../meta/engines/index.js';
 import { isRedisEngineUrl } from '../../meta/engines/redis-url.js';
 import { dumpVolume } from '../../ops/dump.js';
 import { readDump, rateProgress, writeDump } from '../../ops/dump-stream.js';
-import { openExistingEngine } from '../../ops/engine-access.js';
+import { openExistingEngine, redisSecrets } from '../../ops/engine-access.js';
 import { loadVolume } from '../../ops/load.js';
 import { defaultDbFolder } from './common.js';
 
@@ -80,19 +80,11 @@ function checkEngineFlag(engine: string): void {
 async function openEngineFor(flags: EngineFlags, create: boolean): Promise<MetaEngine> {
   const dbFolder = flags.dbFolder ?? defaultDbFolder();
   const credsFile = flags.credsFile ?? metaCredsPath();
-  let redisPassword: string | undefined;
-  let redisSentinelPassword: string | undefined;
-  if (flags.engine !== 'sqlite' && await access(credsFile).then(() => true, () => false)) {
-    const creds = await readCreds(credsFile);
-    const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-    redisPassword = str(creds.redisPassword);
-    redisSentinelPassword = str(creds.redisSentinelPassword);
-  }
   if (flags.engine === 'sqlite' && create) {
     await mkdir(dbFolder, { recursive: true, mode: 0o700 });
     return openEngine({ engine: 'sqlite', dbFolder });
   }
-  return openExistingEngine({ engine: flags.engine, dbFolder, redisPassword, redisSentinelPassword });
+  return openExistingEngine({ engine: flags.engine, dbFolder, ...await redisSecrets(flags.engine, credsFile) });
 }
 
 function run(fn: () => Promise<void>): void {
