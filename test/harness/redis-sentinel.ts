@@ -30,6 +30,12 @@ export interface RedisSentinel {
   dataPorts: number[];
   /** The data node the Sentinels name as primary now. */
   primaryPort(): Promise<number>;
+  /**
+   * A graceful switch (`SENTINEL FAILOVER`): the replica is promoted and the primary, still
+   * running, is demoted to its replica (clients writing to it get READONLY). Resolves with the
+   * new primary's port once the old one replicates from it.
+   */
+  switchover(): Promise<number>;
   /** kill -9 the current primary; resolves with its port once the process is gone. */
   kill9Primary(): Promise<number>;
   /** Wait until the Sentinels name a primary other than `oldPort` and it answers as master. */
@@ -154,6 +160,20 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
     sentinelPorts: sentinels.map((s) => s.port),
     dataPorts: [...data.keys()],
     primaryPort,
+    switchover: async () => {
+      const old = await primaryPort();
+      const reply = await sentinelClient(sentinels[0].port).call('SENTINEL', 'FAILOVER', MASTER);
+      if (String(reply) !== 'OK') throw new Error(`SENTINEL FAILOVER answered ${String(reply)}`);
+      const now = await waitFor(async () => {
+        const p = await primaryPort();
+        return p !== old && (await info(p)).includes('role:master') ? p : false;
+      }, READY_MS, 'the switchover to the replica', 100);
+      await waitFor(async () => {
+        const i = await info(old);
+        return i.includes('role:slave') && i.includes(`master_port:${now}`) && i.includes('master_link_status:up');
+      }, READY_MS, `the demoted primary ${old} replicating from ${now}`, 100);
+      return now;
+    },
     kill9Primary: async () => {
       const port = await primaryPort();
       const d = nodeProc(port);
