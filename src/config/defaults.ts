@@ -143,6 +143,24 @@ export const LISTING_PREFETCH_DEFAULTS = {
 } as const;
 
 /**
+ * Files fetched ahead of a reader that walks a directory's files in listing order (`grep -r`,
+ * `cat *`, `cp -r`, `tar c`; vfs/file-prefetch.ts): once two consecutive regular files of one
+ * listing were opened for reading, the first firstBytes of the next `ahead` files are fetched in
+ * the background (block map, then the blocks into the memory cache), concurrency files at once.
+ * Block objects never change, so what is fetched can never be stale: it is only memory and
+ * requests, bounded by READAHEAD_DEFAULTS.inFlightBytes. `maxTracked`: files remembered from
+ * listings (past it, the oldest listings are forgotten). A file's whole block map fetched so is
+ * handed to its open if the file is unchanged by then (`mapsKept` at most wait for their opens).
+ */
+export const FILE_PREFETCH_DEFAULTS = {
+  ahead: 8,
+  concurrency: 4,
+  firstBytes: 4 * MiB,
+  maxTracked: 100_000,
+  mapsKept: 256,
+} as const;
+
+/**
  * Readahead of sequential readers (vfs/readahead.ts, vfs/parts.ts, vfs/blockio.ts). One reader's
  * window doubles from one block up to the smallest of maxBlocks, maxBytes and cacheShare of the
  * memory cache (prefetched blocks wait there: a larger window would evict them before they are

@@ -14,7 +14,7 @@ export interface MountCounters {
   /** The metadata cache (vfs/meta-cache.ts): hits, misses, and other mounts' changes it heard. */
   cache?: { stats: { entryHits: number; entryMisses: number; attrHits: number; attrMisses: number;
     changedEntries: number; changedAttrs: number; changedData: number; resets: number;
-    listingHits: number; listingMisses: number; listingsPrefetched: number } };
+    listingHits: number; listingMisses: number; listingsPrefetched: number; filesPrefetched?: number } };
 }
 
 /** The status file a mount keeps under ~/.flexfs/mount/run/<pid>.json (read by `flexfs status`). */
@@ -134,7 +134,7 @@ function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () =>
   let last = { gets: 0, puts: 0, memHits: 0, diskHits: 0, prefetchBytes: 0, prefetchUnusedBytes: 0 };
   let lastSse = 0;
   let lastMeta = { entryHits: 0, entryMisses: 0, attrHits: 0, attrMisses: 0, changedEntries: 0, changedAttrs: 0, changedData: 0, resets: 0,
-    listingHits: 0, listingMisses: 0, listingsPrefetched: 0 };
+    listingHits: 0, listingMisses: 0, listingsPrefetched: 0, filesPrefetched: 0 };
   // Registered first: its collect() moves the counters below before they are serialized
   // (the VFS keeps plain numbers; counters advance by the difference since the last scrape).
   new Gauge({ name: 'flexfs_mount_up', help: '1 while the mount serves', registers: [registry], collect() {
@@ -158,11 +158,12 @@ function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () =>
       metaCache.inc({ cache: 'listing', result: 'hit' }, m.listingHits - lastMeta.listingHits);
       metaCache.inc({ cache: 'listing', result: 'miss' }, m.listingMisses - lastMeta.listingMisses);
       listingsPrefetched.inc(m.listingsPrefetched - lastMeta.listingsPrefetched);
+      filesPrefetched.inc((m.filesPrefetched ?? 0) - lastMeta.filesPrefetched);
       changes.inc({ what: 'entries' }, m.changedEntries - lastMeta.changedEntries);
       changes.inc({ what: 'attrs' }, m.changedAttrs - lastMeta.changedAttrs);
       changes.inc({ what: 'data' }, m.changedData - lastMeta.changedData);
       changes.inc({ what: 'resets' }, m.resets - lastMeta.resets);
-      lastMeta = { ...m };
+      lastMeta = { ...m, filesPrefetched: m.filesPrefetched ?? 0 };
     }
     this.set(1);
   } });
@@ -173,6 +174,7 @@ function metricsRegistry(fs: MountCounters, volume: string, sseNotApplied: () =>
   const sseMissing = new Counter({ name: 'flexfs_mount_sse_not_applied_total', help: 'PUTs that asked for SSE (--sse) and were stored without it (no x-amz-server-side-encryption in the answer)', registers: [registry] });
   const metaCache = new Counter({ name: 'flexfs_mount_meta_cache_requests_total', help: 'lookups (entry), attribute reads (attr) and directory listings (listing) answered from the mount\'s metadata cache (hit) or by the metadata server (miss)', labelNames: ['cache', 'result'], registers: [registry] });
   const listingsPrefetched = new Counter({ name: 'flexfs_mount_listings_prefetched_total', help: 'directory listings fetched ahead of a tree walker (find, du, ls -R) while the mount hears other mounts\' changes', registers: [registry] });
+  const filesPrefetched = new Counter({ name: 'flexfs_mount_files_prefetched_total', help: 'files whose first blocks were fetched ahead of a reader walking a directory\'s files in order (grep -r, cat *, cp -r)', registers: [registry] });
   const changes = new Counter({ name: 'flexfs_mount_changes_received_total', help: 'coherent caching: stale entries, attributes and data other mounts\' changes pushed here, and resets (everything dropped after a missed stretch)', labelNames: ['what'], registers: [registry] });
   new Gauge({ name: 'flexfs_mount_dirty_bytes', help: 'bytes written but not yet uploaded', registers: [registry], collect() { this.set(fs.dirtyBytes); } });
   new Gauge({ name: 'flexfs_mount_cache_bytes', help: 'bytes held by a cache tier', labelNames: ['tier'], registers: [registry],

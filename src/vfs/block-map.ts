@@ -33,6 +33,16 @@ export class BlockMap {
     return this.map.get(index);
   }
 
+  /**
+   * Take a complete map of the first chunk fetched before the open (FilePrefetch) whose file
+   * version matched the open's: saves the first read its round trip. Ignored once anything loaded.
+   */
+  seed(refs: BlockRef[]): void {
+    if (this.chunks.size > 0 || this.map.size > 0 || refs.some((r) => r.index >= MAP_CHUNK)) return;
+    for (const r of refs) if (r.blockId !== 0) this.map.set(r.index, r);
+    this.chunks.set(0, Promise.resolve());
+  }
+
   /** A slot this mount just committed (a hole write, blockId 0, makes it a hole). */
   set(ref: BlockRef): void {
     if (ref.blockId === 0) this.map.delete(ref.index);

@@ -4,6 +4,7 @@ import { FsError, isFsError } from '../errors/index.js';
 import { ROOT_INO, type Attr, type BlockRef, type ChangeListener, type DirEntry, type MetaStore, type OpContext, type StatFs } from '../meta/types.js';
 import type { AttrChanges, Caller, InodeFs, OpenResult, RecordLock } from './types.js';
 import { VFS_DEFAULTS, type FileSystemOptions } from './options.js';
+import { FILE_PREFETCH_DEFAULTS } from '../config/defaults.js';
 import { OpenFiles } from './open-files.js';
 import { Xattrs } from './xattrs.js';
 import { buildCoreParts, type CoreParts } from './parts.js';
@@ -13,6 +14,7 @@ import type { BlockIO } from './blockio.js';
 import type { DirtyBudget } from './budget.js';
 import { MetaCache } from './meta-cache.js';
 import { ListingPrefetch } from './listing-prefetch.js';
+import { FilePrefetch, type ListedFile } from './file-prefetch.js';
 import { dropOthersChanges } from './coherence.js';
 import { HandleTable, type FileHandle } from './handles.js';
 import { AccessPolicy, GroupLookup, R_OK, W_OK, X_OK } from './permissions.js';
@@ -54,6 +56,7 @@ export class FsCore implements InodeFs {
   private readonly names: Namespace;
   private readonly attrs: AttrOps;
   private readonly prefetch: ListingPrefetch;
+  private readonly filePrefetch: FilePrefetch;
   private readonly locks: MountLocks;
   private destroyed = false;
   private readonly unwatch?: () => void;
@@ -93,6 +96,7 @@ export class FsCore implements InodeFs {
       fetch: async (dir, ctx) => { await this.fetchListing(dir, ctx); this.cache.stats.listingsPrefetched++; },
       enabled: () => this.hearsOthers() && !this.destroyed,
     });
+    this.filePrefetch = new FilePrefetch((f, ctx) => this.warmFile(f, ctx));
     this.locks = new MountLocks({ meta: o.meta, ctx: (c) => this.ctx(c), retryMs: o.lockRetryMs });
     this.unwatch = o.meta.watch?.((c) => dropOthersChanges({ meta: this.cache, xattrs: this.xattrs, acls: this.acls }, c));
   }
@@ -224,6 +228,7 @@ export class FsCore implements InodeFs {
       throw new FsError('ESTALE', `inode ${ino} no longer exists`);
     }
     this.cache.putAttr(fresh);
+    if (reads && fresh.type === 'file') this.filePrefetch.opened(ino, this.ctx(c));
     try {
       return await this.files.opened(fresh, flags);
     } catch (e) {
@@ -326,7 +331,20 @@ export class FsCore implements InodeFs {
     const entries = (this.hearsOthers() ? this.cache.listing(h.ino) : undefined) ?? await this.fetchListing(h.ino, ctx);
     h.listing = entries.map(([name, attr]) => ({ name, attr: this.files.present(attr) }));
     this.prefetch.listed(h.ino, entries.filter(([, a]) => a.type === 'dir').map(([, a]) => a.ino), ctx);
+    this.filePrefetch.listed(h.ino, entries.filter(([, a]) => a.type === 'file').map(([, a]) => ({ ino: a.ino, size: a.size, attr: a })));
     return h.listing;
+  }
+
+  /** FilePrefetch's fetch: the first blocks of a file a walker is about to open, into the memory cache. */
+  private async warmFile(f: ListedFile, ctx: OpContext): Promise<void> {
+    if (this.destroyed) return;
+    const bs = this.o.settings.blockSize;
+    const count = Math.max(1, Math.min(Math.ceil(f.size / bs), Math.floor(FILE_PREFETCH_DEFAULTS.firstBytes / bs)));
+    const refs = await this.metaCall('blocks', () => this.meta.blocks(f.ino, 0, count, ctx));
+    for (const r of refs) if (r.blockId !== 0) this.io.prefetch(f.ino, r.index, r.blockId, r.length);
+    // The whole map fetched: the open takes it if the file is still the version listed.
+    if (f.attr && count * bs >= f.size) this.files.mapAhead(f.attr, refs);
+    this.cache.stats.filesPrefetched++;
   }
 
   /** `dir`'s whole listing from the metadata server, put into the caches. */
@@ -379,6 +397,7 @@ export class FsCore implements InodeFs {
     if (this.destroyed) return;
     this.destroyed = true;
     this.prefetch.stop();
+    this.filePrefetch.stop();
     this.unwatch?.();
     this.locks.close();
     try {

@@ -27,7 +27,7 @@ export class MetaCache {
    * that must be fresh are not counted), and what other mounts' pushed changes dropped (metrics).
    */
   readonly stats = { entryHits: 0, entryMisses: 0, attrHits: 0, attrMisses: 0, changedEntries: 0, changedAttrs: 0, changedData: 0, resets: 0,
-    listingHits: 0, listingMisses: 0, listingsPrefetched: 0 };
+    listingHits: 0, listingMisses: 0, listingsPrefetched: 0, filesPrefetched: 0 };
 
   constructor(
     private readonly meta: MetaStore,

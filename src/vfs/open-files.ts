@@ -1,6 +1,7 @@
 import { constants as fsc } from 'node:fs';
+import { FILE_PREFETCH_DEFAULTS } from '../config/defaults.js';
 import { FsError } from '../errors/index.js';
-import type { Attr, MetaStore, OpContext } from '../meta/types.js';
+import type { Attr, BlockRef, MetaStore, OpContext } from '../meta/types.js';
 import type { Caller, OpenResult } from './types.js';
 import type { BlockIO } from './blockio.js';
 import type { BlockIdAllocator } from './ids.js';
@@ -52,6 +53,8 @@ export class OpenFiles {
   private readonly files = new Map<number, OpenFile>();
   /** ino → its data version ("mtime:ctime:size") when this mount last opened it (keep_cache decision). */
   private readonly versions = new Map<number, string>();
+  /** Block maps fetched ahead of an open (FilePrefetch), by ino, with the file version they belong to. */
+  private readonly mapsAhead = new Map<number, { version: string; refs: BlockRef[] }>();
 
   constructor(private readonly d: OpenFilesDeps) {}
 
@@ -97,9 +100,23 @@ export class OpenFiles {
       (flags & O_ACCMODE) !== fsc.O_WRONLY);
   }
 
+  /**
+   * The complete block map of `attr`'s file as fetched ahead of its open: the open uses it if the
+   * file's version is still `attr`'s (nothing committed since), saving the first read a round trip.
+   */
+  mapAhead(attr: Attr, refs: BlockRef[]): void {
+    if (this.mapsAhead.size >= FILE_PREFETCH_DEFAULTS.mapsKept) this.mapsAhead.delete(this.mapsAhead.keys().next().value as number);
+    this.mapsAhead.set(attr.ino, { version: version(attr), refs });
+  }
+
   /** A handle on an inode the metadata server just opened (`fresh`: its answer); O_TRUNC applied. */
   async opened(fresh: Attr, flags: number): Promise<OpenResult> {
     const h = this.addHandle(fresh, flags);
+    const ahead = this.mapsAhead.get(fresh.ino);
+    if (ahead) {
+      this.mapsAhead.delete(fresh.ino);
+      if (ahead.version === version(fresh)) h.file.seedMap(ahead.refs);
+    }
     if ((flags & fsc.O_TRUNC) && fresh.type === 'file' && h.file.size > 0) this.d.cache.putAttr(await h.file.truncate(0));
     return { fh: h.fh, keepCache: this.sameVersion(this.present(fresh)) };
   }

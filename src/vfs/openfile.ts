@@ -1,4 +1,4 @@
-import type { Attr, OpContext } from '../meta/types.js';
+import type { Attr, BlockRef, OpContext } from '../meta/types.js';
 import type { PendingCommit } from '../recovery/types.js';
 import { BlockMap } from './block-map.js';
 import { FileReader } from './file-reader.js';
@@ -43,6 +43,11 @@ export class OpenFile implements FileState {
   view(stored: Attr): Attr {
     if (!this.isDirty) return { ...stored, size: this.size };
     return { ...stored, size: this.size, mtime: this.mtime, ctime: this.mtime > stored.ctime ? this.mtime : stored.ctime };
+  }
+
+  /** A block map fetched ahead for exactly these attributes (OpenFiles.opened checked the version). */
+  seedMap(refs: BlockRef[]): void {
+    if (!this.isDirty) this.map.seed(refs);
   }
 
   /** Adopt fresh attributes from the metadata server (on open, when nothing local is pending). */

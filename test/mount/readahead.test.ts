@@ -69,6 +69,28 @@ describe('readahead through a real mount (--local)', () => {
     expect(await prefetched()).toBe(0);
   });
 
+  it('a reader walking a directory\'s files in order gets the next files fetched ahead, each block once', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
+    const bodies = names.map((_, i) => patternBytes(100 + i, 64 * 1024 + i));
+    await fsp.mkdir(join(mp(), 'walk'));
+    for (const [i, n] of names.entries()) await fsp.writeFile(join(mp(), 'walk', n), bodies[i]);
+    const filesPrefetched = () => metric('flexfs_mount_files_prefetched_total');
+
+    // One file, then files out of listing order: nothing is fetched ahead.
+    await remount();
+    for (const n of ['f05', 'f02', 'f11', 'f07']) expect(await fileSha(join(mp(), 'walk', n))).toEqual({ sha: sha256(bodies[Number(n.slice(1))]), size: bodies[Number(n.slice(1))].length });
+    expect(await filesPrefetched()).toBe(0);
+    expect(await gets()).toBe(4);
+
+    // `cat walk/*` opens them in listing order: from the second file on, the next ones are fetched ahead.
+    await remount();
+    const out = await ok('sh', ['-c', `cat "${join(mp(), 'walk')}"/* | sha256sum`]);
+    expect(out.split(' ')[0]).toBe(sha256(Buffer.concat(bodies)));
+    expect(await filesPrefetched()).toBeGreaterThanOrEqual(15);
+    expect(await gets(), 'every block fetched exactly once').toBe(20);
+    expect(await metric('flexfs_mount_prefetch_unused_bytes_total'), 'every block fetched ahead was read').toBe(0);
+  });
+
   it('a damaged block fetched ahead still reads as EIO, never as wrong bytes', async () => {
     const victim = patternBytes(12, 6 * BS);
     await fsp.writeFile(join(mp(), 'victim'), victim);

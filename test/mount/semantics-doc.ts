@@ -114,6 +114,9 @@ const CLAIMS: Claim[] = [
   // Caching and memory: internals, exercised below the kernel by the VFS suites.
   { match: /^Memory block cache: decoded blocks by block id/, file: 'test/vfs/readpath.test.ts', test: 'concurrent reads of one block share one GET' },
   { match: /^Optional disk cache/, file: 'test/vfs/readpath.test.ts', test: 'the disk cache serves a second client' },
+  { match: /^A reader that opens a directory's files one after another/, file: `${MOUNT}/readahead.test.ts`, test: 'a reader walking a directory' },
+  { match: /^A reader that opens a directory's files one after another/, file: 'test/vfs/readpath.test.ts', test: 'a file changed by another client between the listing and its open reads as changed' },
+  { match: /^A reader that opens a directory's files one after another/, file: 'src/vfs/file-prefetch.test.ts', test: 'a single open fetches nothing; the second consecutive open fetches the next' },
   { match: /^Sequential readers get readahead/, file: 'test/vfs/readpath.test.ts', test: 'sequential reads prefetch ahead' },
   { match: /^Dirty data is bounded by a global budget/, file: 'test/vfs/faults.test.ts', test: 'the dirty budget holds writers back' },
 ];

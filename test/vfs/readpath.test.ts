@@ -146,6 +146,78 @@ describe('VFS read path: singleflight, readahead, disk cache', () => {
 });
 
 /** The store, with the block index of every GET recorded in call order. */
+describe('VFS read path: files fetched ahead of a reader walking a directory', () => {
+  let vol: TestVolume;
+  const bodies = Array.from({ length: 10 }, (_, i) => randomBytes(1000 + i));
+  beforeAll(async () => {
+    vol = await makeVolume({ blockSize: BS });
+    const fs = await vol.mount();
+    await fs.mkdir('/walk', 0o755, ROOT);
+    for (const [i, b] of bodies.entries()) {
+      const fh = await fs.create(`/walk/f${i}`, 0o644, C.O_WRONLY | C.O_CREAT, ROOT);
+      await fs.write(`/walk/f${i}`, fh, b, b.length, 0, ROOT);
+      await fs.release(`/walk/f${i}`, fh, ROOT);
+    }
+  });
+  afterAll(async () => {
+    await vol?.cleanup();
+  });
+
+  /** The volume's real MetaStore, counting the block-map requests made through it. */
+  function countingMeta(): { meta: typeof vol.meta; blockCalls: () => number } {
+    let n = 0;
+    const meta = new Proxy(vol.meta, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== 'function') return v;
+        return prop === 'blocks' ? (...a: unknown[]) => { n++; return v.apply(target, a); } : v.bind(target);
+      },
+    });
+    return { meta, blockCalls: () => n };
+  }
+
+  async function readAll(fs: Awaited<ReturnType<TestVolume['mount']>>, path: string): Promise<Buffer> {
+    const fh = await fs.open(path, C.O_RDONLY, ROOT);
+    const buf = Buffer.alloc(4096);
+    const n = await fs.read(path, fh, buf, buf.length, 0, ROOT);
+    await fs.release(path, fh, ROOT);
+    return buf.subarray(0, n);
+  }
+
+  async function walked(fs: Awaited<ReturnType<TestVolume['mount']>>): Promise<void> {
+    await fs.readdir('/walk', ROOT);
+    for (const i of [0, 1]) expect((await readAll(fs, `/walk/f${i}`)).equals(bodies[i])).toBe(true);
+    // f2..f9 are being fetched ahead now: wait until their blocks are in.
+    for (let t = 0; fs.io.stats.gets < bodies.length && t < 500; t++) await new Promise((r) => setTimeout(r, 10));
+    expect(fs.io.stats.gets).toBe(bodies.length);
+  }
+
+  it('the block maps fetched ahead serve the opens: one block-map request per file, one GET per block', async () => {
+    const { meta, blockCalls } = countingMeta();
+    const fs = await vol.mount({ meta });
+    await walked(fs);
+    for (let i = 2; i < bodies.length; i++) expect((await readAll(fs, `/walk/f${i}`)).equals(bodies[i])).toBe(true);
+    expect(blockCalls()).toBe(bodies.length);
+    expect(fs.io.stats.gets, 'nothing fetched twice').toBe(bodies.length);
+  });
+
+  it('a file changed by another client between the listing and its open reads as changed', async () => {
+    const { meta, blockCalls } = countingMeta();
+    const fs = await vol.mount({ meta });
+    await walked(fs);
+    const other = await vol.mount();
+    const changed = randomBytes(1500);
+    const fh = await other.open('/walk/f5', C.O_WRONLY | C.O_TRUNC, ROOT);
+    await other.write('/walk/f5', fh, changed, changed.length, 0, ROOT);
+    await other.release('/walk/f5', fh, ROOT);
+    for (let i = 2; i < bodies.length; i++) {
+      expect((await readAll(fs, `/walk/f${i}`)).equals(i === 5 ? changed : bodies[i]), `f${i}`).toBe(true);
+    }
+    expect(blockCalls(), 'only the changed file asked for its map again').toBe(bodies.length + 1);
+    bodies[5] = changed;
+  });
+});
+
 function recordingStore(inner: ObjectStore): { store: ObjectStore; requested: number[] } {
   const requested: number[] = [];
   const store: ObjectStore = {
