@@ -54,6 +54,13 @@ export const TIMEOUTS = {
   tlsHandshakeMs: 5 * SECOND,
   /** meta.flexfs connecting to redis at start (meta/engines/redis-connect.ts). */
   redisConnectMs: 20 * SECOND,
+  /**
+   * redis+sentinel: how long one metadata operation keeps retrying while the primary is gone
+   * (connection errors, READONLY) before it fails with EIO (meta/engines/redis-failover.ts).
+   */
+  redisFailoverWaitMs: 30 * SECOND,
+  /** redis+sentinel: one `WAIT minReplicas` after a mutation, before it is acknowledged. */
+  redisReplicaWaitMs: 5 * SECOND,
   /** sqlite waits this long for a lock held by another process (meta/engines/sqlite*.ts). */
   sqliteBusyMs: 30 * SECOND,
   /** The mount's start-up check that its block store answers (mount/stack.ts, --skipStoreCheck). */
@@ -104,6 +111,7 @@ export const DEADLINE_NESTING: Nesting[] = [
   { inner: ['s3ConnectMs'], outer: 's3RequestMs', where: 'the TCP connect of one S3 request' },
   { inner: ['imdsMs'], outer: 's3RequestMs', where: 'ambient credentials fetched for an S3 request' },
   { inner: ['rpcConnectMs'], outer: 'rpcCallMs', where: 'an RPC call waiting for a reconnect: one attempt leaves time for another' },
+  { inner: ['redisFailoverWaitMs', 'redisReplicaWaitMs'], outer: 'rpcCallMs', where: 'a meta.flexfs op on redis+sentinel riding out a failover, then waiting for its replica, inside the mount\'s RPC call' },
   { inner: ['sqliteBusyMs'], outer: 'metaDeadlineMs', where: 'a --local metadata call waiting on a sqlite lock' },
 ];
 
@@ -294,6 +302,23 @@ export const META_SERVER_DEFAULTS = {
    * applies it at once.
    */
   volumeLimitsRefreshMs: 10 * SECOND,
+} as const;
+
+/**
+ * The redis engine on Redis Sentinel (`redis+sentinel://…`, meta/engines/redis-url.ts,
+ * redis-failover.ts); the URL's `?minReplicas=`, `?replicaWaitMs=`, `?failoverWaitMs=` override.
+ */
+export const REDIS_SENTINEL_DEFAULTS = {
+  /**
+   * Replicas that must hold a mutation (redis WAIT) before it is acknowledged; fewer in time
+   * answers EIO. 1: a failover to a replica that was in sync loses no acknowledged change.
+   */
+  minReplicas: 1,
+  replicaWaitMs: TIMEOUTS.redisReplicaWaitMs,
+  failoverWaitMs: TIMEOUTS.redisFailoverWaitMs,
+  /** Pause between retries while the primary is gone; doubles up to maxRetryPauseMs. */
+  retryPauseMs: 50,
+  maxRetryPauseMs: 1 * SECOND,
 } as const;
 
 /** proxy.flexfs (proxy/, cli/proxy/). */

@@ -47,6 +47,8 @@ const CLAIMS: Claim[] = [
   { match: /^A client crash loses writes that were not yet flushed/, file: `${MOUNT}/crash.test.ts`, id: 'fsync-durable' },
   { match: /^Directory operations .* are\s+committed by the metadata server/s, file: `${MOUNT}/crash.test.ts`, id: 'dirops-durable' },
   { match: /^Directory operations .* `fsyncdir` has nothing to add/s, file: `${MOUNT}/sync.test.ts`, id: 'fsyncdir' },
+  { match: /^With the metadata on Redis Sentinel/, file: 'test/meta/redis-sentinel.test.ts', test: 'the server follows the promoted replica; every create a client had acknowledged is there' },
+  { match: /^With the metadata on Redis Sentinel/, file: 'test/meta/redis-sentinel.test.ts', test: 'with minReplicas above the replicas there are, a mutation answers EIO' },
   // Failures and deadlines
   { match: /^Object store requests retry with backoff and jitter/, file: `${MOUNT}/faults.test.ts`, id: 'deadline-eio' },
   { match: /^Object store requests retry with backoff and jitter/, file: `${MOUNT}/outage.test.ts`, id: 'store-deadline' },

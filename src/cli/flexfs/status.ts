@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { metaCredsPath } from '../../config/creds.js';
 import { findFuseMount } from '../../fuse/mountinfo.js';
-import { openExistingEngine } from '../../ops/engine-access.js';
+import { openExistingEngine, redisSecrets } from '../../ops/engine-access.js';
 import { volumeStatusViaAdmin } from '../../ops/remote-status.js';
 import { formatMountStatus, formatVolumeStatus, liveMountStatuses, localMountsOf, volumeStatus, type VolumeStatus } from '../../ops/status.js';
 import { adminClient, defaultDbFolder } from '../meta/common.js';
@@ -18,11 +18,11 @@ export interface StatusFlags {
 export function registerStatus(program: Command): void {
   program.command('status <target>')
     .description('status of a mountpoint (dirty bytes, cache hit rates, from the mount\'s status file) or of a volume: from the metadata engine on this host, from a meta server (--addr), or else from this host\'s mounts of it')
-    .option('--engine <engine>', 'metadata engine for a volume: sqlite (default) or redis://…')
+    .option('--engine <engine>', 'metadata engine for a volume: sqlite (default) or a redis URL (redis://…, redis+cluster://…, redis+sentinel://…; passwords from --credsFile)')
     .option('--dbFolder <dir>', 'sqlite database folder (default ~/.flexfs/meta/db)')
     .option('--local <dir>', 'the folder of an embedded (--local) volume')
     .option('--addr <host:port>', 'ask this meta.flexfs (admin API) instead of opening the engine', checked(parseMetaAddr))
-    .option('--credsFile <path>', 'with --addr: server creds file holding adminToken (default ~/.flexfs/meta/creds)')
+    .option('--credsFile <path>', 'server creds file: with --addr its adminToken, with a redis --engine its redisPassword/redisSentinelPassword (default ~/.flexfs/meta/creds)')
     .option('--ca <pem-file>', 'with --addr: pin this server certificate (default: this host\'s ~/.flexfs/meta/tls/cert.pem)')
     .option('--insecure', 'with --addr: do not verify the server certificate')
     .option('--json', 'machine-readable output')
@@ -74,7 +74,7 @@ async function volumeStatusFor(volume: string, flags: StatusFlags): Promise<Volu
       'On a client host use `flexfs status <mountpoint>` or ask the meta server: --addr host:port (admin token from ' +
       `--credsFile, default ${metaCredsPath()}); on the metadata host name the engine (--dbFolder DIR, --engine redis://…, --local DIR)`);
   }
-  const engine = await openExistingEngine({ engine: engineKind, dbFolder });
+  const engine = await openExistingEngine({ engine: engineKind, dbFolder, ...await redisSecrets(engineKind, flags.credsFile ?? metaCredsPath()) });
   try {
     return await volumeStatus(engine, volume);
   } finally {

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { access, mkdir } from 'node:fs/promises';
-import { metaCredsPath, readCreds } from '../../config/creds.js';
+import { metaCredsPath } from '../../config/creds.js';
 import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
 import type { MetaEngine } from '../../meta/engine.js';
 import { openEngine, urlHasPassword } from '../../meta/engines/index.js';
+import { isRedisEngineUrl } from '../../meta/engines/redis-url.js';
 import { dumpVolume } from '../../ops/dump.js';
 import { readDump, rateProgress, writeDump } from '../../ops/dump-stream.js';
-import { openExistingEngine } from '../../ops/engine-access.js';
+import { openExistingEngine, redisSecrets } from '../../ops/engine-access.js';
 import { loadVolume } from '../../ops/load.js';
 import { defaultDbFolder } from './common.js';
 
@@ -24,7 +25,7 @@ class UsageError extends Error {}
 
 function addEngineOptions(cmd: Command): Command {
   return cmd
-    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db] (password: redisPassword in the creds file)', META_SERVER_DEFAULTS.engine)
+    .option('--engine <engine>', 'metadata engine: sqlite, redis://host:port[/db], redis+cluster://… or redis+sentinel://host:port[,…]/mastername (passwords: redisPassword, redisSentinelPassword in the creds file)', META_SERVER_DEFAULTS.engine)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--credsFile <path>', 'creds file with redisPassword, when the redis server needs one (default ~/.flexfs/meta/creds)')
     .option('--progress', 'print records done and their rate on stderr even when it is not a terminal');
@@ -72,23 +73,18 @@ export async function loadCommand(file: string, flags: LoadFlags): Promise<void>
 
 function checkEngineFlag(engine: string): void {
   if (urlHasPassword(engine)) throw new UsageError('--engine: the redis URL carries a password, which every user of this host can read in the process list; put it in the creds file as redisPassword');
-  if (engine !== 'sqlite' && !/^(rediss?|redis\+cluster):\/\//i.test(engine)) throw new UsageError(`--engine ${engine}: expected sqlite or a redis:// URL`);
+  if (engine !== 'sqlite' && !isRedisEngineUrl(engine)) throw new UsageError(`--engine ${engine}: expected sqlite or a redis:// URL`);
 }
 
 /** dump reads an existing engine; load may start a new sqlite database (like `start`). */
 async function openEngineFor(flags: EngineFlags, create: boolean): Promise<MetaEngine> {
   const dbFolder = flags.dbFolder ?? defaultDbFolder();
   const credsFile = flags.credsFile ?? metaCredsPath();
-  let redisPassword: string | undefined;
-  if (flags.engine !== 'sqlite' && await access(credsFile).then(() => true, () => false)) {
-    const p = (await readCreds(credsFile)).redisPassword;
-    if (typeof p === 'string' && p !== '') redisPassword = p;
-  }
   if (flags.engine === 'sqlite' && create) {
     await mkdir(dbFolder, { recursive: true, mode: 0o700 });
     return openEngine({ engine: 'sqlite', dbFolder });
   }
-  return openExistingEngine({ engine: flags.engine, dbFolder, redisPassword });
+  return openExistingEngine({ engine: flags.engine, dbFolder, ...await redisSecrets(flags.engine, credsFile) });
 }
 
 function run(fn: () => Promise<void>): void {

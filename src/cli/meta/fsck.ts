@@ -14,10 +14,10 @@ export type FsckResult = FsckReport | (VolumeFailure & { ok: false });
 export function registerFsckCommands(program: Command): void {
   program.command('fsck [volumes...]')
     .description('check volumes (all when none named; a volume that cannot be checked is reported and the others go on): blocks referenced but missing from the bucket, orphan objects, namespace consistency. Exit 0 consistent, 1 damage found or a volume could not be checked, 2 could not run')
-    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', META_SERVER_DEFAULTS.engine)
+    .option('--engine <engine>', 'metadata engine: sqlite or a redis URL: redis://host:port[/db], redis+cluster://…, redis+sentinel://host:port[,…]/mastername (passwords: redisPassword, redisSentinelPassword in --credsFile)', META_SERVER_DEFAULTS.engine)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--local <dir>', 'an embedded volume folder (DIR/meta.db + DIR/blocks, as made by mount.flexfs start --local DIR) instead of --engine/--dbFolder')
-    .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
+    .option('--credsFile <path>', 'server creds file with blockUser/blockPass, and redisPassword/redisSentinelPassword for a redis engine (default ~/.flexfs/meta/creds)')
     .option('--storeDeadline <duration>', 'give up on a volume whose bucket does not answer a request within this long, retries included (reported; the others go on)', checked(durationValue), durationFlag(OPS_DEFAULTS.storeDeadlineSeconds))
     .option('--orphanAge <duration>', 'orphans at least this old count as collectable by gc', checked(durationValue), durationFlag(OPS_DEFAULTS.orphanAgeSeconds))
     .option('--json', 'print the reports as JSON')

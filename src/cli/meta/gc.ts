@@ -16,10 +16,10 @@ export type GcResult = GcSummary | VolumeFailure;
 export function registerGcCommands(program: Command): void {
   program.command('gc [volumes...]')
     .description('delete queued superseded/deleted blocks past the volume retention, and unreferenced objects older than --orphanAge (all volumes when none named; a volume that fails is reported and the others go on). Exit 0 done, 1 some deletions failed or a volume failed, 2 could not run')
-    .option('--engine <engine>', 'metadata engine: sqlite or redis://host:port[/db]', META_SERVER_DEFAULTS.engine)
+    .option('--engine <engine>', 'metadata engine: sqlite or a redis URL: redis://host:port[/db], redis+cluster://…, redis+sentinel://host:port[,…]/mastername (passwords: redisPassword, redisSentinelPassword in --credsFile)', META_SERVER_DEFAULTS.engine)
     .option('--dbFolder <dir>', 'folder of the sqlite database (default ~/.flexfs/meta/db)')
     .option('--local <dir>', 'an embedded volume folder (DIR/meta.db + DIR/blocks, as made by mount.flexfs start --local DIR) instead of --engine/--dbFolder')
-    .option('--credsFile <path>', 'server creds file with blockUser/blockPass (default ~/.flexfs/meta/creds)')
+    .option('--credsFile <path>', 'server creds file with blockUser/blockPass, and redisPassword/redisSentinelPassword for a redis engine (default ~/.flexfs/meta/creds)')
     .option('--storeDeadline <duration>', 'give up on a volume whose bucket does not answer a request within this long, retries included (reported; the others go on)', checked(durationValue), durationFlag(OPS_DEFAULTS.storeDeadlineSeconds))
     .option('--dry-run', 'count what would be deleted, delete nothing')
     .option('--orphanAge <duration>', 'only delete unreferenced objects at least this old (s/m/h/d)', checked(durationValue), durationFlag(OPS_DEFAULTS.orphanAgeSeconds))

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { initSystemdUnit } from '../../ops/units.js';
 import { urlHasPassword } from '../../meta/engines/index.js';
 
-const CRED_KEYS = ['adminToken', 'blockUser', 'blockPass', 'redisPassword'];
+const CRED_KEYS = ['adminToken', 'blockUser', 'blockPass', 'redisPassword', 'redisSentinelPassword'];
 
 export function registerInit(program: Command): void {
   const init = program.command('init').description('set up credentials or a systemd unit');
 
   init.command('creds')
-    .description('write the server creds file; reads adminToken, blockUser, blockPass, redisPassword as key=value lines on stdin (or prompts on a TTY); generates adminToken when none is given')
+    .description('write the server creds file; reads adminToken, blockUser, blockPass, redisPassword, redisSentinelPassword as key=value lines on stdin (or prompts on a TTY); generates adminToken when none is given')
     .option('--credsFile <path>', 'creds file (default ~/.flexfs/meta/creds)')
     .action((flags: { credsFile?: string }) => initCreds(flags).catch(fail));
 
@@ -36,7 +36,7 @@ export function registerInit(program: Command): void {
 
 async function initCreds(flags: { credsFile?: string }): Promise<void> {
   const path = flags.credsFile ?? metaCredsPath();
-  const given = await readSecrets(CRED_KEYS, { adminToken: 'admin token (empty: generate)', blockUser: 'bucket access key (empty: ambient)', blockPass: 'bucket secret key', redisPassword: 'redis password (empty: none)' });
+  const given = await readSecrets(CRED_KEYS, { adminToken: 'admin token (empty: generate)', blockUser: 'bucket access key (empty: ambient)', blockPass: 'bucket secret key', redisPassword: 'redis password (empty: none)', redisSentinelPassword: 'redis Sentinel password (empty: none)' });
   let existing: Creds = {};
   if (await access(path).then(() => true, () => false)) existing = await readCreds(path, { allowOpenMode: true }); // rewritten 0600 below
   const creds: Creds = { ...existing, ...given };
@@ -80,7 +80,7 @@ export function startArgs(flags: SystemdFlags): string[] {
 async function initSystemd(flags: SystemdFlags): Promise<void> {
   // meta.env is world-readable and its flags end up in argv: no password may go there.
   if (flags.engine && urlHasPassword(flags.engine)) {
-    throw new Error('--engine: the redis URL carries a password; put it in the server creds file as redisPassword instead');
+    throw new Error('--engine: the redis URL carries a password; put it in the server creds file as redisPassword (or redisSentinelPassword) instead');
   }
   await initSystemdUnit({ unit: 'flexfs-meta.service', daemon: 'meta', args: startArgs(flags), now: flags.now,
     unitDir: flags.unitDir, envDir: flags.envDir }, (t) => process.stdout.write(t));

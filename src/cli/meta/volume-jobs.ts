@@ -2,7 +2,7 @@ import { metaCredsPath } from '../../config/creds.js';
 import { OPS_DEFAULTS } from '../../config/defaults.js';
 import type { MetaEngine } from '../../meta/engine.js';
 import type { VolumeSettings } from '../../meta/types.js';
-import { openExistingEngine, selectVolumes } from '../../ops/engine-access.js';
+import { openExistingEngine, redisSecrets, selectVolumes } from '../../ops/engine-access.js';
 import { progressBar } from '../../ops/progress.js';
 import type { GcProgress } from '../../ops/gc.js';
 import { openVolumeStore } from '../../ops/volume-store.js';
@@ -43,7 +43,8 @@ export async function runOnVolumes<R>(names: string[], flags: VolumeJobFlags,
 ): Promise<(R | VolumeFailure)[]> {
   const deadlineMs = (flags.storeDeadline !== undefined ? parseDuration(flags.storeDeadline) : OPS_DEFAULTS.storeDeadlineSeconds) * 1000;
   if (deadlineMs <= 0) throw new Error(`--storeDeadline ${flags.storeDeadline}: must be longer than 0 s`);
-  const engine = await openExistingEngine(engineSpecOf(flags));
+  const spec = engineSpecOf(flags);
+  const engine = await openExistingEngine({ ...spec, ...await redisSecrets(spec.engine, flags.credsFile ?? metaCredsPath()) });
   const results: (R | VolumeFailure)[] = [];
   try {
     for (const volume of await selectVolumes(engine, names)) {

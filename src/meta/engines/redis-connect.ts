@@ -1,40 +1,22 @@
 import { Cluster, Redis } from 'ioredis';
-import { hideUserInfo as safeUrl } from '../../store/redact.js';
 import type { RedisClient } from './redis-client.js';
 import { TIMEOUTS } from '../../config/defaults.js';
+import { parseRedisUrl, redactRedisUrl } from './redis-url.js';
+
+export { isClusterUrl, parseClusterUrl } from './redis-url.js';
 
 /**
- * Open the redis engine's client from its URL: `redis://host:port[/db]` or `rediss://…` (one
- * server or a replication primary) or `redis+cluster://host:port[,host:port…]` (seed nodes of a
- * Redis Cluster; the client learns the rest from them). The password always comes separately
- * (the creds file's redisPassword); a cluster URL with a user or password is refused.
+ * Open the redis engine's client from its URL (redis-url.ts): `redis://host:port[/db]` or
+ * `rediss://…` (one server or a replication primary), `redis+cluster://host:port[,host:port…]`
+ * (seed nodes of a Redis Cluster; the client learns the rest from them) or
+ * `redis+sentinel://host:port[,…]/mastername` (the Sentinels of a replicated group: the client
+ * asks them for the primary, and again after a failover). The passwords always come separately
+ * (the creds file's redisPassword and redisSentinelPassword); URLs carrying one are refused.
  */
 
-const CLUSTER = /^redis\+cluster:\/\//i;
 const CONNECT_TIMEOUT_MS = TIMEOUTS.redisConnectMs;
-
-export function isClusterUrl(url: string): boolean {
-  return CLUSTER.test(url);
-}
-
-/** Seed nodes of a `redis+cluster://host:port[,host:port…]` URL (port defaults to 6379). */
-export function parseClusterUrl(url: string): { host: string; port: number }[] {
-  if (!CLUSTER.test(url)) throw new Error('redis engine: expected a redis+cluster:// URL');
-  const rest = url.replace(CLUSTER, '').replace(/\/$/, '');
-  if (rest.includes('@')) {
-    throw new Error('redis engine: a redis+cluster:// URL takes no user or password; put the password in the creds file as redisPassword');
-  }
-  if (/[/?#]/.test(rest)) {
-    throw new Error('redis engine: a redis+cluster:// URL is a list of host:port seeds only (Redis Cluster has just database 0)');
-  }
-  if (rest === '') throw new Error('redis engine: a redis+cluster:// URL needs at least one host:port');
-  return rest.split(',').map((part) => {
-    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/.exec(part.trim());
-    const port = m?.[2] === undefined ? 6379 : Number(m[2]);
-    if (!m || port < 1 || port > 65535) throw new Error(`redis engine: bad cluster seed "${part}" (expected host:port)`);
-    return { host: m[1].replace(/^\[|\]$/g, ''), port };
-  });
-}
+/** Requests ioredis keeps queued across this many reconnects before failing them. */
+const MAX_RETRIES_PER_REQUEST = 5;
 
 function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -44,24 +26,65 @@ function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
+function makeClient(url: string, password?: string, sentinelPassword?: string): { client: RedisClient; what: string } {
+  const pw = password ? { password } : {};
+  const target = parseRedisUrl(url);
+  if (target.kind === 'cluster') {
+    return {
+      what: 'redis cluster',
+      client: new Cluster(target.seeds, {
+        lazyConnect: true, enableAutoPipelining: true,
+        redisOptions: { maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST, ...pw },
+      }),
+    };
+  }
+  if (target.kind === 'sentinel') {
+    return {
+      what: 'redis sentinel',
+      client: new Redis({
+        sentinels: target.sentinels, name: target.name, role: 'master', db: target.db,
+        ...pw, ...(sentinelPassword ? { sentinelPassword } : {}),
+        lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+        // hear +switch-master from the Sentinels instead of waiting for the old primary to fail
+        failoverDetector: true,
+        // a demoted primary answers READONLY: reconnect (to whoever the Sentinels name) and resend
+        reconnectOnError: (err) => (/READONLY/.test(err.message) ? 2 : false),
+      }),
+    };
+  }
+  return {
+    what: 'redis',
+    client: new Redis(target.url, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST, ...pw }),
+  };
+}
+
+/**
+ * Errors ioredis would retry forever that no retry fixes at start: a wrong password, a master
+ * name no Sentinel monitors. They fail the start at once, with a hint.
+ */
+const FATAL_AT_START: [RegExp, string][] = [
+  [/WRONGPASS|NOAUTH|invalid password|NOPERM/i, 'check redisPassword / redisSentinelPassword in the creds file'],
+  [/No such master with that name/i, 'no Sentinel monitors a master of that name: check the name after the hosts in the URL'],
+];
+
 /** A connected client that answered PING; errors name the URL without any password. */
-export async function connectRedis(opts: { url: string; password?: string }): Promise<RedisClient> {
-  const password = opts.password ? { password: opts.password } : {};
-  const cluster = isClusterUrl(opts.url);
-  const r: RedisClient = cluster
-    ? new Cluster(parseClusterUrl(opts.url), {
-      lazyConnect: true, enableAutoPipelining: true,
-      redisOptions: { maxRetriesPerRequest: 5, ...password },
-    })
-    : new Redis(opts.url, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 5, ...password });
-  r.on('error', () => { /* reconnects on its own; commands fail with their own errors */ });
+export async function connectRedis(opts: { url: string; password?: string; sentinelPassword?: string }): Promise<RedisClient> {
+  const { client: r, what } = makeClient(opts.url, opts.password, opts.sentinelPassword);
+  let fatal: (e: Error) => void = () => undefined;
+  const fatalSeen = new Promise<never>((_, reject) => { fatal = reject; });
+  fatalSeen.catch(() => undefined);
+  r.on('error', (e: Error) => {
+    // reconnects on its own; commands fail with their own errors. At start, some errors are final.
+    const hit = FATAL_AT_START.find(([re]) => re.test(String(e?.message)));
+    if (hit) fatal(new Error(`${String(e.message).replace(/^.*Last error: /, '')} (${hit[1]})`));
+  });
   try {
-    await withDeadline((async () => { await r.connect(); await r.ping(); })(), CONNECT_TIMEOUT_MS);
+    await withDeadline(Promise.race([(async () => { await r.connect(); await r.ping(); })(), fatalSeen]), CONNECT_TIMEOUT_MS);
   } catch (e) {
     r.disconnect();
-    let why = String((e as Error)?.message ?? e).replace(opts.url, safeUrl(opts.url));
-    if (opts.password) why = why.split(opts.password).join('***');
-    throw new Error(`cannot reach redis${cluster ? ' cluster' : ''} at ${safeUrl(opts.url)}: ${why}`);
+    let why = String((e as Error)?.message ?? e).split(opts.url).join(redactRedisUrl(opts.url));
+    for (const secret of [opts.password, opts.sentinelPassword]) if (secret) why = why.split(secret).join('***');
+    throw new Error(`cannot reach ${what} at ${redactRedisUrl(opts.url)}: ${why}`);
   }
   return r;
 }

@@ -7,8 +7,11 @@ import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDeta
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { defineAdminScripts, type AdminScripts } from './redis-admin-lua.js';
 import { sessionRecs, storedVolume, volumeInfo } from './redis-admin-records.js';
+import type { Redis } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 import { connectRedis } from './redis-connect.js';
+import { FailoverGuard, type SentinelPolicy } from './redis-failover.js';
+import { isRedisEngineUrl, parseRedisUrl } from './redis-url.js';
 import { RedisChangeBus } from './redis-changes.js';
 import * as fsck from './redis-fsck.js';
 import { RedisRunner } from './redis-runner.js';
@@ -29,21 +32,30 @@ import { AsOfMetaStore } from '../history/store.js';
  * volume's keys whole (redis-fsck.ts).
  * The client is one server (or replication primary) or a Redis Cluster (redis-client.ts): keys are
  * hash-tagged per volume (redis-keys.ts), so a volume lives in one slot and each script or MULTI
- * runs on the one node owning it; SCANs walk every primary. Sentinel is not supported yet.
+ * runs on the one node owning it; SCANs walk every primary. Or it is the primary a set of Redis
+ * Sentinels names (redis+sentinel://): then every call goes through a FailoverGuard
+ * (redis-failover.ts), which retries across a failover and WAITs for replicas after mutations.
  * This module wires those parts into the MetaEngine.
  */
 
 /**
- * `redis://host:port[/db]`, `rediss://…` (one server or a primary) or
- * `redis+cluster://host:port[,host:port…]` (a Redis Cluster's seed nodes). The password comes
- * separately, never in a cluster URL.
+ * `redis://host:port[/db]`, `rediss://…` (one server or a primary),
+ * `redis+cluster://host:port[,host:port…]` (a Redis Cluster's seed nodes) or
+ * `redis+sentinel://host:port[,…]/mastername[?…]` (redis-url.ts). The passwords come separately
+ * (`password` for redis, `sentinelPassword` for the Sentinels), never in the URL.
  */
-export async function openRedisEngine(opts: { url: string; password?: string }): Promise<RedisEngine> {
-  if (!opts?.url || !/^(rediss?|redis\+cluster):\/\//i.test(opts.url)) {
-    throw new Error('redis engine: expected a redis://, rediss:// or redis+cluster:// URL');
+export async function openRedisEngine(opts: { url: string; password?: string; sentinelPassword?: string }): Promise<RedisEngine> {
+  if (!opts?.url || !isRedisEngineUrl(opts.url)) {
+    throw new Error('redis engine: expected a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL');
   }
-  return new RedisEngine(await connectRedis(opts));
+  const target = parseRedisUrl(opts.url);
+  return new RedisEngine(await connectRedis(opts), target.kind === 'sentinel' ? target : undefined);
 }
+
+/** How a call fares across a failover: does it write, and may it run a second time. */
+const READ = { mutating: false, rerunnable: true };
+const IDEMPOTENT = { mutating: true, rerunnable: true };
+const ONCE = { mutating: true, rerunnable: false };
 
 export class RedisEngine implements MetaEngine, VolumeRecordAccess {
   readonly kind = 'redis' as const;
@@ -54,55 +66,63 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
   private readonly infoVersions = new VolumeInfoVersions();
   private readonly pruneGroup: ReturnType<typeof history.defineHistoryScripts>;
 
-  constructor(private readonly r: RedisClient) {
+  private readonly guard?: FailoverGuard;
+
+  constructor(private readonly r: RedisClient, sentinel?: SentinelPolicy) {
     this.runner = new RedisRunner(r);
     this.admin = defineAdminScripts(r);
     this.pruneGroup = history.defineHistoryScripts(r);
+    if (sentinel) this.guard = new FailoverGuard(r as Redis, sentinel);
+  }
+
+  /** op through the FailoverGuard on Sentinel; as is otherwise. */
+  private guarded<T>(how: { mutating: boolean; rerunnable: boolean }, op: () => Promise<T>): Promise<T> {
+    return this.guard ? this.guard.run(op, how) : op();
   }
 
   // ------------------------------------------------------------ volumes
 
   async createVolume(spec: VolumeSpec): Promise<VolumeSettings> {
-    const v = await volumes.createVolume(this.r, this.admin, spec);
-    await history.markHistoryStart(this.r, v.id, Date.now());
+    const v = await this.guarded(ONCE, () => volumes.createVolume(this.r, this.admin, spec));
+    await this.guarded(IDEMPOTENT, () => history.markHistoryStart(this.r, v.id, Date.now()));
     return v;
   }
 
   listVolumes(): Promise<VolumeSettings[]> {
-    return volumes.listVolumes(this.r);
+    return this.guarded(READ, () => volumes.listVolumes(this.r));
   }
 
   async getVolume(nameOrId: string): Promise<VolumeSettings | null> {
-    return (await storedVolume(this.r, nameOrId))?.settings ?? null;
+    return (await this.storedVolume(nameOrId))?.settings ?? null;
   }
 
   async volumeDetails(nameOrId: string): Promise<VolumeDetails | null> {
-    const v = await storedVolume(this.r, nameOrId);
+    const v = await this.storedVolume(nameOrId);
     return v ? { settings: v.settings, capacityBytes: v.capacityBytes, inodeLimit: v.inodeLimit } : null;
   }
 
   async updateVolume(nameOrId: string, update: VolumeUpdate): Promise<VolumeDetails> {
-    const updated = await volumes.updateVolume(this.r, this.admin, nameOrId, update);
+    const updated = await this.guarded(ONCE, () => volumes.updateVolume(this.r, this.admin, nameOrId, update));
     this.infoVersions.bump(updated.settings.id);
     return updated;
   }
 
   deleteVolume(nameOrId: string, force = false): Promise<void> {
-    return volumes.deleteVolume(this.r, this.admin, nameOrId, force);
+    return this.guarded(ONCE, () => volumes.deleteVolume(this.r, this.admin, nameOrId, force));
   }
 
   async restoreVolume(v: StoredVolume): Promise<VolumeSettings> {
-    const settings = await volumes.insertVolume(this.r, this.admin, v);
-    await history.markHistoryStart(this.r, settings.id, Date.now());
+    const settings = await this.guarded(ONCE, () => volumes.insertVolume(this.r, this.admin, v));
+    await this.guarded(IDEMPOTENT, () => history.markHistoryStart(this.r, settings.id, Date.now()));
     return settings;
   }
 
   storedVolume(nameOrId: string): Promise<StoredVolume | null> {
-    return storedVolume(this.r, nameOrId);
+    return this.guarded(READ, () => storedVolume(this.r, nameOrId));
   }
 
   transactRecords<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean): Promise<T> {
-    return this.runner.transact(volumeId, fn, readOnly);
+    return this.guarded(readOnly ? READ : IDEMPOTENT, () => this.runner.transact(volumeId, fn, readOnly));
   }
 
   gcEntries(volumeId: string): AsyncIterable<GcEntry> {
@@ -121,68 +141,69 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
   private volumeRunner(volumeId: string): TxRunner {
     return {
       transact: <T>(fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean) => this.transactRecords(volumeId, fn, readOnly),
-      info: () => volumeInfo(this.r, volumeId),
+      info: () => this.guarded(READ, () => volumeInfo(this.r, volumeId)),
       // This server's own updates apply at once; another server's within volumeLimitsRefreshMs.
       infoVersion: () => `${this.infoVersions.get(volumeId)}:${Math.floor(Date.now() / META_SERVER_DEFAULTS.volumeLimitsRefreshMs)}`,
     };
   }
 
   historyStart(volumeId: string): Promise<number | null> {
-    return history.historyStart(this.r, volumeId);
+    return this.guarded(READ, () => history.historyStart(this.r, volumeId));
   }
 
   pruneHistory(volumeId: string, upToMs: number): Promise<number> {
-    return history.pruneHistory(this.r, this.pruneGroup, volumeId, upToMs);
+    // each group's prune is one script and the start only rises: safe to run again after a failover
+    return this.guarded(IDEMPOTENT, () => history.pruneHistory(this.r, this.pruneGroup, volumeId, upToMs));
   }
 
   // ------------------------------------------------------------ tokens
 
   createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
-    return tokens.createToken(this.r, this.admin, spec);
+    return this.guarded(ONCE, () => tokens.createToken(this.r, this.admin, spec));
   }
 
   listTokens(): Promise<TokenInfo[]> {
-    return tokens.listTokens(this.r);
+    return this.guarded(READ, () => tokens.listTokens(this.r));
   }
 
   revokeToken(id: string): Promise<void> {
-    return tokens.revokeToken(this.r, this.admin, id);
+    return this.guarded(ONCE, () => tokens.revokeToken(this.r, this.admin, id));
   }
 
   checkToken(secret: string): Promise<TokenInfo | null> {
-    return tokens.checkToken(this.r, secret);
+    return this.guarded(READ, () => tokens.checkToken(this.r, secret));
   }
 
   // ------------------------------------------------------------ sessions
 
   openSession(volumeId: string, info: { host: string; pid: number; mountpoint?: string }, ttlSeconds: number): Promise<string> {
-    return sessions.openSession(this.r, this.admin, volumeId, info, ttlSeconds);
+    return this.guarded(IDEMPOTENT, () => sessions.openSession(this.r, this.admin, volumeId, info, ttlSeconds));
   }
 
   heartbeat(sessionId: string, ttlSeconds: number): Promise<boolean> {
-    return sessions.heartbeat(this.r, this.admin, sessionId, ttlSeconds);
+    return this.guarded(IDEMPOTENT, () => sessions.heartbeat(this.r, this.admin, sessionId, ttlSeconds));
   }
 
   closeSession(sessionId: string): Promise<void> {
-    return sessions.endSession(this.r, this.store, sessionId);
+    return this.guarded(IDEMPOTENT, () => sessions.endSession(this.r, this.store, sessionId));
   }
 
   expireSessions(now = Date.now()): Promise<number> {
-    return sessions.expireSessions(this.r, this.store, now);
+    return this.guarded(IDEMPOTENT, () => sessions.expireSessions(this.r, this.store, now));
   }
 
   listSessions(volumeId?: string): Promise<SessionInfo[]> {
-    return sessionRecs(this.r, volumeId);
+    return this.guarded(READ, () => sessionRecs(this.r, volumeId));
   }
 
   // ------------------------------------------------------------ gc and fsck
 
   gcQueue(volumeId: string, olderThanMs: number, limit: number): Promise<GcEntry[]> {
-    return fsck.gcQueue(this.r, volumeId, olderThanMs, limit);
+    return this.guarded(READ, () => fsck.gcQueue(this.r, volumeId, olderThanMs, limit));
   }
 
   gcDone(volumeId: string, entries: GcEntry[]): Promise<void> {
-    return fsck.gcDone(this.r, volumeId, entries);
+    return this.guarded(IDEMPOTENT, () => fsck.gcDone(this.r, volumeId, entries));
   }
 
   referencedBlocks(volumeId: string): AsyncIterable<{ ino: number; index: number; blockId: number; length: number }> {
@@ -190,7 +211,7 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
   }
 
   checkNamespace(volumeId: string): Promise<string[]> {
-    return fsck.checkNamespace(this.r, volumeId);
+    return this.guarded(READ, () => fsck.checkNamespace(this.r, volumeId));
   }
 
   /** Pub/sub between the meta.flexfs servers of this Redis (redis-changes.ts); one per server. */
