@@ -160,7 +160,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
       return undefined;
     });
     const mount = await mountCore(opMetrics?.fs ?? counted.fs, mountpoint, {
-      fsname: volume, readOnly: !!flags.ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
+      fsname: volume, readOnly: stack.readOnly, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, umask, acl: flags.acl !== false, timeouts: ttls.timeouts,
       writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),
