@@ -12,6 +12,9 @@ import { requireRecordAccess } from './dump.js';
  * Records are written in batches, one transaction each. The counts and counters of the closing
  * `end` record are checked and applied last; a dump that ends early or does not add up fails,
  * and the half-loaded volume is deleted again.
+ * The parents of non-directories (core/ancestry.ts) are rebuilt from the entries: a hard-linked
+ * inode's link-parents record, and the parent of a file dumped before parents were kept. Only
+ * those inodes are remembered while loading (their numbers and the directories of their names).
  */
 
 export interface LoadOptions {
@@ -67,6 +70,7 @@ export async function loadVolume(engine: MetaEngine, records: AsyncIterable<{ re
 
   const counts: Counts = { inodes: 0, entries: 0, gc: 0 };
   const max = { ino: 1, blockId: 0 };
+  const names = new ParentsFromEntries();
   let end: EndRecord | undefined;
   try {
     let batch: DumpRecord[] = [];
@@ -83,6 +87,7 @@ export async function loadVolume(engine: MetaEngine, records: AsyncIterable<{ re
       if (end) throw new DumpFormatError(line, 'records after the end record');
       if (r.kind === 'header' || r.kind === 'volume') throw new DumpFormatError(line, `a second ${r.kind} record`);
       if (r.kind === 'end') { end = r; continue; }
+      names.see(r);
       if (r.kind === 'inode') { counts.inodes++; max.ino = Math.max(max.ino, r.ino); for (const b of r.blocks ?? []) max.blockId = Math.max(max.blockId, b[1]); }
       else if (r.kind === 'entry') counts.entries++;
       else { counts.gc++; max.blockId = Math.max(max.blockId, r.blockId); }
@@ -94,6 +99,7 @@ export async function loadVolume(engine: MetaEngine, records: AsyncIterable<{ re
       if (end.counts[k] !== counts[k]) throw new Error(`the dump is damaged: its end record counts ${end.counts[k]} ${k}, the dump holds ${counts[k]}`);
     }
     if (batch.length) await flush();
+    await names.store((fn) => e.transactRecords(volume.id, fn), batchSize);
     const c = end.counters;
     await e.transactRecords(volume.id, async (tx) => {
       // Never below the ids stored inodes and blocks use, so new ones cannot collide with them.
@@ -108,6 +114,41 @@ export async function loadVolume(engine: MetaEngine, records: AsyncIterable<{ re
     throw new LoadError(`${(err as Error).message}; ${note}`);
   }
   return { volume, counts };
+}
+
+/** The directories of the names of the inodes whose parents the dump does not say in full. */
+class ParentsFromEntries {
+  private readonly dirs = new Map<number, { parent?: number; names: number[] }>();
+
+  see(r: DumpRecord): void {
+    if (r.kind === 'inode' && r.type !== 'dir' && (r.nlink > 1 || r.parent === undefined)) {
+      this.dirs.set(r.ino, { parent: r.parent, names: [] });
+    } else if (r.kind === 'entry') {
+      this.dirs.get(r.ino)?.names.push(r.parent);
+    }
+  }
+
+  /** Write them: InodeRec.parent (where the dump lacked it) and the link-parents records. */
+  async store(run: (fn: (tx: MetaTx) => Promise<void>) => Promise<void>, batchSize: number): Promise<void> {
+    const todo = [...this.dirs].filter(([, d]) => d.names.length > 0);
+    for (let i = 0; i < todo.length; i += batchSize) {
+      const part = todo.slice(i, i + batchSize);
+      await run(async (tx) => {
+        for (const [ino, d] of part) {
+          const primary = d.parent !== undefined && d.names.includes(d.parent) ? d.parent : d.names[0];
+          if (primary !== d.parent) {
+            const rec = await tx.getInode(ino);
+            if (rec) tx.putInode({ ...rec, parent: primary });
+          }
+          const rest = [...d.names];
+          rest.splice(rest.indexOf(primary), 1);
+          const counts = new Map<number, number>();
+          for (const dir of rest) counts.set(dir, (counts.get(dir) ?? 0) + 1);
+          tx.putLinkParents(ino, counts.size ? [...counts].sort((a, b) => a[0] - b[0]) : null);
+        }
+      });
+    }
+  }
 }
 
 function apply(tx: MetaTx, r: DumpRecord): void {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants } from 'node:fs';
 import { isFsError } from '../../src/errors/index.js';
-import type { MetaEngine } from '../../src/meta/engine.js';
+import { hasRecordAccess, type MetaEngine } from '../../src/meta/engine.js';
+import { isWithin, parentsOf } from '../../src/meta/core/ancestry.js';
+import type { MetaTx } from '../../src/meta/core/tx.js';
 import { ROOT_INO, XATTR_CREATE, XATTR_REPLACE, type Attr, type MetaStore, type OpContext } from '../../src/meta/types.js';
 
 /**
@@ -47,6 +49,18 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       const vol = (await m.settings()).id;
       return (await s.engine.gcQueue(vol, Date.now() + 60_000, 100_000)).map((g) => g.blockId);
     };
+
+    /** Run fn over the volume's records (engines with record access only; else null). */
+    const records = async <T>(fn: (tx: MetaTx) => Promise<T>, readOnly = true): Promise<T | null> => {
+      if (!s.engine || !hasRecordAccess(s.engine)) return null;
+      return s.engine.transactRecords((await m.settings()).id, fn, readOnly);
+    };
+    const parents = (i: number) => records(async (tx) => (await parentsOf(tx, i)).sort((a, b) => a - b));
+    const linkParents = (i: number) => records((tx) => tx.getLinkParents(i));
+    const primary = (i: number) => records(async (tx) => (await tx.getInode(i))?.parent);
+    const within = (i: number, dir: number) => records((tx) => isWithin(tx, i, dir));
+    const recordAccess = () => !!s.engine && hasRecordAccess(s.engine);
+    const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
     /** A listing as the suite compares it: as is, or sorted by name where the store lists in stored order. */
     const listed = (names: string[]) => (s.readdirOrder === 'stored' ? [...names].sort(byBytes) : names);
@@ -758,6 +772,128 @@ export function runMetaStoreConformance(label: string, setup: () => Promise<Conf
       await m.setlk(f2.ino, 'a', lk(UN, 0, 0), false, USER);
       await m.setlk(f1.ino, 'b', lk(WR, 0, 0), true, USER);
       await m.setlk(f1.ino, 'b', lk(UN, 0, 0), false, USER);
+    });
+
+    it('parents: every inode type knows its directory from creation; isWithin follows the chain', async () => {
+      if (!recordAccess()) return;
+      const d = await fresh();
+      const other = await fresh();
+      const sub = await m.mkdir(d, 'sub', 0o755, USER);
+      const made = [
+        await m.create(sub.ino, 'f', 0o644, USER),
+        await m.mkdir(sub.ino, 'dir', 0o755, USER),
+        await m.symlink(sub.ino, 'sym', 'f', USER),
+        await m.mknod(sub.ino, 'fifo', S_IFIFO | 0o644, 0, USER),
+        await m.mknod(sub.ino, 'sock', S_IFSOCK | 0o644, 0, USER),
+      ];
+      for (const a of made) {
+        expect(await parents(a.ino)).toEqual([sub.ino]);
+        expect(await linkParents(a.ino)).toBeNull();
+        for (const dir of [sub.ino, d, ROOT_INO, a.ino]) expect(await within(a.ino, dir)).toBe(true);
+        expect(await within(a.ino, other)).toBe(false);
+      }
+      expect(await parents(ROOT_INO)).toEqual([]);
+      expect(await within(sub.ino, made[0].ino)).toBe(false); // nothing is inside a file
+      expect(await within(987654321, ROOT_INO)).toBe(false);
+      // a directory moved elsewhere takes its subtree with it
+      await m.rename(d, 'sub', other, 'moved', USER);
+      expect(await within(made[0].ino, other)).toBe(true);
+      expect(await within(made[0].ino, d)).toBe(false);
+    });
+
+    it('parents: hard links add a parent (two links in one directory count twice), unlink of either link drops one', async () => {
+      if (!recordAccess()) return;
+      const d1 = await fresh();
+      const d2 = await fresh();
+      const f = await m.create(d1, 'f', 0o644, USER);
+      await m.link(f.ino, d2, 'l1', USER);
+      await m.link(f.ino, d2, 'l2', USER);
+      await m.link(f.ino, d1, 'l3', USER);
+      expect(await primary(f.ino)).toBe(d1);
+      expect(await linkParents(f.ino)).toEqual(sorted([d1, d2]).map((d) => [d, d === d1 ? 1 : 2]));
+      expect(await parents(f.ino)).toEqual(sorted([d1, d2]));
+      await m.unlink(d1, 'f', USER); // the name `parent` stood for: another one of d1 takes its place
+      expect(await parents(f.ino)).toEqual(sorted([d1, d2]));
+      await m.unlink(d1, 'l3', USER);
+      expect(await parents(f.ino)).toEqual([d2]);
+      expect(await within(f.ino, d1)).toBe(false);
+      expect(await within(f.ino, d2)).toBe(true);
+      expect(await linkParents(f.ino)).toEqual([[d2, 1]]);
+      await m.unlink(d2, 'l1', USER);
+      expect(await parents(f.ino)).toEqual([d2]);
+      expect(await linkParents(f.ino)).toBeNull();
+      // an unlinked file still open remembers its last directory; freed, its records are gone
+      await m.open(f.ino, USER);
+      await m.unlink(d2, 'l2', USER);
+      expect(await parents(f.ino)).toEqual([d2]);
+      await m.release(f.ino, USER);
+      await gone(f.ino);
+      expect(await parents(f.ino)).toEqual([]);
+      expect(await linkParents(f.ino)).toBeNull();
+      // a hard-linked file freed by unlinking its names in any order leaves no record behind
+      const g = await m.create(d1, 'g', 0o644, USER);
+      await m.link(g.ino, d2, 'g2', USER);
+      await m.unlink(d2, 'g2', USER);
+      expect(await linkParents(g.ino)).toBeNull();
+      expect(await parents(g.ino)).toEqual([d1]);
+    });
+
+    it('parents: rename of a hard-linked file, rename over a hard link, exchange', async () => {
+      if (!recordAccess()) return;
+      const [d1, d2, d3] = [await fresh(), await fresh(), await fresh()];
+      const f = await m.create(d1, 'f', 0o644, USER);
+      await m.link(f.ino, d2, 'g', USER);
+      await m.rename(d1, 'f', d3, 'f', USER); // the primary name moves
+      expect(await primary(f.ino)).toBe(d3);
+      expect(await parents(f.ino)).toEqual(sorted([d2, d3]));
+      await m.rename(d2, 'g', d3, 'g', USER); // the other name moves
+      expect(await parents(f.ino)).toEqual([d3]);
+      expect(await linkParents(f.ino)).toEqual([[d3, 1]]);
+      await m.rename(d3, 'g', d3, 'g-renamed', USER); // same directory: nothing changes
+      expect(await linkParents(f.ino)).toEqual([[d3, 1]]);
+      // replace-on-rename: the victim h loses its name in d2, f gains one in d2
+      const h = await m.create(d1, 'h', 0o644, USER);
+      await m.link(h.ino, d2, 'h2', USER);
+      await m.rename(d3, 'g-renamed', d2, 'h2', USER);
+      expect(await parents(h.ino)).toEqual([d1]);
+      expect(await linkParents(h.ino)).toBeNull();
+      expect(await parents(f.ino)).toEqual(sorted([d2, d3]));
+      // replacing the last name of a file frees it and its records
+      const v = await m.create(d1, 'victim', 0o644, USER);
+      await m.rename(d1, 'h', d1, 'victim', USER);
+      await gone(v.ino);
+      expect(await parents(h.ino)).toEqual([d1]);
+      // exchange: a hard-linked file with a plain one, and a file with a directory, across parents
+      const c = await m.create(d1, 'c', 0o644, USER);
+      await m.rename(d2, 'h2', d1, 'c', USER, { exchange: true }); // f's d2 name ↔ c
+      expect(await parents(f.ino)).toEqual(sorted([d1, d3]));
+      expect(await parents(c.ino)).toEqual([d2]);
+      const dir = await m.mkdir(d3, 'dir', 0o755, USER);
+      await m.rename(d2, 'h2', d3, 'dir', USER, { exchange: true });
+      expect(await parents(c.ino)).toEqual([d3]);
+      expect(await parents(dir.ino)).toEqual([d2]);
+      expect(await within(c.ino, d2)).toBe(false);
+    });
+
+    it('parents: a file made before parents were kept is within nothing; a rename of its one name teaches it', async () => {
+      if (!recordAccess()) return;
+      const d1 = await fresh();
+      const d2 = await fresh();
+      const f = await m.create(d1, 'old', 0o644, USER);
+      await records(async (tx) => {
+        const { parent: _p, ...rec } = (await tx.getInode(f.ino))!;
+        tx.putInode(rec);
+      }, false);
+      expect(await parents(f.ino)).toEqual([]);
+      expect(await within(f.ino, d1)).toBe(false);
+      expect(await within(f.ino, ROOT_INO)).toBe(false);
+      await m.link(f.ino, d2, 'linked', USER); // hard-linked: its parents stay unknown
+      expect(await linkParents(f.ino)).toBeNull();
+      await m.unlink(d2, 'linked', USER);
+      expect(await parents(f.ino)).toEqual([]);
+      await m.rename(d1, 'old', d2, 'old', USER);
+      expect(await parents(f.ino)).toEqual([d2]);
+      expect(await within(f.ino, d2)).toBe(true);
     });
 
     it('leaves a consistent namespace (engine check)', async () => {

@@ -7,7 +7,8 @@ import type { MetaEngine } from '../../src/meta/engine.js';
 import { openRedisEngine } from '../../src/meta/engines/redis.js';
 import { openSqliteEngine } from '../../src/meta/engines/sqlite.js';
 import type { MetaStore, OpContext, VolumeSettings } from '../../src/meta/types.js';
-import { dumpVolume } from '../../src/ops/dump.js';
+import { dumpVolume, requireRecordAccess } from '../../src/ops/dump.js';
+import { parentsOf } from '../../src/meta/core/ancestry.js';
 import type { DumpRecord } from '../../src/ops/dump-format.js';
 import { readDump, writeDump } from '../../src/ops/dump-stream.js';
 import { loadVolume } from '../../src/ops/load.js';
@@ -80,6 +81,18 @@ async function populate(engine: MetaEngine, name: string): Promise<VolumeSetting
   return vol;
 }
 
+/** The parents (core/ancestry.ts) of d/f, hard-linked as d/f, /hardlink and d/again, and of a plain file. */
+async function linkParentsOfF(engine: MetaEngine, volumeId: string): Promise<unknown> {
+  const m = engine.volume(volumeId);
+  const d = await m.lookup(1, 'd', ROOT);
+  const f = await m.lookup(d.ino, 'f', ROOT);
+  const owned = await m.lookup(1, 'owned', ROOT);
+  return requireRecordAccess(engine).transactRecords(volumeId, async (tx) => ({
+    parent: (await tx.getInode(f.ino))?.parent, linkParents: await tx.getLinkParents(f.ino),
+    parents: (await parentsOf(tx, f.ino)).sort(), owned: await parentsOf(tx, owned.ino), d: d.ino,
+  }), true);
+}
+
 /** Everything a mount can ask of the volume, walked through the MetaStore API. */
 async function answers(m: MetaStore): Promise<unknown[]> {
   const out: unknown[] = [await m.statfs(ROOT), await m.getattr(1, ROOT)];
@@ -140,6 +153,12 @@ describe('meta.flexfs dump / load between sqlite and redis', () => {
     expect(body(second)).toEqual(body(first));
     expect(await answers(to.volume(vol.id))).toEqual(await answers(from.volume(vol.id)));
     expect(await to.checkNamespace(vol.id)).toEqual([]);
+    const parents = await linkParentsOfF(from, vol.id) as { d: number; parent: number; linkParents: unknown; parents: number[]; owned: number[] };
+    expect(parents.parent).toBe(parents.d);
+    expect(parents.linkParents).toEqual([[1, 1], [parents.d, 1]]); // /hardlink and d/again besides d/f
+    expect(parents.parents).toEqual([1, parents.d].sort());
+    expect(parents.owned).toEqual([1]);
+    expect(await linkParentsOfF(to, vol.id)).toEqual(parents);
     // And back again into the first engine's kind, through a gzip file on disk.
     const file = join(dir.path, `${name}.ndjson.gz`);
     await writeDump(dumpVolume(to, name), { path: file, gzip: true });
@@ -148,6 +167,7 @@ describe('meta.flexfs dump / load between sqlite and redis', () => {
     const third = await collect(dumpVolume(back, `${name}-back`));
     const renamed = body(first).map((r) => (r.kind === 'volume' ? { ...r, volume: { ...r.volume, settings: { ...r.volume.settings, name: `${name}-back` } } } : r));
     expect(body(third)).toEqual(renamed);
+    expect(await linkParentsOfF(back, (await back.getVolume(`${name}-back`))!.id)).toEqual(parents);
     // New ids on the target never collide with the stored ones.
     const m = to.volume(vol.id);
     const fresh = await m.create(1, 'after-load', 0o644, ROOT);
@@ -165,6 +185,24 @@ describe('meta.flexfs dump / load between sqlite and redis', () => {
 
   it('redis → sqlite (→ sqlite again): equal dumps and equal answers', async () => {
     await roundTrip(redisEngine, sqliteA, sqliteB, 'from-redis');
+  }, 300_000);
+
+  it('rebuilds the parents of files from a dump made before they were kept (no parent on non-directories)', async () => {
+    const vol = await populate(sqliteA, 'legacy');
+    const expected = await linkParentsOfF(sqliteA, vol.id);
+    const old = (await collect(dumpVolume(sqliteA, 'legacy'))).map((r) => {
+      if (r.kind !== 'inode' || r.type === 'dir') return r;
+      const { parent: _p, ...rest } = r;
+      return rest;
+    });
+    await loadVolume(redisEngine, numbered(old));
+    // which name `parent` stands for is the loader's choice: the directories of all names are not
+    const names = (p: unknown) => {
+      const { parent, linkParents, ...rest } = p as { parent: number; linkParents: [number, number][] };
+      return { ...rest, names: [parent, ...linkParents.flatMap(([d, n]) => Array<number>(n).fill(d))].sort() };
+    };
+    expect(names(await linkParentsOfF(redisEngine, vol.id))).toEqual(names(expected));
+    expect(await redisEngine.checkNamespace(vol.id)).toEqual([]);
   }, 300_000);
 
   it('keeps encryption parameters (the wrapped key only) and the name-encryption flag', async () => {

@@ -3,7 +3,7 @@ import { FsError } from '../../errors/index.js';
 import type { VolumeSpec, VolumeUpdate } from '../engine.js';
 import { ROOT_INO, type VolumeSettings } from '../types.js';
 import { nowNs } from './rules.js';
-import type { InodeRec } from './tx.js';
+import type { InodeRec, LinkParents } from './tx.js';
 import { VOLUME_DEFAULTS } from '../../config/defaults.js';
 
 /** Rules shared by the engines' admin side: volume specs, token secrets, namespace checks. */
@@ -95,6 +95,22 @@ export function applyVolumeUpdate(v: StoredVolume, update: VolumeUpdate): Stored
   return out;
 }
 
+/** A non-directory's `parent` and link-parents record name the directories its names are in. */
+function checkParents(r: InodeRec, dirs: number[], extra: LinkParents | undefined, problems: string[]): void {
+  if (r.parent === undefined) {
+    // made before parents were kept: unknown, and nothing may claim otherwise
+    if (extra) problems.push(`inode ${r.ino} has a link-parents record but no parent`);
+    return;
+  }
+  if (dirs.length === 0) {
+    if (extra) problems.push(`unlinked inode ${r.ino} still has a link-parents record`);
+    return;
+  }
+  const want = [...dirs].sort((a, b) => a - b);
+  const have = [r.parent, ...(extra ?? []).flatMap(([d, n]) => Array<number>(n).fill(d))].sort((a, b) => a - b);
+  if (want.join(',') !== have.join(',')) problems.push(`inode ${r.ino} parents [${have.join(', ')}] but its names are in [${want.join(', ')}]`);
+}
+
 export function rootInode(): InodeRec {
   const now = nowNs();
   // World-writable like other network filesystems' roots, so a fresh volume is usable by anyone.
@@ -124,6 +140,8 @@ export interface NamespaceSnapshot {
   /** ino → total holds */
   holds: Map<number, number>;
   counters: { inodes: number; usedBytes: number };
+  /** ino → link-parents record (core/ancestry.ts); absent: not checked. */
+  linkParents?: Map<number, LinkParents>;
 }
 
 /** Dangling entries, wrong nlink, orphan inodes, wrong parent pointers, counter drift. */
@@ -134,6 +152,7 @@ export function checkNamespaceSnapshot(s: NamespaceSnapshot): string[] {
   const links = new Map<number, number>();
   const subdirs = new Map<number, number>();
   const dirParent = new Map<number, number>();
+  const nameDirs = new Map<number, number[]>(); // non-directories: the directory of each name
   for (const e of s.entries) {
     const r = inodes.get(e.ino);
     const p = inodes.get(e.parent);
@@ -145,6 +164,8 @@ export function checkNamespaceSnapshot(s: NamespaceSnapshot): string[] {
       subdirs.set(e.parent, (subdirs.get(e.parent) ?? 0) + 1);
       if (dirParent.has(e.ino)) problems.push(`directory ${e.ino} has more than one name`);
       dirParent.set(e.ino, e.parent);
+    } else {
+      nameDirs.set(e.ino, [...(nameDirs.get(e.ino) ?? []), e.parent]);
     }
   }
   let usedBytes = 0;
@@ -161,7 +182,11 @@ export function checkNamespaceSnapshot(s: NamespaceSnapshot): string[] {
     } else {
       if (r.nlink !== n) problems.push(`inode ${r.ino} has nlink ${r.nlink}, expected ${n}`);
       if (n === 0 && !(s.holds.get(r.ino) ?? 0)) problems.push(`orphan inode ${r.ino} (no names, not open)`);
+      if (s.linkParents) checkParents(r, nameDirs.get(r.ino) ?? [], s.linkParents.get(r.ino), problems);
     }
+  }
+  for (const ino of s.linkParents?.keys() ?? []) {
+    if (!inodes.has(ino)) problems.push(`link-parents record of missing inode ${ino}`);
   }
   if (!inodes.has(ROOT_INO)) problems.push('root directory missing');
   if (s.counters.inodes !== inodes.size) problems.push(`inode counter ${s.counters.inodes}, actual ${inodes.size}`);

@@ -3,6 +3,7 @@ import { ROOT_INO, type Attr, type InodeType, type OpContext } from '../types.js
 import { S_ISGID, S_ISVTX } from '../../util/mode.js';
 import { LINK_MAX, checkInt, checkName, checkTarget, toAttr, typeBits, typeOfMode } from './rules.js';
 import { freeInode } from './data.js';
+import { addName, dropName, moveName } from './ancestry.js';
 import { sessionOf, type Op } from './op.js';
 import type { InodeRec } from './tx.js';
 
@@ -39,9 +40,8 @@ async function makeNode(op: Op, ctx: OpContext, parent: number, name: string, ty
   const rec: InodeRec = {
     ino, type, mode: typeBits(type) | mode, uid: ctx.uid, gid, nlink: type === 'dir' ? 2 : 1,
     size: extra.size ?? 0, rdev: extra.rdev ?? 0, atime: op.now, mtime: op.now, ctime: op.now, btime: op.now,
-    generation: 1,
+    generation: 1, parent,
   };
-  if (type === 'dir') rec.parent = parent;
   if (extra.target !== undefined) rec.target = extra.target;
   op.add(rec);
   op.tx.putEntry(parent, name, ino);
@@ -84,6 +84,7 @@ export async function link(op: Op, ino: number, newParent: number, newName: stri
   if (dir.nlink === 0) throw new FsError('ENOENT', 'directory was removed');
   if ((await op.tx.getEntry(newParent, newName)) !== null) throw new FsError('EEXIST', 'entry exists');
   op.tx.putEntry(newParent, newName, ino);
+  await addName(op, r, newParent);
   r.nlink++;
   r.ctime = op.now;
   op.touch(r);
@@ -93,8 +94,9 @@ export async function link(op: Op, ino: number, newParent: number, newName: stri
 
 // ---------------------------------------------------------------- removing
 
-/** One name fewer for a non-directory; the last one frees it unless a session holds it open. */
-async function dropLink(op: Op, r: InodeRec): Promise<void> {
+/** One name (in `dir`) fewer for a non-directory; the last one frees it unless a session holds it open. */
+async function dropLink(op: Op, r: InodeRec, dir: number): Promise<void> {
+  await dropName(op, r, dir);
   r.nlink = Math.max(0, r.nlink - 1);
   r.ctime = op.now;
   op.touch(r);
@@ -118,7 +120,7 @@ export async function unlink(op: Op, parent: number, name: string, ctx: OpContex
   checkSticky(dir, r, ctx);
   op.tx.delEntry(parent, name);
   op.touchDir(dir);
-  await dropLink(op, r);
+  await dropLink(op, r, parent);
 }
 
 export async function rmdir(op: Op, parent: number, name: string, ctx: OpContext): Promise<void> {
@@ -185,6 +187,8 @@ export async function rename(op: Op, parent: number, name: string, newParent: nu
     if (parent !== newParent) {
       if (ar.type === 'dir') { ar.parent = newParent; pdir.nlink--; ndir.nlink++; }
       if (bx.type === 'dir') { bx.parent = parent; ndir.nlink--; pdir.nlink++; }
+      await moveName(op, ar, parent, newParent);
+      await moveName(op, bx, newParent, parent);
     }
     ar.ctime = op.now; op.touch(ar);
     bx.ctime = op.now; op.touch(bx);
@@ -202,8 +206,9 @@ export async function rename(op: Op, parent: number, name: string, newParent: nu
   op.tx.putEntry(newParent, newName, a);
   if (br) {
     if (br.type === 'dir') removeDir(op, ndir, br);
-    else await dropLink(op, br);
+    else await dropLink(op, br, newParent);
   }
+  await moveName(op, ar, parent, newParent);
   if (ar.type === 'dir' && parent !== newParent) {
     ar.parent = newParent;
     pdir.nlink--;

@@ -26,11 +26,22 @@ export interface InodeRec {
   ctime: bigint;
   btime: bigint;
   generation: number;
-  /** Directories: the parent directory (root: itself). Needed for ".." and rename loop checks. */
+  /**
+   * The parent directory (root: itself). Directories: needed for ".." and rename loop checks.
+   * Other inodes: the directory of one of their names (core/ancestry.ts; the other names of a
+   * hard-linked inode are in its link-parents record); after the last name is gone, the directory
+   * it had. Absent on files made before parents were kept (unknown: ancestry.ts answers "not within").
+   */
   parent?: number;
   /** Symlinks: the target. */
   target?: string;
 }
+
+/**
+ * The directories of a hard-linked inode's names besides `InodeRec.parent`, each with how many
+ * of its names are in that directory (two links in one directory: count 2). Sorted by dir.
+ */
+export type LinkParents = [dir: number, count: number][];
 
 export type CounterName = 'usedBytes' | 'inodes';
 
@@ -44,7 +55,7 @@ export interface MetaTx {
   /** Several inodes at once (readdir); missing ones are null. */
   getInodes(inos: number[]): Promise<(InodeRec | null)[]>;
   putInode(rec: InodeRec): void;
-  /** Removes the inode and everything hanging off it (xattrs, block slots, holds, locks, dir entries). */
+  /** Removes the inode and everything hanging off it (xattrs, block slots, holds, locks, link parents, dir entries). */
   delInode(ino: number): void;
 
   getEntry(parent: number, name: string): Promise<number | null>;
@@ -80,6 +91,11 @@ export interface MetaTx {
   getLocks(key: number): Promise<string | null>;
   /** Store (null: remove) the lock record under `key`. */
   putLocks(key: number, value: string | null): void;
+
+  /** The inode's link-parents record (core/ancestry.ts), or null: none (nlink ≤ 1). */
+  getLinkParents(ino: number): Promise<LinkParents | null>;
+  /** Store (null or empty: remove) the inode's link-parents record. */
+  putLinkParents(ino: number, parents: LinkParents | null): void;
 
   /** A fresh inode number (never reused; gaps are fine). */
   allocIno(): Promise<number>;

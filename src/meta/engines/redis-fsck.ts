@@ -1,6 +1,6 @@
 import { checkNamespaceSnapshot } from '../core/admin.js';
 import { decodeInode } from '../core/rules.js';
-import type { InodeRec } from '../core/tx.js';
+import type { InodeRec, LinkParents } from '../core/tx.js';
 import type { GcEntry } from '../engine.js';
 import { volumeKeys } from './redis-keys.js';
 import { scanKeys, type RedisClient } from './redis-client.js';
@@ -91,6 +91,13 @@ export async function checkNamespace(r: RedisClient, volumeId: string): Promise<
       holds.set(Number(key.slice(hPrefix.length)), sum);
     }
   }
+  const linkParents = new Map<number, LinkParents>();
+  const pPrefix = k.linkParents(0).slice(0, -1);
+  for await (const batch of scanKeys(r, `${pPrefix}*`)) {
+    if (batch.length === 0) continue;
+    const vals = await r.mget(...batch);
+    batch.forEach((key, i) => { if (vals[i] !== null) linkParents.set(Number(key.slice(pPrefix.length)), JSON.parse(vals[i]!) as LinkParents); });
+  }
   const c = await r.hmget(k.counters, 'inodes', 'usedBytes');
-  return checkNamespaceSnapshot({ inodes, entries, holds, counters: { inodes: Number(c[0] ?? 0), usedBytes: Number(c[1] ?? 0) } });
+  return checkNamespaceSnapshot({ inodes, entries, holds, linkParents, counters: { inodes: Number(c[0] ?? 0), usedBytes: Number(c[1] ?? 0) } });
 }

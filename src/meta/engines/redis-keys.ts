@@ -16,6 +16,7 @@ export function volumeKeys(volumeId: string) {
     slots: (ino: number) => `${t}:b:${ino}`,           // hash: index → "blockId:length"
     holds: (ino: number) => `${t}:h:${ino}`,           // hash: session → count
     locks: (ino: number) => `${t}:l:${ino}`,           // string: JSON lock set (meta/locks); l:0 the wait graph
+    linkParents: (ino: number) => `${t}:lp:${ino}`,    // string: JSON [dir, count][] (core/ancestry.ts)
     sessionHolds: (s: string) => `${t}:s:${s}`,        // hash: ino → count (mirror, for expiry)
     gc: `${t}:gc`,                                     // zset: "blockId:ino:index" scored by queuedAt
     op: (opId: string) => `${t}:op:${opId}`,           // string with expiry: recorded result

@@ -1,6 +1,6 @@
 import type { BlockRef } from '../types.js';
 import { decodeInode, encodeInode } from '../core/rules.js';
-import type { CounterName, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
+import type { CounterName, IdCounters, InodeRec, LinkParents, MetaTx } from '../core/tx.js';
 import type { VolumeKeys } from './redis-keys.js';
 import type { RedisClient } from './redis-client.js';
 
@@ -69,7 +69,8 @@ export class RedisTx implements MetaTx {
   }
   delInode(ino: number): void {
     this.overlay.set(`i${ino}`, null);
-    for (const key of [this.k.inode(ino), this.k.xattrs(ino), this.k.slots(ino), this.k.holds(ino), this.k.locks(ino), this.k.entries(ino), this.k.names(ino)]) {
+    this.overlay.set(`p${ino}`, null);
+    for (const key of [this.k.inode(ino), this.k.xattrs(ino), this.k.slots(ino), this.k.holds(ino), this.k.locks(ino), this.k.linkParents(ino), this.k.entries(ino), this.k.names(ino)]) {
       this.write('del', key);
     }
   }
@@ -193,6 +194,26 @@ export class RedisTx implements MetaTx {
     this.overlay.set(`l${key}`, value);
     if (value === null) this.write('del', this.k.locks(key));
     else this.write('set', this.k.locks(key), value);
+  }
+
+  // ------------------------------------------------------------ link parents
+
+  async getLinkParents(ino: number): Promise<LinkParents | null> {
+    const ok = `p${ino}`;
+    if (!this.overlay.has(ok)) {
+      const key = this.k.linkParents(ino);
+      const v = await this.r.get(key);
+      this.check('get', key, v ?? false);
+      this.overlay.set(ok, v);
+    }
+    const v = this.overlay.get(ok) as string | null;
+    return v === null ? null : (JSON.parse(v) as LinkParents);
+  }
+  putLinkParents(ino: number, parents: LinkParents | null): void {
+    const v = parents && parents.length ? JSON.stringify(parents) : null;
+    this.overlay.set(`p${ino}`, v);
+    if (v === null) this.write('del', this.k.linkParents(ino));
+    else this.write('set', this.k.linkParents(ino), v);
   }
 
   // ------------------------------------------------------------ counters, gc, ops

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { BlockRef } from '../types.js';
-import type { CounterName, IdCounters, InodeRec, MetaTx } from '../core/tx.js';
+import type { CounterName, IdCounters, InodeRec, LinkParents, MetaTx } from '../core/tx.js';
 import type { InodeType } from '../types.js';
 
 /** Schema of the sqlite engine: every table is keyed by volume id first. */
@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS holds (vol TEXT NOT NULL, ino INTEGER NOT NULL, sessi
   PRIMARY KEY (vol, ino, session)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS holds_by_session ON holds (session);
 CREATE TABLE IF NOT EXISTS locks (vol TEXT NOT NULL, ino INTEGER NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (vol, ino)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS link_parents (vol TEXT NOT NULL, ino INTEGER NOT NULL, data TEXT NOT NULL,
   PRIMARY KEY (vol, ino)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gc (vol TEXT NOT NULL, block_id INTEGER NOT NULL, ino INTEGER NOT NULL, idx INTEGER NOT NULL,
   queued_at INTEGER NOT NULL, PRIMARY KEY (vol, block_id)) WITHOUT ROWID;
@@ -56,6 +58,9 @@ export function prepareStatements(db: Database.Database) {
     lockGet: p('SELECT data FROM locks WHERE vol = ? AND ino = ?'),
     lockPut: p('INSERT OR REPLACE INTO locks (vol, ino, data) VALUES (?, ?, ?)'),
     lockDel: p('DELETE FROM locks WHERE vol = ? AND ino = ?'),
+    linkParentsGet: p('SELECT data FROM link_parents WHERE vol = ? AND ino = ?'),
+    linkParentsPut: p('INSERT OR REPLACE INTO link_parents (vol, ino, data) VALUES (?, ?, ?)'),
+    linkParentsDel: p('DELETE FROM link_parents WHERE vol = ? AND ino = ?'),
     entryDelAll: p('DELETE FROM entries WHERE vol = ? AND parent = ?'),
     entryGet: p('SELECT ino FROM entries WHERE vol = ? AND parent = ? AND name = ?'),
     entryPut: p('INSERT OR REPLACE INTO entries (vol, parent, name, ino) VALUES (?, ?, ?, ?)'),
@@ -141,6 +146,7 @@ export class SqliteTx implements MetaTx {
     this.s.slotDelAll.run(this.vol, ino);
     this.s.holdDelAll.run(this.vol, ino);
     this.s.lockDel.run(this.vol, ino);
+    this.s.linkParentsDel.run(this.vol, ino);
     this.s.entryDelAll.run(this.vol, ino);
   }
 
@@ -178,6 +184,14 @@ export class SqliteTx implements MetaTx {
   putLocks(key: number, value: string | null): void {
     if (value === null) this.s.lockDel.run(this.vol, key);
     else this.s.lockPut.run(this.vol, key, value);
+  }
+  async getLinkParents(ino: number): Promise<LinkParents | null> {
+    const row = this.s.linkParentsGet.get(this.vol, ino) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as LinkParents) : null;
+  }
+  putLinkParents(ino: number, parents: LinkParents | null): void {
+    if (!parents || parents.length === 0) this.s.linkParentsDel.run(this.vol, ino);
+    else this.s.linkParentsPut.run(this.vol, ino, JSON.stringify(parents));
   }
   async holdCount(ino: number): Promise<number> { return (this.s.holdSum.get(this.vol, ino) as { n: number }).n; }
   async sessionHolds(ino: number, session: string): Promise<number> {

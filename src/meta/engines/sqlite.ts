@@ -4,7 +4,7 @@ import { FsError } from '../../errors/index.js';
 import { applyVolumeUpdate, buildVolume, checkNamespaceSnapshot, hashSecret, newSessionId, newTokenSecret, rootInode, type StoredVolume } from '../core/admin.js';
 import { CoreMetaStore } from '../core/store.js';
 import { VolumeInfoVersions } from '../core/info-versions.js';
-import type { MetaTx, VolumeInfo } from '../core/tx.js';
+import type { LinkParents, MetaTx, VolumeInfo } from '../core/tx.js';
 import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, TokenSpec, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
 import { checkTokenScope, scopeOf, tokenExpired, type TokenScope } from '../token-scope.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
@@ -213,7 +213,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       const row = this.findVolume(nameOrId);
       if (!row) throw new FsError('ENOENT', `no volume "${nameOrId}"`);
       if (!force && this.s.entryAny.get(row.id, 1) !== undefined) throw new FsError('ENOTEMPTY', `volume "${row.name}" still has files`);
-      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'locks', 'gc', 'ops']) {
+      for (const t of ['counters', 'inodes', 'entries', 'xattrs', 'slots', 'holds', 'locks', 'link_parents', 'gc', 'ops']) {
         this.db.prepare(`DELETE FROM ${t} WHERE vol = ?`).run(row.id);
       }
       this.db.prepare('DELETE FROM sessions WHERE volume_id = ?').run(row.id);
@@ -375,7 +375,9 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       const entries = this.s.allEntries.all(volumeId) as { parent: number; name: string; ino: number }[];
       const holds = new Map((this.s.holdsOfVolume.all(volumeId) as { ino: number; n: number }[]).map((h) => [h.ino, h.n]));
       const counter = (name: string) => (this.s.counterGet.get(volumeId, name) as { value: number } | undefined)?.value ?? 0;
-      return checkNamespaceSnapshot({ inodes, entries, holds, counters: { inodes: counter('inodes'), usedBytes: counter('usedBytes') } });
+      const linkParents = new Map((this.db.prepare('SELECT ino, data FROM link_parents WHERE vol = ?').all(volumeId) as { ino: number; data: string }[])
+        .map((row) => [row.ino, JSON.parse(row.data) as LinkParents]));
+      return checkNamespaceSnapshot({ inodes, entries, holds, linkParents, counters: { inodes: counter('inodes'), usedBytes: counter('usedBytes') } });
     }, true);
   }
 
