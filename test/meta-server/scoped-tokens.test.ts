@@ -7,6 +7,9 @@ import { waitFor } from '../harness/ports.js';
 import { runCli } from './harness.js';
 import { startDaemonEnv, type DaemonEnv } from './daemon-setup.js';
 import { rawSocket } from './raw-socket.js';
+import { openRedisEngine, type RedisEngine } from '../../src/meta/engines/redis.js';
+import { startMetaServer, type MetaServer } from '../../src/meta/server/index.js';
+import { startRedis, type RedisServer } from '../harness/redis.js';
 
 // Scoped tokens (docs/SEMANTICS.md "Scoped tokens"), enforced by a real meta.flexfs daemon:
 // every request below comes from a real client (or a raw socket) that could send anything.
@@ -238,5 +241,52 @@ describe('scoped tokens: read-only, subdir, expiry and squash, enforced by the s
     const listed = (await env.admin.listTokens()).at(-1)!;
     expect(listed).toMatchObject({ subdir: '/a/b', subdirIno: ino.b, readOnly: true, allSquash: { uid: 7, gid: 8 } });
     expect(listed.expiresAt! - Date.now()).toBeGreaterThan(29 * 86400_000);
+  });
+});
+
+describe('scoped tokens on the redis engine (meta.flexfs in process over a real redis-server)', () => {
+  let redis: RedisServer;
+  let engine: RedisEngine;
+  let server: MetaServer;
+  const sessions: MetaSession[] = [];
+  const connect = async (secret: string) => {
+    const s = await connectMeta({ addr: server.url, token: secret });
+    sessions.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    engine = await openRedisEngine({ url: redis.url });
+    server = await startMetaServer({ engine, bindAddr: '127.0.0.1:0', tls: null, sessionTtlSeconds: 30 });
+    await engine.createVolume({ name: 'rv', blockStore: { url: 'file:///tmp/unused-blocks', credentials: 'static' } });
+  });
+  afterAll(async () => {
+    for (const s of sessions) await s.close().catch(() => undefined);
+    await server?.close();
+    await engine?.close();
+    await redis?.stop();
+  });
+
+  it('subdir, read-only and squash hold the same way', async () => {
+    const volumeId = (await engine.getVolume('rv'))!.id;
+    const full = (await connect((await engine.createToken({ volume: volumeId })).secret)).store;
+    const a = await full.mkdir(ROOT_INO, 'a', 0o755, ROOT);
+    const inner = await full.mkdir(a.ino, 'inner', 0o755, ROOT);
+    const out = await full.mkdir(ROOT_INO, 'out', 0o755, ROOT);
+    const secret = await full.create(out.ino, 'secret', 0o600, ROOT);
+    const m = (await connect((await engine.createToken({ volume: volumeId, subdir: '/a', subdirIno: a.ino, allSquash: { uid: 7, gid: 8 } })).secret)).store;
+    expect((await m.lookup(ROOT_INO, '..', USER)).ino).toBe(ROOT_INO);
+    expect((await m.lookup(inner.ino, '..', USER)).ino).toBe(ROOT_INO);
+    expect((await m.readdir(ROOT_INO, USER)).entries.map((e) => e.name)).toEqual(['inner']);
+    expect(await errno(m.getattr(secret.ino, USER))).toBe('ENOENT');
+    expect(await errno(m.rename(out.ino, 'secret', ROOT_INO, 's', USER))).toBe('EXDEV');
+    expect(await errno(m.link(secret.ino, inner.ino, 's', USER))).toBe('EXDEV');
+    const f = await m.create(inner.ino, 'f', 0o644, ROOT);
+    expect(f).toMatchObject({ uid: 7, gid: 8 });
+    expect((await m.getattr(f.ino, USER)).ino).toBe(f.ino);
+    const ro = (await connect((await engine.createToken({ volume: volumeId, readOnly: true })).secret)).store;
+    expect(await errno(ro.mkdir(ROOT_INO, 'x', 0o755, USER))).toBe('EROFS');
+    expect(await errno(ro.unlink(out.ino, 'secret', USER))).toBe('EROFS');
   });
 });
