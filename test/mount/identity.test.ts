@@ -6,6 +6,7 @@ import { writeCreds } from '../../src/config/creds.js';
 import { AdminClient } from '../../src/meta/client/index.js';
 import { startMount, type StartedMount } from '../harness/mount.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
+import { waitFor } from '../harness/ports.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
 import { buildMountClient, MOUNT_ENTRY, mountLocal, mountRemote, NOBODY, run, runAs, workDir } from './helpers.js';
 
@@ -157,6 +158,18 @@ describe('identity: scoped-token mounts and squash through real mounts', () => {
     const st = await fsp.stat(join(mp, 'pub', 'x'));
     expect(`${st.uid}:${st.gid}`).toBe('65534:65534');
     await expect(fsp.writeFile(join(mp, 'closed', 'y'), 'y')).rejects.toMatchObject({ code: 'EACCES' });
+  });
+
+  it('a mount with an expired token fails and says the token expired', async () => {
+    const creds = await credsFor('exp', { expiresAt: Date.now() + 1500 });
+    const first = await admin.listTokens();
+    const exp = first.find((t) => t.label === 'exp')!;
+    await waitFor(() => Date.now() > exp.expiresAt!, 10_000, 'the token to expire');
+    await fsp.mkdir(join(dir.path, 'expired-mp'));
+    const r = await run(process.execPath, [join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'mount', 'main.js'),
+      'start', 'idv', join(dir.path, 'expired-mp'), '--credsFile', creds, '--foreground'], { env: { ...process.env, FLEXFS_HOME: home, NOTIFY_SOCKET: '' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toMatch(/token expired at \d{4}-/);
   });
 
   it('bad squash values are usage errors naming the flag (exit 2)', async () => {

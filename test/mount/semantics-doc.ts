@@ -106,6 +106,7 @@ const CLAIMS: Claim[] = [
   { match: /^A read-only token's session answers EROFS/, file: 'test/meta-server/scoped-tokens.test.ts', test: 'a read-only token gets EROFS for every kind of change' },
   { match: /^A read-only token's session answers EROFS/, file: `${MOUNT}/identity.test.ts`, test: 'a read-only token' },
   { match: /^An expired token \(`--expires`\) is refused/, file: 'test/meta-server/scoped-tokens.test.ts', test: 'an expired token is refused at connect' },
+  { match: /^An expired token \(`--expires`\) is refused/, file: `${MOUNT}/identity.test.ts`, test: 'a mount with an expired token' },
   { match: /^Squash on a mount \(`--rootSquash uid:gid`/, file: `${MOUNT}/identity.test.ts`, test: '--rootSquash: a file root creates' },
   { match: /^Squash on a mount \(`--rootSquash uid:gid`/, file: `${MOUNT}/identity.test.ts`, test: 'allSquash (as a mount option' },
   { match: /^Squash on a mount \(`--rootSquash uid:gid`/, file: `${MOUNT}/identity.test.ts`, test: '--rootSquash works on a --local mount too' },
