@@ -139,13 +139,20 @@ describe('scoped tokens: read-only, subdir, expiry and squash, enforced by the s
     s.ws.close();
   });
 
-  it('a subdir session hears other sessions\' changes in its own numbering', async () => {
+  it('a subdir session hears other sessions\' changes in its own numbering, and no name from outside', async () => {
     const w = await connect((await token({ subdir: '/a' })).secret, true);
     const heard: Changes[] = [];
     w.store.watch!((c) => { if (c) heard.push(c); });
+    // first a name outside (it must never reach this session), then one inside
+    await full.store.create(ino.outside, 'leaked-name', 0o644, ROOT);
+    await full.store.create(ino.b, 'deeper', 0o644, ROOT);
     await full.store.create(ino.a, 'pushed', 0o644, ROOT);
     await waitFor(() => heard.some((c) => c.e.some(([p, n]) => p === ROOT_INO && n === 'pushed')), 20_000, 'the change pushed as (1, "pushed")');
     expect(heard.flatMap((c) => c.a)).not.toContain(ino.a);
+    expect(heard.some((c) => c.e.some(([p, n]) => p === ino.b && n === 'deeper'))).toBe(true);
+    expect(JSON.stringify(heard)).not.toContain('leaked-name');
+    await full.store.unlink(ino.outside, 'leaked-name', ROOT);
+    await full.store.unlink(ino.b, 'deeper', ROOT);
   });
 
   it('a read-only token gets EROFS for every kind of change; reading, opening and locks work', async () => {

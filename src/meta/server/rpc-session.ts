@@ -69,6 +69,8 @@ export class RpcSession implements ChangeSubscriber {
   private validating: Promise<void> | undefined;
   /** The token's scope (read-only, subtree, squash), null when it has none. */
   private scope: SessionScope | null = null;
+  /** Changes frames of a scoped session, sent one after the other once filtered. */
+  private scopedChanges: Promise<void> = Promise.resolve();
   /** Closes the session when its token expires. */
   private expiryTimer: NodeJS.Timeout | undefined;
 
@@ -114,7 +116,14 @@ export class RpcSession implements ChangeSubscriber {
   }
 
   sendChanges(frame: ChangesFrame): void {
-    if (this.state === 'serving') this.send(this.scope ? this.scope.changes(frame) : frame);
+    if (this.state !== 'serving') return;
+    if (!this.scope) return this.send(frame);
+    // a scoped session's frames are filtered (one read for their directories), in order
+    const scope = this.scope;
+    this.scopedChanges = this.scopedChanges.then(() => scope.changes(frame))
+      .then((f) => { if (this.state === 'serving') this.send(f); })
+      // unsure what it may hear: it drops everything instead of missing a change
+      .catch(() => { if (this.state === 'serving') this.send({ t: 'changes', all: true }); });
   }
 
   private send(frame: unknown): void {

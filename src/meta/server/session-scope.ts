@@ -86,14 +86,23 @@ export class SessionScope {
     return result;
   }
 
-  /** Changes frames in the session's numbering; what only the volume's real root names goes. */
-  changes(frame: ChangesFrame): ChangesFrame {
+  /**
+   * Changes frames in the session's numbering. Entries (they carry names) go only when their
+   * directory lies in the subtree, so a scoped session learns no name from outside; what only
+   * the volume's real root names goes too. Inode numbers alone (attrs, data, locks) pass.
+   */
+  async changes(frame: ChangesFrame): Promise<ChangesFrame> {
     if (this.root === ROOT_INO) return frame;
     const map = (ino: number) => (ino === this.root ? ROOT_INO : ino);
     const inos = (list?: number[]) => list?.filter((i) => i !== ROOT_INO).map(map);
     const out: ChangesFrame = { t: 'changes' };
     if (frame.all) out.all = true;
-    if (frame.e) out.e = frame.e.filter(([p]) => p !== ROOT_INO).map(([p, n]) => [map(p), n]);
+    if (frame.e) {
+      const dirs = [...new Set(frame.e.map(([p]) => p).filter((p) => p !== ROOT_INO && p !== this.root))];
+      const found = dirs.length ? await this.within!(dirs, this.root) : [];
+      const inside = new Set(dirs.filter((_, i) => found[i]));
+      out.e = frame.e.filter(([p]) => p === this.root || inside.has(p)).map(([p, n]) => [map(p), n]);
+    }
     if (frame.a) out.a = inos(frame.a);
     if (frame.d) out.d = inos(frame.d);
     if (frame.l) out.l = inos(frame.l);
