@@ -72,7 +72,8 @@ export interface MetaEngine {
 
 /**
  * Raw access to one volume's records for `meta.flexfs dump` / `load` (src/ops/dump.ts, load.ts):
- * no namespace rules apply, so nothing but those two uses it. The in-process engines (sqlite,
+ * no namespace rules apply, so nothing but those two (and meta.flexfs's read-only scope checks, see
+ * transactRecords) uses it. The in-process engines (sqlite,
  * redis) implement it; the sqlite worker client does not (a callback cannot cross the thread).
  */
 export interface VolumeRecordAccess {
@@ -83,7 +84,10 @@ export interface VolumeRecordAccess {
    * fresh root and counters; EEXIST when its name or its id is already taken.
    */
   restoreVolume(v: StoredVolume): Promise<VolumeSettings>;
-  /** Run fn atomically over the volume's records (see core/tx.ts); readOnly for reads. */
+  /**
+   * Run fn atomically over the volume's records (see core/tx.ts); readOnly for reads. Also the
+   * server's scope checks (server/session-scope.ts: is an inode inside a token's subtree).
+   */
   transactRecords<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean): Promise<T>;
   /** Every queued gc entry, whatever its age, read in pages. */
   gcEntries(volumeId: string): AsyncIterable<GcEntry>;

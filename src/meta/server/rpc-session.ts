@@ -1,7 +1,7 @@
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import { FsError, isFsError } from '../../errors/index.js';
-import type { MetaEngine } from '../engine.js';
+import { hasRecordAccess, type MetaEngine, type TokenInfo } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import {
   CloseCode, PROTOCOL_VERSION, SERVER_VERSION, META_OPS, SESSION_OPS,
@@ -13,7 +13,6 @@ import type { Authenticator } from './auth.js';
 import type { ChangeHub, ChangeSubscriber } from './change-hub.js';
 import type { ServerMetrics } from './metrics.js';
 import { SessionScope } from './session-scope.js';
-import { hasRecordAccess, type TokenInfo } from '../engine.js';
 import { withinScope } from '../core/scope-within.js';
 
 export interface SessionDeps {
