@@ -7,6 +7,7 @@ import { AdminClient } from '../../src/meta/client/index.js';
 import { startMount, type StartedMount } from '../harness/mount.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { waitFor } from '../harness/ports.js';
+import { findFuseMount } from '../../src/fuse/mountinfo.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
 import { buildMountClient, MOUNT_ENTRY, mountLocal, mountRemote, NOBODY, run, runAs, workDir } from './helpers.js';
 
@@ -107,6 +108,8 @@ describe('identity: scoped-token mounts and squash through real mounts', () => {
     }
     expect(await fsp.readFile(join(full.mountpoint, 'a', 'b', 'f'), 'utf8')).toBe('inside\n');
     expect(m.output()).toContain('read-only');
+    // mounted read-only by the kernel (statvfs reports ST_RDONLY), not only refused by the server
+    expect((await findFuseMount(mp))?.options.split(',')).toContain('ro');
   });
 
   it('--rootSquash: a file root creates is owned by the squash uid:gid; other callers keep theirs', async () => {
