@@ -1,6 +1,7 @@
 import type { StoredVolume } from './core/admin.js';
 import type { MetaTx } from './core/tx.js';
 import type { Changes, MetaStore, VolumeSettings } from './types.js';
+import type { TokenScope } from './token-scope.js';
 
 /**
  * MetaEngine: everything a metadata server (or an embedded mount) keeps, across volumes.
@@ -43,11 +44,14 @@ export interface MetaEngine {
   pruneHistory(volumeId: string, upToMs: number): Promise<number>;
 
   // --- tokens (secrets are stored hashed; the plaintext is returned once, at creation)
-  createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }>;
+  createToken(spec: TokenSpec): Promise<{ id: string; secret: string }>;
   listTokens(): Promise<TokenInfo[]>;
   revokeToken(id: string): Promise<void>;
-  /** The token a secret belongs to, or null when unknown or revoked. */
-  checkToken(secret: string): Promise<TokenInfo | null>;
+  /**
+   * The token a secret belongs to, or null when unknown, revoked or expired (`includeExpired`:
+   * an expired one is returned, so the server can say why it refuses).
+   */
+  checkToken(secret: string, opts?: { includeExpired?: boolean }): Promise<TokenInfo | null>;
 
   // --- mount sessions (holds on open files belong to a session)
   openSession(volumeId: string, info: { host: string; pid: number; mountpoint?: string }, ttlSeconds: number): Promise<string>;
@@ -83,7 +87,8 @@ export interface MetaEngine {
 
 /**
  * Raw access to one volume's records for `meta.flexfs dump` / `load` (src/ops/dump.ts, load.ts):
- * no namespace rules apply, so nothing but those two uses it. The in-process engines (sqlite,
+ * no namespace rules apply, so nothing but those two (and meta.flexfs's read-only scope checks, see
+ * transactRecords) uses it. The in-process engines (sqlite,
  * redis) implement it; the sqlite worker client does not (a callback cannot cross the thread).
  */
 export interface VolumeRecordAccess {
@@ -94,7 +99,10 @@ export interface VolumeRecordAccess {
    * fresh root and counters; EEXIST when its name or its id is already taken.
    */
   restoreVolume(v: StoredVolume): Promise<VolumeSettings>;
-  /** Run fn atomically over the volume's records (see core/tx.ts); readOnly for reads. */
+  /**
+   * Run fn atomically over the volume's records (see core/tx.ts); readOnly for reads. Also the
+   * server's scope checks (server/session-scope.ts: is an inode inside a token's subtree).
+   */
   transactRecords<T>(volumeId: string, fn: (tx: MetaTx) => Promise<T>, readOnly?: boolean): Promise<T>;
   /** Every queued gc entry, whatever its age, read in pages. */
   gcEntries(volumeId: string): AsyncIterable<GcEntry>;
@@ -160,13 +168,21 @@ export interface VolumeUpdate {
   sse?: boolean;
 }
 
-export interface TokenInfo {
+/** A token as listed (never its secret), with its scope (token-scope.ts) when it has one. */
+export interface TokenInfo extends TokenScope {
   id: string;
   volumeId?: string;
   admin: boolean;
   label?: string;
   createdAt: number;
   revoked: boolean;
+}
+
+/** What `token create` asks for; the engines check the scope with checkTokenScope. */
+export interface TokenSpec extends TokenScope {
+  volume?: string;
+  admin?: boolean;
+  label?: string;
 }
 
 export interface SessionInfo {

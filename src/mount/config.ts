@@ -19,6 +19,8 @@ export interface MetaSource {
   settings: VolumeSettings;
   /** Mount session id: the VFS's open-file holds belong to it. */
   sessionId?: string;
+  /** The metadata source refuses every change (a read-only token): the mount is read-only. */
+  readOnly?: boolean;
   close(): Promise<void>;
 }
 

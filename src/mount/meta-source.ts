@@ -92,5 +92,10 @@ async function openRemote(volume: string, config: Extract<MetaSourceConfig, { ki
       else log.info(`metadata connection to ${config.addr} back after ${Math.round(e.after / 1000)} s (${e.resumed ? 'same session' : 'new session: open files taken again'})`, { metaAddr: config.addr });
     },
   });
-  return { meta: session.store, settings: session.settings, get sessionId() { return session.sessionId; }, close: () => session.close() };
+  if (session.readOnly) log.info(`the token for ${volume} is read-only: mounting read-only`);
+  if (session.subdir) log.info(`the token for ${volume} shows only ${session.subdir}`);
+  return {
+    meta: session.store, settings: session.settings, readOnly: session.readOnly,
+    get sessionId() { return session.sessionId; }, close: () => session.close(),
+  };
 }

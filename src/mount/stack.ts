@@ -22,6 +22,8 @@ export interface MountStack {
   /** The block store the VFS writes through (proxies and SSE check included). */
   store: ObjectStore;
   sessionId?: string;
+  /** Read-only: asked for (vfs.readOnly) or the metadata source allows no changes (a read-only token). */
+  readOnly: boolean;
   /** PUTs the store did not encrypt although SSE was asked for (telemetry). */
   sseNotApplied(): number;
   /**
@@ -74,8 +76,9 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     const namesSealed = config.meta.kind === 'given' && config.meta.namesSealed === true;
     const meta = namesSealed ? source.meta : await withNameEncryption(source.meta, source.settings, dataKey);
     const sessionId = source.sessionId;
-    const recovery = config.recoveryFolder ? await openRecovery(config, config.recoveryFolder, source, store, log) : undefined;
-    const options: FileSystemOptions = { ...config.vfs, meta, store, codec, settings: source.settings, sessionId, recovery };
+    const readOnly = config.vfs?.readOnly === true || source.readOnly === true;
+    const recovery = config.recoveryFolder && !readOnly ? await openRecovery(config, config.recoveryFolder, source, store, log) : undefined;
+    const options: FileSystemOptions = { ...config.vfs, readOnly, meta, store, codec, settings: source.settings, sessionId, recovery };
     // The block-side parts are built here, beside the store and codec they sit on, and handed to
     // the core; the core builds only its own helpers (metadata cache, ACLs, open files).
     const core = new FsCore(options, buildCoreParts(options));
@@ -83,7 +86,7 @@ export async function openMountStack(config: MountStackConfig): Promise<MountSta
     const openStore = store;
     const openCodec = codec;
     return {
-      core, fs, settings: source.settings, store, sessionId, sseNotApplied: blocks.sseNotApplied,
+      core, fs, settings: source.settings, store, sessionId, readOnly, sseNotApplied: blocks.sseNotApplied,
       async close() {
         let flushError: unknown;
         await core.destroy().catch((e: unknown) => { flushError = e; });

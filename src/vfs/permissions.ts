@@ -37,6 +37,7 @@ export class GroupLookup {
 
   async inGroup(caller: Caller, gid: number): Promise<boolean> {
     if (caller.gid === gid) return true;
+    if (caller.groups) return caller.groups.includes(gid);
     return (await this.groupsOf(caller.pid)).includes(gid);
   }
 }

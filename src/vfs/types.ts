@@ -22,6 +22,8 @@ export interface Caller {
    * arrives masked already.
    */
   umask?: number;
+  /** Supplementary groups, when the caller's identity was replaced (vfs/squash.ts); absent: read from /proc. */
+  groups?: number[];
 }
 
 export type { DirEntry } from '../meta/types.js';

@@ -87,6 +87,27 @@ export function runEngineSuite(label: string, setup: () => Promise<EngineSetup>)
       expect(await errno(e.createToken({}))).toBe('EINVAL');
     });
 
+    it('tokens keep their scope (read-only, subdir, expiry, squash); an expired token is refused', async () => {
+      const vol = (await e.getVolume('vol-a'))!;
+      const dir = await e.volume(vol.id).mkdir(ROOT_INO, 'scoped-dir', 0o755, USER);
+      const scope = { readOnly: true, subdir: '/scoped-dir', subdirIno: dir.ino, expiresAt: Date.now() + 3_600_000, rootSquash: { uid: 65534, gid: 65534 } };
+      const t = await e.createToken({ volume: 'vol-a', ...scope });
+      expect(await e.checkToken(t.secret)).toMatchObject({ id: t.id, volumeId: vol.id, ...scope });
+      expect((await e.listTokens()).find((x) => x.id === t.id)).toMatchObject(scope);
+      const all = await e.createToken({ volume: 'vol-a', allSquash: { uid: 1000, gid: 100 } });
+      expect(await e.checkToken(all.secret)).toMatchObject({ allSquash: { uid: 1000, gid: 100 } });
+      expect((await e.checkToken(all.secret))?.readOnly).toBeUndefined();
+      // expired: refused, but still there for the server to say why
+      const old = await e.createToken({ volume: 'vol-a', expiresAt: Date.now() - 1000 });
+      expect(await e.checkToken(old.secret)).toBeNull();
+      expect(await e.checkToken(old.secret, { includeExpired: true })).toMatchObject({ id: old.id });
+      // bad scopes are refused by name
+      for (const bad of [{ rootSquash: { uid: -1, gid: 0 } }, { rootSquash: { uid: 1, gid: 1 }, allSquash: { uid: 1, gid: 1 } },
+        { subdir: 'rel', subdirIno: dir.ino }, { expiresAt: -5 }, { admin: true, readOnly: true }]) {
+        expect(await errno(e.createToken({ volume: 'vol-a', ...bad } as never))).toBe('EINVAL');
+      }
+    });
+
     it('sessions: heartbeat, expiry releases holds and frees unlinked inodes', async () => {
       const v = (await e.getVolume('vol-a'))!;
       const m = e.volume(v.id);

@@ -2,7 +2,9 @@ import { parseSseMode } from '../../store/sse.js';
 import { KERNEL_CACHE_DEFAULTS, TIMEOUTS, VFS_DEFAULTS } from '../../config/defaults.js';
 import { mountCacheMs, type CacheTimeoutChoice, type CacheTimeouts } from '../../vfs/cache-timeouts.js';
 import { durationFlag, parseDuration } from '../shared/table.js';
-import { checkValue, hostPortValue, sizeValue, type ValueCheck } from '../shared/flag-values.js';
+import { checkValue, hostPortValue, idPairValue, sizeValue, UsageError, type ValueCheck } from '../shared/flag-values.js';
+import { parseIdPair } from '../../config/identity.js';
+import type { SquashOptions } from '../../vfs/squash.js';
 import { LOG_VALUE_CHECKS, type LogFlags } from '../shared/log-options.js';
 import { parseAtTime } from '../../meta/history/window.js';
 
@@ -18,6 +20,10 @@ export interface MountStartFlags extends LogFlags {
   noDev?: boolean;
   nonEmpty?: boolean;
   umask?: string;
+  /** uid:gid that callers with uid 0 act as (vfs/squash.ts; fstab rootSquash=). */
+  rootSquash?: string;
+  /** uid:gid that every caller acts as (vfs/squash.ts; fstab allSquash=). */
+  allSquash?: string;
   /** POSIX ACLs (default on); false from `--no-acl`, fstab `noacl` or `acl=false`. */
   acl?: boolean;
   foreground?: boolean;
@@ -61,6 +67,7 @@ const VALUED: Record<string, keyof MountStartFlags> = {
   credsfile: 'credsFile', secretfile: 'secretFile', umask: 'umask', memcapacity: 'memCapacity',
   diskfolder: 'diskFolder', diskquota: 'diskQuota', local: 'local', metricsport: 'metricsPort',
   proxy: 'proxy', attrttl: 'attrTTL', entryttl: 'entryTTL', negativettl: 'negativeTTL', storedeadline: 'storeDeadline',
+  rootsquash: 'rootSquash', allsquash: 'allSquash',
   attime: 'atTime',
   logformat: 'logFormat', logfile: 'logFile', logmaxsize: 'logMaxSize', logkeep: 'logKeep',
 };
@@ -186,6 +193,8 @@ const VALUE_CHECKS: Partial<Record<keyof MountStartFlags, ValueCheck>> = {
   storeDeadline: parseStoreDeadline,
   metricsPort: hostPortValue(true),
   proxy: splitProxyList,
+  rootSquash: idPairValue,
+  allSquash: idPairValue,
   atTime: (t) => parseAtTime(t),
   ...LOG_VALUE_CHECKS,
 };
@@ -200,4 +209,15 @@ export function checkStartFlagValues(flags: MountStartFlags): void {
     const value = flags[key];
     if (typeof value === 'string') checkValue(`--${key}`, value, check);
   }
+  if (flags.rootSquash !== undefined && flags.allSquash !== undefined) {
+    throw new UsageError('--rootSquash and --allSquash: give one of them (allSquash maps root too)');
+  }
+}
+
+/** --rootSquash / --allSquash (values checked already) as the VFS takes them. */
+export function squashOptions(flags: Pick<MountStartFlags, 'rootSquash' | 'allSquash'>): SquashOptions {
+  return {
+    rootSquash: flags.rootSquash !== undefined ? parseIdPair(flags.rootSquash) : undefined,
+    allSquash: flags.allSquash !== undefined ? parseIdPair(flags.allSquash) : undefined,
+  };
 }

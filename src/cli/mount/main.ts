@@ -63,6 +63,8 @@ export function buildProgram(): Command {
     .option('--noDev', 'ignore device files')
     .option('--nonEmpty', 'allow mounting over a non-empty directory')
     .option('--umask <octal>', 'mask permission bits of every file (e.g. 022)')
+    .option('--rootSquash <uid:gid>', 'callers with uid 0 act as uid:gid (permission checks and new files\' owner; default: off)')
+    .option('--allSquash <uid:gid>', 'every caller acts as uid:gid (default: off)')
     .option('--acl', 'POSIX ACLs: getfacl/setfacl, cp -a, default ACLs; the kernel and flexfs check them (default)')
     .option('--no-acl', 'no POSIX ACLs: system.posix_acl_* answer EOPNOTSUPP, permission checks use the mode bits')
     .option('--foreground', 'stay in the foreground (default: daemonize once mounted)')

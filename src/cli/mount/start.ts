@@ -1,3 +1,4 @@
+import { withSquash } from '../../vfs/squash.js';
 import { writeSync, closeSync } from 'node:fs';
 import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
@@ -16,7 +17,7 @@ import type { Logger } from 'pino';
 import { daemonLogger } from '../shared/log-options.js';
 import type { MountStartFlags } from './flags.js';
 import { parseAtTime } from '../../meta/history/window.js';
-import { kernelTtls, parseStoreDeadline, parseUmask, splitProxyList } from './flags.js';
+import { kernelTtls, parseStoreDeadline, parseUmask, splitProxyList, squashOptions } from './flags.js';
 import { testFaultsFromEnv } from './test-faults.js';
 import { cleanDeadMount } from './dead-mount.js';
 import { TIMEOUTS } from '../../config/defaults.js';
@@ -142,7 +143,8 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
   try {
     // With --metricsPort every operation is timed and its errors counted (src/ops/op-metrics.ts).
     // Every mount counts its operations (flexfs stats) and serves the operator tools on a control socket.
-    const counted = countOps(core);
+    // --rootSquash / --allSquash: every request's caller rewritten at the entry (vfs/squash.ts)
+    const counted = countOps(withSquash(core, squashOptions(flags)));
     const opMetrics = flags.metricsPort ? instrumentOps(counted.fs) : undefined;
     const control = await startMountControl(new MountControl({
       volumeId: stack.settings.id, blockSize: stack.settings.blockSize, committedBlocks: (ino) => core.committedBlocks(ino),
@@ -164,7 +166,7 @@ async function serve(volume: string, mountpoint: string, flags: MountStartFlags)
       return undefined;
     });
     const mount = await mountCore(opMetrics?.fs ?? counted.fs, mountpoint, {
-      fsname: volume, readOnly: ro, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
+      fsname: volume, readOnly: stack.readOnly, noExec: !!flags.noExec, noSuid: !!flags.noSUID, noDev: !!flags.noDev,
       noAtime: !!flags.noATime, umask, acl: flags.acl !== false, timeouts: ttls.timeouts,
       writebackCache: flags.writebackCache === true,
       onError: errorReporter(), onUnmounted: () => onUnmounted(),

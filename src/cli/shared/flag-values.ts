@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { parseSize } from '../../config/sizes.js';
+import { parseIdPair } from '../../config/identity.js';
 import { parseDuration } from './table.js';
 
 /**
@@ -28,6 +29,25 @@ export const sizeValue = (percent: boolean): ValueCheck => (t) => parseSize(t, p
 
 /** A duration: seconds or 30s, 15m, 24h, 7d. */
 export const durationValue: ValueCheck = (t) => parseDuration(t);
+
+/** uid:gid with numeric ids (the squash flags). */
+export const idPairValue: ValueCheck = (t) => parseIdPair(t);
+
+/**
+ * When something ends: a duration from now (30d, 12h, 3600) or an ISO 8601 time
+ * (2027-01-01T00:00:00Z); in the future. Returns ms since the epoch.
+ */
+export function parseExpiry(text: string, now = Date.now()): number {
+  const t = text.trim();
+  let at: number;
+  if (/^\d+\s*[smhd]?$/i.test(t)) at = now + parseDuration(t) * 1000;
+  else if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(t)) at = Date.parse(t);
+  else throw new Error(`"${text}": expected a duration like 30d or 12h, or a time like 2027-01-01T00:00:00Z`);
+  if (!Number.isFinite(at)) throw new Error(`"${text}": not a valid time`);
+  if (at <= now) throw new Error(`"${text}": must be in the future`);
+  return at;
+}
+export const expiryValue: ValueCheck = (t) => parseExpiry(t);
 
 /** A whole number ≥ min. */
 export const wholeNumberValue = (min: number): ValueCheck => (t) => {

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { SessionInfo, TokenInfo, VolumeReport, VolumeSpec, VolumeUpdate } from '../engine.js';
+import type { SessionInfo, TokenInfo, TokenSpec, VolumeReport, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { VolumeSettings } from '../types.js';
 import type { QuotaLimits, QuotaReport } from '../core/quota-admin.js';
 import { parseMetaAddr, type MetaAddress } from './address.js';
@@ -74,7 +74,8 @@ export class AdminClient {
   deleteVolume(name: string, force = false): Promise<{ deleted: string }> {
     return this.request('DELETE', `/v1/volumes/${encodeURIComponent(name)}${force ? '?force=1' : ''}`);
   }
-  createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
+  /** `subdir` is a path in the volume (the server resolves it); `expiresAt` ms since the epoch. */
+  createToken(spec: Omit<TokenSpec, 'subdirIno'>): Promise<{ id: string; secret: string }> {
     return this.request('POST', '/v1/tokens', spec);
   }
   listTokens(): Promise<TokenInfo[]> { return this.request('GET', '/v1/tokens'); }

@@ -37,6 +37,10 @@ export interface MetaSession {
   settings: VolumeSettings;
   /** Current session id (changes only if the server expired the session during an outage). */
   readonly sessionId: string;
+  /** The server enforces a read-only token: the mount mounts read-only. */
+  readOnly: boolean;
+  /** The token's subtree (display path): what this mount shows as its root. */
+  subdir?: string;
   close(): Promise<void>;
 }
 
@@ -64,6 +68,8 @@ export async function connectMeta(opts: ConnectMetaOptions): Promise<MetaSession
   return {
     store,
     settings: welcome.settings,
+    readOnly: welcome.readOnly === true,
+    subdir: typeof welcome.subdir === 'string' ? welcome.subdir : undefined,
     get sessionId() { return rpc.sessionId; },
     close: () => rpc.close(),
   };

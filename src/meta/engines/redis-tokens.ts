@@ -1,6 +1,7 @@
 import { FsError } from '../../errors/index.js';
 import { hashSecret, newTokenSecret } from '../core/admin.js';
-import type { TokenInfo } from '../engine.js';
+import type { TokenInfo, TokenSpec } from '../engine.js';
+import { checkTokenScope, tokenExpired } from '../token-scope.js';
 import type { AdminScripts } from './redis-admin-lua.js';
 import { MAX_ADMIN_ATTEMPTS, storedVolume, tokenInfo, tokenRecs, type TokenRec } from './redis-admin-records.js';
 import { ADMIN } from './redis-keys.js';
@@ -10,7 +11,8 @@ import { backoff } from './redis-runner.js';
 /** The redis engine's access tokens: create (secret stored hashed), list, revoke, check a secret. */
 
 export async function createToken(r: RedisClient, scripts: AdminScripts,
-  spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
+  spec: TokenSpec): Promise<{ id: string; secret: string }> {
+  const scope = checkTokenScope(spec);
   let volumeId: string | undefined;
   if (spec.volume !== undefined) {
     const v = await storedVolume(r, spec.volume);
@@ -22,6 +24,7 @@ export async function createToken(r: RedisClient, scripts: AdminScripts,
   const rec: TokenRec = { id: t.id, admin: !!spec.admin, createdAt: Date.now(), revoked: false, hash: t.hash };
   if (volumeId !== undefined) rec.volumeId = volumeId;
   if (spec.label !== undefined) rec.label = spec.label;
+  Object.assign(rec, scope);
   // The volume is checked again in the same step, so a token never outlives a deleted volume.
   if ((await scripts.createToken(ADMIN.volumes, ADMIN.tokens, ADMIN.tokenHashes, volumeId ?? '', t.id, JSON.stringify(rec), t.hash)) !== 1) {
     throw new FsError('ENOENT', `no volume "${spec.volume}"`);
@@ -49,12 +52,13 @@ export async function revokeToken(r: RedisClient, scripts: AdminScripts, id: str
   throw new FsError('ENOENT', `no token "${id}"`);
 }
 
-export async function checkToken(r: RedisClient, secret: string): Promise<TokenInfo | null> {
+export async function checkToken(r: RedisClient, secret: string, opts?: { includeExpired?: boolean }): Promise<TokenInfo | null> {
   if (typeof secret !== 'string' || secret === '') return null;
   const id = await r.hget(ADMIN.tokenHashes, hashSecret(secret));
   if (id === null) return null;
   const json = await r.hget(ADMIN.tokens, id);
   if (json === null) return null;
   const t = JSON.parse(json) as TokenRec;
-  return t.revoked ? null : tokenInfo(t);
+  if (t.revoked || (tokenExpired(t) && !opts?.includeExpired)) return null;
+  return tokenInfo(t);
 }

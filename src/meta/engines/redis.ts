@@ -3,7 +3,7 @@ import { VolumeInfoVersions } from '../core/info-versions.js';
 import { META_SERVER_DEFAULTS } from '../../config/defaults.js';
 import type { MetaTx, TxRunner } from '../core/tx.js';
 import type { StoredVolume } from '../core/admin.js';
-import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
+import type { ChangeBus, GcEntry, MetaEngine, SessionInfo, TokenInfo, TokenSpec, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { defineAdminScripts, type AdminScripts } from './redis-admin-lua.js';
 import { sessionRecs, storedVolume, volumeInfo } from './redis-admin-records.js';
@@ -158,7 +158,7 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
 
   // ------------------------------------------------------------ tokens
 
-  createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
+  createToken(spec: TokenSpec): Promise<{ id: string; secret: string }> {
     return this.guarded(ONCE, () => tokens.createToken(this.r, this.admin, spec));
   }
 
@@ -170,8 +170,8 @@ export class RedisEngine implements MetaEngine, VolumeRecordAccess {
     return this.guarded(ONCE, () => tokens.revokeToken(this.r, this.admin, id));
   }
 
-  checkToken(secret: string): Promise<TokenInfo | null> {
-    return this.guarded(READ, () => tokens.checkToken(this.r, secret));
+  checkToken(secret: string, opts?: { includeExpired?: boolean }): Promise<TokenInfo | null> {
+    return this.guarded(READ, () => tokens.checkToken(this.r, secret, opts));
   }
 
   // ------------------------------------------------------------ sessions

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { FsError } from '../../errors/index.js';
 import { workerEntry } from '../../util/worker-entry.js';
-import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeSpec, VolumeUpdate } from '../engine.js';
+import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, TokenSpec, VolumeDetails, VolumeSpec, VolumeUpdate } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { withOwnerOnlyFiles, type SqliteEngineOptions } from './sqlite.js';
 import type { GroupCommitStats } from './sqlite-group.js';
@@ -136,12 +136,12 @@ export class SqliteWorkerEngine implements MetaEngine {
   volumeDetails(nameOrId: string): Promise<VolumeDetails | null> { return this.send('volumeDetails', [nameOrId]); }
   updateVolume(nameOrId: string, update: VolumeUpdate): Promise<VolumeDetails> { return this.send('updateVolume', [nameOrId, update]); }
   async deleteVolume(nameOrId: string, force?: boolean): Promise<void> { await this.send('deleteVolume', [nameOrId, force]); }
-  createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
+  createToken(spec: TokenSpec): Promise<{ id: string; secret: string }> {
     return this.send('createToken', [spec]);
   }
   listTokens(): Promise<TokenInfo[]> { return this.send('listTokens', []); }
   async revokeToken(id: string): Promise<void> { await this.send('revokeToken', [id]); }
-  checkToken(secret: string): Promise<TokenInfo | null> { return this.send('checkToken', [secret]); }
+  checkToken(secret: string, opts?: { includeExpired?: boolean }): Promise<TokenInfo | null> { return this.send('checkToken', [secret, opts]); }
   openSession(volumeId: string, info: { host: string; pid: number; mountpoint?: string }, ttlSeconds: number): Promise<string> {
     return this.send('openSession', [volumeId, info, ttlSeconds]);
   }

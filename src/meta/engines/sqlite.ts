@@ -5,7 +5,8 @@ import { applyVolumeUpdate, buildVolume, checkNamespaceSnapshot, hashSecret, new
 import { CoreMetaStore } from '../core/store.js';
 import { VolumeInfoVersions } from '../core/info-versions.js';
 import type { LinkParents, MetaTx, QuotaRec, TxRunner, VolumeInfo } from '../core/tx.js';
-import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
+import type { GcEntry, MetaEngine, SessionInfo, TokenInfo, TokenSpec, VolumeDetails, VolumeRecordAccess, VolumeSpec, VolumeUpdate } from '../engine.js';
+import { checkTokenScope, scopeOf, tokenExpired, type TokenScope } from '../token-scope.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import { GroupCommitter, isBusy, type GroupCommitStats } from './sqlite-group.js';
 import { SCHEMA, SqliteTx, prepareStatements, putInode, rowToInode, type Statements } from './sqlite-tx.js';
@@ -70,6 +71,9 @@ async function restrictToOwner(path: string, create: boolean): Promise<void> {
 
 type VolumeRow = { id: string; name: string; settings: string; capacity: number; inode_limit: number; created_at: number };
 type TokenRow = { id: string; hash: string; volume_id: string | null; admin: number; label: string | null; created_at: number; revoked: number };
+/** A token's scope (token-scope.ts) as JSON, in a table of its own; tokens without one have no row. */
+const TOKEN_SCOPE_SCHEMA = 'CREATE TABLE IF NOT EXISTS token_scopes (id TEXT PRIMARY KEY, scope TEXT NOT NULL) WITHOUT ROWID;';
+type TokenScopeRow = { scope: string | null };
 type SessionRow = { id: string; volume_id: string; host: string; pid: number; mountpoint: string | null; started_at: number; expires_at: number };
 
 export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
@@ -88,6 +92,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
     this.db.pragma(`synchronous = ${opts.sync ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('foreign_keys = OFF');
     this.withBusyRetrySync(() => this.db.exec(SCHEMA));
+    this.withBusyRetrySync(() => this.db.exec(TOKEN_SCOPE_SCHEMA));
     this.s = prepareStatements(this.db);
     this.group = new GroupCommitter(this.db, opts.gatherEvents);
   }
@@ -215,6 +220,7 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
         this.db.prepare(`DELETE FROM ${t} WHERE vol = ?`).run(row.id);
       }
       this.db.prepare('DELETE FROM sessions WHERE volume_id = ?').run(row.id);
+      this.db.prepare('DELETE FROM token_scopes WHERE id IN (SELECT id FROM tokens WHERE volume_id = ?)').run(row.id);
       this.db.prepare('DELETE FROM tokens WHERE volume_id = ?').run(row.id);
       this.db.prepare('DELETE FROM volumes WHERE id = ?').run(row.id);
       this.txs.delete(row.id);
@@ -257,7 +263,8 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
 
   // ------------------------------------------------------------ tokens
 
-  async createToken(spec: { volume?: string; admin?: boolean; label?: string }): Promise<{ id: string; secret: string }> {
+  async createToken(spec: TokenSpec): Promise<{ id: string; secret: string }> {
+    const scope = checkTokenScope(spec);
     return this.run(() => {
       let volumeId: string | null = null;
       if (spec.volume !== undefined) {
@@ -269,19 +276,22 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
       const t = newTokenSecret();
       this.db.prepare('INSERT INTO tokens (id, hash, volume_id, admin, label, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(t.id, t.hash, volumeId, spec.admin ? 1 : 0, spec.label ?? null, Date.now());
+      if (Object.keys(scope).length > 0) this.db.prepare('INSERT INTO token_scopes (id, scope) VALUES (?, ?)').run(t.id, JSON.stringify(scope));
       return { id: t.id, secret: t.secret };
     });
   }
 
-  private tokenInfo(r: TokenRow): TokenInfo {
+  private tokenInfo(r: TokenRow & TokenScopeRow): TokenInfo {
     const t: TokenInfo = { id: r.id, admin: r.admin === 1, createdAt: r.created_at, revoked: r.revoked === 1 };
     if (r.volume_id !== null) t.volumeId = r.volume_id;
     if (r.label !== null) t.label = r.label;
+    if (r.scope) Object.assign(t, scopeOf(JSON.parse(r.scope) as TokenScope));
     return t;
   }
 
   async listTokens(): Promise<TokenInfo[]> {
-    return this.run(() => (this.db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as TokenRow[]).map((r) => this.tokenInfo(r)), true);
+    return this.run(() => (this.db.prepare('SELECT t.*, s.scope FROM tokens t LEFT JOIN token_scopes s ON s.id = t.id ORDER BY t.created_at, t.id')
+      .all() as Array<TokenRow & TokenScopeRow>).map((r) => this.tokenInfo(r)), true);
   }
 
   async revokeToken(id: string): Promise<void> {
@@ -290,11 +300,14 @@ export class SqliteEngine implements MetaEngine, VolumeRecordAccess {
     });
   }
 
-  async checkToken(secret: string): Promise<TokenInfo | null> {
+  async checkToken(secret: string, opts?: { includeExpired?: boolean }): Promise<TokenInfo | null> {
     if (typeof secret !== 'string' || secret === '') return null;
     return this.run(() => {
-      const row = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hashSecret(secret)) as TokenRow | undefined;
-      return row && row.revoked === 0 ? this.tokenInfo(row) : null;
+      const row = this.db.prepare('SELECT t.*, s.scope FROM tokens t LEFT JOIN token_scopes s ON s.id = t.id WHERE t.hash = ?')
+        .get(hashSecret(secret)) as (TokenRow & TokenScopeRow) | undefined;
+      if (!row || row.revoked !== 0) return null;
+      const info = this.tokenInfo(row);
+      return tokenExpired(info) && !opts?.includeExpired ? null : info;
     }, true);
   }
 

@@ -37,6 +37,10 @@ export interface Welcome {
   heartbeatMs: number;
   ttlSeconds: number;
   serverVersion: string;
+  /** The token is read-only: every change answers EROFS (the mount mounts read-only). */
+  readOnly?: boolean;
+  /** The token's subtree (display path), mounted as the root: inode 1 is that directory. */
+  subdir?: string;
   /** The hello's atTime, echoed: this session reads the volume as of then (a server without history omits it). */
   atTime?: number;
 }

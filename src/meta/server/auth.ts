@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MetaEngine, TokenInfo } from '../engine.js';
+import { tokenExpired } from '../token-scope.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
@@ -24,7 +25,7 @@ export class Authenticator {
     if (!secret) return null;
     if (this.isCredsAdmin(secret)) return { id: 'creds-admin', admin: true, createdAt: 0, revoked: false };
     const info = await this.engine.checkToken(secret);
-    return info && !info.revoked ? info : null;
+    return info && !info.revoked && !tokenExpired(info) ? info : null;
   }
 
   /**
@@ -45,6 +46,19 @@ export class Authenticator {
   async revoke(tokenId: string): Promise<void> {
     await this.engine.revokeToken(tokenId);
     this.invalidate();
+  }
+
+  /**
+   * Like check, but says why a token is refused: 'expired' (past its --expires time) or
+   * 'invalid' (unknown or revoked), so a mount can tell its operator which.
+   */
+  async verdict(secret: string): Promise<{ token: TokenInfo } | { refused: 'expired' | 'invalid'; expiresAt?: number }> {
+    if (!secret) return { refused: 'invalid' };
+    if (this.isCredsAdmin(secret)) return { token: { id: 'creds-admin', admin: true, createdAt: 0, revoked: false } };
+    const info = await this.engine.checkToken(secret, { includeExpired: true });
+    if (!info || info.revoked) return { refused: 'invalid' };
+    if (tokenExpired(info)) return { refused: 'expired', expiresAt: info.expiresAt };
+    return { token: info };
   }
 
   async isAdmin(secret: string): Promise<boolean> {

@@ -7,6 +7,7 @@ import type { VolumeSettings } from '../types.js';
 import { PROTOCOL_VERSION, SERVER_VERSION } from '../protocol/index.js';
 import type { Authenticator } from './auth.js';
 import type { ServerMetrics } from './metrics.js';
+import { tokenSpecFrom } from './token-request.js';
 import { HttpError } from '../../util/http-error.js';
 
 /**
@@ -142,18 +143,9 @@ export function createRestHandler(deps: RestDeps) {
       }
       case 'GET tokens': send(res, 200, await engine.listTokens()); break;
       case 'POST tokens': {
-        const body = await readJson(req);
-        const volume = body.volume;
-        if (volume !== undefined && typeof volume !== 'string') throw new HttpError(400, '"volume" must be a string', 'EINVAL');
-        if (!volume && body.admin !== true) throw new HttpError(400, 'a token needs a "volume" or "admin": true', 'EINVAL');
-        let volumeId: string | undefined;
-        if (volume) {
-          const v = await engine.getVolume(volume);
-          if (!v) throw new HttpError(404, `volume "${volume}" does not exist`, 'ENOENT');
-          volumeId = v.id;
-        }
-        const label = typeof body.label === 'string' ? body.label.slice(0, 200) : undefined;
-        send(res, 201, await engine.createToken({ volume: volumeId, admin: body.admin === true, label }));
+        // the body's scope checked and its subdir resolved to an inode (token-request.ts)
+        const spec = await tokenSpecFrom(engine, await readJson(req));
+        send(res, 201, await engine.createToken(spec));
         break;
       }
       case 'DELETE tokens/:id': await deps.auth.revoke(id); send(res, 200, { revoked: id }); break;

@@ -1,7 +1,7 @@
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import { FsError, isFsError } from '../../errors/index.js';
-import type { MetaEngine } from '../engine.js';
+import { hasRecordAccess, type MetaEngine, type TokenInfo } from '../engine.js';
 import type { MetaStore, VolumeSettings } from '../types.js';
 import {
   CloseCode, PROTOCOL_VERSION, SERVER_VERSION, META_OPS, SESSION_OPS,
@@ -13,6 +13,8 @@ import { openVolumeAt } from '../history/open-at.js';
 import type { Authenticator } from './auth.js';
 import type { ChangeHub, ChangeSubscriber } from './change-hub.js';
 import type { ServerMetrics } from './metrics.js';
+import { SessionScope } from './session-scope.js';
+import { withinScope } from '../core/scope-within.js';
 
 export interface SessionDeps {
   engine: MetaEngine;
@@ -38,6 +40,9 @@ export function toWireError(e: unknown): WireError {
   return { code: 'EIO', message: e instanceof Error ? e.message : String(e) };
 }
 
+/** The longest delay setTimeout takes (a platform limit, not a default). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Thrown for a request on a session that has just been closed: it gets no answer. */
 class SessionEnded extends Error {}
 
@@ -62,6 +67,12 @@ export class RpcSession implements ChangeSubscriber {
   /** When the handshake finished (0 before): the sweep ignores sessions newer than its snapshot. */
   private servingSinceMs = 0;
   private validating: Promise<void> | undefined;
+  /** The token's scope (read-only, subtree, squash), null when it has none. */
+  private scope: SessionScope | null = null;
+  /** Changes frames of a scoped session, sent one after the other once filtered. */
+  private scopedChanges: Promise<void> = Promise.resolve();
+  /** Closes the session when its token expires. */
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ws: WebSocket, private readonly deps: SessionDeps, private readonly remote: string) {
     this.helloTimer = setTimeout(() => this.close(CloseCode.policy, 'no hello within the handshake timeout'), deps.handshakeTimeoutMs);
@@ -90,12 +101,14 @@ export class RpcSession implements ChangeSubscriber {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.helloTimer);
+    clearTimeout(this.expiryTimer);
     this.deps.changes.remove(this);
     try { this.ws.close(code, reason.slice(0, 120)); } catch { this.ws.terminate(); }
   }
 
   private onClose(): void {
     clearTimeout(this.helloTimer);
+    clearTimeout(this.expiryTimer);
     this.deps.changes.remove(this);
     if (this.state === 'serving') this.deps.metrics.sessions.dec();
     this.state = 'closed';
@@ -103,7 +116,14 @@ export class RpcSession implements ChangeSubscriber {
   }
 
   sendChanges(frame: ChangesFrame): void {
-    if (this.state === 'serving') this.send(frame);
+    if (this.state !== 'serving') return;
+    if (!this.scope) return this.send(frame);
+    // a scoped session's frames are filtered (one read for their directories), in order
+    const scope = this.scope;
+    this.scopedChanges = this.scopedChanges.then(() => scope.changes(frame))
+      .then((f) => { if (this.state === 'serving') this.send(f); })
+      // unsure what it may hear: it drops everything instead of missing a change
+      .catch(() => { if (this.state === 'serving') this.send({ t: 'changes', all: true }); });
   }
 
   private send(frame: unknown): void {
@@ -160,8 +180,13 @@ export class RpcSession implements ChangeSubscriber {
     }
     const { engine, auth, ttlSeconds } = this.deps;
     const epoch = auth.epoch;
-    const token = await auth.check(hello.token);
-    if (!token) return this.refuse('auth', 'invalid or revoked token');
+    const verdict = await auth.verdict(hello.token);
+    if ('refused' in verdict) {
+      return this.refuse('auth', verdict.refused === 'expired'
+        ? `token expired at ${new Date(verdict.expiresAt!).toISOString()}: ask the operator for a new one (meta.flexfs token create)`
+        : 'invalid or revoked token');
+    }
+    const token = verdict.token;
     const wanted = hello.volume ?? token.volumeId;
     if (!wanted) return this.refuse('volume', 'token is not bound to a volume; name one');
     const volume = await engine.getVolume(wanted);
@@ -175,6 +200,15 @@ export class RpcSession implements ChangeSubscriber {
       }
     } else {
       store = engine.volume(volume.id);
+    }
+
+    let scope: SessionScope | null;
+    try {
+      scope = SessionScope.of(token, hasRecordAccess(engine)
+        ? (inos, dir) => engine.transactRecords(volume.id, async (tx) => Promise.all(inos.map((i) => withinScope(tx, i, dir))), true)
+        : null);
+    } catch (e) {
+      return this.refuse('unavailable', `token scope: ${(e as Error).message}`);
     }
 
     let resumed = false;
@@ -191,6 +225,8 @@ export class RpcSession implements ChangeSubscriber {
     this.checkedEpoch = epoch;
     this.servingSinceMs = Date.now();
     this.volume = volume;
+    this.scope = scope;
+    this.armExpiry(token);
     this.store = store;
     this.deps.metrics.sessions.inc();
     // Nothing changes in the past: an atTime session hears no changes.
@@ -200,6 +236,8 @@ export class RpcSession implements ChangeSubscriber {
       settings: this.deps.mountSettings(volume), heartbeatMs: this.deps.heartbeatMs, ttlSeconds,
       serverVersion: SERVER_VERSION,
     };
+    if (scope?.readOnly) welcome.readOnly = true;
+    if (scope?.subdir) welcome.subdir = scope.subdir;
     if (hello.atTime !== undefined) welcome.atTime = hello.atTime;
     this.send(welcome);
     this.deps.log.info({ remote: this.remote, session: this.sessionId, volume: volume.name, resumed, host: hello.host,
@@ -239,8 +277,10 @@ export class RpcSession implements ChangeSubscriber {
       await this.ensureValid();
       const ci = validateArgs(op, spec, args);
       (args[ci] as { sessionId?: string }).sessionId = this.sessionId;
+      if (this.scope) await this.scope.request(op, spec, args, ci);
       const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[op];
-      const result = await fn.apply(store, args);
+      const raw = await fn.apply(store, args);
+      const result = this.scope ? this.scope.reply(raw) : raw;
       // Done: the volume's other watching sessions drop what this made stale.
       const changed = spec.mutating ? changesOf(op, args) : undefined;
       if (changed) this.deps.changes.publish(this.volume!.id, this.sessionId, changed);
@@ -277,8 +317,9 @@ export class RpcSession implements ChangeSubscriber {
     this.validating ??= (async () => {
       const epoch = this.deps.auth.epoch;
       try {
-        if (!(await this.deps.auth.check(this.tokenSecret))) {
-          this.close(CloseCode.auth, 'token revoked');
+        const verdict = await this.deps.auth.verdict(this.tokenSecret);
+        if ('refused' in verdict) {
+          this.close(CloseCode.auth, verdict.refused === 'expired' ? 'token expired' : 'token revoked');
           throw new SessionEnded();
         }
         if (!(await this.deps.engine.heartbeat(this.sessionId, this.deps.ttlSeconds))) {
@@ -294,12 +335,28 @@ export class RpcSession implements ChangeSubscriber {
     return this.validating;
   }
 
+  /**
+   * A token with an expiry closes its session then (the client's reconnect is refused with
+   * "token expired"); a timer longer than Node allows is re-armed on the way.
+   */
+  private armExpiry(token: TokenInfo): void {
+    if (token.expiresAt === undefined) return;
+    const wait = token.expiresAt - Date.now();
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() < token.expiresAt!) return this.armExpiry(token);
+      this.deps.log.info({ session: this.sessionId }, 'closing session: token expired');
+      this.close(CloseCode.auth, 'token expired');
+    }, Math.max(0, Math.min(wait, MAX_TIMER_MS)));
+    this.expiryTimer.unref();
+  }
+
   /** Keep the session alive; a revoked token ends it. Returns false when the session expired. */
   private async heartbeat(): Promise<{ alive: boolean }> {
-    const token = await this.deps.auth.check(this.tokenSecret);
-    if (!token) {
-      setImmediate(() => this.close(CloseCode.auth, 'token revoked'));
-      throw new FsError('EACCES', 'token revoked');
+    const verdict = await this.deps.auth.verdict(this.tokenSecret);
+    if ('refused' in verdict) {
+      const why = verdict.refused === 'expired' ? 'token expired' : 'token revoked';
+      setImmediate(() => this.close(CloseCode.auth, why));
+      throw new FsError('EACCES', why);
     }
     const alive = await this.deps.engine.heartbeat(this.sessionId, this.deps.ttlSeconds);
     if (!alive) setImmediate(() => this.close(CloseCode.sessionExpired, 'session expired'));

@@ -34,14 +34,16 @@ export function startSessionSweep(opts: {
     const open = [...opts.sessions()].filter((s) => s.servingSince > 0 && s.servingSince <= startedAt);
     if (open.length === 0) return;
     const live = new Set((await engine.listSessions()).filter((s) => s.expiresAt >= startedAt).map((s) => s.id));
-    const tokenOk = new Map<string, Promise<boolean>>();
+    const tokenOk = new Map<string, Promise<true | 'expired' | 'invalid'>>();
     for (const s of open) {
       if (stopped) return;
       let ok = tokenOk.get(s.token);
-      if (!ok) { ok = auth.check(s.token).then((t) => t !== null); tokenOk.set(s.token, ok); }
-      if (!(await ok)) {
-        log.info({ session: s.id }, 'closing session: token revoked');
-        s.close(CloseCode.auth, 'token revoked');
+      if (!ok) { ok = auth.verdict(s.token).then((v) => ('token' in v ? true : v.refused)); tokenOk.set(s.token, ok); }
+      const verdict = await ok;
+      if (verdict !== true) {
+        const why = verdict === 'expired' ? 'token expired' : 'token revoked';
+        log.info({ session: s.id }, `closing session: ${why}`);
+        s.close(CloseCode.auth, why);
       } else if (!live.has(s.id)) {
         log.info({ session: s.id }, 'closing session: session expired');
         s.close(CloseCode.sessionExpired, 'session expired');
