@@ -29,6 +29,8 @@ describe('which redis errors mean "the primary is gone" (retried across a failov
     expect(isFailoverError(new FsError('EEXIST', 'exists'))).toBe(false);
     expect(isFailoverError(new Error('ERR Error running script: flexfs: unknown write x'))).toBe(false);
     expect(isFailoverError(new Error('WRONGPASS invalid username-password pair'))).toBe(false);
+    // our own messages may name the readOnly scope: only redis' upper-case READONLY is a demoted primary
+    expect(isFailoverError(new FsError('EINVAL', 'token readOnly must be true or false'))).toBe(false);
     const final = new FinalError('redis: only 0 of 1 replica(s) confirmed', new Error('Connection is closed.'));
     expect(final.code).toBe('EIO');
     expect(isFailoverError(final)).toBe(false);

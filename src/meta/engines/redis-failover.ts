@@ -37,7 +37,8 @@ export function isFailoverError(e: unknown): boolean {
     // ioredis' AbortError: a command cut off by a closed connection (or too many reconnects)
     if ((cur as Error)?.name === 'AbortError' || (cur as Error)?.name === 'MaxRetriesPerRequestError') return true;
     const msg = String((cur as Error)?.message ?? cur);
-    if (FAILOVER_ERRORS.some((m) => msg.toLowerCase().includes(m.toLowerCase()))) return true;
+    // Case matters: redis' codes are upper case (READONLY …), and our own messages may say "readOnly".
+    if (FAILOVER_ERRORS.some((m) => msg.includes(m))) return true;
   }
   return false;
 }
