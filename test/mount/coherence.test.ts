@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { writeCreds } from '../../src/config/creds.js';
-import { AdminClient } from '../../src/meta/client/index.js';
 import type { StartedMount } from '../harness/mount.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
-import { sharedRgw, type Rgw } from '../harness/rgw.js';
-import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
-import { ALICE, buildMountClient, metaRequestsByOp, mountRemote, ok, patternBytes, runAs, workDir } from './helpers.js';
+import type { RedisServer } from '../harness/redis.js';
+import { startDaemon, type Daemon } from '../meta-server/harness.js';
+import { ALICE, metaRequestsByOp, ok, patternBytes, runAs } from './helpers.js';
 import { covers } from './semantics-doc.js';
+import { SERVER_SETUPS, startVolumeServers, type VolumeServers } from './two-servers.js';
 import { liveMountStatuses } from '../../src/ops/status.js';
 import { waitFor } from '../harness/ports.js';
 
@@ -19,15 +16,14 @@ const VISIBLE_WITHIN_MS = 1000;
 
 /**
  * Coherent caching through real mounts: mount B caches attributes, names and absent names in the
- * kernel and in the mount for a minute (the defaults while its session is connected,
- * KERNEL_CACHE_DEFAULTS.heard; ACLs on: the kernel checks them from its own cache); mount A changes things; B must
+ * kernel and in the mount for long (an hour here; the defaults while a session is connected are a
+ * minute, KERNEL_CACHE_DEFAULTS.heard; ACLs on: the kernel checks them from its own cache); mount A changes things; B must
  * see each change within a second without doing anything itself (only pushed invalidations can
  * do that), and B's repeated stats between changes must cost its server nothing. Once with A and
  * B on one meta.flexfs (sqlite), once on two meta.flexfs servers sharing one redis-server.
  */
-for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] as const) describe(`coherent caching (${setup}): pushed changes reach another mount's kernel and caches`, () => {
-  let dir: { path: string; cleanup: () => Promise<void> };
-  let rgw: Rgw;
+for (const setup of SERVER_SETUPS) describe(`coherent caching (${setup}): pushed changes reach another mount's kernel and caches`, () => {
+  let env: VolumeServers;
   let redis: RedisServer | undefined;
   let meta: Daemon | undefined;
   /** The server mount B talks to (A's is `meta`). */
@@ -35,14 +31,7 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
   let home: string;
   let a: StartedMount;
   let b: StartedMount;
-  const mounts: StartedMount[] = [];
   let ca: Buffer;
-
-  async function mount(name: string, extra: string[], credsFile: string): Promise<StartedMount> {
-    const m = await mountRemote('cvol', join(dir.path, name), home, ['--credsFile', credsFile, ...extra]);
-    mounts.push(m);
-    return m;
-  }
 
   /** Requests mount B's meta.flexfs has served per op (heartbeats aside), from its /metrics. */
   const serverCalls = () => metaRequestsByOp(metaB!.port, ca, (labels) => !labels.includes('op="heartbeat"'));
@@ -81,44 +70,19 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
     fsp.stat(join(b.mountpoint, name)).catch((e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return 'ENOENT' as const; throw e; });
 
   beforeAll(async () => {
-    await buildMountClient();
-    await ensureMetaBuilt();
-    dir = await workDir('flexfs-coherence-');
-    home = join(dir.path, 'home');
-    rgw = await sharedRgw();
-    await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: rgw.accessKey, blockPass: rgw.secretKey });
-    const serverArgs = ['--dbFolder', join(home, 'db'), '--sessionTtl', '120'];
-    if (setup === 'one meta.flexfs') {
-      meta = metaB = await startDaemon({ home, args: serverArgs });
-    } else {
-      redis = await startRedis();
-      meta = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
-      metaB = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
-    }
-    ca = await fsp.readFile(join(home, 'meta', 'tls', 'cert.pem'));
-    const admin = new AdminClient(`127.0.0.1:${meta.port}`, ADMIN_TOKEN, { ca: join(home, 'meta', 'tls', 'cert.pem') });
-    await admin.createVolume({
-      name: 'cvol',
-      blockStore: { url: `s3://${rgw.bucket}/coherence-${randomBytes(4).toString('hex')}`, endpoint: rgw.endpoint, region: rgw.region, pathStyle: true },
-    });
-    const token = await admin.createToken({ volume: 'cvol', label: 'coherence test' });
-    for (const [name, server] of [['a', meta], ['b', metaB]] as const) {
-      await writeCreds(join(home, 'mount', 'creds', name), {
-        metaAddr: `127.0.0.1:${server.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem'),
-      });
-    }
-    // A: the control, caching nothing in the kernel; B: the defaults (long while connected).
-    a = await mount('a', ['--attrTTL', '0', '--entryTTL', '0', '--negativeTTL', '0'], join(home, 'mount', 'creds', 'a'));
-    b = await mount('b', ['--metricsPort', '127.0.0.1:0'], join(home, 'mount', 'creds', 'b'));
+    env = await startVolumeServers(setup, { prefix: 'coherence', adminToken: ADMIN_TOKEN, volume: 'cvol' });
+    ({ home, meta, metaB, redis } = env);
+    ca = await fsp.readFile(env.caPath);
+    // A: the control, caching nothing in the kernel. B: long timeouts, as by default while
+    // connected (60 s), but longer than this file runs: under load the file can outlast 60 s,
+    // and an attribute cached in its first test expiring mid-measurement is one stray call.
+    a = await env.mount('a', ['--attrTTL', '0', '--entryTTL', '0', '--negativeTTL', '0']);
+    b = await env.mount('b', ['--metricsPort', '127.0.0.1:0', '--attrTTL', '3600', '--entryTTL', '3600', '--negativeTTL', '3600']);
   }, 300_000);
 
   afterAll(async () => {
-    for (const m of mounts) await m.stop();
-    if (metaB !== meta) await metaB?.stop();
-    await meta?.stop();
-    await redis?.stop();
-    await rgw?.stop();
-    await dir?.cleanup();
+    if (metaB !== env?.metaB) await metaB?.stop(); // a server the tests restarted
+    await env?.stop();
   });
 
   it('B\'s repeated stat of a looked-up file costs meta.flexfs nothing', async () => {

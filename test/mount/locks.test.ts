@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { writeCreds } from '../../src/config/creds.js';
 import { AdminClient } from '../../src/meta/client/index.js';
 import type { StartedMount } from '../harness/mount.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
 import { sharedRgw, type Rgw } from '../harness/rgw.js';
 import { waitFor } from '../harness/ports.js';
 import { F_WRLCK, crosser, flockNb, hold, probe, release, waiter } from '../harness/locks.js';
 import { ensureBuilt as ensureMetaBuilt, startDaemon, type Daemon } from '../meta-server/harness.js';
 import { buildMountClient, mountRemote, workDir } from './helpers.js';
 import { covers } from './semantics-doc.js';
+import { SERVER_SETUPS, startVolumeServers, type VolumeServers } from './two-servers.js';
 
 const ADMIN_TOKEN = 'mount-locks-admin-token-0123456789abc';
 
@@ -21,16 +21,13 @@ const ADMIN_TOKEN = 'mount-locks-admin-token-0123456789abc';
  * two meta.flexfs servers sharing one redis-server (a lock freed on one server wakes a waiter
  * on the other through the servers' change bus).
  */
-for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] as const) describe(`shared locks (${setup}): every mount of a volume sees one lock table`, () => {
-  let dir: { path: string; cleanup: () => Promise<void> };
-  let rgw: Rgw;
-  let redis: RedisServer | undefined;
+for (const setup of SERVER_SETUPS) describe(`shared locks (${setup}): every mount of a volume sees one lock table`, () => {
+  let env: VolumeServers;
   let meta: Daemon | undefined;
   let metaB: Daemon | undefined;
   let home: string;
   let a: StartedMount;
   let b: StartedMount;
-  const mounts: StartedMount[] = [];
   let seq = 0;
 
   /** A fresh 200-byte file: its path on A and on B. */
@@ -42,42 +39,14 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
   }
 
   beforeAll(async () => {
-    await buildMountClient();
-    await ensureMetaBuilt();
-    dir = await workDir('flexfs-locks-');
-    home = join(dir.path, 'home');
-    rgw = await sharedRgw();
-    await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: rgw.accessKey, blockPass: rgw.secretKey });
-    const serverArgs = ['--dbFolder', join(home, 'db'), '--sessionTtl', '120'];
-    if (setup === 'one meta.flexfs') {
-      meta = metaB = await startDaemon({ home, args: serverArgs });
-    } else {
-      redis = await startRedis();
-      meta = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
-      metaB = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
-    }
-    const admin = new AdminClient(`127.0.0.1:${meta.port}`, ADMIN_TOKEN, { ca: join(home, 'meta', 'tls', 'cert.pem') });
-    await admin.createVolume({
-      name: 'lvol',
-      blockStore: { url: `s3://${rgw.bucket}/locks-${randomBytes(4).toString('hex')}`, endpoint: rgw.endpoint, region: rgw.region, pathStyle: true },
-    });
-    const token = await admin.createToken({ volume: 'lvol', label: 'locks test' });
-    for (const [name, server] of [['a', meta], ['b', metaB]] as const) {
-      const creds = join(home, 'mount', 'creds', name);
-      await writeCreds(creds, { metaAddr: `127.0.0.1:${server.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem') });
-      const m = await mountRemote('lvol', join(dir.path, name), home, ['--credsFile', creds]);
-      mounts.push(m);
-      if (name === 'a') a = m; else b = m;
-    }
+    env = await startVolumeServers(setup, { prefix: 'locks', adminToken: ADMIN_TOKEN, volume: 'lvol' });
+    ({ home, meta, metaB } = env);
+    a = await env.mount('a');
+    b = await env.mount('b');
   }, 300_000);
 
   afterAll(async () => {
-    for (const m of mounts) await m.stop();
-    if (metaB !== meta) await metaB?.stop();
-    await meta?.stop();
-    await redis?.stop();
-    await rgw?.stop();
-    await dir?.cleanup();
+    await env?.stop();
   });
 
   it('an fcntl lock on A conflicts on B, F_GETLK on B reports it, and it goes when its holder is killed', async () => {

@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { writeCreds } from '../../src/config/creds.js';
-import { AdminClient } from '../../src/meta/client/index.js';
 import type { QuotaReport } from '../../src/meta/core/quota-admin.js';
 import type { StartedMount } from '../harness/mount.js';
-import { sharedRgw, type Rgw } from '../harness/rgw.js';
-import { startRedis, type RedisServer } from '../harness/redis.js';
 import { waitFor } from '../harness/ports.js';
-import { ensureBuilt as ensureMetaBuilt, runCli, startDaemon, type Daemon } from '../meta-server/harness.js';
-import { buildMountClient, mountRemote, ok, patternBytes, run, workDir } from './helpers.js';
+import { runCli, type Daemon } from '../meta-server/harness.js';
+import { ok, patternBytes, run } from './helpers.js';
 import { covers } from './semantics-doc.js';
+import { SERVER_SETUPS, startVolumeServers, type VolumeServers } from './two-servers.js';
 
 const EDQUOT = 122; // Node's fs has no name for it: 'Unknown system error -122'
 
@@ -31,16 +27,13 @@ const MiB = 2 ** 20;
  * The limits hold across mounts (the check is in the engine's transaction), `df` inside the
  * directory shows the quota, and mv in and out keeps the usage exact.
  */
-for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] as const) describe(`directory quotas through two mounts (${setup})`, () => {
-  let dir: { path: string; cleanup: () => Promise<void> };
-  let rgw: Rgw;
-  let redis: RedisServer | undefined;
+for (const setup of SERVER_SETUPS) describe(`directory quotas through two mounts (${setup})`, () => {
+  let env: VolumeServers;
   let meta: Daemon;
   let metaB: Daemon;
   let home: string;
   let a: StartedMount;
   let b: StartedMount;
-  const mounts: StartedMount[] = [];
 
   const cli = (args: string[]) => runCli([...args, '--addr', `127.0.0.1:${meta.port}`], { FLEXFS_HOME: home });
   const quota = async (path: string): Promise<QuotaReport> => {
@@ -56,43 +49,14 @@ for (const setup of ['one meta.flexfs', 'two meta.flexfs servers on one redis'] 
   };
 
   beforeAll(async () => {
-    await buildMountClient();
-    await ensureMetaBuilt();
-    dir = await workDir('flexfs-quota-');
-    home = join(dir.path, 'home');
-    rgw = await sharedRgw();
-    await writeCreds(join(home, 'meta', 'creds'), { adminToken: ADMIN_TOKEN, blockUser: rgw.accessKey, blockPass: rgw.secretKey });
-    const serverArgs = ['--dbFolder', join(home, 'db'), '--sessionTtl', '120'];
-    if (setup === 'one meta.flexfs') {
-      meta = metaB = await startDaemon({ home, args: serverArgs });
-    } else {
-      redis = await startRedis();
-      meta = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
-      metaB = await startDaemon({ home, args: [...serverArgs, '--engine', redis.url] });
-    }
-    const admin = new AdminClient(`127.0.0.1:${meta.port}`, ADMIN_TOKEN, { ca: join(home, 'meta', 'tls', 'cert.pem') });
-    await admin.createVolume({
-      name: 'qvol',
-      blockSize: 1 * MiB,
-      blockStore: { url: `s3://${rgw.bucket}/quota-${randomBytes(4).toString('hex')}`, endpoint: rgw.endpoint, region: rgw.region, pathStyle: true },
-    });
-    const token = await admin.createToken({ volume: 'qvol', label: 'quota test' });
-    for (const [name, server] of [['a', meta], ['b', metaB]] as const) {
-      const creds = join(home, 'mount', 'creds', name);
-      await writeCreds(creds, { metaAddr: `127.0.0.1:${server.port}`, token: token.secret, metaCA: join(home, 'meta', 'tls', 'cert.pem') });
-      const m = await mountRemote('qvol', join(dir.path, name), home, ['--credsFile', creds]);
-      mounts.push(m);
-      if (name === 'a') a = m; else b = m;
-    }
+    env = await startVolumeServers(setup, { prefix: 'quota', adminToken: ADMIN_TOKEN, volume: 'qvol', blockSize: 1 * MiB });
+    ({ home, meta, metaB } = env);
+    a = await env.mount('a');
+    b = await env.mount('b');
   }, 300_000);
 
   afterAll(async () => {
-    for (const m of mounts) await m.stop();
-    if (metaB !== meta) await metaB?.stop();
-    await meta?.stop();
-    await redis?.stop();
-    await rgw?.stop();
-    await dir?.cleanup();
+    await env?.stop();
   });
 
   it('a byte limit holds across mounts: dd past it on A gets EDQUOT after B filled part; the inode limit refuses creates at once', async () => {
