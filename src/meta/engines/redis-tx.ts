@@ -40,14 +40,20 @@ export class RedisTx implements MetaTx {
 
   // ------------------------------------------------------------ inodes
 
-  async getInode(ino: number): Promise<InodeRec | null> {
-    const ok = `i${ino}`;
-    if (this.overlay.has(ok)) return this.copy(this.overlay.get(ok) as string | null);
-    const key = this.k.inode(ino);
+  /**
+   * A string key through the overlay (`ok` its overlay name): this transaction's own write if it
+   * made one, else read once from redis and recorded for validation.
+   */
+  private async getRecorded(ok: string, key: string): Promise<string | null> {
+    if (this.overlay.has(ok)) return this.overlay.get(ok) as string | null;
     const v = await this.r.get(key);
     this.check('get', key, v ?? false);
     this.overlay.set(ok, v);
-    return this.copy(v);
+    return v;
+  }
+
+  async getInode(ino: number): Promise<InodeRec | null> {
+    return this.copy(await this.getRecorded(`i${ino}`, this.k.inode(ino)));
   }
   private copy(v: string | null): InodeRec | null { return v === null ? null : decodeInode(v); }
 
@@ -182,14 +188,8 @@ export class RedisTx implements MetaTx {
 
   // ------------------------------------------------------------ locks
 
-  async getLocks(key: number): Promise<string | null> {
-    const ok = `l${key}`;
-    if (this.overlay.has(ok)) return this.overlay.get(ok) as string | null;
-    const k = this.k.locks(key);
-    const v = await this.r.get(k);
-    this.check('get', k, v ?? false);
-    this.overlay.set(ok, v);
-    return v;
+  getLocks(key: number): Promise<string | null> {
+    return this.getRecorded(`l${key}`, this.k.locks(key));
   }
   putLocks(key: number, value: string | null): void {
     this.overlay.set(`l${key}`, value);
@@ -200,14 +200,7 @@ export class RedisTx implements MetaTx {
   // ------------------------------------------------------------ link parents
 
   async getLinkParents(ino: number): Promise<LinkParents | null> {
-    const ok = `p${ino}`;
-    if (!this.overlay.has(ok)) {
-      const key = this.k.linkParents(ino);
-      const v = await this.r.get(key);
-      this.check('get', key, v ?? false);
-      this.overlay.set(ok, v);
-    }
-    const v = this.overlay.get(ok) as string | null;
+    const v = await this.getRecorded(`p${ino}`, this.k.linkParents(ino));
     return v === null ? null : (JSON.parse(v) as LinkParents);
   }
   putLinkParents(ino: number, parents: LinkParents | null): void {
@@ -230,14 +223,7 @@ export class RedisTx implements MetaTx {
     return [...(this.overlay.get('qd') as Set<number>)].sort((a, b) => a - b);
   }
   async getQuota(dir: number): Promise<QuotaRec | null> {
-    const ok = `q${dir}`;
-    if (!this.overlay.has(ok)) {
-      const key = this.k.quota(dir);
-      const v = await this.r.get(key);
-      this.check('get', key, v ?? false);
-      this.overlay.set(ok, v);
-    }
-    const v = this.overlay.get(ok) as string | null;
+    const v = await this.getRecorded(`q${dir}`, this.k.quota(dir));
     return v === null ? null : (JSON.parse(v) as QuotaRec);
   }
   putQuota(dir: number, rec: QuotaRec | null): void {

@@ -14,7 +14,7 @@ import type { Authenticator } from './auth.js';
 import type { ChangeHub, ChangeSubscriber } from './change-hub.js';
 import type { ServerMetrics } from './metrics.js';
 import { SessionScope } from './session-scope.js';
-import { withinScope } from '../core/scope-within.js';
+import { isWithin } from '../core/ancestry.js';
 
 export interface SessionDeps {
   engine: MetaEngine;
@@ -205,7 +205,7 @@ export class RpcSession implements ChangeSubscriber {
     let scope: SessionScope | null;
     try {
       scope = SessionScope.of(token, hasRecordAccess(engine)
-        ? (inos, dir) => engine.transactRecords(volume.id, async (tx) => Promise.all(inos.map((i) => withinScope(tx, i, dir))), true)
+        ? (inos, dir) => engine.transactRecords(volume.id, async (tx) => Promise.all(inos.map((i) => isWithin(tx, i, dir))), true)
         : null);
     } catch (e) {
       return this.refuse('unavailable', `token scope: ${(e as Error).message}`);
