@@ -117,7 +117,10 @@ describe('VFS under store faults (fault decorator around the real file store, re
     await fs.release(path, fh, ROOT);
     vol.faults.faults = {};
     expect(peak).toBeLessThanOrEqual(budget + BS);
-    expect(fs.dirtyBytes).toBe(0);
+    // Every byte comes back. Not always by the time release returns: a partial block spilled under
+    // pressure and then overtaken by a newer upload of its slot is not waited for by the flush
+    // (its bytes are in the newer one), and gives its share back when its own PUT ends.
+    await expect.poll(() => fs.dirtyBytes, { timeout: 10_000 }).toBe(0);
     const other = await vol.mount();
     expect((await readAll(other, path, data.length)).equals(data)).toBe(true);
   });
